@@ -1,0 +1,184 @@
+//! The `ccbridge` command line. `main` parses it and calls `run`; each subcommand is a small
+//! function over the library.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::startup::Application;
+use crate::store::Store;
+use crate::{password, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ccbridge",
+    version,
+    about = "Signup forms → your own Constant Contact account"
+)]
+pub struct Cli {
+    /// Config file (default: $CCBRIDGE_CONFIG, else ./ccbridge.toml if present, else defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (migrations are applied at start).
+    Serve,
+    /// Load and validate the configuration, print a redacted summary.
+    CheckConfig,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Read a password from stdin, print an Argon2id hash for `admin.password_hash`.
+    HashPassword,
+    /// GET /healthz and exit 0 (healthy) or 1, for a container HEALTHCHECK without curl.
+    Healthcheck {
+        /// Default: http://127.0.0.1:<port from the config>/healthz
+        #[arg(long)]
+        url: Option<String>,
+    },
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Serve => runtime().and_then(|rt| rt.block_on(serve(cli.config))),
+        Command::CheckConfig => check_config(cli.config),
+        Command::Migrate => runtime().and_then(|rt| rt.block_on(migrate(cli.config))),
+        Command::HashPassword => hash_password(),
+        Command::Healthcheck { url } => {
+            runtime().and_then(|rt| rt.block_on(healthcheck(cli.config, url)))
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("ccbridge: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn load(path: Option<PathBuf>) -> anyhow::Result<Config> {
+    Ok(Config::load(path.as_deref())?)
+}
+
+async fn serve(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let config = load(path)?;
+    telemetry::init(&config.logging);
+    let app = Application::build(config).await?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    app.run_until_stopped(shutdown).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Cancel `token` on SIGINT or SIGTERM.
+async fn cancel_on_signal(token: CancellationToken) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+    token.cancel();
+}
+
+fn check_config(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let located = Config::locate(path.as_deref());
+    let config = load(path)?;
+    match located {
+        Some(file) => println!(
+            "# configuration from {} and CCBRIDGE__* variables",
+            file.display()
+        ),
+        None => println!("# no config file; defaults and CCBRIDGE__* variables"),
+    }
+    print!("{}", config.redacted_summary());
+    if config.forms.is_empty() {
+        println!("# warning: no [[forms]] configured; every POST /signup/* will answer 404");
+    }
+    println!("# configuration is valid");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn migrate(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let config = load(path)?;
+    let store = Store::open(&config.database)
+        .await
+        .with_context(|| format!("migrating {}", config.database.url))?;
+    store.close().await;
+    println!("migrations applied to {}", config.database.url);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn hash_password() -> anyhow::Result<ExitCode> {
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .context("reading the password from stdin")?;
+    // Drop exactly the line ending a shell adds, nothing else: spaces may be part of a password.
+    let password = input
+        .strip_suffix('\n')
+        .map(|s| s.strip_suffix('\r').unwrap_or(s))
+        .unwrap_or(&input);
+    let hash = password::hash(&SecretString::from(password.to_owned()))?;
+    println!("{hash}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn healthcheck(path: Option<PathBuf>, url: Option<String>) -> anyhow::Result<ExitCode> {
+    let url = match url {
+        Some(url) => url,
+        None => {
+            let port = load(path).map(|c| c.server.listen.port()).unwrap_or(8080);
+            format!("http://127.0.0.1:{port}/healthz")
+        }
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .context("building the HTTP client")?;
+    match client.get(&url).send().await {
+        Ok(response) if response.status().is_success() => Ok(ExitCode::SUCCESS),
+        Ok(response) => {
+            eprintln!("{url}: {}", response.status());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(error) => {
+            eprintln!("{url}: {error}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

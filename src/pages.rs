@@ -1,0 +1,81 @@
+//! The few built-in HTML pages (thank-you, errors). Small, self-contained, no scripts, and every
+//! piece of dynamic text escaped.
+
+use axum::response::Html;
+
+/// Escape text for HTML element content and quoted attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A complete page around already-escaped `body` HTML.
+pub fn layout(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem; color: #222; line-height: 1.5; }}
+h1 {{ font-size: 1.5rem; }}
+</style>
+</head>
+<body>
+{body}
+</body>
+</html>
+"#,
+        title = escape(title),
+    ))
+}
+
+pub fn thank_you() -> Html<String> {
+    layout(
+        "Thank you",
+        "<h1>Thank you for signing up!</h1>\n<p>Your subscription has been received.</p>",
+    )
+}
+
+pub fn signup_error(message: &str) -> Html<String> {
+    layout(
+        "Signup not accepted",
+        &format!(
+            "<h1>Your signup was not accepted</h1>\n<p>{}</p>\n<p>Please go back, correct the form and try again.</p>",
+            escape(message)
+        ),
+    )
+}
+
+pub fn not_found() -> Html<String> {
+    layout(
+        "Not found",
+        "<h1>Not found</h1>\n<p>There is nothing at this address.</p>",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_neutralises_markup() {
+        assert_eq!(
+            escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        assert!(signup_error("<script>").0.contains("&lt;script&gt;"));
+    }
+}

@@ -1,0 +1,249 @@
+//! What the signup endpoint answers: the error type with one code per problem, and how success and
+//! failure are shown to the two kinds of caller — a browser posting an HTML form (redirects and
+//! pages) and a script (JSON).
+
+use axum::Json;
+use axum::http::header::{ACCEPT, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::config::FormConfig;
+use crate::pages;
+
+/// A refused signup: HTTP status, a stable machine-readable code, a message for people, and the
+/// field at fault when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignupError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl SignupError {
+    fn new(status: StatusCode, code: &'static str, message: String, field: Option<&str>) -> Self {
+        Self {
+            status,
+            code,
+            message,
+            field: field.map(str::to_owned),
+        }
+    }
+
+    fn invalid(code: &'static str, field: &str, message: String) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message, Some(field))
+    }
+
+    pub fn malformed(message: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_body",
+            message.to_owned(),
+            None,
+        )
+    }
+
+    pub fn unknown_form(form_id: &str) -> Self {
+        let shown: String = form_id.chars().take(64).collect();
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "unknown_form",
+            format!("there is no form `{shown}`"),
+            None,
+        )
+    }
+
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body is larger than {limit} bytes"),
+            None,
+        )
+    }
+
+    pub fn unsupported_media_type(message: &str) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "{message}; send application/x-www-form-urlencoded, multipart/form-data or application/json"
+            ),
+            None,
+        )
+    }
+
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the signup could not be stored right now and was not accepted; please try again shortly".to_owned(),
+            None,
+        )
+    }
+
+    pub fn missing(field: &str) -> Self {
+        Self::invalid("missing_field", field, format!("{field} is required"))
+    }
+
+    pub fn invalid_email(reason: &str) -> Self {
+        Self::invalid(
+            "invalid_email",
+            "email",
+            format!("email is not a valid address: {reason}"),
+        )
+    }
+
+    pub fn too_long(field: &str, max: usize, got: usize) -> Self {
+        Self::invalid(
+            "field_too_long",
+            field,
+            format!("{field} must be at most {max} characters (got {got})"),
+        )
+    }
+
+    pub fn invalid_characters(field: &str) -> Self {
+        Self::invalid(
+            "invalid_characters",
+            field,
+            format!("{field} contains control characters"),
+        )
+    }
+
+    pub fn unknown_list(value: &str) -> Self {
+        let shown: String = value.chars().take(64).collect();
+        Self::invalid(
+            "unknown_list",
+            "list",
+            format!("`{shown}` is not one of this form's optional lists"),
+        )
+    }
+
+    pub fn unknown_field(field: &str) -> Self {
+        let shown: String = field.chars().take(64).collect();
+        Self::invalid(
+            "unknown_field",
+            &shown,
+            format!("this form has no field `{shown}`"),
+        )
+    }
+
+    pub fn duplicate_field(field: &str) -> Self {
+        Self::invalid(
+            "duplicate_field",
+            field,
+            format!("{field} was sent more than once"),
+        )
+    }
+
+    pub fn invalid_type(field: &str, expected: &str) -> Self {
+        let shown: String = field.chars().take(64).collect();
+        Self::invalid(
+            "invalid_type",
+            &shown,
+            format!("{shown} must be {expected}"),
+        )
+    }
+
+    pub fn unexpected_file(field: &str) -> Self {
+        let shown: String = field.chars().take(64).collect();
+        Self::invalid(
+            "unexpected_file",
+            &shown,
+            format!("{shown} is a file upload; signup fields are text"),
+        )
+    }
+}
+
+/// How the caller wants its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// A browser posting a form: redirects and HTML pages.
+    Browser,
+    /// A script: JSON bodies and plain status codes.
+    Script,
+}
+
+impl Caller {
+    /// JSON when the body is JSON or the caller accepts JSON; a browser otherwise.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let mentions_json = |name| {
+            headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .any(|v| v.to_ascii_lowercase().contains("application/json"))
+        };
+        if mentions_json(CONTENT_TYPE) || mentions_json(ACCEPT) {
+            Self::Script
+        } else {
+            Self::Browser
+        }
+    }
+
+    /// The success answer. Only ever called after the signup is committed (or deliberately dropped
+    /// as spam, which must look the same to the sender).
+    pub fn accepted(self, form: &FormConfig, id: Uuid) -> Response {
+        match self {
+            Self::Script => (
+                StatusCode::ACCEPTED,
+                Json(json!({ "status": "accepted", "id": id })),
+            )
+                .into_response(),
+            Self::Browser => {
+                let target = form
+                    .success_url
+                    .as_ref()
+                    .map(|u| u.to_string())
+                    .unwrap_or_else(|| format!("/signup/{}/thank-you", form.id));
+                see_other(&target)
+            }
+        }
+    }
+
+    /// The failure answer. `form` is `None` when the form itself is unknown.
+    pub fn refused(self, form: Option<&FormConfig>, error: &SignupError) -> Response {
+        match self {
+            Self::Script => {
+                let body = json!({ "error": {
+                    "code": error.code, "message": error.message, "field": error.field,
+                }});
+                with_retry_after(error, (error.status, Json(body)).into_response())
+            }
+            Self::Browser => match form.and_then(|f| f.error_url.as_ref()) {
+                Some(url) => {
+                    let mut url = url.clone();
+                    url.query_pairs_mut().append_pair("error", error.code);
+                    if let Some(field) = &error.field {
+                        url.query_pairs_mut().append_pair("field", field);
+                    }
+                    see_other(url.as_str())
+                }
+                None => {
+                    let page = pages::signup_error(&error.message);
+                    with_retry_after(error, (error.status, page).into_response())
+                }
+            },
+        }
+    }
+}
+
+fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(value) => (StatusCode::SEE_OTHER, [(LOCATION, value)]).into_response(),
+        // Config URLs are parsed `Url`s and form ids are URL-safe, so this cannot happen;
+        // if it ever did, a page is better than a panic.
+        Err(_) => (StatusCode::OK, pages::thank_you()).into_response(),
+    }
+}
+
+fn with_retry_after(error: &SignupError, mut response: Response) -> Response {
+    if error.status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    response
+}

@@ -1,0 +1,162 @@
+//! The public signup intake: `POST /signup/{form_id}`.
+//!
+//! The promise this module keeps (invariant 1): a success answer is sent only after the signup is
+//! committed to the store. If the store cannot take it, the caller gets a 503 and nothing is
+//! accepted. Bad input gets a specific error code and changes nothing (invariant 5).
+
+pub mod answer;
+pub mod body;
+pub mod email;
+pub mod validate;
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::header::{CONTENT_LENGTH, USER_AGENT};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::client_ip::client_ip;
+use crate::config::{FormConfig, FormId};
+use crate::pages;
+use crate::startup::AppState;
+use crate::store::Intake;
+use answer::{Caller, SignupError};
+pub use email::EmailAddress;
+
+/// Longest user agent kept for the consent record.
+const MAX_USER_AGENT_CHARS: usize = 512;
+
+/// A validated signup, ready to be stored.
+#[derive(Debug, Clone)]
+pub struct NewSignup {
+    pub form_id: FormId,
+    pub email: EmailAddress,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub company: Option<String>,
+    pub job_title: Option<String>,
+    /// The form's fixed lists followed by the visitor's chosen optional lists.
+    pub list_ids: Vec<Uuid>,
+    pub custom_fields: Vec<CustomFieldValue>,
+    /// Consent record: where the signup came from.
+    pub client_ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// One custom field value, in the shape Constant Contact's `sign_up_form` takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomFieldValue {
+    pub custom_field_id: Uuid,
+    pub value: String,
+}
+
+/// `POST /signup/{form_id}`.
+pub async fn accept(
+    State(state): State<AppState>,
+    Path(form_id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let caller = Caller::from_headers(request.headers());
+    let Some(form) = state.config.form(&form_id) else {
+        return caller.refused(None, &SignupError::unknown_form(&form_id));
+    };
+    match receive(&state, form, peer, request).await {
+        Ok(id) => caller.accepted(form, id),
+        Err(error) => {
+            tracing::info!(form = %form.id, code = error.code, field = ?error.field, "signup refused");
+            caller.refused(Some(form), &error)
+        }
+    }
+}
+
+/// Read, validate and store one signup; returns the id to show the caller.
+async fn receive(
+    state: &AppState,
+    form: &FormConfig,
+    peer: SocketAddr,
+    request: Request,
+) -> Result<Uuid, SignupError> {
+    let kind = body::BodyKind::from_headers(request.headers())?;
+    let (parts, body) = request.into_parts();
+    let bytes = read_body(&parts.headers, body, state.config.server.max_body_bytes).await?;
+    let fields = kind.parse(bytes).await?;
+
+    let honeypot_filled = form.honeypot().is_some_and(|name| {
+        fields
+            .iter()
+            .any(|(n, v)| n == name && !v.trim().is_empty())
+    });
+    let validated = validate::validate(form, fields);
+    let mut signup = match (validated, honeypot_filled) {
+        (Ok(signup), _) => signup,
+        // A bot that filled the honeypot gets the normal success answer and no hint; there is
+        // nothing worth keeping when the rest is invalid too.
+        (Err(_), true) => {
+            tracing::info!(form = %form.id, "honeypot filled; invalid submission dropped");
+            return Ok(Uuid::now_v7());
+        }
+        (Err(error), false) => return Err(error),
+    };
+    signup.client_ip = Some(client_ip(peer, &parts.headers, &state.config.server));
+    signup.user_agent = parts
+        .headers
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect());
+
+    let intake = if honeypot_filled {
+        Intake::Spam { reason: "honeypot" }
+    } else {
+        Intake::Deliver
+    };
+    let id = state
+        .store
+        .insert_signup(&signup, &intake, state.clock.now())
+        .await
+        .map_err(|error| {
+            tracing::error!(form = %form.id, error = %error, "signup could not be stored; answered 503");
+            SignupError::unavailable()
+        })?;
+    tracing::info!(
+        form = %form.id, signup_id = %id, email = %signup.email.redacted(), spam = honeypot_filled,
+        "signup stored"
+    );
+    Ok(id)
+}
+
+/// Read the whole body, refusing more than `limit` bytes (by the declared length when there is one,
+/// so an oversized upload is refused before it is read).
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, SignupError> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(SignupError::too_large(limit));
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(SignupError::too_large(limit))
+        }
+        Err(_) => Err(SignupError::malformed("the request body could not be read")),
+    }
+}
+
+/// `GET /signup/{form_id}/thank-you`: the built-in page a browser lands on after a successful
+/// post when the form has no `success_url`.
+pub async fn thank_you(State(state): State<AppState>, Path(form_id): Path<String>) -> Response {
+    if state.config.form(&form_id).is_some() {
+        pages::thank_you().into_response()
+    } else {
+        (StatusCode::NOT_FOUND, pages::not_found()).into_response()
+    }
+}

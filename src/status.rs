@@ -1,0 +1,81 @@
+//! The machine-readable status shared by `/readyz` and `ccbridge status --json`: one shape, so a
+//! script written against one works on the other. Fields may be added, never renamed.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::store::{QueueCounts, Store};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub connection: ConnectionStatus,
+    /// `None` when the database could not be read.
+    pub queue: Option<QueueCounts>,
+    pub api_usage: ApiUsage,
+    /// `"ok"`, or `"unavailable"` when the database does not accept writes.
+    pub database: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionStatus {
+    /// `not_connected | connected | refreshing | needs_reconnect`
+    pub state: &'static str,
+    pub reason: Option<String>,
+    pub account: Option<String>,
+    pub scopes: Vec<String>,
+    pub access_token_expires_at: Option<DateTime<Utc>>,
+    pub last_refresh_at: Option<DateTime<Utc>>,
+    pub refresh_failures: u32,
+}
+
+impl ConnectionStatus {
+    /// No token set has been stored: the admin has not connected yet.
+    pub fn not_connected() -> Self {
+        Self {
+            state: "not_connected",
+            reason: None,
+            account: None,
+            scopes: Vec::new(),
+            access_token_expires_at: None,
+            last_refresh_at: None,
+            refresh_failures: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiUsage {
+    pub day: NaiveDate,
+    pub used: u64,
+    pub limit: u32,
+}
+
+impl Status {
+    /// Gather the status; `database_ok` is the caller's verdict on a write probe.
+    pub async fn gather(
+        config: &Config,
+        store: &Store,
+        now: DateTime<Utc>,
+        database_ok: bool,
+    ) -> Self {
+        let queue = match store.queue_counts().await {
+            Ok(counts) => Some(counts),
+            Err(error) => {
+                tracing::warn!(%error, "queue counts unavailable");
+                None
+            }
+        };
+        Self {
+            // Connecting to Constant Contact is not part of this build yet; nothing can be connected.
+            connection: ConnectionStatus::not_connected(),
+            queue,
+            api_usage: ApiUsage {
+                day: now.date_naive(),
+                used: 0,
+                limit: config.constant_contact.requests_per_day,
+            },
+            database: if database_ok { "ok" } else { "unavailable" },
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! The store: every byte ccbridge keeps lives behind this module, and no SQL exists outside it.
+//!
+//! The public methods are the store interface the rest of the service uses; today they run on
+//! SQLite (one process, the embedded default). The SQL is written with `$N` placeholders and plain
+//! types (text, integer) so that a PostgreSQL backend can sit behind the same methods.
+//!
+//! Durability: WAL journal with `synchronous = FULL`, so a committed signup survives a process
+//! crash *and* a power loss before `insert_signup` returns. That is what lets the HTTP layer send a
+//! success answer right after it (invariant 1).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Serialize;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{FromRow, SqlitePool};
+use uuid::Uuid;
+
+use crate::config::DatabaseConfig;
+use crate::signup::{CustomFieldValue, NewSignup};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored row {id} is not readable: {problem}")]
+    Corrupt { id: String, problem: String },
+}
+
+/// Where a signup goes at intake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intake {
+    /// Queued for delivery.
+    Deliver,
+    /// Kept, never delivered unless an admin releases it.
+    Spam { reason: &'static str },
+}
+
+/// The lifecycle of a signup in the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignupState {
+    /// Waiting for (its next) delivery attempt.
+    Pending,
+    /// Constant Contact has it.
+    Delivered,
+    /// The last attempt failed; it will be retried at `next_attempt_at`.
+    Failed,
+    /// Permanently refused or too old; kept, visible and replayable.
+    Dead,
+    /// Suspected spam; never delivered unless released.
+    Spam,
+}
+
+impl SignupState {
+    pub const ALL: [SignupState; 5] = [
+        Self::Pending,
+        Self::Delivered,
+        Self::Failed,
+        Self::Dead,
+        Self::Spam,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::Dead => "dead",
+            Self::Spam => "spam",
+        }
+    }
+}
+
+impl FromStr for SignupState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| format!("unknown signup state `{s}`"))
+    }
+}
+
+/// A stored signup as the rest of the service sees it.
+#[derive(Debug, Clone)]
+pub struct SignupRecord {
+    pub id: Uuid,
+    pub form_id: String,
+    /// `None` once retention has purged the personal data.
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub company: Option<String>,
+    pub job_title: Option<String>,
+    pub list_ids: Vec<Uuid>,
+    pub custom_fields: Vec<CustomFieldValue>,
+    pub state: SignupState,
+    pub spam_reason: Option<String>,
+    pub attempts: u32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub contact_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Number of signups in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct QueueCounts {
+    pub pending: u64,
+    pub failed: u64,
+    pub delivered: u64,
+    pub dead: u64,
+    pub spam: u64,
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Open (creating if missing) the database and apply pending migrations.
+    pub async fn open(config: &DatabaseConfig) -> Result<Self, StoreError> {
+        let store = Self::connect(config).await?;
+        MIGRATOR.run(&store.pool).await?;
+        Ok(store)
+    }
+
+    /// Open without migrating (for tools that must not change the schema).
+    pub async fn connect(config: &DatabaseConfig) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(&config.url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(config.busy_timeout)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(config.max_connections)
+            // A request never waits longer for a connection than for a lock.
+            .acquire_timeout(config.busy_timeout.max(Duration::from_millis(100)))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// Commit a validated signup. Returns only after the row is durable.
+    pub async fn insert_signup(
+        &self,
+        signup: &NewSignup,
+        intake: &Intake,
+        now: DateTime<Utc>,
+    ) -> Result<Uuid, StoreError> {
+        let id = Uuid::now_v7();
+        let (state, spam_reason) = match intake {
+            Intake::Deliver => (SignupState::Pending, None),
+            Intake::Spam { reason } => (SignupState::Spam, Some(*reason)),
+        };
+        let list_ids = serde_json::to_string(&signup.list_ids).expect("uuids serialize");
+        let custom_fields =
+            serde_json::to_string(&signup.custom_fields).expect("strings serialize");
+        sqlx::query(
+            "insert into signups (id, form_id, email, first_name, last_name, phone, company, job_title,
+                list_ids, custom_fields, state, spam_reason, attempts, next_attempt_at, created_at,
+                client_ip, user_agent)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13, $14, $15)",
+        )
+        .bind(id.to_string())
+        .bind(signup.form_id.as_str())
+        .bind(signup.email.as_str())
+        .bind(&signup.first_name)
+        .bind(&signup.last_name)
+        .bind(&signup.phone)
+        .bind(&signup.company)
+        .bind(&signup.job_title)
+        .bind(list_ids)
+        .bind(custom_fields)
+        .bind(state.as_str())
+        .bind(spam_reason)
+        .bind(now.timestamp_millis())
+        .bind(signup.client_ip.map(|ip| ip.to_string()))
+        .bind(&signup.user_agent)
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    /// One signup by id.
+    pub async fn signup(&self, id: Uuid) -> Result<Option<SignupRecord>, StoreError> {
+        let row: Option<SignupRow> = sqlx::query_as("select * from signups where id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(SignupRow::into_record).transpose()
+    }
+
+    /// Every signup, oldest first (tests and small admin views; not for large tables).
+    pub async fn all_signups(&self) -> Result<Vec<SignupRecord>, StoreError> {
+        let rows: Vec<SignupRow> = sqlx::query_as("select * from signups order by id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(SignupRow::into_record).collect()
+    }
+
+    /// How many signups are in each state.
+    pub async fn queue_counts(&self) -> Result<QueueCounts, StoreError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("select state, count(*) from signups group by state")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut counts = QueueCounts::default();
+        for (state, n) in rows {
+            let n = u64::try_from(n).unwrap_or(0);
+            match state.parse::<SignupState>() {
+                Ok(SignupState::Pending) => counts.pending = n,
+                Ok(SignupState::Failed) => counts.failed = n,
+                Ok(SignupState::Delivered) => counts.delivered = n,
+                Ok(SignupState::Dead) => counts.dead = n,
+                Ok(SignupState::Spam) => counts.spam = n,
+                Err(problem) => {
+                    return Err(StoreError::Corrupt {
+                        id: "signups.state".into(),
+                        problem,
+                    });
+                }
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Prove the database accepts a write right now (readiness).
+    pub async fn probe_write(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("update heartbeat set at = $1 where id = 1")
+            .bind(now.timestamp_millis())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Wait for in-flight queries, then close every connection (checkpointing the WAL).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The `signups` row as the database returns it.
+#[derive(FromRow)]
+struct SignupRow {
+    id: String,
+    form_id: String,
+    email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    phone: Option<String>,
+    company: Option<String>,
+    job_title: Option<String>,
+    list_ids: String,
+    custom_fields: String,
+    state: String,
+    spam_reason: Option<String>,
+    attempts: i64,
+    next_attempt_at: i64,
+    last_error: Option<String>,
+    contact_id: Option<String>,
+    created_at: i64,
+    delivered_at: Option<i64>,
+    client_ip: Option<String>,
+    user_agent: Option<String>,
+}
+
+impl SignupRow {
+    fn into_record(self) -> Result<SignupRecord, StoreError> {
+        let corrupt = |problem: String| StoreError::Corrupt {
+            id: self.id.clone(),
+            problem,
+        };
+        let id = Uuid::parse_str(&self.id).map_err(|e| corrupt(format!("id: {e}")))?;
+        let list_ids =
+            serde_json::from_str(&self.list_ids).map_err(|e| corrupt(format!("list_ids: {e}")))?;
+        let custom_fields = serde_json::from_str(&self.custom_fields)
+            .map_err(|e| corrupt(format!("custom_fields: {e}")))?;
+        let state = self.state.parse().map_err(corrupt)?;
+        Ok(SignupRecord {
+            id,
+            form_id: self.form_id,
+            email: self.email,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            phone: self.phone,
+            company: self.company,
+            job_title: self.job_title,
+            list_ids,
+            custom_fields,
+            state,
+            spam_reason: self.spam_reason,
+            attempts: u32::try_from(self.attempts).unwrap_or(u32::MAX),
+            next_attempt_at: from_millis(self.next_attempt_at),
+            last_error: self.last_error,
+            contact_id: self.contact_id,
+            created_at: from_millis(self.created_at),
+            delivered_at: self.delivered_at.map(from_millis),
+            client_ip: self.client_ip,
+            user_agent: self.user_agent,
+        })
+    }
+}
+
+fn from_millis(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
