@@ -1,0 +1,133 @@
+//! The command line, run as the real binary.
+
+use std::io::Write as _;
+use std::process::{Command, Output, Stdio};
+
+use secrecy::SecretString;
+
+use crate::helpers::spawn_app;
+
+fn ccbridge(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ccbridge"))
+        .args(args)
+        .env_remove("CCBRIDGE_CONFIG")
+        .output()
+        .expect("ccbridge runs")
+}
+
+#[test]
+fn check_config_accepts_the_example_config() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml");
+
+    let output = ccbridge(&["check-config", "--config", example]);
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("configuration is valid"));
+}
+
+#[test]
+fn check_config_names_the_bad_key_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[server]\nlisten = \"0.0.0.0:8080\"\npublic_ur1 = \"https://x.example\"\n",
+    )
+    .unwrap();
+
+    let output = ccbridge(&["check-config", "--config", path.to_str().unwrap()]);
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("public_ur1"), "{stderr}");
+}
+
+#[test]
+fn check_config_never_prints_secrets() {
+    let output = Command::new(env!("CARGO_BIN_EXE_ccbridge"))
+        .arg("check-config")
+        .env_remove("CCBRIDGE_CONFIG")
+        .env(
+            "CCBRIDGE__CONSTANT_CONTACT__CLIENT_SECRET",
+            "hunter2-very-secret",
+        )
+        .current_dir(tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("hunter2-very-secret"));
+    assert!(stdout.contains("client_secret = (set)"));
+}
+
+#[test]
+fn hash_password_prints_an_argon2id_hash_of_stdin() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ccbridge"))
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse battery\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+
+    assert!(output.status.success());
+    let hash = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    let phc = SecretString::from(hash);
+    assert!(ccbridge::password::verify("correct horse battery", &phc));
+    assert!(!ccbridge::password::verify("correct horse battery\n", &phc));
+}
+
+#[test]
+fn migrate_creates_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("new.db");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_ccbridge"))
+        .arg("migrate")
+        .env_remove("CCBRIDGE_CONFIG")
+        .env(
+            "CCBRIDGE__DATABASE__URL",
+            format!("sqlite://{}", db.display()),
+        )
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(db.exists());
+}
+
+#[tokio::test]
+async fn healthcheck_exits_0_for_a_live_server_and_1_otherwise() {
+    let app = spawn_app().await;
+    let live = format!("http://{}/healthz", app.addr);
+
+    let ok = tokio::task::spawn_blocking(move || ccbridge(&["healthcheck", "--url", &live]))
+        .await
+        .unwrap();
+    assert!(ok.status.success());
+    let down = tokio::task::spawn_blocking(|| {
+        ccbridge(&["healthcheck", "--url", "http://127.0.0.1:9/healthz"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(down.status.code(), Some(1));
+    app.stop().await;
+}

@@ -1,0 +1,161 @@
+//! The real binary, killed with SIGKILL in the middle of a stream of signups: after a restart,
+//! every signup that got a success answer is in the store.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ccbridge::config::DatabaseConfig;
+use ccbridge::store::Store;
+use serde_json::{Value, json};
+
+use crate::helpers::{client, config_toml, eventually};
+
+/// A `ccbridge serve` child process, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(config: &Path, port: u16, log: &Path) -> Self {
+        let log = std::fs::File::create(log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_ccbridge"))
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("ccbridge starts");
+        Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    async fn wait_ready(&self) {
+        let http = client();
+        let url = format!("{}/readyz", self.base);
+        eventually(
+            Duration::from_secs(30),
+            "the server to become ready",
+            || {
+                let http = http.clone();
+                let url = url.clone();
+                async move {
+                    let ok = http.get(&url).send().await.ok()?.status().is_success();
+                    ok.then_some(())
+                }
+            },
+        )
+        .await;
+    }
+
+    fn kill(&mut self) {
+        // std's kill() is SIGKILL on Unix: no chance to finish anything.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn write_config(dir: &Path, db: &Path, port: u16) -> PathBuf {
+    let text = config_toml(db, "").replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    let path = dir.join("ccbridge.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn every_acknowledged_signup_survives_a_sigkill_mid_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ccbridge.db");
+    let port = free_port();
+    let config = write_config(dir.path(), &db, port);
+    let mut server = Server::start(&config, port, &dir.path().join("first.log"));
+    server.wait_ready().await;
+
+    let acknowledged: Arc<Mutex<Vec<(uuid::Uuid, String)>>> = Arc::default();
+    let mut senders = Vec::new();
+    for worker in 0..8 {
+        let acknowledged = acknowledged.clone();
+        let url = format!("{}/signup/newsletter", server.base);
+        senders.push(tokio::spawn(async move {
+            let http = client();
+            for n in 0..10_000 {
+                let email = format!("w{worker}n{n}@example.com");
+                let Ok(response) = http
+                    .post(&url)
+                    .json(&json!({ "email": email }))
+                    .send()
+                    .await
+                else {
+                    return; // the server is gone
+                };
+                if response.status() != 202 {
+                    return;
+                }
+                let Ok(body) = response.json::<Value>().await else {
+                    return;
+                };
+                let id = body["id"].as_str().unwrap().parse().unwrap();
+                acknowledged.lock().unwrap().push((id, email));
+            }
+        }));
+    }
+    let ack = acknowledged.clone();
+    eventually(Duration::from_secs(60), "200 acknowledged signups", || {
+        let n = ack.lock().unwrap().len();
+        async move { (n >= 200).then_some(()) }
+    })
+    .await;
+
+    server.kill();
+    for sender in senders {
+        tokio::time::timeout(Duration::from_secs(30), sender)
+            .await
+            .expect("senders stop")
+            .unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+
+    let restarted = Server::start(&config, port, &dir.path().join("second.log"));
+    restarted.wait_ready().await;
+    let store = Store::connect(&DatabaseConfig {
+        url: format!("sqlite://{}", db.display()),
+        ..DatabaseConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut missing = Vec::new();
+    for (id, email) in &acknowledged {
+        match store.signup(*id).await.unwrap() {
+            Some(stored) => assert_eq!(stored.email.as_ref(), Some(email)),
+            None => missing.push(email.clone()),
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged signups lost: {missing:?}",
+        missing.len()
+    );
+    assert!(acknowledged.len() >= 200);
+    store.close().await;
+}

@@ -1,0 +1,10 @@
+//! Integration tests: real HTTP on real sockets, real SQLite files, the real binary where a
+//! process boundary matters. One test crate, so the suite links once.
+
+mod cli;
+mod crash;
+mod health;
+mod helpers;
+mod persistence;
+mod signup;
+mod storage_failure;
