@@ -452,6 +452,12 @@ impl Config {
                 "only sqlite:// URLs are supported by this version".into(),
             );
         }
+        if self.database.url.contains(":memory:") || self.database.url.contains("mode=memory") {
+            return fail(
+                "database.url".into(),
+                "an in-memory database would lose every signup on restart; use a file".into(),
+            );
+        }
         if self.database.max_connections == 0 {
             return fail(
                 "database.max_connections".into(),
