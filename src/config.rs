@@ -136,6 +136,22 @@ pub struct ConstantContactConfig {
     pub api_base_url: Url,
     pub requests_per_second: u32,
     pub requests_per_day: u32,
+    /// Timeout of every call to Constant Contact (token endpoint and API).
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Refresh the access token this long before it expires (at most half its lifetime).
+    #[serde(with = "humantime_serde")]
+    pub refresh_margin: Duration,
+    /// Refresh at least this often even when idle, so the refresh token never idles out (180 days).
+    #[serde(with = "humantime_serde")]
+    pub refresh_at_least_every: Duration,
+}
+
+impl ConstantContactConfig {
+    /// Whether enough is configured to start an authorization.
+    pub fn is_configured(&self) -> bool {
+        !self.client_id.is_empty() && !self.client_secret.expose_secret().is_empty()
+    }
 }
 
 impl Default for ConstantContactConfig {
@@ -150,6 +166,9 @@ impl Default for ConstantContactConfig {
             api_base_url: url("https://api.cc.email/v3"),
             requests_per_second: 4,
             requests_per_day: 10_000,
+            request_timeout: Duration::from_secs(30),
+            refresh_margin: Duration::from_secs(3600),
+            refresh_at_least_every: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -476,6 +495,33 @@ impl Config {
                 "must be at least 1".into(),
             );
         }
+        let cc = &self.constant_contact;
+        if cc.request_timeout < Duration::from_secs(1) {
+            return fail(
+                "constant_contact.request_timeout".into(),
+                "must be at least 1s".into(),
+            );
+        }
+        if cc.refresh_at_least_every < Duration::from_secs(60)
+            || cc.refresh_at_least_every > Duration::from_secs(90 * 24 * 3600)
+        {
+            return fail(
+                "constant_contact.refresh_at_least_every".into(),
+                "must be between 1m and 90 days (refresh tokens die after 180 idle days)".into(),
+            );
+        }
+        if !cc.scopes.iter().any(|s| s == "offline_access") {
+            return fail(
+                "constant_contact.scopes".into(),
+                "must include offline_access, or Constant Contact sends no refresh token".into(),
+            );
+        }
+        if !cc.scopes.iter().any(|s| s == "contact_data") {
+            return fail(
+                "constant_contact.scopes".into(),
+                "must include contact_data, which sign_up_form needs".into(),
+            );
+        }
         let mut seen = HashSet::new();
         for (i, form) in self.forms.iter().enumerate() {
             if !seen.insert(&form.id) {
@@ -555,6 +601,18 @@ impl Config {
         line(format!("api_base_url = {}", c.api_base_url));
         line(format!("requests_per_second = {}", c.requests_per_second));
         line(format!("requests_per_day = {}", c.requests_per_day));
+        line(format!(
+            "request_timeout = {}",
+            humantime::format_duration(c.request_timeout)
+        ));
+        line(format!(
+            "refresh_margin = {}",
+            humantime::format_duration(c.refresh_margin)
+        ));
+        line(format!(
+            "refresh_at_least_every = {}",
+            humantime::format_duration(c.refresh_at_least_every)
+        ));
         line("[admin]".into());
         line(format!("username = {}", self.admin.username));
         line(format!(

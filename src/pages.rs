@@ -59,6 +59,14 @@ pub fn signup_error(message: &str) -> Html<String> {
     )
 }
 
+/// A page with a heading and one paragraph of (escaped) text.
+pub fn notice(title: &str, heading: &str, text: &str) -> Html<String> {
+    layout(
+        title,
+        &format!("<h1>{}</h1>\n<p>{}</p>", escape(heading), escape(text)),
+    )
+}
+
 pub fn not_found() -> Html<String> {
     layout(
         "Not found",

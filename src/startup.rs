@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
@@ -14,17 +15,22 @@ use axum::http::{HeaderName, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::alerts::Alerts;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
+use crate::constant_contact::{ApiClient, OAuthClient, http_client};
 use crate::store::Store;
-use crate::{health, pages, signup};
+use crate::tokens::{KeeperSettings, TokenCipher, TokenKeeper};
+use crate::{connect, health, pages, signup};
 
 /// What every request handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -32,6 +38,35 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
     pub clock: SharedClock,
+    pub keeper: TokenKeeper,
+    pub api: ApiClient,
+    /// Wakes background work that waits for a connection (delivery).
+    pub connected: Arc<Notify>,
+}
+
+impl AppState {
+    /// A new token set was stored by an authorization: queued work can flow.
+    pub fn on_connected(&self) {
+        self.connected.notify_waiters();
+    }
+}
+
+/// What a caller (a test, `ccbridge demo`) may supply instead of the defaults.
+pub struct Dependencies {
+    pub clock: SharedClock,
+    /// An already bound listener (lets a caller know the port before the config is final).
+    pub listener: Option<std::net::TcpListener>,
+    pub alerts: Alerts,
+}
+
+impl Default for Dependencies {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            listener: None,
+            alerts: Alerts::log_only(),
+        }
+    }
 }
 
 pub struct Application {
@@ -43,20 +78,54 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        Self::build_with_clock(config, Arc::new(SystemClock)).await
+        Self::build_with(config, Dependencies::default()).await
     }
 
-    pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
+    pub async fn build_with(config: Config, deps: Dependencies) -> anyhow::Result<Self> {
         let store = Store::open(&config.database)
             .await
             .with_context(|| format!("opening the database at {}", config.database.url))?;
-        let listener = TcpListener::bind(config.server.listen)
-            .await
-            .with_context(|| format!("binding {}", config.server.listen))?;
+        let listener = match deps.listener {
+            Some(listener) => {
+                listener.set_nonblocking(true)?;
+                TcpListener::from_std(listener)?
+            }
+            None => TcpListener::bind(config.server.listen)
+                .await
+                .with_context(|| format!("binding {}", config.server.listen))?,
+        };
+        let cc = &config.constant_contact;
+        let http = http_client(cc.request_timeout);
+        let oauth = OAuthClient::new(cc, redirect_uri(&config), http.clone());
+        let api = ApiClient::new(http, cc.api_base_url.clone());
+        let cipher = TokenCipher::new(config.security.token_encryption_key.as_ref());
+        if !cipher.encrypts() {
+            tracing::warn!(
+                "security.token_encryption_key is not set: Constant Contact tokens are stored unencrypted in the database"
+            );
+        }
+        let settings = KeeperSettings {
+            refresh_margin: cc.refresh_margin,
+            refresh_at_least_every: cc.refresh_at_least_every,
+            lease: cc.request_timeout * 2 + Duration::from_secs(5),
+            retry_base: Duration::from_secs(2),
+            retry_max: Duration::from_secs(600),
+        };
+        let keeper = TokenKeeper::new(
+            store.clone(),
+            oauth,
+            cipher,
+            deps.clock.clone(),
+            settings,
+            deps.alerts,
+        );
         let state = AppState {
             config: Arc::new(config),
             store,
-            clock,
+            clock: deps.clock,
+            keeper,
+            api,
+            connected: Arc::new(Notify::new()),
         };
         Ok(Self { listener, state })
     }
@@ -71,11 +140,18 @@ impl Application {
         self.state.store.clone()
     }
 
+    pub fn keeper(&self) -> TokenKeeper {
+        self.state.keeper.clone()
+    }
+
     /// Serve until `shutdown` is cancelled, then drain and close.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Self { listener, state } = self;
         let grace = state.config.server.shutdown_grace;
         let store = state.store.clone();
+        let tasks = TaskTracker::new();
+        tasks.spawn(state.keeper.clone().run(shutdown.clone()));
+        tasks.close();
         tracing::info!(address = %listener.local_addr()?, "ccbridge listening");
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
         let server = axum::serve(listener, app)
@@ -89,10 +165,20 @@ impl Application {
             result = server => result.context("serving HTTP")?,
             () = grace_over => tracing::warn!(?grace, "in-flight requests did not finish within the shutdown grace period"),
         }
+        if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+            tracing::warn!("background tasks did not stop within the shutdown grace period");
+        }
         store.close().await;
         tracing::info!("ccbridge stopped; database closed");
         Ok(())
     }
+}
+
+/// `public_url` + `/oauth/callback`, keeping any path prefix of the public URL.
+pub fn redirect_uri(config: &Config) -> url::Url {
+    let base = config.server.public_url.as_str().trim_end_matches('/');
+    url::Url::parse(&format!("{base}/oauth/callback"))
+        .expect("a valid base URL plus a path is valid")
 }
 
 /// Every route and the layers around them.
@@ -114,6 +200,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/signup/{form_id}", post(signup::accept))
         .route("/signup/{form_id}/thank-you", get(signup::thank_you))
+        .route("/connect", get(connect::connect))
+        .route("/oauth/callback", get(connect::callback))
         .fallback(|| async { (StatusCode::NOT_FOUND, pages::not_found()).into_response() })
         .with_state(state)
         .layer(

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::store::{QueueCounts, Store};
+use crate::store::{QueueCounts, Store, StoredTokenSet};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
@@ -30,6 +30,31 @@ pub struct ConnectionStatus {
 }
 
 impl ConnectionStatus {
+    /// The connection as the stored token set describes it.
+    pub fn from_stored(set: Option<&StoredTokenSet>, now: DateTime<Utc>) -> Self {
+        let Some(set) = set else {
+            return Self::not_connected();
+        };
+        let state = match set.state.as_str() {
+            "needs_reconnect" => "needs_reconnect",
+            _ if set.refresh_in_flight(now) => "refreshing",
+            _ => "connected",
+        };
+        Self {
+            state,
+            reason: if state == "needs_reconnect" {
+                set.state_reason.clone()
+            } else {
+                None
+            },
+            account: set.account_name.clone(),
+            scopes: set.scopes.clone(),
+            access_token_expires_at: Some(set.expires_at),
+            last_refresh_at: set.last_refresh_at,
+            refresh_failures: set.refresh_failures,
+        }
+    }
+
     /// No token set has been stored: the admin has not connected yet.
     pub fn not_connected() -> Self {
         Self {
@@ -66,9 +91,15 @@ impl Status {
                 None
             }
         };
+        let connection = match store.token_set().await {
+            Ok(set) => ConnectionStatus::from_stored(set.as_ref(), now),
+            Err(error) => {
+                tracing::warn!(%error, "connection state unavailable");
+                ConnectionStatus::not_connected()
+            }
+        };
         Self {
-            // Connecting to Constant Contact is not part of this build yet; nothing can be connected.
-            connection: ConnectionStatus::not_connected(),
+            connection,
             queue,
             api_usage: ApiUsage {
                 day: now.date_naive(),

@@ -20,6 +20,10 @@ use uuid::Uuid;
 use crate::config::DatabaseConfig;
 use crate::signup::{CustomFieldValue, NewSignup};
 
+mod tokens;
+
+pub use tokens::{NewTokenSet, PendingAuthorization, StoredTokenSet};
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 #[derive(Debug, thiserror::Error)]
@@ -316,6 +320,6 @@ impl SignupRow {
     }
 }
 
-fn from_millis(ms: i64) -> DateTime<Utc> {
+pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }

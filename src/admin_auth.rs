@@ -1,0 +1,74 @@
+//! Admin credentials: HTTP Basic against `admin.username` and the Argon2id `admin.password_hash`.
+//! Without valid credentials the answer is 401 with `WWW-Authenticate` and nothing else.
+
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+use crate::config::AdminConfig;
+use crate::{pages, password};
+
+/// `Ok` when the request carries the admin's credentials; otherwise the 401 to send.
+pub async fn require_admin(headers: &HeaderMap, admin: &AdminConfig) -> Result<(), Response> {
+    if admin.password_hash.expose_secret().is_empty() {
+        return Err(unauthorized(
+            "Admin access is disabled until admin.password_hash is set (see `ccbridge hash-password`).",
+        ));
+    }
+    let Some((user, pass)) = basic_credentials(headers) else {
+        return Err(unauthorized("Authentication required."));
+    };
+    let hash = admin.password_hash.clone();
+    let expected_user = admin.username.clone();
+    // Argon2 is deliberately slow: keep it off the async workers. The password is checked even
+    // when the user name is wrong, so timing does not tell which one was.
+    let ok = tokio::task::spawn_blocking(move || {
+        let password_ok = password::verify(pass.expose_secret(), &hash);
+        let user_ok = Sha256::digest(user.as_bytes()) == Sha256::digest(expected_user.as_bytes());
+        password_ok && user_ok
+    })
+    .await
+    .unwrap_or(false);
+    if ok {
+        Ok(())
+    } else {
+        tracing::warn!("admin authentication failed");
+        Err(unauthorized("Authentication required."))
+    }
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, SecretString)> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, pass) = text.split_once(':')?;
+    Some((user.to_owned(), SecretString::from(pass.to_owned())))
+}
+
+fn unauthorized(message: &str) -> Response {
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        pages::notice(
+            "Authentication required",
+            "Authentication required",
+            message,
+        ),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"ccbridge admin\", charset=\"UTF-8\""),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

@@ -1,0 +1,237 @@
+//! Connecting ccbridge to the site owner's Constant Contact account, once, in a browser.
+//!
+//! `GET /connect` (admin only) starts an authorization code flow with PKCE: a single-use `state`,
+//! expiring after ten minutes, stored server-side with the PKCE verifier and bound to the browser
+//! that started it by a cookie. `GET /oauth/callback` checks all three before exchanging the code,
+//! so a stranger can neither finish someone else's authorization nor connect their own account.
+
+use std::collections::HashMap;
+
+use axum::extract::{RawQuery, State};
+use axum::http::header::{CACHE_CONTROL, COOKIE, LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use rand::RngCore as _;
+
+use crate::admin_auth::require_admin;
+use crate::pages;
+use crate::startup::AppState;
+use crate::store::PendingAuthorization;
+
+/// How long an authorization may take from `/connect` to the callback.
+const AUTHORIZATION_TTL: chrono::Duration = chrono::Duration::minutes(10);
+/// Binds an authorization to the browser that started it.
+const BROWSER_COOKIE: &str = "ccbridge_connect";
+const CALLBACK_PATH: &str = "/oauth/callback";
+
+/// `GET /connect`.
+pub async fn connect(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(denied) = require_admin(&headers, &state.config.admin).await {
+        return denied;
+    }
+    if !state.config.constant_contact.is_configured() {
+        return page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Not configured",
+            "constant_contact.client_id and constant_contact.client_secret must be set before connecting.",
+        );
+    }
+    let (authorize_url, csrf_state, verifier) = state.keeper.oauth().authorize_url();
+    let browser_key = random_key();
+    let now = state.clock.now();
+    let pending = PendingAuthorization {
+        browser_key: browser_key.clone(),
+        pkce_verifier: state.keeper.cipher().seal(&verifier, "pkce_verifier"),
+        expires_at: now + AUTHORIZATION_TTL,
+    };
+    if let Err(error) = state
+        .store
+        .insert_pending_authorization(&csrf_state, &pending, now)
+        .await
+    {
+        tracing::error!(%error, "could not store the authorization state");
+        return page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Try again",
+            "The database is unavailable right now.",
+        );
+    }
+    let secure = if state.config.server.public_url.scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{BROWSER_COOKIE}={browser_key}; Path={CALLBACK_PATH}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+        AUTHORIZATION_TTL.num_seconds()
+    );
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let headers = response.headers_mut();
+    headers.insert(LOCATION, header(authorize_url.as_str()));
+    headers.insert(SET_COOKIE, header(&cookie));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    tracing::info!("authorization started; browser sent to Constant Contact");
+    response
+}
+
+/// `GET /oauth/callback`.
+pub async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params: HashMap<String, String> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    match finish(&state, &headers, &params).await {
+        Ok(account) => {
+            let mut response = page(
+                StatusCode::OK,
+                "Connected",
+                &format!(
+                    "ccbridge is connected to {account}. Queued signups will now be delivered; you can close this page."
+                ),
+            );
+            let clear = format!(
+                "{BROWSER_COOKIE}=; Path={CALLBACK_PATH}; Max-Age=0; HttpOnly; SameSite=Lax"
+            );
+            response.headers_mut().insert(SET_COOKIE, header(&clear));
+            response
+        }
+        Err((status, message)) => page(status, "Not connected", &message),
+    }
+}
+
+/// Verify the state, exchange the code, store the token set. Returns the account's name for the page.
+async fn finish(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+) -> Result<String, (StatusCode, String)> {
+    let bad = |message: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("{message} Start again at /connect."),
+        )
+    };
+    let csrf_state = params
+        .get("state")
+        .ok_or_else(|| bad("The answer has no state."))?;
+    let pending = state
+        .store
+        .take_pending_authorization(csrf_state)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "could not read the authorization state");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The database is unavailable right now.".to_owned(),
+            )
+        })?
+        .ok_or_else(|| {
+            tracing::warn!("callback with an unknown or already used state");
+            bad("This authorization is unknown or was already used.")
+        })?;
+    if pending.expires_at <= state.clock.now() {
+        return Err(bad(
+            "This authorization expired (it must be finished within 10 minutes).",
+        ));
+    }
+    if browser_key(headers).as_deref() != Some(pending.browser_key.as_str()) {
+        tracing::warn!("callback from a browser other than the one that started the authorization");
+        return Err(bad(
+            "This authorization was started in a different browser.",
+        ));
+    }
+    if let Some(error) = params.get("error") {
+        let description = params
+            .get("error_description")
+            .map(String::as_str)
+            .unwrap_or("");
+        tracing::warn!(error = %error, "Constant Contact did not authorize");
+        return Err((
+            StatusCode::FORBIDDEN,
+            format!(
+                "Constant Contact did not authorize ccbridge ({error}{}{description}). Nothing was changed.",
+                if description.is_empty() { "" } else { ": " }
+            ),
+        ));
+    }
+    let code = params
+        .get("code")
+        .ok_or_else(|| bad("The answer has no authorization code."))?;
+    let verifier = state
+        .keeper
+        .cipher()
+        .open(&pending.pkce_verifier, "pkce_verifier")
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let grant = state
+        .keeper
+        .oauth()
+        .exchange_code(code, &verifier)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "authorization code exchange failed");
+            (
+                StatusCode::BAD_GATEWAY,
+                format!("Constant Contact did not accept the authorization: {e}."),
+            )
+        })?;
+    if grant.refresh_token.is_none() {
+        return Err((
+            StatusCode::BAD_GATEWAY,
+            "Constant Contact sent no refresh token, so the connection could not be kept alive. Make sure constant_contact.scopes includes offline_access.".to_owned(),
+        ));
+    }
+    let account = state
+        .api
+        .account_summary(&grant.access_token)
+        .await
+        .ok()
+        .and_then(|summary| summary.organization_name);
+    let generation = state
+        .keeper
+        .store_authorized(&grant, account.as_deref())
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "could not store the token set");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("The connection could not be saved: {e}."),
+            )
+        })?;
+    tracing::info!(generation, scopes = %grant.scopes.join(" "), "connected to Constant Contact");
+    state.on_connected();
+    Ok(account.unwrap_or_else(|| "your Constant Contact account".to_owned()))
+}
+
+fn browser_key(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == BROWSER_COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+fn random_key() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn header(value: &str) -> HeaderValue {
+    HeaderValue::from_str(value).expect("URLs and cookies built here are valid header values")
+}
+
+fn page(status: StatusCode, title: &str, text: &str) -> Response {
+    let mut response = (status, pages::notice(title, title, text)).into_response();
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

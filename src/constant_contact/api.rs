@@ -1,0 +1,224 @@
+//! The v3 API calls ccbridge makes: `POST /contacts/sign_up_form` (create-or-update by email),
+//! `GET /contact_lists` (all pages), `GET /contact_custom_fields`, `GET /account/summary`.
+//! The caller supplies the access token; refreshing on 401 is the token keeper's job.
+
+use reqwest::header::{ACCEPT, AUTHORIZATION};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use url::Url;
+use uuid::Uuid;
+
+use super::error::ApiError;
+use crate::signup::CustomFieldValue;
+
+/// Never walk more pages than this (a paging bug upstream must not loop forever).
+const MAX_PAGES: usize = 100;
+
+#[derive(Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    base: Url,
+}
+
+/// The `ContactCreateOrUpdateInput` body, with the fields ccbridge collects.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SignUpForm {
+    pub email_address: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    pub list_memberships: Vec<Uuid>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub custom_fields: Vec<CustomFieldValue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignUpOutcome {
+    pub contact_id: String,
+    /// 201 (true) or 200 (false). Decided by the status code, not the `action` text.
+    pub created: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ContactList {
+    pub list_id: Uuid,
+    pub name: String,
+    #[serde(default)]
+    pub membership_count: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CustomField {
+    pub custom_field_id: Uuid,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AccountSummary {
+    #[serde(default)]
+    pub organization_name: Option<String>,
+    #[serde(default)]
+    pub contact_email: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SignUpResponse {
+    contact_id: String,
+}
+
+#[derive(Deserialize)]
+struct ListPage {
+    #[serde(default)]
+    lists: Vec<ContactList>,
+    #[serde(default, rename = "_links")]
+    links: Option<Links>,
+}
+
+#[derive(Deserialize)]
+struct Links {
+    next: Option<Link>,
+}
+
+#[derive(Deserialize)]
+struct Link {
+    href: String,
+}
+
+#[derive(Deserialize)]
+struct CustomFieldPage {
+    #[serde(default)]
+    custom_fields: Vec<CustomField>,
+    #[serde(default, rename = "_links")]
+    links: Option<Links>,
+}
+
+impl ApiClient {
+    pub fn new(http: reqwest::Client, base: Url) -> Self {
+        Self { http, base }
+    }
+
+    /// `base` + `/path`, whether or not the configured base ends in a slash.
+    fn url(&self, path_and_query: &str) -> Result<Url, ApiError> {
+        let joined = format!(
+            "{}{}",
+            self.base.as_str().trim_end_matches('/'),
+            path_and_query
+        );
+        Url::parse(&joined).map_err(|e| ApiError::Decode(format!("bad URL {joined}: {e}")))
+    }
+
+    /// A `_links.next.href` is relative to the API host (`/v3/…`).
+    fn next_url(&self, href: &str) -> Result<Url, ApiError> {
+        self.base
+            .join(href)
+            .map_err(|e| ApiError::Decode(format!("bad next link {href}: {e}")))
+    }
+
+    pub async fn sign_up_form(
+        &self,
+        token: &SecretString,
+        form: &SignUpForm,
+    ) -> Result<SignUpOutcome, ApiError> {
+        let request = self
+            .http
+            .post(self.url("/contacts/sign_up_form")?)
+            .json(form);
+        let (status, body) = send(request, token).await?;
+        let parsed: SignUpResponse = decode(&body)?;
+        Ok(SignUpOutcome {
+            contact_id: parsed.contact_id,
+            created: status == 201,
+        })
+    }
+
+    pub async fn contact_lists(&self, token: &SecretString) -> Result<Vec<ContactList>, ApiError> {
+        let mut url = self.url("/contact_lists?limit=1000&include_membership_count=all")?;
+        let mut lists = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let (_, body) = send(self.http.get(url.clone()), token).await?;
+            let page: ListPage = decode(&body)?;
+            lists.extend(page.lists);
+            match page.links.and_then(|l| l.next) {
+                Some(next) => url = self.next_url(&next.href)?,
+                None => return Ok(lists),
+            }
+        }
+        Err(ApiError::Decode(format!(
+            "contact_lists has more than {MAX_PAGES} pages"
+        )))
+    }
+
+    pub async fn custom_fields(&self, token: &SecretString) -> Result<Vec<CustomField>, ApiError> {
+        let mut url = self.url("/contact_custom_fields?limit=100")?;
+        let mut fields = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let (_, body) = send(self.http.get(url.clone()), token).await?;
+            let page: CustomFieldPage = decode(&body)?;
+            fields.extend(page.custom_fields);
+            match page.links.and_then(|l| l.next) {
+                Some(next) => url = self.next_url(&next.href)?,
+                None => return Ok(fields),
+            }
+        }
+        Err(ApiError::Decode(format!(
+            "contact_custom_fields has more than {MAX_PAGES} pages"
+        )))
+    }
+
+    pub async fn account_summary(&self, token: &SecretString) -> Result<AccountSummary, ApiError> {
+        let (_, body) = send(self.http.get(self.url("/account/summary")?), token).await?;
+        decode(&body)
+    }
+}
+
+/// Send with the bearer token; a success status returns the body, anything else an `ApiError`.
+async fn send(
+    request: reqwest::RequestBuilder,
+    token: &SecretString,
+) -> Result<(u16, bytes::Bytes), ApiError> {
+    let response = request
+        .header(AUTHORIZATION, format!("Bearer {}", token.expose_secret()))
+        .header(ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| ApiError::Transport(without_url(e)))?;
+    let status = response.status().as_u16();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| ApiError::Transport(without_url(e)))?;
+    if (200..300).contains(&status) {
+        Ok((status, body))
+    } else {
+        Err(ApiError::from_response(status, &body))
+    }
+}
+
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::Decode(e.to_string()))
+}
+
+/// reqwest errors print the URL; ours carry no secrets, but keep messages short and stable.
+fn without_url(error: reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection failed"
+    } else if error.is_body() || error.is_decode() {
+        "the answer was cut off"
+    } else {
+        "request failed"
+    };
+    format!("{kind}: {}", error.without_url())
+}

@@ -1,0 +1,271 @@
+//! The token set and authorizations in progress. Values arrive here already sealed by
+//! `tokens::TokenCipher`; this module never sees a plaintext token when a key is configured.
+//!
+//! The refresh lease (`refresh_owner`, `refresh_lease_until`) is how "at most one refresh in
+//! flight" holds across tasks *and* processes: it is taken with one conditional UPDATE, and the
+//! new token set is written only by the lease holder, only on top of the generation it refreshed.
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+use super::{Store, StoreError, from_millis};
+
+/// The stored token set (sealed values).
+#[derive(Debug, Clone)]
+pub struct StoredTokenSet {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_at: DateTime<Utc>,
+    pub scopes: Vec<String>,
+    pub generation: i64,
+    pub obtained_at: DateTime<Utc>,
+    pub obtained_by: String,
+    pub last_refresh_at: Option<DateTime<Utc>>,
+    pub refresh_failures: u32,
+    /// `connected` or `needs_reconnect`.
+    pub state: String,
+    pub state_reason: Option<String>,
+    pub account_name: Option<String>,
+    pub refresh_started_at: Option<DateTime<Utc>>,
+    pub refresh_owner: Option<String>,
+    pub refresh_lease_until: Option<DateTime<Utc>>,
+}
+
+impl StoredTokenSet {
+    /// A refresh lease is held and has not run out.
+    pub fn refresh_in_flight(&self, now: DateTime<Utc>) -> bool {
+        self.refresh_lease_until.is_some_and(|until| until > now)
+    }
+}
+
+/// A new token set to write (sealed values).
+#[derive(Debug, Clone)]
+pub struct NewTokenSet {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_at: DateTime<Utc>,
+    pub scopes: Vec<String>,
+    pub obtained_at: DateTime<Utc>,
+}
+
+/// An authorization in progress, as stored by `/connect`.
+#[derive(Debug, Clone)]
+pub struct PendingAuthorization {
+    pub browser_key: String,
+    pub pkce_verifier: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(FromRow)]
+struct TokenRow {
+    access_token: String,
+    refresh_token: String,
+    expires_at: i64,
+    scopes: String,
+    generation: i64,
+    obtained_at: i64,
+    obtained_by: String,
+    last_refresh_at: Option<i64>,
+    refresh_failures: i64,
+    state: String,
+    state_reason: Option<String>,
+    account_name: Option<String>,
+    refresh_started_at: Option<i64>,
+    refresh_owner: Option<String>,
+    refresh_lease_until: Option<i64>,
+}
+
+impl From<TokenRow> for StoredTokenSet {
+    fn from(row: TokenRow) -> Self {
+        Self {
+            access_token: row.access_token,
+            refresh_token: row.refresh_token,
+            expires_at: from_millis(row.expires_at),
+            scopes: row.scopes.split_whitespace().map(str::to_owned).collect(),
+            generation: row.generation,
+            obtained_at: from_millis(row.obtained_at),
+            obtained_by: row.obtained_by,
+            last_refresh_at: row.last_refresh_at.map(from_millis),
+            refresh_failures: u32::try_from(row.refresh_failures).unwrap_or(u32::MAX),
+            state: row.state,
+            state_reason: row.state_reason,
+            account_name: row.account_name,
+            refresh_started_at: row.refresh_started_at.map(from_millis),
+            refresh_owner: row.refresh_owner,
+            refresh_lease_until: row.refresh_lease_until.map(from_millis),
+        }
+    }
+}
+
+impl Store {
+    pub async fn token_set(&self) -> Result<Option<StoredTokenSet>, StoreError> {
+        let row: Option<TokenRow> = sqlx::query_as("select * from token_set where id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(StoredTokenSet::from))
+    }
+
+    /// Store the token set from a completed authorization (a new connection or a reconnect).
+    /// Replaces whatever was there, including a lease: the old refresh token is obsolete.
+    /// Returns the new generation.
+    pub async fn save_authorized_token_set(
+        &self,
+        new: &NewTokenSet,
+        account_name: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        let generation: (i64,) = sqlx::query_as(
+            "insert into token_set (id, access_token, refresh_token, expires_at, scopes, generation,
+                obtained_at, obtained_by, refresh_failures, state, account_name)
+             values (1, $1, $2, $3, $4, 1, $5, 'authorization_code', 0, 'connected', $6)
+             on conflict (id) do update set
+                access_token = excluded.access_token, refresh_token = excluded.refresh_token,
+                expires_at = excluded.expires_at, scopes = excluded.scopes,
+                generation = token_set.generation + 1, obtained_at = excluded.obtained_at,
+                obtained_by = 'authorization_code', last_refresh_at = null, refresh_failures = 0,
+                state = 'connected', state_reason = null, account_name = excluded.account_name,
+                refresh_started_at = null, refresh_owner = null, refresh_lease_until = null
+             returning generation",
+        )
+        .bind(&new.access_token)
+        .bind(&new.refresh_token)
+        .bind(new.expires_at.timestamp_millis())
+        .bind(new.scopes.join(" "))
+        .bind(new.obtained_at.timestamp_millis())
+        .bind(account_name)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(generation.0)
+    }
+
+    /// Take the refresh lease for `generation`. `true` when this caller now holds it; `false` when
+    /// the generation moved on, the connection needs a reconnect, or another holder's lease is live.
+    pub async fn claim_refresh(
+        &self,
+        generation: i64,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "update token_set set refresh_started_at = $1, refresh_owner = $2, refresh_lease_until = $3
+             where id = 1 and generation = $4 and state = 'connected'
+               and (refresh_lease_until is null or refresh_lease_until <= $1)",
+        )
+        .bind(now.timestamp_millis())
+        .bind(owner)
+        .bind(lease_until.timestamp_millis())
+        .bind(generation)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Write the refreshed token set and release the lease. Only the lease holder, and only on top
+    /// of the generation it refreshed: `false` means nothing was written.
+    pub async fn finish_refresh(
+        &self,
+        generation: i64,
+        owner: &str,
+        new: &NewTokenSet,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "update token_set set access_token = $1, refresh_token = $2, expires_at = $3, scopes = $4,
+                generation = generation + 1, obtained_at = $5, obtained_by = 'refresh_token',
+                last_refresh_at = $5, refresh_failures = 0, state = 'connected', state_reason = null,
+                refresh_started_at = null, refresh_owner = null, refresh_lease_until = null
+             where id = 1 and generation = $6 and refresh_owner = $7",
+        )
+        .bind(&new.access_token)
+        .bind(&new.refresh_token)
+        .bind(new.expires_at.timestamp_millis())
+        .bind(new.scopes.join(" "))
+        .bind(new.obtained_at.timestamp_millis())
+        .bind(generation)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// A refresh failed in a way that may pass: count it and release the lease.
+    pub async fn release_refresh_after_failure(&self, owner: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "update token_set set refresh_failures = refresh_failures + 1,
+                refresh_started_at = null, refresh_owner = null, refresh_lease_until = null
+             where id = 1 and refresh_owner = $1",
+        )
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Only a person can fix the connection now (e.g. `invalid_grant`). Signups keep queueing.
+    pub async fn mark_needs_reconnect(
+        &self,
+        generation: i64,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "update token_set set state = 'needs_reconnect', state_reason = $1,
+                refresh_failures = refresh_failures + 1,
+                refresh_started_at = null, refresh_owner = null, refresh_lease_until = null
+             where id = 1 and generation = $2",
+        )
+        .bind(reason)
+        .bind(generation)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_account_name(&self, generation: i64, name: &str) -> Result<(), StoreError> {
+        sqlx::query("update token_set set account_name = $1 where id = 1 and generation = $2")
+            .bind(name)
+            .bind(generation)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_pending_authorization(
+        &self,
+        state: &str,
+        pending: &PendingAuthorization,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        // Housekeeping on the way: abandoned authorizations are useless after they expire.
+        sqlx::query("delete from oauth_states where expires_at <= $1")
+            .bind(now.timestamp_millis())
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("insert into oauth_states (state, browser_key, pkce_verifier, expires_at) values ($1, $2, $3, $4)")
+            .bind(state)
+            .bind(&pending.browser_key)
+            .bind(&pending.pkce_verifier)
+            .bind(pending.expires_at.timestamp_millis())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Remove and return the authorization for `state`: a state can be used once, whatever happens next.
+    pub async fn take_pending_authorization(
+        &self,
+        state: &str,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        let row: Option<(String, String, i64)> = sqlx::query_as(
+            "delete from oauth_states where state = $1 returning browser_key, pkce_verifier, expires_at",
+        )
+        .bind(state)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(
+            |(browser_key, pkce_verifier, expires_at)| PendingAuthorization {
+                browser_key,
+                pkce_verifier,
+                expires_at: from_millis(expires_at),
+            },
+        ))
+    }
+}

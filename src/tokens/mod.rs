@@ -1,0 +1,466 @@
+//! Token keeping: the Constant Contact token set, kept fresh and never burnt (invariant 2).
+//!
+//! - **Single flight.** However many callers need a fresh token at once, one refresh goes out:
+//!   callers queue on an in-process lock, and a database lease (`Store::claim_refresh`) keeps other
+//!   processes out. Whoever gets the lock re-reads the token set first and does nothing if the
+//!   generation they saw has already been replaced.
+//! - **Commit before use.** A refreshed set is written (generation + 1) before its access token is
+//!   handed to anyone; with rotating refresh tokens the old one is dead the moment upstream answers.
+//! - **Ahead of time.** The background task refreshes a margin (plus a little jitter) before the
+//!   `expires_in` actually returned runs out, and at least every `refresh_at_least_every` when idle,
+//!   so the refresh token never idles out (180 days upstream).
+//! - **Failures.** Network errors, timeouts and 5xx retry with backoff; `invalid_grant` (or refused
+//!   client credentials) marks the connection `needs_reconnect` and raises an alert. Signups keep
+//!   being accepted and queued whatever the connection's state.
+
+pub mod cipher;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::alerts::{AlertKind, Alerts};
+use crate::clock::SharedClock;
+use crate::constant_contact::{ApiError, OAuthClient, OAuthError, TokenGrant};
+use crate::store::{NewTokenSet, Store, StoreError, StoredTokenSet};
+pub use cipher::{CipherError, TokenCipher};
+
+/// A token this close to expiry is treated as expired (clock skew, request time).
+const EXPIRY_SKEW: chrono::Duration = chrono::Duration::seconds(30);
+/// How often a caller looks again while another process holds the refresh lease.
+const LEASE_POLL: Duration = Duration::from_millis(100);
+/// The background task re-reads the token set at least this often, so a changed clock or a token
+/// set written by another process is noticed.
+const MAX_SLEEP: Duration = Duration::from_secs(3600);
+/// Attempts at committing a refreshed token set before giving up (the database may be briefly busy).
+const COMMIT_ATTEMPTS: u32 = 8;
+
+/// Tuning of the token keeper.
+#[derive(Debug, Clone)]
+pub struct KeeperSettings {
+    /// Refresh this long before expiry (at most half the token's lifetime).
+    pub refresh_margin: Duration,
+    /// Refresh at least this often, even when idle.
+    pub refresh_at_least_every: Duration,
+    /// How long a refresh may hold the lease; longer than the token call's timeout.
+    pub lease: Duration,
+    /// First retry delay after a transient failure; doubles up to `retry_max`.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+}
+
+/// An access token ready to use, with the generation of the set it came from.
+#[derive(Clone)]
+pub struct AccessToken {
+    pub secret: SecretString,
+    pub generation: i64,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("not connected to Constant Contact yet; an admin must visit /connect")]
+    NotConnected,
+    #[error(
+        "the Constant Contact connection needs a reconnect ({0}); an admin must visit /connect"
+    )]
+    NeedsReconnect(String),
+    #[error("no fresh token right now: {0}")]
+    Transient(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Cipher(#[from] CipherError),
+}
+
+/// A failed API call made through the keeper.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+#[derive(Clone)]
+pub struct TokenKeeper(Arc<Inner>);
+
+struct Inner {
+    store: Store,
+    oauth: OAuthClient,
+    cipher: TokenCipher,
+    clock: SharedClock,
+    settings: KeeperSettings,
+    alerts: Alerts,
+    /// Identifies this process in the refresh lease.
+    owner: String,
+    /// In-process single flight; the lease covers other processes.
+    flight: tokio::sync::Mutex<()>,
+    /// Wakes the background task (a new connection, a refreshed set).
+    wake: Notify,
+    /// A refresh was found interrupted at start; explains a following `invalid_grant`.
+    interrupted: AtomicBool,
+}
+
+impl TokenKeeper {
+    pub fn new(
+        store: Store,
+        oauth: OAuthClient,
+        cipher: TokenCipher,
+        clock: SharedClock,
+        settings: KeeperSettings,
+        alerts: Alerts,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            store,
+            oauth,
+            cipher,
+            clock,
+            settings,
+            alerts,
+            owner: format!("ccbridge-{}", Uuid::new_v4()),
+            flight: tokio::sync::Mutex::new(()),
+            wake: Notify::new(),
+            interrupted: AtomicBool::new(false),
+        }))
+    }
+
+    pub fn oauth(&self) -> &OAuthClient {
+        &self.0.oauth
+    }
+
+    pub fn cipher(&self) -> &TokenCipher {
+        &self.0.cipher
+    }
+
+    /// A usable access token, refreshed first if it is (nearly) expired.
+    pub async fn access_token(&self) -> Result<AccessToken, TokenError> {
+        let set = self.usable_set().await?;
+        if self.0.clock.now() + EXPIRY_SKEW < set.expires_at {
+            return self.unseal(&set);
+        }
+        self.refresh(set.generation).await
+    }
+
+    /// Call the API with a token; on 401, refresh once (single flight) and try once more.
+    pub async fn call<T, F, Fut>(&self, f: F) -> Result<T, CallError>
+    where
+        F: Fn(SecretString) -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        let token = self.access_token().await?;
+        match f(token.secret.clone()).await {
+            Err(error) if error.is_unauthorized() => {
+                tracing::info!(
+                    generation = token.generation,
+                    "access token refused (401); refreshing"
+                );
+                let fresh = self.refresh(token.generation).await?;
+                Ok(f(fresh.secret).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Replace the token set with one from a completed authorization, and wake the keeper.
+    pub async fn store_authorized(
+        &self,
+        grant: &TokenGrant,
+        account_name: Option<&str>,
+    ) -> Result<i64, TokenError> {
+        let refresh = grant.refresh_token.as_ref().ok_or_else(|| {
+            TokenError::Transient(
+                "the token response has no refresh token (is offline_access in the scopes?)".into(),
+            )
+        })?;
+        let now = self.0.clock.now();
+        let new = self.seal(grant, refresh, now);
+        let was_broken =
+            matches!(self.0.store.token_set().await?, Some(s) if s.state == "needs_reconnect");
+        let generation = self
+            .0
+            .store
+            .save_authorized_token_set(&new, account_name)
+            .await?;
+        self.0.interrupted.store(false, Ordering::SeqCst);
+        if was_broken {
+            self.0.alerts.raise(
+                AlertKind::ConnectionRestored,
+                "The Constant Contact connection is restored.",
+            );
+        }
+        self.0.wake.notify_one();
+        Ok(generation)
+    }
+
+    /// Refresh the token set whose generation the caller saw, unless someone already did.
+    pub async fn refresh(&self, seen_generation: i64) -> Result<AccessToken, TokenError> {
+        let _flight = self.0.flight.lock().await;
+        let Some(set) = self.claim(seen_generation).await? else {
+            // Someone else refreshed while we waited: use theirs.
+            let set = self.usable_set().await?;
+            return self.unseal(&set);
+        };
+        let refresh_token = self.0.cipher.open(&set.refresh_token, "refresh_token")?;
+        let result = self.0.oauth.refresh(&refresh_token).await;
+        match result {
+            Ok(grant) => self.commit_refresh(&set, &grant, &refresh_token).await,
+            Err(error) => Err(self.refresh_failed(&set, error).await),
+        }
+    }
+
+    /// Take the lease for `generation`. `None` when the set moved past it; waits (bounded) while
+    /// another process holds a live lease.
+    async fn claim(&self, generation: i64) -> Result<Option<StoredTokenSet>, TokenError> {
+        let deadline = tokio::time::Instant::now() + self.0.settings.lease + Duration::from_secs(1);
+        loop {
+            let set = self.usable_set().await?;
+            if set.generation != generation {
+                return Ok(None);
+            }
+            let now = self.0.clock.now();
+            let lease_until = now + to_chrono(self.0.settings.lease);
+            if self
+                .0
+                .store
+                .claim_refresh(generation, &self.0.owner, now, lease_until)
+                .await?
+            {
+                return Ok(Some(set));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(TokenError::Transient(
+                    "another process holds the refresh lease".into(),
+                ));
+            }
+            tokio::time::sleep(LEASE_POLL).await;
+        }
+    }
+
+    async fn commit_refresh(
+        &self,
+        old: &StoredTokenSet,
+        grant: &TokenGrant,
+        old_refresh: &SecretString,
+    ) -> Result<AccessToken, TokenError> {
+        let now = self.0.clock.now();
+        // Long-lived refresh tokens may be omitted from the answer: the old one stays valid then.
+        let refresh = grant.refresh_token.as_ref().unwrap_or(old_refresh);
+        let new = self.seal(grant, refresh, now);
+        let mut delay = Duration::from_millis(50);
+        for attempt in 1..=COMMIT_ATTEMPTS {
+            match self
+                .0
+                .store
+                .finish_refresh(old.generation, &self.0.owner, &new)
+                .await
+            {
+                Ok(true) => {
+                    tracing::info!(generation = old.generation + 1, expires_at = %new.expires_at, "token set refreshed and committed");
+                    self.0.wake.notify_one();
+                    return Ok(AccessToken {
+                        secret: grant.access_token.clone(),
+                        generation: old.generation + 1,
+                        expires_at: new.expires_at,
+                    });
+                }
+                Ok(false) => {
+                    // Our lease ran out and someone else took over: their set wins; ours is dropped.
+                    tracing::error!(
+                        "refreshed token set not committed: the refresh lease was lost (the token call outlasted the lease)"
+                    );
+                    return Err(TokenError::Transient("refresh lease lost".into()));
+                }
+                Err(error) => {
+                    tracing::error!(attempt, %error, "committing the refreshed token set failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+        self.0.alerts.raise(
+            AlertKind::ConnectionNeedsReconnect,
+            "A refreshed Constant Contact token set could not be saved (database unavailable). If the refresh token rotated, a reconnect at /connect will be needed.",
+        );
+        Err(TokenError::Transient(
+            "the refreshed token set could not be saved".into(),
+        ))
+    }
+
+    async fn refresh_failed(&self, set: &StoredTokenSet, error: OAuthError) -> TokenError {
+        let reason = match &error {
+            OAuthError::InvalidGrant(_) if self.0.interrupted.load(Ordering::SeqCst) => {
+                "refresh_interrupted"
+            }
+            OAuthError::InvalidGrant(_) => "invalid_grant",
+            OAuthError::InvalidClient(_) => "invalid_client",
+            OAuthError::Transient(message) => {
+                tracing::warn!(error = %message, failures = set.refresh_failures + 1, "token refresh failed; will retry");
+                if let Err(e) = self
+                    .0
+                    .store
+                    .release_refresh_after_failure(&self.0.owner)
+                    .await
+                {
+                    tracing::error!(error = %e, "could not release the refresh lease; it expires by itself");
+                }
+                return TokenError::Transient(message.clone());
+            }
+        };
+        if let Err(e) = self
+            .0
+            .store
+            .mark_needs_reconnect(set.generation, reason)
+            .await
+        {
+            tracing::error!(error = %e, "could not record needs_reconnect");
+        }
+        let text = match reason {
+            "refresh_interrupted" => "The Constant Contact refresh token was rejected after a refresh was interrupted by a crash (the rotated token was lost). Signups are queued; an admin must reconnect at /connect.".to_owned(),
+            "invalid_client" => format!("Constant Contact refused the client credentials ({error}). Fix constant_contact.client_id / client_secret, then reconnect at /connect. Signups are queued."),
+            _ => format!("Constant Contact rejected the refresh token ({error}). Signups are queued; an admin must reconnect at /connect."),
+        };
+        self.0
+            .alerts
+            .raise(AlertKind::ConnectionNeedsReconnect, text);
+        TokenError::NeedsReconnect(reason.to_owned())
+    }
+
+    /// The stored set if it can be used at all.
+    async fn usable_set(&self) -> Result<StoredTokenSet, TokenError> {
+        match self.0.store.token_set().await? {
+            None => Err(TokenError::NotConnected),
+            Some(set) if set.state == "needs_reconnect" => Err(TokenError::NeedsReconnect(
+                set.state_reason.unwrap_or_else(|| "unknown".into()),
+            )),
+            Some(set) => Ok(set),
+        }
+    }
+
+    fn unseal(&self, set: &StoredTokenSet) -> Result<AccessToken, TokenError> {
+        Ok(AccessToken {
+            secret: self.0.cipher.open(&set.access_token, "access_token")?,
+            generation: set.generation,
+            expires_at: set.expires_at,
+        })
+    }
+
+    fn seal(&self, grant: &TokenGrant, refresh: &SecretString, now: DateTime<Utc>) -> NewTokenSet {
+        NewTokenSet {
+            access_token: self.0.cipher.seal(&grant.access_token, "access_token"),
+            refresh_token: self.0.cipher.seal(refresh, "refresh_token"),
+            expires_at: now + to_chrono(grant.expires_in),
+            scopes: grant.scopes.clone(),
+            obtained_at: now,
+        }
+    }
+
+    /// When the background task should refresh `set`: a margin (at most half the lifetime) plus a
+    /// jitter before expiry, or `refresh_at_least_every` after it was obtained, whichever is first.
+    /// The jitter is derived from the generation, so it is stable for one set and varies across sets.
+    pub fn due_at(&self, set: &StoredTokenSet) -> DateTime<Utc> {
+        let lifetime = (set.expires_at - set.obtained_at).max(chrono::Duration::zero());
+        let margin = to_chrono(self.0.settings.refresh_margin).min(lifetime / 2);
+        let jitter_fraction =
+            (set.generation.unsigned_abs().wrapping_mul(2_654_435_761) % 1000) as i32;
+        let jitter = margin / 4 * jitter_fraction / 1000;
+        let by_expiry = set.expires_at - margin - jitter;
+        let by_idle = set.obtained_at + to_chrono(self.0.settings.refresh_at_least_every);
+        by_expiry.min(by_idle)
+    }
+
+    /// One step of the background task: refresh if due. Returns when to look next (`None`: nothing
+    /// to keep until an admin connects).
+    pub async fn refresh_if_due(&self) -> Result<Option<DateTime<Utc>>, TokenError> {
+        let set = match self.usable_set().await {
+            Ok(set) => set,
+            Err(TokenError::NotConnected | TokenError::NeedsReconnect(_)) => return Ok(None),
+            Err(other) => return Err(other),
+        };
+        let due = self.due_at(&set);
+        if self.0.clock.now() < due {
+            return Ok(Some(due));
+        }
+        let fresh = self.refresh(set.generation).await?;
+        let set = self.usable_set().await?;
+        debug_assert!(set.generation >= fresh.generation);
+        Ok(Some(self.due_at(&set)))
+    }
+
+    /// At start: report a refresh that was in flight when the process stopped. With SQLite there
+    /// is one process, so a lease left behind is certainly ours and is released now.
+    pub async fn report_interrupted_refresh(&self) -> Result<(), TokenError> {
+        let Some(set) = self.0.store.token_set().await? else {
+            return Ok(());
+        };
+        let Some(started) = set.refresh_started_at else {
+            return Ok(());
+        };
+        self.0.interrupted.store(true, Ordering::SeqCst);
+        self.0.alerts.raise(
+            AlertKind::RefreshInterrupted,
+            format!(
+                "A token refresh (generation {}, started {started} by {}) was in flight when ccbridge stopped. \
+                 If Constant Contact completed it, the stored refresh token has been rotated away and the next \
+                 refresh will fail with invalid_grant, needing a reconnect at /connect; otherwise it will simply succeed.",
+                set.generation,
+                set.refresh_owner.as_deref().unwrap_or("an unknown process"),
+            ),
+        );
+        if let Some(owner) = &set.refresh_owner {
+            self.0.store.release_refresh_after_failure(owner).await?;
+        }
+        Ok(())
+    }
+
+    /// The background task: keep the token set fresh until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) {
+        if let Err(error) = self.report_interrupted_refresh().await {
+            tracing::error!(%error, "could not check for an interrupted refresh");
+        }
+        let mut failures: u32 = 0;
+        loop {
+            let wait = match self.refresh_if_due().await {
+                Ok(Some(next)) => {
+                    failures = 0;
+                    (next - self.0.clock.now())
+                        .to_std()
+                        .unwrap_or(Duration::ZERO)
+                }
+                Ok(None) => MAX_SLEEP,
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    let wait = self.backoff(failures);
+                    tracing::warn!(%error, failures, retry_in = ?wait, "token keeping step failed");
+                    wait
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = self.0.wake.notified() => {}
+                () = tokio::time::sleep(wait.min(MAX_SLEEP)) => {}
+            }
+        }
+    }
+
+    /// Exponential backoff with up to 25% jitter.
+    fn backoff(&self, failures: u32) -> Duration {
+        let s = &self.0.settings;
+        let base = s
+            .retry_base
+            .saturating_mul(1u32 << failures.min(16).saturating_sub(1))
+            .min(s.retry_max);
+        let jitter = base.mul_f64(rand::random::<f64>() * 0.25);
+        base + jitter
+    }
+}
+
+fn to_chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
