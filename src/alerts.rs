@@ -9,6 +9,10 @@ pub enum AlertKind {
     ConnectionNeedsReconnect,
     ConnectionRestored,
     RefreshInterrupted,
+    SignupDead,
+    DeliveryPaused,
+    QuotaExhausted,
+    ConfigurationMismatch,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

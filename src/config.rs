@@ -59,6 +59,8 @@ pub struct Config {
     #[serde(default)]
     pub security: SecurityConfig,
     #[serde(default)]
+    pub delivery: DeliveryConfig,
+    #[serde(default)]
     pub logging: LoggingConfig,
     #[serde(default)]
     pub forms: Vec<FormConfig>,
@@ -211,6 +213,37 @@ impl EncryptionKey {
 impl fmt::Debug for EncryptionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("EncryptionKey([redacted])")
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// Deliveries in flight at once (helps when Constant Contact is slow; the rate limit still holds).
+    pub concurrency: usize,
+    /// A signup still undeliverable this long after it was accepted becomes `dead`.
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
+    /// First retry delay after a failure; doubles per attempt, with jitter.
+    #[serde(with = "humantime_serde")]
+    pub retry_base: Duration,
+    /// Longest retry delay.
+    #[serde(with = "humantime_serde")]
+    pub retry_max: Duration,
+    /// Personal data of delivered signups is erased after this long (the counts stay).
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            max_age: Duration::from_secs(7 * 24 * 3600),
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(3600),
+            retention: Duration::from_secs(30 * 24 * 3600),
+        }
     }
 }
 
@@ -522,6 +555,19 @@ impl Config {
                 "must include contact_data, which sign_up_form needs".into(),
             );
         }
+        let d = &self.delivery;
+        if d.concurrency == 0 || d.concurrency > 64 {
+            return fail(
+                "delivery.concurrency".into(),
+                "must be between 1 and 64".into(),
+            );
+        }
+        if d.retry_base.is_zero() || d.retry_max < d.retry_base {
+            return fail(
+                "delivery.retry_max".into(),
+                "retry_base must be more than zero and retry_max at least retry_base".into(),
+            );
+        }
         let mut seen = HashSet::new();
         for (i, form) in self.forms.iter().enumerate() {
             if !seen.insert(&form.id) {
@@ -612,6 +658,25 @@ impl Config {
         line(format!(
             "refresh_at_least_every = {}",
             humantime::format_duration(c.refresh_at_least_every)
+        ));
+        let d = &self.delivery;
+        line("[delivery]".into());
+        line(format!("concurrency = {}", d.concurrency));
+        line(format!(
+            "max_age = {}",
+            humantime::format_duration(d.max_age)
+        ));
+        line(format!(
+            "retry_base = {}",
+            humantime::format_duration(d.retry_base)
+        ));
+        line(format!(
+            "retry_max = {}",
+            humantime::format_duration(d.retry_max)
+        ));
+        line(format!(
+            "retention = {}",
+            humantime::format_duration(d.retention)
         ));
         line("[admin]".into());
         line(format!("username = {}", self.admin.username));

@@ -21,3 +21,4 @@ pub mod tokens;
 
 pub use config::Config;
 pub use startup::Application;
+pub mod delivery;

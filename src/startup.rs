@@ -27,7 +27,9 @@ use tracing::Level;
 use crate::alerts::Alerts;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
-use crate::constant_contact::{ApiClient, OAuthClient, http_client};
+use crate::constant_contact::{ApiClient, OAuthClient, RateLimiter, http_client};
+use crate::delivery::account_check::{self, LatestCheck};
+use crate::delivery::{DeliverySettings, DeliveryWorker};
 use crate::store::Store;
 use crate::tokens::{KeeperSettings, TokenCipher, TokenKeeper};
 use crate::{connect, health, pages, signup};
@@ -40,14 +42,33 @@ pub struct AppState {
     pub clock: SharedClock,
     pub keeper: TokenKeeper,
     pub api: ApiClient,
-    /// Wakes background work that waits for a connection (delivery).
+    pub delivery: DeliveryWorker,
+    pub alerts: Alerts,
+    /// Wakes the delivery worker: a signup was stored.
+    pub new_signup: Arc<Notify>,
+    /// Wakes the delivery worker: an admin connected.
     pub connected: Arc<Notify>,
+    /// The latest check of configured lists and fields against the account.
+    pub account_check: LatestCheck,
 }
 
 impl AppState {
-    /// A new token set was stored by an authorization: queued work can flow.
+    /// A new token set was stored by an authorization: queued signups can flow, and the
+    /// configured ids are checked against the (possibly different) account.
     pub fn on_connected(&self) {
-        self.connected.notify_waiters();
+        self.connected.notify_one();
+        let state = self.clone();
+        tokio::spawn(async move {
+            account_check::check_and_report(
+                &state.keeper,
+                &state.api,
+                &state.config,
+                &state.clock,
+                &state.account_check,
+                &state.alerts,
+            )
+            .await;
+        });
     }
 }
 
@@ -97,7 +118,13 @@ impl Application {
         let cc = &config.constant_contact;
         let http = http_client(cc.request_timeout);
         let oauth = OAuthClient::new(cc, redirect_uri(&config), http.clone());
-        let api = ApiClient::new(http, cc.api_base_url.clone());
+        let limiter = Arc::new(RateLimiter::new(
+            store.clone(),
+            deps.clock.clone(),
+            cc.requests_per_second,
+            cc.requests_per_day,
+        ));
+        let api = ApiClient::new(http, cc.api_base_url.clone(), limiter);
         let cipher = TokenCipher::new(config.security.token_encryption_key.as_ref());
         if !cipher.encrypts() {
             tracing::warn!(
@@ -117,7 +144,28 @@ impl Application {
             cipher,
             deps.clock.clone(),
             settings,
-            deps.alerts,
+            deps.alerts.clone(),
+        );
+        let d = &config.delivery;
+        let delivery_settings = DeliverySettings {
+            concurrency: d.concurrency,
+            max_age: d.max_age,
+            retry_base: d.retry_base,
+            retry_max: d.retry_max,
+            claim_lease: cc.request_timeout * 2 + Duration::from_secs(30),
+            retention: d.retention,
+        };
+        let new_signup = Arc::new(Notify::new());
+        let connected = Arc::new(Notify::new());
+        let delivery = DeliveryWorker::new(
+            store.clone(),
+            keeper.clone(),
+            api.clone(),
+            deps.clock.clone(),
+            delivery_settings,
+            deps.alerts.clone(),
+            new_signup.clone(),
+            connected.clone(),
         );
         let state = AppState {
             config: Arc::new(config),
@@ -125,7 +173,11 @@ impl Application {
             clock: deps.clock,
             keeper,
             api,
-            connected: Arc::new(Notify::new()),
+            delivery,
+            alerts: deps.alerts,
+            new_signup,
+            connected,
+            account_check: LatestCheck::default(),
         };
         Ok(Self { listener, state })
     }
@@ -144,6 +196,14 @@ impl Application {
         self.state.keeper.clone()
     }
 
+    pub fn delivery(&self) -> DeliveryWorker {
+        self.state.delivery.clone()
+    }
+
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
     /// Serve until `shutdown` is cancelled, then drain and close.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Self { listener, state } = self;
@@ -151,6 +211,16 @@ impl Application {
         let store = state.store.clone();
         let tasks = TaskTracker::new();
         tasks.spawn(state.keeper.clone().run(shutdown.clone()));
+        tasks.spawn(state.delivery.clone().run(shutdown.clone()));
+        tasks.spawn(account_check::run(
+            state.keeper.clone(),
+            state.api.clone(),
+            state.config.clone(),
+            state.clock.clone(),
+            state.account_check.clone(),
+            state.alerts.clone(),
+            shutdown.clone(),
+        ));
         tasks.close();
         tracing::info!(address = %listener.local_addr()?, "ccbridge listening");
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();

@@ -103,7 +103,7 @@ impl Status {
             queue,
             api_usage: ApiUsage {
                 day: now.date_naive(),
-                used: 0,
+                used: store.api_calls_on(now.date_naive()).await.unwrap_or(0),
                 limit: config.constant_contact.requests_per_day,
             },
             database: if database_ok { "ok" } else { "unavailable" },

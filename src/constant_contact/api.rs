@@ -9,16 +9,23 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 use uuid::Uuid;
 
-use super::error::ApiError;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::error::{ApiError, ErrorKind};
+use super::limits::RateLimiter;
 use crate::signup::CustomFieldValue;
 
 /// Never walk more pages than this (a paging bug upstream must not loop forever).
 const MAX_PAGES: usize = 100;
+/// After a 429 `throttled`, every call waits this long.
+const THROTTLED_PAUSE: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct ApiClient {
     http: reqwest::Client,
     base: Url,
+    limiter: Arc<RateLimiter>,
 }
 
 /// The `ContactCreateOrUpdateInput` body, with the fields ccbridge collects.
@@ -104,8 +111,16 @@ struct CustomFieldPage {
 }
 
 impl ApiClient {
-    pub fn new(http: reqwest::Client, base: Url) -> Self {
-        Self { http, base }
+    pub fn new(http: reqwest::Client, base: Url, limiter: Arc<RateLimiter>) -> Self {
+        Self {
+            http,
+            base,
+            limiter,
+        }
+    }
+
+    pub fn limiter(&self) -> &RateLimiter {
+        &self.limiter
     }
 
     /// `base` + `/path`, whether or not the configured base ends in a slash.
@@ -134,7 +149,7 @@ impl ApiClient {
             .http
             .post(self.url("/contacts/sign_up_form")?)
             .json(form);
-        let (status, body) = send(request, token).await?;
+        let (status, body) = self.send(request, token).await?;
         let parsed: SignUpResponse = decode(&body)?;
         Ok(SignUpOutcome {
             contact_id: parsed.contact_id,
@@ -146,7 +161,7 @@ impl ApiClient {
         let mut url = self.url("/contact_lists?limit=1000&include_membership_count=all")?;
         let mut lists = Vec::new();
         for _ in 0..MAX_PAGES {
-            let (_, body) = send(self.http.get(url.clone()), token).await?;
+            let (_, body) = self.send(self.http.get(url.clone()), token).await?;
             let page: ListPage = decode(&body)?;
             lists.extend(page.lists);
             match page.links.and_then(|l| l.next) {
@@ -163,7 +178,7 @@ impl ApiClient {
         let mut url = self.url("/contact_custom_fields?limit=100")?;
         let mut fields = Vec::new();
         for _ in 0..MAX_PAGES {
-            let (_, body) = send(self.http.get(url.clone()), token).await?;
+            let (_, body) = self.send(self.http.get(url.clone()), token).await?;
             let page: CustomFieldPage = decode(&body)?;
             fields.extend(page.custom_fields);
             match page.links.and_then(|l| l.next) {
@@ -177,31 +192,43 @@ impl ApiClient {
     }
 
     pub async fn account_summary(&self, token: &SecretString) -> Result<AccountSummary, ApiError> {
-        let (_, body) = send(self.http.get(self.url("/account/summary")?), token).await?;
+        let (_, body) = self
+            .send(self.http.get(self.url("/account/summary")?), token)
+            .await?;
         decode(&body)
     }
 }
 
-/// Send with the bearer token; a success status returns the body, anything else an `ApiError`.
-async fn send(
-    request: reqwest::RequestBuilder,
-    token: &SecretString,
-) -> Result<(u16, bytes::Bytes), ApiError> {
-    let response = request
-        .header(AUTHORIZATION, format!("Bearer {}", token.expose_secret()))
-        .header(ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|e| ApiError::Transport(without_url(e)))?;
-    let status = response.status().as_u16();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| ApiError::Transport(without_url(e)))?;
-    if (200..300).contains(&status) {
-        Ok((status, body))
-    } else {
-        Err(ApiError::from_response(status, &body))
+impl ApiClient {
+    /// Send with the bearer token, within the rate limits; a success status returns the body,
+    /// anything else an `ApiError`. 429s also tell the limiter.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        token: &SecretString,
+    ) -> Result<(u16, bytes::Bytes), ApiError> {
+        self.limiter.acquire().await?;
+        let response = request
+            .header(AUTHORIZATION, format!("Bearer {}", token.expose_secret()))
+            .header(ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| ApiError::Transport(without_url(e)))?;
+        let status = response.status().as_u16();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| ApiError::Transport(without_url(e)))?;
+        if (200..300).contains(&status) {
+            return Ok((status, body));
+        }
+        let error = ApiError::from_response(status, &body);
+        match error.kind() {
+            Some(ErrorKind::Throttled) => self.limiter.hold(THROTTLED_PAUSE),
+            Some(ErrorKind::QuotaExceeded) => self.limiter.exhaust_today().await,
+            _ => {}
+        }
+        Err(error)
     }
 }
 

@@ -47,6 +47,11 @@ pub enum ApiError {
         kind: ErrorKind,
         messages: Vec<UpstreamMessage>,
     },
+    /// Refused locally: today's API budget is spent (or upstream said `quota_exceeded`).
+    #[error("the daily API budget is spent; it resets at {resets_at}")]
+    DailyBudgetSpent {
+        resets_at: chrono::DateTime<chrono::Utc>,
+    },
     /// A success status with a body we cannot read.
     #[error("unexpected answer from Constant Contact: {0}")]
     Decode(String),

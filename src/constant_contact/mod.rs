@@ -6,12 +6,14 @@
 
 pub mod api;
 pub mod error;
+pub mod limits;
 pub mod oauth;
 
 use std::time::Duration;
 
 pub use api::{AccountSummary, ApiClient, ContactList, CustomField, SignUpForm, SignUpOutcome};
 pub use error::{ApiError, ErrorKind, UpstreamMessage};
+pub use limits::RateLimiter;
 pub use oauth::{OAuthClient, OAuthError, TokenGrant};
 
 /// The one outbound HTTP client: bounded in time, never following redirects (a token endpoint

@@ -125,6 +125,9 @@ async fn receive(
             tracing::error!(form = %form.id, error = %error, "signup could not be stored; answered 503");
             SignupError::unavailable()
         })?;
+    if intake == Intake::Deliver {
+        state.new_signup.notify_one();
+    }
     tracing::info!(
         form = %form.id, signup_id = %id, email = %signup.email.redacted(), spam = honeypot_filled,
         "signup stored"

@@ -20,8 +20,10 @@ use uuid::Uuid;
 use crate::config::DatabaseConfig;
 use crate::signup::{CustomFieldValue, NewSignup};
 
+mod delivery;
 mod tokens;
 
+pub use delivery::Settle;
 pub use tokens::{NewTokenSet, PendingAuthorization, StoredTokenSet};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -116,6 +118,19 @@ pub struct SignupRecord {
     pub delivered_at: Option<DateTime<Utc>>,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// Manual retries restart the age clock from here.
+    pub requeued_at: Option<DateTime<Utc>>,
+    /// Whether Constant Contact created the contact (201) rather than updated it (200).
+    pub created_contact: Option<bool>,
+}
+
+impl SignupRecord {
+    /// When the age limit starts counting: creation, or the last manual requeue.
+    pub fn age_origin(&self) -> DateTime<Utc> {
+        self.requeued_at
+            .unwrap_or(self.created_at)
+            .max(self.created_at)
+    }
 }
 
 /// Number of signups in each state.
@@ -260,7 +275,7 @@ impl Store {
 
 /// The `signups` row as the database returns it.
 #[derive(FromRow)]
-struct SignupRow {
+pub(crate) struct SignupRow {
     id: String,
     form_id: String,
     email: Option<String>,
@@ -281,10 +296,12 @@ struct SignupRow {
     delivered_at: Option<i64>,
     client_ip: Option<String>,
     user_agent: Option<String>,
+    requeued_at: Option<i64>,
+    created_contact: Option<i64>,
 }
 
 impl SignupRow {
-    fn into_record(self) -> Result<SignupRecord, StoreError> {
+    pub(crate) fn into_record(self) -> Result<SignupRecord, StoreError> {
         let corrupt = |problem: String| StoreError::Corrupt {
             id: self.id.clone(),
             problem,
@@ -316,6 +333,8 @@ impl SignupRow {
             delivered_at: self.delivered_at.map(from_millis),
             client_ip: self.client_ip,
             user_agent: self.user_agent,
+            requeued_at: self.requeued_at.map(from_millis),
+            created_contact: self.created_contact.map(|c| c != 0),
         })
     }
 }

@@ -168,6 +168,27 @@ impl TokenKeeper {
         }
     }
 
+    /// The API refused a freshly refreshed token: the app was revoked or deactivated. Only a person
+    /// can fix that; record it and say so. Returns the reason.
+    pub async fn give_up_unauthorized(&self) -> String {
+        let reason = "unauthorized";
+        if let Ok(set) = self.usable_set().await {
+            if let Err(e) = self
+                .0
+                .store
+                .mark_needs_reconnect(set.generation, reason)
+                .await
+            {
+                tracing::error!(error = %e, "could not record needs_reconnect");
+            }
+            self.0.alerts.raise(
+                AlertKind::ConnectionNeedsReconnect,
+                "Constant Contact refused a freshly refreshed access token (401). Signups are queued; an admin must reconnect at /connect.",
+            );
+        }
+        reason.to_owned()
+    }
+
     /// Replace the token set with one from a completed authorization, and wake the keeper.
     pub async fn store_authorized(
         &self,

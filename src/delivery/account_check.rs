@@ -1,0 +1,127 @@
+//! Are the configured lists and custom fields really in the connected account? Checked when an
+//! admin connects and daily, so a wrong id is reported once, clearly (log, status, alert), instead
+//! of failing deliveries one by one.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::alerts::{AlertKind, Alerts};
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::constant_contact::ApiClient;
+use crate::tokens::{CallError, TokenError, TokenKeeper};
+
+const EVERY: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AccountCheck {
+    pub checked_at: DateTime<Utc>,
+    pub missing_lists: Vec<Uuid>,
+    pub missing_custom_fields: Vec<Uuid>,
+}
+
+impl AccountCheck {
+    pub fn ok(&self) -> bool {
+        self.missing_lists.is_empty() && self.missing_custom_fields.is_empty()
+    }
+}
+
+/// The latest result, shared with the status.
+pub type LatestCheck = Arc<Mutex<Option<AccountCheck>>>;
+
+/// Compare the configuration with the account (2 API calls, or more with paging).
+pub async fn check(
+    keeper: &TokenKeeper,
+    api: &ApiClient,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<AccountCheck, CallError> {
+    let lists = keeper
+        .call(|token| {
+            let api = api.clone();
+            async move { api.contact_lists(&token).await }
+        })
+        .await?;
+    let fields = keeper
+        .call(|token| {
+            let api = api.clone();
+            async move { api.custom_fields(&token).await }
+        })
+        .await?;
+    let have_lists: BTreeSet<Uuid> = lists.iter().map(|l| l.list_id).collect();
+    let have_fields: BTreeSet<Uuid> = fields.iter().map(|f| f.custom_field_id).collect();
+    let wanted_lists: BTreeSet<Uuid> = config
+        .forms
+        .iter()
+        .flat_map(|f| f.list_ids.iter().chain(&f.optional_list_ids))
+        .copied()
+        .collect();
+    let wanted_fields: BTreeSet<Uuid> = config
+        .forms
+        .iter()
+        .flat_map(|f| f.custom_fields.values())
+        .copied()
+        .collect();
+    Ok(AccountCheck {
+        checked_at: now,
+        missing_lists: wanted_lists.difference(&have_lists).copied().collect(),
+        missing_custom_fields: wanted_fields.difference(&have_fields).copied().collect(),
+    })
+}
+
+/// Run `check` and publish the result; an alert when something is missing.
+pub async fn check_and_report(
+    keeper: &TokenKeeper,
+    api: &ApiClient,
+    config: &Config,
+    clock: &SharedClock,
+    latest: &LatestCheck,
+    alerts: &Alerts,
+) {
+    match check(keeper, api, config, clock.now()).await {
+        Ok(result) => {
+            if !result.ok() {
+                alerts.raise(
+                    AlertKind::ConfigurationMismatch,
+                    format!(
+                        "The connected Constant Contact account lacks configured lists {:?} / custom fields {:?}; signups naming them will be refused upstream. Fix the [[forms]] ids (see `ccbridge lists`).",
+                        result.missing_lists.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                        result.missing_custom_fields.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    ),
+                );
+            } else {
+                tracing::info!("configured lists and custom fields exist in the account");
+            }
+            *latest.lock().expect("check lock") = Some(result);
+        }
+        Err(CallError::Token(TokenError::NotConnected | TokenError::NeedsReconnect(_))) => {}
+        Err(error) => {
+            tracing::warn!(%error, "could not check the configured lists and custom fields")
+        }
+    }
+}
+
+/// Daily, while connected.
+pub async fn run(
+    keeper: TokenKeeper,
+    api: ApiClient,
+    config: Arc<Config>,
+    clock: SharedClock,
+    latest: LatestCheck,
+    alerts: Alerts,
+    shutdown: CancellationToken,
+) {
+    loop {
+        check_and_report(&keeper, &api, &config, &clock, &latest, &alerts).await;
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(EVERY) => {}
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The outbox side of the store: claiming due signups (with a lease, so a crash mid-delivery
+//! only delays them), recording outcomes, manual requeues, retention, and the persistent daily
+//! API budget.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+use super::{SignupRecord, SignupRow, Store, StoreError};
+
+/// What to do with claimed signups after an attempt.
+#[derive(Debug, Clone)]
+pub enum Settle<'a> {
+    Delivered {
+        contact_id: &'a str,
+        created: bool,
+    },
+    /// Try again at `next_attempt_at`; counts as an attempt.
+    Failed {
+        error: &'a str,
+        next_attempt_at: DateTime<Utc>,
+    },
+    /// Permanent: never retried unless requeued.
+    Dead {
+        error: &'a str,
+    },
+    /// Not attempted (no token, paused): back in the queue at `next_attempt_at`, no attempt counted.
+    Release {
+        next_attempt_at: DateTime<Utc>,
+    },
+}
+
+impl Store {
+    /// Claim the most overdue deliverable signup together with every other queued signup for the
+    /// same email (they are sent as one call). Empty when nothing is due.
+    pub async fn claim_due(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<SignupRecord>, StoreError> {
+        let now_ms = now.timestamp_millis();
+        let head: Option<(String,)> = sqlx::query_as(
+            "select email from signups
+             where state in ('pending', 'failed') and next_attempt_at <= $1
+               and (claimed_until is null or claimed_until <= $1) and email is not null
+             order by next_attempt_at, id limit 1",
+        )
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((email,)) = head else {
+            return Ok(Vec::new());
+        };
+        let rows: Vec<SignupRow> = sqlx::query_as(
+            "update signups set claimed_by = $1, claimed_until = $2
+             where email = $3 and state in ('pending', 'failed')
+               and (claimed_until is null or claimed_until <= $4)
+             returning *",
+        )
+        .bind(owner)
+        .bind(lease_until.timestamp_millis())
+        .bind(&email)
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut records = rows
+            .into_iter()
+            .map(SignupRow::into_record)
+            .collect::<Result<Vec<_>, _>>()?;
+        records.sort_by_key(|r| r.id);
+        Ok(records)
+    }
+
+    /// Record the outcome for claimed signups (only those this owner still holds).
+    pub async fn settle(
+        &self,
+        ids: &[Uuid],
+        owner: &str,
+        outcome: &Settle<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for id in ids {
+            let query = match outcome {
+                Settle::Delivered { contact_id, created } => sqlx::query(
+                    "update signups set state = 'delivered', delivered_at = $1, contact_id = $2,
+                        created_contact = $3, attempts = attempts + 1, last_error = null,
+                        claimed_by = null, claimed_until = null
+                     where id = $4 and claimed_by = $5",
+                )
+                .bind(now.timestamp_millis())
+                .bind(*contact_id)
+                .bind(i64::from(*created)),
+                Settle::Failed { error, next_attempt_at } => sqlx::query(
+                    "update signups set state = 'failed', last_error = $1, next_attempt_at = $2,
+                        attempts = attempts + 1, claimed_by = null, claimed_until = null
+                     where id = $3 and claimed_by = $4",
+                )
+                .bind(*error)
+                .bind(next_attempt_at.timestamp_millis()),
+                Settle::Dead { error } => sqlx::query(
+                    "update signups set state = 'dead', last_error = $1, attempts = attempts + 1,
+                        claimed_by = null, claimed_until = null
+                     where id = $2 and claimed_by = $3",
+                )
+                .bind(*error),
+                Settle::Release { next_attempt_at } => sqlx::query(
+                    "update signups set next_attempt_at = $1, claimed_by = null, claimed_until = null
+                     where id = $2 and claimed_by = $3",
+                )
+                .bind(next_attempt_at.timestamp_millis()),
+            };
+            query
+                .bind(id.to_string())
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// When the next queued signup becomes due (for the worker's sleep).
+    pub async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row: (Option<i64>,) = sqlx::query_as(
+            "select min(max(next_attempt_at, coalesce(claimed_until, 0))) from signups
+             where state in ('pending', 'failed') and email is not null",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.0.map(super::from_millis))
+    }
+
+    /// Put failed (and, with `include_dead`, dead) signups back in the queue, or just one by id.
+    /// Returns how many were requeued.
+    pub async fn requeue(
+        &self,
+        include_dead: bool,
+        id: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let states = if include_dead {
+            "('failed', 'dead')"
+        } else {
+            "('failed')"
+        };
+        let id_filter = if id.is_some() {
+            "and id = $2"
+        } else {
+            "and $2 is null"
+        };
+        let sql = format!(
+            "update signups set state = 'pending', next_attempt_at = $1, requeued_at = $1,
+                claimed_by = null, claimed_until = null
+             where state in {states} and email is not null {id_filter}"
+        );
+        let result = sqlx::query(&sql)
+            .bind(now.timestamp_millis())
+            .bind(id.map(|id| id.to_string()))
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected())
+    }
+
+    /// Erase the personal data of signups delivered before `cutoff`; the rows (and counts) stay.
+    pub async fn purge_delivered_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "update signups set email = null, first_name = null, last_name = null, phone = null,
+                company = null, job_title = null, custom_fields = '[]', client_ip = null, user_agent = null
+             where state = 'delivered' and delivered_at < $1 and email is not null",
+        )
+        .bind(cutoff.timestamp_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
+    }
+
+    /// Count one API call against `day`'s budget. Returns the count including this call; the call
+    /// may go out only if that is within the limit (the increment is atomic, so concurrent callers
+    /// cannot both take the last unit).
+    pub async fn spend_api_call(&self, day: NaiveDate) -> Result<u64, StoreError> {
+        let used: (i64,) = sqlx::query_as(
+            "insert into api_usage (day, used) values ($1, 1)
+             on conflict (day) do update set used = api_usage.used + 1
+             returning used",
+        )
+        .bind(day.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(used.0).unwrap_or(0))
+    }
+
+    /// Give back a unit taken by `spend_api_call` for a call that was then not made.
+    pub async fn refund_api_call(&self, day: NaiveDate) -> Result<(), StoreError> {
+        sqlx::query("update api_usage set used = max(used - 1, 0) where day = $1")
+            .bind(day.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// API calls counted for `day`.
+    pub async fn api_calls_on(&self, day: NaiveDate) -> Result<u64, StoreError> {
+        let used: Option<(i64,)> = sqlx::query_as("select used from api_usage where day = $1")
+            .bind(day.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(used.map_or(0, |u| u64::try_from(u.0).unwrap_or(0)))
+    }
+}
