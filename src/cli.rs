@@ -11,8 +11,13 @@ use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
+use std::sync::Arc;
+
+use crate::alerts::Alerts;
+use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
-use crate::startup::Application;
+use crate::startup::{Application, connection};
+use crate::status::Status;
 use crate::store::Store;
 use crate::{password, telemetry};
 
@@ -40,6 +45,24 @@ pub enum Command {
     Migrate,
     /// Read a password from stdin, print an Argon2id hash for `admin.password_hash`.
     HashPassword,
+    /// Connection state, token expiry, queue depth by state, today's API usage.
+    /// Exit code: 0 connected, 2 not connected or needs a reconnect, 1 on errors.
+    Status {
+        /// The machine-readable shape shared with /readyz.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the account's contact lists (name, id, members), to find ids for the config.
+    Lists,
+    /// Requeue failed signups (and dead ones with --dead, or one by --id).
+    Retry {
+        /// Also requeue dead signups.
+        #[arg(long)]
+        dead: bool,
+        /// Requeue only this signup (failed or dead).
+        #[arg(long)]
+        id: Option<uuid::Uuid>,
+    },
     /// GET /healthz and exit 0 (healthy) or 1, for a container HEALTHCHECK without curl.
     Healthcheck {
         /// Default: http://127.0.0.1:<port from the config>/healthz
@@ -54,6 +77,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::CheckConfig => check_config(cli.config),
         Command::Migrate => runtime().and_then(|rt| rt.block_on(migrate(cli.config))),
         Command::HashPassword => hash_password(),
+        Command::Status { json } => runtime().and_then(|rt| rt.block_on(status(cli.config, json))),
+        Command::Lists => runtime().and_then(|rt| rt.block_on(lists(cli.config))),
+        Command::Retry { dead, id } => {
+            runtime().and_then(|rt| rt.block_on(retry(cli.config, dead, id)))
+        }
         Command::Healthcheck { url } => {
             runtime().and_then(|rt| rt.block_on(healthcheck(cli.config, url)))
         }
@@ -155,6 +183,74 @@ fn hash_password() -> anyhow::Result<ExitCode> {
         .unwrap_or(&input);
     let hash = password::hash(&SecretString::from(password.to_owned()))?;
     println!("{hash}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Open the configured database (applying migrations) for a CLI command.
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Store::open(&config.database)
+        .await
+        .with_context(|| format!("opening the database at {}", config.database.url))
+}
+
+async fn status(path: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
+    let config = load(path)?;
+    let store = open_store(&config).await?;
+    let now = chrono::Utc::now();
+    let database_ok = store.probe_write(now).await.is_ok();
+    let status = Status::gather(&config, &store, now, database_ok).await;
+    store.close().await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print!("{}", status.human());
+    }
+    Ok(match status.connection.state {
+        "connected" | "refreshing" => ExitCode::SUCCESS,
+        _ => ExitCode::from(2),
+    })
+}
+
+async fn lists(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let config = load(path)?;
+    telemetry::init(&config.logging);
+    let store = open_store(&config).await?;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let (keeper, api) = connection(&config, &store, &clock, &Alerts::log_only());
+    let result = keeper
+        .call(|token| {
+            let api = api.clone();
+            async move { api.contact_lists(&token).await }
+        })
+        .await;
+    store.close().await;
+    let lists = result.context("listing the account's contact lists")?;
+    println!("{:<38}  {:>8}  name", "list id", "members");
+    for list in lists {
+        let members = list
+            .membership_count
+            .map_or("-".to_owned(), |n| n.to_string());
+        println!("{:<38}  {members:>8}  {}", list.list_id, list.name);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn retry(
+    path: Option<PathBuf>,
+    dead: bool,
+    id: Option<uuid::Uuid>,
+) -> anyhow::Result<ExitCode> {
+    let config = load(path)?;
+    let store = open_store(&config).await?;
+    let requeued = store
+        .requeue(dead || id.is_some(), id, chrono::Utc::now())
+        .await?;
+    store.close().await;
+    println!("{requeued} signup(s) requeued for delivery");
+    if id.is_some() && requeued == 0 {
+        eprintln!("no failed or dead signup has that id");
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -116,36 +116,12 @@ impl Application {
                 .with_context(|| format!("binding {}", config.server.listen))?,
         };
         let cc = &config.constant_contact;
-        let http = http_client(cc.request_timeout);
-        let oauth = OAuthClient::new(cc, redirect_uri(&config), http.clone());
-        let limiter = Arc::new(RateLimiter::new(
-            store.clone(),
-            deps.clock.clone(),
-            cc.requests_per_second,
-            cc.requests_per_day,
-        ));
-        let api = ApiClient::new(http, cc.api_base_url.clone(), limiter);
-        let cipher = TokenCipher::new(config.security.token_encryption_key.as_ref());
-        if !cipher.encrypts() {
+        let (keeper, api) = connection(&config, &store, &deps.clock, &deps.alerts);
+        if !keeper.cipher().encrypts() {
             tracing::warn!(
                 "security.token_encryption_key is not set: Constant Contact tokens are stored unencrypted in the database"
             );
         }
-        let settings = KeeperSettings {
-            refresh_margin: cc.refresh_margin,
-            refresh_at_least_every: cc.refresh_at_least_every,
-            lease: cc.request_timeout * 2 + Duration::from_secs(5),
-            retry_base: Duration::from_secs(2),
-            retry_max: Duration::from_secs(600),
-        };
-        let keeper = TokenKeeper::new(
-            store.clone(),
-            oauth,
-            cipher,
-            deps.clock.clone(),
-            settings,
-            deps.alerts.clone(),
-        );
         let d = &config.delivery;
         let delivery_settings = DeliverySettings {
             concurrency: d.concurrency,
@@ -242,6 +218,44 @@ impl Application {
         tracing::info!("ccbridge stopped; database closed");
         Ok(())
     }
+}
+
+/// The token keeper and the API client for `config`, sharing one HTTP client and one rate limiter.
+/// The server and the CLI commands that talk to Constant Contact build them the same way.
+pub fn connection(
+    config: &Config,
+    store: &Store,
+    clock: &SharedClock,
+    alerts: &Alerts,
+) -> (TokenKeeper, ApiClient) {
+    let cc = &config.constant_contact;
+    let http = http_client(cc.request_timeout);
+    let oauth = OAuthClient::new(cc, redirect_uri(config), http.clone());
+    let limiter = Arc::new(RateLimiter::new(
+        store.clone(),
+        clock.clone(),
+        cc.requests_per_second,
+        cc.requests_per_day,
+    ));
+    let api = ApiClient::new(http, cc.api_base_url.clone(), limiter);
+    let cipher = TokenCipher::new(config.security.token_encryption_key.as_ref());
+    let settings = KeeperSettings {
+        refresh_margin: cc.refresh_margin,
+        refresh_at_least_every: cc.refresh_at_least_every,
+        // Longer than a token call can take, so a live refresh never loses its lease.
+        lease: cc.request_timeout * 2 + Duration::from_secs(5),
+        retry_base: Duration::from_secs(2),
+        retry_max: Duration::from_secs(600),
+    };
+    let keeper = TokenKeeper::new(
+        store.clone(),
+        oauth,
+        cipher,
+        clock.clone(),
+        settings,
+        alerts.clone(),
+    );
+    (keeper, api)
 }
 
 /// `public_url` + `/oauth/callback`, keeping any path prefix of the public URL.

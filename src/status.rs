@@ -110,3 +110,41 @@ impl Status {
         }
     }
 }
+
+impl Status {
+    /// The status for people (`ccbridge status` without `--json`).
+    pub fn human(&self) -> String {
+        let c = &self.connection;
+        let mut out = format!("connection:  {}", c.state);
+        if let Some(reason) = &c.reason {
+            out.push_str(&format!(" ({reason})"));
+        }
+        out.push('\n');
+        if let Some(account) = &c.account {
+            out.push_str(&format!("account:     {account}\n"));
+        }
+        if !c.scopes.is_empty() {
+            out.push_str(&format!("scopes:      {}\n", c.scopes.join(" ")));
+        }
+        if let Some(expires) = c.access_token_expires_at {
+            out.push_str(&format!("token until: {expires}\n"));
+        }
+        if let Some(last) = c.last_refresh_at {
+            out.push_str(&format!("refreshed:   {last}\n"));
+        }
+        out.push_str(&format!("refresh failures: {}\n", c.refresh_failures));
+        match &self.queue {
+            Some(q) => out.push_str(&format!(
+                "queue:       pending {}, failed {}, delivered {}, dead {}, spam {}\n",
+                q.pending, q.failed, q.delivered, q.dead, q.spam
+            )),
+            None => out.push_str("queue:       (unavailable)\n"),
+        }
+        out.push_str(&format!(
+            "api usage:   {} of {} on {}\n",
+            self.api_usage.used, self.api_usage.limit, self.api_usage.day
+        ));
+        out.push_str(&format!("database:    {}\n", self.database));
+        out
+    }
+}
