@@ -8,6 +8,7 @@ pub mod config;
 pub mod health;
 pub mod pages;
 pub mod password;
+pub mod sandbox;
 pub mod signup;
 pub mod startup;
 pub mod status;
