@@ -12,6 +12,7 @@ pub mod constant_contact;
 pub mod health;
 pub mod pages;
 pub mod password;
+pub mod sandbox;
 pub mod signup;
 pub mod startup;
 pub mod status;

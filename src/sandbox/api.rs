@@ -1,0 +1,484 @@
+//! The `/v3` API: the gate every call passes (arrival counting, faults, bearer auth, per-second
+//! and daily limits, in that order) and the routes ccbridge uses: `contacts/sign_up_form`,
+//! `contact_lists`, `contact_custom_fields` and `account/summary`.
+
+use std::sync::Arc;
+
+use axum::extract::{RawQuery, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+use tokio::time::Instant;
+
+use super::contacts::Upsert;
+use super::errors;
+use super::faults::{self, ApiFault};
+use super::limits::Admission;
+use super::{Shared, lock, sign_up_form};
+
+pub const BASE_PATH: &str = "/v3";
+
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route(
+            "/v3/contacts/sign_up_form",
+            post(sign_up_form).fallback(wrong_method),
+        )
+        .route(
+            "/v3/contact_lists",
+            get(contact_lists).fallback(wrong_method),
+        )
+        .route(
+            "/v3/contact_custom_fields",
+            get(custom_fields).fallback(wrong_method),
+        )
+        .route(
+            "/v3/account/summary",
+            get(account_summary).fallback(wrong_method),
+        )
+}
+
+async fn wrong_method() -> Response {
+    errors::method_not_allowed()
+}
+
+pub fn is_api(path: &str) -> bool {
+    path == BASE_PATH || path.starts_with("/v3/")
+}
+
+// ── The gate ─────────────────────────────────────────────────────────────────────────────────
+
+/// The scopes of the access token that let a request through the gate.
+#[derive(Clone)]
+pub struct Granted(Vec<String>);
+
+impl Granted {
+    /// A real CC 403 most often means the token lacks the route's scope.
+    fn require(&self, scope: &'static str) -> Result<(), MissingScope> {
+        if self.0.iter().any(|s| s == scope) {
+            Ok(())
+        } else {
+            Err(MissingScope(scope))
+        }
+    }
+}
+
+struct MissingScope(&'static str);
+
+impl IntoResponse for MissingScope {
+    fn into_response(self) -> Response {
+        errors::forbidden(self.0)
+    }
+}
+
+/// Middleware around the whole sandbox; only `/v3` paths are gated.
+pub async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Next) -> Response {
+    if !is_api(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let peak = lock(&shared.limits).arrive(Instant::now());
+    shared.count(|s| {
+        s.api_requests += 1;
+        s.peak_requests_per_second = peak;
+    });
+    match check(&shared, request.headers()).await {
+        Ok(granted) => {
+            request.extensions_mut().insert(granted);
+            next.run(request).await
+        }
+        Err(refused) => refused,
+    }
+}
+
+/// Faults, then auth, then the limits.
+async fn check(shared: &Shared, headers: &HeaderMap) -> Result<Granted, Response> {
+    let (latency, fault) = {
+        let mut rng = rand::thread_rng();
+        lock(&shared.faults).next_api_call(&mut rng)
+    };
+    if fault == Some(ApiFault::Drop) {
+        return Err(faults::dropped_connection());
+    }
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    match fault {
+        Some(ApiFault::Unauthorized) => return Err(unauthorized(shared)),
+        Some(ApiFault::ServerError(status)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return Err(errors::server_error(status));
+        }
+        Some(ApiFault::Drop) | None => {}
+    }
+    let now = shared.clock.now();
+    let scopes = bearer_token(headers).and_then(|t| lock(&shared.grants).access_scopes(t, now));
+    let Some(scopes) = scopes else {
+        return Err(unauthorized(shared));
+    };
+    let admission = lock(&shared.limits).admit(Instant::now(), now.date_naive());
+    match admission {
+        Admission::Admitted => Ok(Granted(scopes)),
+        Admission::Throttled => {
+            shared.count(|s| s.throttled += 1);
+            Err(errors::throttled())
+        }
+        Admission::QuotaExceeded => {
+            shared.count(|s| s.quota_exceeded += 1);
+            Err(errors::quota_exceeded())
+        }
+    }
+}
+
+fn unauthorized(shared: &Shared) -> Response {
+    shared.count(|s| s.unauthorized += 1);
+    errors::unauthorized()
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+// ── POST /v3/contacts/sign_up_form ───────────────────────────────────────────────────────────
+
+async fn sign_up_form(
+    State(shared): State<Arc<Shared>>,
+    Extension(granted): Extension<Granted>,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> Response {
+    if let Err(missing) = granted.require("contact_data") {
+        return missing.into_response();
+    }
+    if !is_json(&headers) {
+        return errors::unsupported_media_type();
+    }
+    let form = match sign_up_form::parse(&body, &shared.settings) {
+        Ok(form) => form,
+        Err(messages) => {
+            return errors::array(StatusCode::BAD_REQUEST, errors::VALIDATION, &messages);
+        }
+    };
+    let now = shared.clock.now();
+    let outcome = lock(&shared.contacts).upsert(form, now);
+    let (status, contact_id, action) = match outcome {
+        Upsert::Created(id) => {
+            shared.count(|s| s.contacts_created += 1);
+            (StatusCode::CREATED, id, "created")
+        }
+        Upsert::Updated(id) => {
+            shared.count(|s| s.contacts_updated += 1);
+            (StatusCode::OK, id, "updated")
+        }
+    };
+    (
+        status,
+        Json(json!({ "contact_id": contact_id, "action": action })),
+    )
+        .into_response()
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
+// ── GET /v3/contact_lists ────────────────────────────────────────────────────────────────────
+
+/// The query of a `contact_lists` page. A cursor carries it whole, so following
+/// `_links.next.href` gives the same kind of page.
+#[derive(serde::Deserialize, Serialize)]
+struct ListQuery {
+    offset: usize,
+    include_count: bool,
+    include_membership_count: bool,
+    name: Option<String>,
+    deleted_only: bool,
+}
+
+async fn contact_lists(
+    State(shared): State<Arc<Shared>>,
+    Extension(granted): Extension<Granted>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if let Err(missing) = granted.require("contact_data") {
+        return missing.into_response();
+    }
+    let params = QueryParams::parse(raw.as_deref());
+    let (limit, query) = match list_query(&params) {
+        Ok(parsed) => parsed,
+        Err(message) => return errors::bad_request(&message),
+    };
+    let settings = &shared.settings;
+    // The sandbox has only active email lists: asking for deleted (or SMS) lists finds none.
+    let matching: Vec<_> = settings
+        .lists
+        .iter()
+        .filter(|l| !query.deleted_only && query.name.as_ref().is_none_or(|n| *n == l.name))
+        .collect();
+    let total = matching.len();
+    let (page, next_offset) = page_of(matching, query.offset, limit);
+    let lists: Vec<Value> = {
+        let contacts = lock(&shared.contacts);
+        page.iter()
+            .map(|list| {
+                let mut item = json!({
+                    "list_id": list.list_id,
+                    "name": list.name,
+                    "description": format!("{} (seeded by the sandbox)", list.name),
+                    "favorite": false,
+                    "created_at": timestamp(settings.started_at),
+                    "updated_at": timestamp(settings.started_at),
+                });
+                if query.include_membership_count {
+                    item["membership_count"] = json!(contacts.members(list.list_id));
+                }
+                item
+            })
+            .collect()
+    };
+    let mut body = json!({ "lists": lists });
+    if query.include_count {
+        body["lists_count"] = json!(total);
+    }
+    if let Some(offset) = next_offset {
+        let cursor = encode_cursor(&ListQuery { offset, ..query });
+        body["_links"] = next_link("/v3/contact_lists", &cursor, limit);
+    }
+    Json(body).into_response()
+}
+
+fn list_query(params: &QueryParams) -> Result<(usize, ListQuery), String> {
+    let limit = params.limit(1000)?;
+    if let Some(cursor) = params.get("cursor") {
+        let query = decode_cursor(cursor).ok_or("cursor does not have a valid value")?;
+        return Ok((limit, query));
+    }
+    let include_count = match params.get("include_count") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err("include_count does not have a valid value".into()),
+    };
+    let include_membership_count = match params.get("include_membership_count") {
+        None => false,
+        Some("all" | "active") => true,
+        Some(_) => return Err("include_membership_count does not have a valid value".into()),
+    };
+    let mut deleted_only = false;
+    if let Some(status) = params.get("status") {
+        let statuses: Vec<&str> = status.split(',').map(str::trim).collect();
+        if !statuses
+            .iter()
+            .all(|s| matches!(*s, "all" | "active" | "deleted"))
+        {
+            return Err("status does not have a valid value".into());
+        }
+        deleted_only = statuses.iter().all(|s| *s == "deleted");
+    }
+    match params.get("channel_type") {
+        None | Some("email") => {}
+        Some("sms") => deleted_only = true,
+        Some(_) => return Err("channel_type does not have a valid value".into()),
+    }
+    Ok((
+        limit,
+        ListQuery {
+            offset: 0,
+            include_count,
+            include_membership_count,
+            name: params.get("name").map(str::to_owned),
+            deleted_only,
+        },
+    ))
+}
+
+// ── GET /v3/contact_custom_fields ────────────────────────────────────────────────────────────
+
+#[derive(serde::Deserialize, Serialize)]
+struct FieldQuery {
+    offset: usize,
+}
+
+async fn custom_fields(
+    State(shared): State<Arc<Shared>>,
+    Extension(granted): Extension<Granted>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if let Err(missing) = granted.require("contact_data") {
+        return missing.into_response();
+    }
+    let params = QueryParams::parse(raw.as_deref());
+    let limit = match params.limit(100) {
+        Ok(limit) => limit,
+        Err(message) => return errors::bad_request(&message),
+    };
+    let offset = match params.get("cursor") {
+        None => 0,
+        Some(cursor) => match decode_cursor::<FieldQuery>(cursor) {
+            Some(query) => query.offset,
+            None => return errors::bad_request("cursor does not have a valid value"),
+        },
+    };
+    let settings = &shared.settings;
+    let (page, next_offset) = page_of(settings.custom_fields.iter().collect(), offset, limit);
+    let fields: Vec<Value> = page
+        .iter()
+        .map(|field| {
+            json!({
+                "custom_field_id": field.custom_field_id,
+                "label": field.name.replace('_', " "),
+                "name": field.name,
+                "type": "string",
+                "created_at": timestamp(settings.started_at),
+                "updated_at": timestamp(settings.started_at),
+            })
+        })
+        .collect();
+    let mut body = json!({ "custom_fields": fields });
+    if let Some(offset) = next_offset {
+        let cursor = encode_cursor(&FieldQuery { offset });
+        body["_links"] = next_link("/v3/contact_custom_fields", &cursor, limit);
+    }
+    Json(body).into_response()
+}
+
+// ── GET /v3/account/summary ──────────────────────────────────────────────────────────────────
+
+async fn account_summary(
+    State(shared): State<Arc<Shared>>,
+    Extension(granted): Extension<Granted>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if let Err(missing) = granted.require("account_read") {
+        return missing.into_response();
+    }
+    let params = QueryParams::parse(raw.as_deref());
+    let extra: Vec<&str> = params
+        .get("extra_fields")
+        .map(|v| v.split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    if extra
+        .iter()
+        .any(|f| !matches!(*f, "physical_address" | "company_logo"))
+    {
+        return errors::bad_request("extra_fields does not have a valid value");
+    }
+    let name = &shared.settings.account_name;
+    let mut body = json!({
+        "contact_email": "owner@sandbox.example",
+        "contact_phone": "5555550100",
+        "country_code": "US",
+        "encoded_account_id": encoded_account_id(name),
+        "first_name": "Sandbox",
+        "last_name": "Owner",
+        "organization_name": name,
+        "organization_phone": "5555550100",
+        "state_code": "MA",
+        "time_zone_id": "US/Eastern",
+        "website": "https://sandbox.example",
+    });
+    if extra.contains(&"physical_address") {
+        body["physical_address"] = json!({
+            "address_line1": "1601 Trapelo Rd",
+            "city": "Waltham",
+            "state_code": "MA",
+            "postal_code": "02451",
+            "country_code": "US",
+        });
+    }
+    if extra.contains(&"company_logo") {
+        body["company_logo"] = json!({
+            "url": "https://sandbox.example/logo.png",
+            "external_url": "https://sandbox.example/logo.png",
+            "internal_id": "sandbox-logo",
+        });
+    }
+    Json(body).into_response()
+}
+
+/// Stable for an account name, in CC's shape (14 lower-case alphanumerics).
+fn encoded_account_id(account_name: &str) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    Sha256::digest(account_name.as_bytes())
+        .iter()
+        .take(14)
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect()
+}
+
+// ── Shared pieces ────────────────────────────────────────────────────────────────────────────
+
+/// Query parameters, the last value winning.
+struct QueryParams(Vec<(String, String)>);
+
+impl QueryParams {
+    fn parse(raw: Option<&str>) -> Self {
+        Self(
+            url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `limit`: 1..=max, default 50.
+    fn limit(&self, max: usize) -> Result<usize, String> {
+        match self.get("limit") {
+            None => Ok(50),
+            Some(raw) => match raw.parse::<usize>() {
+                Ok(limit) if (1..=max).contains(&limit) => Ok(limit),
+                _ => Err(format!("limit must be an integer from 1 to {max}")),
+            },
+        }
+    }
+}
+
+/// One page and the offset of the next, if there is more.
+fn page_of<T>(items: Vec<T>, offset: usize, limit: usize) -> (Vec<T>, Option<usize>) {
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(offset).take(limit).collect();
+    let end = offset.saturating_add(limit);
+    (page, (end < total).then_some(end))
+}
+
+/// `_links.next.href`, relative to the API host like CC's.
+fn next_link(path: &str, cursor: &str, limit: usize) -> Value {
+    json!({ "next": { "href": format!("{path}?cursor={cursor}&limit={limit}") } })
+}
+
+/// An opaque cursor (base64url JSON: URL-safe as it stands).
+fn encode_cursor(query: &impl Serialize) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(query).expect("a cursor serializes"))
+}
+
+fn decode_cursor<T: DeserializeOwned>(cursor: &str) -> Option<T> {
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()
+}
+
+fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}

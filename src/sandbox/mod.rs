@@ -1,0 +1,323 @@
+//! The built-in Constant Contact sandbox: a stateful simulator of the parts of Constant Contact's
+//! OAuth2 server and v3 API that ccbridge uses, strict enough to catch client bugs.
+//!
+//! Tests, `ccbridge demo` and the benchmarks run against it instead of the real service. It keeps
+//! everything in memory and serves on one socket:
+//! - `/oauth2/default/v1/authorize` and `/token` ([`oauth`], backed by [`grants`]),
+//! - `/v3/...` behind one gate that applies, in order, arrival counting, faults, bearer auth and
+//!   the per-second and daily limits ([`api`], [`faults`], [`limits`]),
+//! - `/_sandbox/...` and `/`: control and inspection for tests and people ([`control`]).
+//!
+//! Everything that decides by the calendar (code and token expiry, the UTC day of the quota) asks
+//! the injected [`Clock`](crate::clock::Clock); only the per-second window uses real time,
+//! because a burst is a real-time property of the client.
+
+mod api;
+mod config;
+mod contacts;
+mod control;
+mod errors;
+mod faults;
+mod grants;
+mod html;
+mod limits;
+mod oauth;
+mod sign_up_form;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+use uuid::Uuid;
+
+use crate::clock::{SharedClock, SystemClock};
+
+pub use config::{
+    EVENTS_LIST_ID, FAVORITE_TOPIC_FIELD_ID, GENERAL_INTEREST_LIST_ID, PRODUCT_NEWS_LIST_ID,
+    SandboxConfig, SandboxCustomField, SandboxList,
+};
+pub use faults::Faults;
+
+/// What the sandbox has seen, for tests and benchmarks to assert on.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct SandboxStats {
+    /// Every POST to the token endpoint.
+    pub token_requests: u64,
+    /// Successful `authorization_code` grants.
+    pub codes_exchanged: u64,
+    /// Successful `refresh_token` grants.
+    pub refreshes: u64,
+    /// Token-endpoint answers with `error=invalid_grant`.
+    pub invalid_grants: u64,
+    /// Every request to `/v3/*`.
+    pub api_requests: u64,
+    /// 401s sent from `/v3`.
+    pub unauthorized: u64,
+    /// 429 `throttled` sent.
+    pub throttled: u64,
+    /// 429 `quota_exceeded` sent.
+    pub quota_exceeded: u64,
+    /// Most `/v3` requests that arrived within any sliding one-second window, counting every
+    /// arrival (including those answered 429 or failed by a fault).
+    pub peak_requests_per_second: u32,
+    /// `sign_up_form` 201s.
+    pub contacts_created: u64,
+    /// `sign_up_form` 200s.
+    pub contacts_updated: u64,
+}
+
+/// A contact as the sandbox holds it after `sign_up_form` calls.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SandboxContact {
+    pub contact_id: Uuid,
+    pub email_address: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub job_title: Option<String>,
+    pub company_name: Option<String>,
+    pub phone_number: Option<String>,
+    /// In the order the lists were first added.
+    pub list_memberships: Vec<Uuid>,
+    /// One entry per field, in the order the fields were first set.
+    pub custom_fields: Vec<SandboxCustomFieldValue>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One custom field value on a contact.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SandboxCustomFieldValue {
+    pub custom_field_id: Uuid,
+    pub value: String,
+}
+
+/// The state every handler shares. Each part has its own lock, and no code path holds two of
+/// them at once or holds one across an `.await`.
+pub(crate) struct Shared {
+    pub settings: config::Settings,
+    pub clock: SharedClock,
+    pub stats: Mutex<SandboxStats>,
+    pub grants: Mutex<grants::Grants>,
+    pub consents: Mutex<oauth::PendingConsents>,
+    pub contacts: Mutex<contacts::ContactBook>,
+    pub limits: Mutex<limits::Limits>,
+    pub faults: Mutex<faults::FaultState>,
+}
+
+impl Shared {
+    fn new(config: SandboxConfig, addr: SocketAddr, clock: SharedClock) -> anyhow::Result<Self> {
+        let now = clock.now();
+        let grants = grants::Grants::new(config.expires_in, config.rotating_refresh_tokens);
+        let limits = limits::Limits::new(config.requests_per_second, config.requests_per_day);
+        let faults = faults::FaultState::new(config.faults.clone());
+        let settings = config::Settings::new(config, addr, now)?;
+        Ok(Self {
+            settings,
+            clock,
+            stats: Mutex::new(SandboxStats::default()),
+            grants: Mutex::new(grants),
+            consents: Mutex::new(oauth::PendingConsents::default()),
+            contacts: Mutex::new(contacts::ContactBook::default()),
+            limits: Mutex::new(limits),
+            faults: Mutex::new(faults),
+        })
+    }
+
+    /// Update the counters in one short critical section.
+    pub fn count(&self, update: impl FnOnce(&mut SandboxStats)) {
+        update(&mut lock(&self.stats));
+    }
+
+    pub fn stats(&self) -> SandboxStats {
+        lock(&self.stats).clone()
+    }
+}
+
+/// Lock a sandbox mutex. A panic while holding one is a sandbox bug; the state is still usable
+/// for inspection, so a poisoned lock is taken over rather than spreading the panic.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A running sandbox. Dropping it stops serving; [`Sandbox::shutdown`] also waits for the task.
+pub struct Sandbox {
+    shared: Arc<Shared>,
+    stop: CancellationToken,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Sandbox {
+    /// Bind `listen` (use "127.0.0.1:0" in tests) and serve in a background task.
+    pub async fn start(
+        config: SandboxConfig,
+        listen: SocketAddr,
+        clock: SharedClock,
+    ) -> anyhow::Result<Sandbox> {
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding the sandbox to {listen}"))?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(config, addr, clock)?);
+        let stop = CancellationToken::new();
+        let app = router(shared.clone());
+        let task = tokio::spawn(
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.clone().cancelled_owned())
+                .into_future(),
+        );
+        Ok(Sandbox {
+            shared,
+            stop,
+            task: Some(task),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.shared.settings.addr
+    }
+
+    /// `http://ADDR/oauth2/default/v1/authorize`
+    pub fn authorize_url(&self) -> Url {
+        self.shared.settings.url(oauth::AUTHORIZE_PATH)
+    }
+
+    /// `http://ADDR/oauth2/default/v1/token`
+    pub fn token_url(&self) -> Url {
+        self.shared.settings.url(oauth::TOKEN_PATH)
+    }
+
+    /// `http://ADDR/v3` (no trailing slash, like `https://api.cc.email/v3`).
+    pub fn api_base_url(&self) -> Url {
+        self.shared.settings.url(api::BASE_PATH)
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.shared.settings.client_id
+    }
+
+    pub fn client_secret(&self) -> &str {
+        &self.shared.settings.client_secret
+    }
+
+    pub fn stats(&self) -> SandboxStats {
+        self.shared.stats()
+    }
+
+    /// Every contact, in the order they were created.
+    pub fn contacts(&self) -> Vec<SandboxContact> {
+        lock(&self.shared.contacts).all()
+    }
+
+    /// Replace the active faults (counters start over from the given values).
+    pub fn set_faults(&self, faults: Faults) {
+        lock(&self.shared.faults).set(faults);
+    }
+
+    /// The account admin revoked the app: every refresh token answers `invalid_grant` and every
+    /// access token 401 from now on.
+    pub fn revoke_all_tokens(&self) {
+        lock(&self.shared.grants).revoke_all();
+    }
+
+    /// Every access token issued so far answers 401; refresh tokens stay valid.
+    pub fn expire_access_tokens(&self) {
+        lock(&self.shared.grants).expire_access_tokens();
+    }
+
+    /// The `expires_in` of access tokens issued from now on.
+    pub fn set_expires_in(&self, secs: u64) {
+        lock(&self.shared.grants).set_expires_in(secs);
+    }
+
+    /// Stop serving and wait for the server task to finish.
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        if let Some(task) = self.task.take() {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "the sandbox server failed"),
+                Err(error) => tracing::warn!(%error, "the sandbox server task panicked"),
+            }
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// For the `ccbridge sandbox` CLI command: serve until `shutdown` is cancelled.
+pub async fn run(
+    listen: SocketAddr,
+    config: SandboxConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let sandbox = Sandbox::start(config, listen, Arc::new(SystemClock)).await?;
+    log_endpoints(&sandbox);
+    shutdown.cancelled().await;
+    sandbox.shutdown().await;
+    tracing::info!("sandbox stopped");
+    Ok(())
+}
+
+/// Tell the developer everything needed to point a client at this sandbox.
+fn log_endpoints(sandbox: &Sandbox) {
+    let settings = &sandbox.shared.settings;
+    tracing::info!(
+        inspect = %settings.url("/"),
+        authorize_url = %sandbox.authorize_url(),
+        token_url = %sandbox.token_url(),
+        api_base_url = %sandbox.api_base_url(),
+        client_id = %sandbox.client_id(),
+        client_secret = %sandbox.client_secret(),
+        "Constant Contact sandbox listening"
+    );
+    for list in &settings.lists {
+        tracing::info!(list_id = %list.list_id, name = %list.name, "sandbox contact list");
+    }
+    for field in &settings.custom_fields {
+        tracing::info!(custom_field_id = %field.custom_field_id, name = %field.name, "sandbox custom field");
+    }
+}
+
+/// Every sandbox route. The `/v3` gate wraps the whole router (it passes other paths straight
+/// through) so that unknown `/v3` paths are gated, counted and limited like real ones.
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .merge(oauth::routes())
+        .merge(api::routes())
+        .merge(control::routes())
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            api::gate,
+        ))
+        .with_state(shared)
+}
+
+/// CC's array-shaped 404 under `/v3` (after the gate, so unknown paths count and cost quota
+/// like real ones); a page elsewhere.
+async fn not_found(uri: Uri) -> Response {
+    if api::is_api(uri.path()) {
+        errors::not_found()
+    } else {
+        html::error_page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "The sandbox has no page here. Its overview is at /.",
+        )
+    }
+}
