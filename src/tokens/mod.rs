@@ -56,7 +56,8 @@ pub struct KeeperSettings {
 }
 
 /// An access token ready to use, with the generation of the set it came from.
-#[derive(Clone)]
+/// (`Debug` shows `[REDACTED]` for the secret.)
+#[derive(Clone, Debug)]
 pub struct AccessToken {
     pub secret: SecretString,
     pub generation: i64,

@@ -3,10 +3,18 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use ccbridge::alerts::{Alert, Alerts};
+use ccbridge::clock::{SharedClock, SystemClock};
+use ccbridge::delivery::DeliveryWorker;
+use ccbridge::sandbox::{Sandbox, SandboxConfig};
+use ccbridge::startup::Dependencies;
 use ccbridge::store::{SignupRecord, Store};
+use ccbridge::tokens::TokenKeeper;
 use ccbridge::{Application, Config};
+use secrecy::SecretString;
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
@@ -63,6 +71,10 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db_path: PathBuf,
     pub dir: TempDir,
+    pub keeper: TokenKeeper,
+    pub api: ccbridge::constant_contact::ApiClient,
+    pub delivery: DeliveryWorker,
+    pub alerts: Arc<Mutex<Vec<Alert>>>,
     shutdown: CancellationToken,
     handle: JoinHandle<anyhow::Result<()>>,
 }
@@ -81,21 +93,108 @@ pub async fn spawn_app_with(extra: &str) -> TestApp {
 
 /// An app on an existing directory and database file (restarts, special filesystems).
 pub async fn spawn_app_in(dir: TempDir, db_path: PathBuf, extra: &str) -> TestApp {
-    let config = Config::from_toml(&config_toml(&db_path, extra)).expect("test config is valid");
-    let app = Application::build(config).await.expect("app builds");
-    let addr = app.local_addr();
-    let store = app.store();
-    let shutdown = CancellationToken::new();
-    let handle = tokio::spawn(app.run_until_stopped(shutdown.clone()));
-    TestApp {
-        addr,
-        store,
-        client: client(),
-        db_path,
-        dir,
-        shutdown,
-        handle,
+    AppOptions::new(dir, db_path, extra).spawn().await
+}
+
+pub const ADMIN_USER: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+/// The Argon2id hash of `ADMIN_PASSWORD`, computed once per test run.
+pub fn admin_hash() -> String {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| {
+        ccbridge::password::hash(&SecretString::from(ADMIN_PASSWORD.to_owned())).unwrap()
+    })
+    .clone()
+}
+
+/// Everything a test may vary about an app.
+pub struct AppOptions<'a> {
+    pub dir: TempDir,
+    pub db_path: PathBuf,
+    pub extra: String,
+    /// Point the Constant Contact settings at this sandbox.
+    pub sandbox: Option<&'a Sandbox>,
+    pub clock: SharedClock,
+}
+
+impl<'a> AppOptions<'a> {
+    pub fn new(dir: TempDir, db_path: PathBuf, extra: &str) -> Self {
+        Self {
+            dir,
+            db_path,
+            extra: extra.to_owned(),
+            sandbox: None,
+            clock: Arc::new(SystemClock),
+        }
     }
+
+    /// A fresh directory and database, against `sandbox`.
+    pub fn against(sandbox: &'a Sandbox, extra: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db_path = dir.path().join("ccbridge.db");
+        Self {
+            sandbox: Some(sandbox),
+            ..Self::new(dir, db_path, extra)
+        }
+    }
+
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let mut config = Config::from_toml(&config_toml(&self.db_path, &self.extra))
+            .expect("test config is valid");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().unwrap();
+        config.server.public_url = format!("http://{addr}").parse().unwrap();
+        config.admin.password_hash = SecretString::from(admin_hash());
+        if let Some(sandbox) = self.sandbox {
+            let cc = &mut config.constant_contact;
+            cc.client_id = sandbox.client_id().to_owned();
+            cc.client_secret = SecretString::from(sandbox.client_secret().to_owned());
+            cc.authorize_url = sandbox.authorize_url();
+            cc.token_url = sandbox.token_url();
+            cc.api_base_url = sandbox.api_base_url();
+        }
+        let (alerts, seen) = Alerts::recording();
+        let deps = Dependencies {
+            clock: self.clock,
+            listener: Some(listener),
+            alerts,
+        };
+        let app = Application::build_with(config, deps)
+            .await
+            .expect("app builds");
+        let store = app.store();
+        let keeper = app.keeper();
+        let api = app.state().api;
+        let delivery = app.delivery();
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+        TestApp {
+            addr,
+            store,
+            client: client(),
+            db_path: self.db_path,
+            dir: self.dir,
+            keeper,
+            api,
+            delivery,
+            alerts: seen,
+            shutdown,
+            handle,
+        }
+    }
+}
+
+/// A sandbox on a free port.
+pub async fn start_sandbox(config: SandboxConfig, clock: SharedClock) -> Sandbox {
+    Sandbox::start(config, "127.0.0.1:0".parse().unwrap(), clock)
+        .await
+        .expect("sandbox starts")
 }
 
 /// An HTTP client that shows redirects instead of following them.
@@ -110,6 +209,48 @@ pub fn client() -> reqwest::Client {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Walk the whole browser flow: `/connect` with the admin's credentials, the sandbox's
+    /// authorize endpoint, back to `/oauth/callback` with the cookie. Returns the final answer.
+    pub async fn connect(&self) -> reqwest::Response {
+        let start = self
+            .client
+            .get(self.url("/connect"))
+            .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            start.status(),
+            303,
+            "/connect redirects to the authorize endpoint"
+        );
+        let cookie = cookie_pair(&start);
+        let authorize = start.headers()["location"].to_str().unwrap().to_owned();
+        let approved = self.client.get(&authorize).send().await.unwrap();
+        assert_eq!(approved.status(), 302, "the sandbox auto-approves");
+        let callback = approved.headers()["location"].to_str().unwrap().to_owned();
+        self.client
+            .get(&callback)
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Connect and insist that it worked.
+    pub async fn connect_ok(&self) {
+        let response = self.connect().await;
+        let status = response.status();
+        let page = response.text().await.unwrap();
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("connected"), "{page}");
+    }
+
+    pub async fn readyz(&self) -> Value {
+        let response = self.client.get(self.url("/readyz")).send().await.unwrap();
+        response.json().await.unwrap()
     }
 
     pub async fn post_json(&self, form: &str, body: &Value) -> reqwest::Response {
@@ -161,6 +302,12 @@ impl TestApp {
             .expect("server stops cleanly");
         (self.dir, self.db_path)
     }
+}
+
+/// `name=value` of the response's Set-Cookie, to send back as a Cookie header.
+pub fn cookie_pair(response: &reqwest::Response) -> String {
+    let set_cookie = response.headers()["set-cookie"].to_str().unwrap();
+    set_cookie.split(';').next().unwrap().to_owned()
 }
 
 /// The JSON error code of a response body.

@@ -2,6 +2,7 @@
 //! process boundary matters. One test crate, so the suite links once.
 
 mod cli;
+mod connection;
 mod crash;
 mod health;
 mod helpers;
