@@ -2,6 +2,7 @@
 //! function over the library.
 
 use std::io::Read as _;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use crate::alerts::Alerts;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
+use crate::sandbox::SandboxConfig;
 use crate::startup::{Application, connection};
 use crate::status::Status;
 use crate::store::Store;
@@ -39,6 +41,36 @@ pub struct Cli {
 pub enum Command {
     /// Run the service (migrations are applied at start).
     Serve,
+    /// Zero-config trial: the service on SQLite in a temp dir plus the built-in Constant Contact
+    /// sandbox, connected through the real OAuth flow, with a demo signup page.
+    Demo {
+        /// Where the service listens.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Where the sandbox listens (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        sandbox_listen: SocketAddr,
+    },
+    /// Run only the built-in Constant Contact sandbox, for local development against it.
+    Sandbox {
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: SocketAddr,
+        /// Access-token lifetime in seconds.
+        #[arg(long, default_value_t = 86_400)]
+        expires_in: u64,
+        /// Long-lived refresh tokens instead of rotating ones.
+        #[arg(long)]
+        long_lived: bool,
+        /// Ask for a click on a consent page instead of approving at once.
+        #[arg(long)]
+        consent: bool,
+        /// Requests per second before 429 throttled.
+        #[arg(long, default_value_t = 4)]
+        requests_per_second: u32,
+        /// Requests per UTC day before 429 quota_exceeded.
+        #[arg(long, default_value_t = 10_000)]
+        requests_per_day: u32,
+    },
     /// Load and validate the configuration, print a redacted summary.
     CheckConfig,
     /// Apply database migrations and exit.
@@ -74,6 +106,28 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Serve => runtime().and_then(|rt| rt.block_on(serve(cli.config))),
+        Command::Demo {
+            listen,
+            sandbox_listen,
+        } => runtime().and_then(|rt| rt.block_on(demo(listen, sandbox_listen))),
+        Command::Sandbox {
+            listen,
+            expires_in,
+            long_lived,
+            consent,
+            requests_per_second,
+            requests_per_day,
+        } => {
+            let config = SandboxConfig {
+                expires_in,
+                rotating_refresh_tokens: !long_lived,
+                consent,
+                requests_per_second,
+                requests_per_day,
+                ..SandboxConfig::default()
+            };
+            runtime().and_then(|rt| rt.block_on(sandbox(listen, config)))
+        }
         Command::CheckConfig => check_config(cli.config),
         Command::Migrate => runtime().and_then(|rt| rt.block_on(migrate(cli.config))),
         Command::HashPassword => hash_password(),
@@ -113,6 +167,21 @@ async fn serve(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     app.run_until_stopped(shutdown).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn demo(listen: SocketAddr, sandbox_listen: SocketAddr) -> anyhow::Result<ExitCode> {
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    crate::demo::run(listen, sandbox_listen, shutdown).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn sandbox(listen: SocketAddr, config: SandboxConfig) -> anyhow::Result<ExitCode> {
+    telemetry::init(&crate::config::LoggingConfig::default());
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    crate::sandbox::run(listen, config, shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }
 

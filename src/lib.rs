@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod connect;
 pub mod constant_contact;
+pub mod demo;
 pub mod health;
 pub mod pages;
 pub mod password;

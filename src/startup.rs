@@ -50,6 +50,7 @@ pub struct AppState {
     pub connected: Arc<Notify>,
     /// The latest check of configured lists and fields against the account.
     pub account_check: LatestCheck,
+    pub demo_page: bool,
 }
 
 impl AppState {
@@ -78,6 +79,8 @@ pub struct Dependencies {
     /// An already bound listener (lets a caller know the port before the config is final).
     pub listener: Option<std::net::TcpListener>,
     pub alerts: Alerts,
+    /// Serve the demo signup page at `/demo` (`ccbridge demo`).
+    pub demo_page: bool,
 }
 
 impl Default for Dependencies {
@@ -86,6 +89,7 @@ impl Default for Dependencies {
             clock: Arc::new(SystemClock),
             listener: None,
             alerts: Alerts::log_only(),
+            demo_page: false,
         }
     }
 }
@@ -154,6 +158,7 @@ impl Application {
             new_signup,
             connected,
             account_check: LatestCheck::default(),
+            demo_page: deps.demo_page,
         };
         Ok(Self { listener, state })
     }
@@ -268,6 +273,7 @@ pub fn redirect_uri(config: &Config) -> url::Url {
 /// Every route and the layers around them.
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.server.request_timeout;
+    let demo_page = state.demo_page;
     let trace = TraceLayer::new_for_http()
         .make_span_with(|request: &Request| {
             let request_id = request
@@ -279,23 +285,27 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", request_id, method = %request.method(), path = %request.uri().path())
         })
         .on_response(DefaultOnResponse::new().level(Level::INFO));
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/signup/{form_id}", post(signup::accept))
         .route("/signup/{form_id}/thank-you", get(signup::thank_you))
         .route("/connect", get(connect::connect))
         .route("/oauth/callback", get(connect::callback))
-        .fallback(|| async { (StatusCode::NOT_FOUND, pages::not_found()).into_response() })
-        .with_state(state)
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-                .layer(trace)
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::REQUEST_TIMEOUT,
-                    timeout,
-                ))
-                .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
-        )
+        .fallback(|| async { (StatusCode::NOT_FOUND, pages::not_found()).into_response() });
+    let routes = if demo_page {
+        routes.route("/demo", get(crate::demo::page))
+    } else {
+        routes
+    };
+    routes.with_state(state).layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(trace)
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                timeout,
+            ))
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
+    )
 }

@@ -414,6 +414,12 @@ async fn invalid_grant_means_needs_reconnect_while_signups_are_still_accepted_un
             .iter()
             .any(|a| a.kind == AlertKind::ConnectionNeedsReconnect)
     );
+    let (code, cli_status) = status_json(&app).await;
+    assert_eq!(code, Some(2), "status exits 2 when a reconnect is needed");
+    assert_eq!(
+        cli_status["connection"], status["connection"],
+        "`status --json` and /readyz share one shape"
+    );
     let signup = app
         .post_json("newsletter", &json!({ "email": "queued@example.com" }))
         .await;
@@ -442,6 +448,24 @@ async fn invalid_grant_means_needs_reconnect_while_signups_are_still_accepted_un
     )
     .await;
     app.stop().await;
+}
+
+/// Run `ccbridge status --json` against the app's database.
+async fn status_json(app: &TestApp) -> (Option<i32>, Value) {
+    let config = app.dir.path().join("status.toml");
+    std::fs::write(
+        &config,
+        format!("[database]\nurl = \"sqlite://{}\"\n", app.db_path.display()),
+    )
+    .unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ccbridge"))
+        .args(["status", "--json", "--config"])
+        .arg(&config)
+        .output()
+        .await
+        .unwrap();
+    let json = serde_json::from_slice(&output.stdout).expect("status --json prints JSON");
+    (output.status.code(), json)
 }
 
 #[tokio::test]

@@ -164,6 +164,7 @@ impl<'a> AppOptions<'a> {
             clock: self.clock,
             listener: Some(listener),
             alerts,
+            demo_page: false,
         };
         let app = Application::build_with(config, deps)
             .await

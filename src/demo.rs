@@ -1,0 +1,218 @@
+//! `ccbridge demo`: the whole product on one machine with no Constant Contact account. It starts
+//! the built-in sandbox and the service (SQLite in a temporary directory), connects them through
+//! the real OAuth flow (the same `/connect` → authorize → `/oauth/callback` walk a browser does),
+//! and serves a demo signup page whose submissions visibly arrive in the sandbox.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+use rand::RngCore as _;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::SystemClock;
+use crate::config::{Config, LogFormat};
+use crate::sandbox::{self, Sandbox, SandboxConfig};
+use crate::startup::{Application, Dependencies};
+use crate::{password, telemetry};
+
+/// The id of the demo's signup form.
+pub const DEMO_FORM: &str = "demo";
+
+/// Run the demo until `shutdown`. Prints the URLs to visit on stdout.
+pub async fn run(
+    listen: SocketAddr,
+    sandbox_listen: SocketAddr,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("ccbridge-demo-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let result = run_in(&dir, listen, sandbox_listen, shutdown).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn run_in(
+    dir: &std::path::Path,
+    listen: SocketAddr,
+    sandbox_listen: SocketAddr,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let sandbox = Sandbox::start(
+        SandboxConfig::default(),
+        sandbox_listen,
+        Arc::new(SystemClock),
+    )
+    .await?;
+    let admin_password = random_password();
+    let config = demo_config(&sandbox, dir.join("ccbridge.db"), listen, &admin_password)?;
+    telemetry::init(&config.logging);
+    let listener =
+        std::net::TcpListener::bind(listen).with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+    let mut config = config;
+    config.server.public_url = format!("http://{addr}").parse()?;
+    let deps = Dependencies {
+        listener: Some(listener),
+        demo_page: true,
+        ..Dependencies::default()
+    };
+    let app = Application::build_with(config, deps).await?;
+    let server = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+
+    connect(addr, &admin_password)
+        .await
+        .context("connecting the demo to its sandbox")?;
+    let sandbox_url = format!("http://{}/", sandbox.addr());
+    println!("ccbridge demo is running (no Constant Contact account involved).");
+    println!("  Demo signup form:        http://{addr}/demo");
+    println!("  Contacts arrive here:    {sandbox_url}   (the built-in Constant Contact sandbox)");
+    println!("  Status (JSON):           http://{addr}/readyz");
+    println!(
+        "  Reconnect (admin):       http://{addr}/connect   user admin, password {admin_password}"
+    );
+    println!(
+        "  Database:                {}",
+        dir.join("ccbridge.db").display()
+    );
+    println!("Press Ctrl-C to stop.");
+
+    let result = server.await.context("the demo server task")?;
+    sandbox.shutdown().await;
+    result
+}
+
+fn demo_config(
+    sandbox: &Sandbox,
+    db: PathBuf,
+    listen: SocketAddr,
+    admin_password: &str,
+) -> anyhow::Result<Config> {
+    let text = format!(
+        r#"
+        [server]
+        listen = "{listen}"
+        shutdown_grace = "5s"
+
+        [database]
+        url = "sqlite://{db}"
+
+        [constant_contact]
+        client_id = "{client_id}"
+        authorize_url = "{authorize}"
+        token_url = "{token}"
+        api_base_url = "{api}"
+        scopes = ["contact_data", "offline_access", "account_read"]
+
+        [[forms]]
+        id = "{DEMO_FORM}"
+        list_ids = ["{general}"]
+        optional_list_ids = ["{events}", "{news}"]
+        custom_fields = {{ favorite_topic = "{topic}" }}
+        "#,
+        db = db.display(),
+        client_id = sandbox.client_id(),
+        authorize = sandbox.authorize_url(),
+        token = sandbox.token_url(),
+        api = sandbox.api_base_url(),
+        general = sandbox::GENERAL_INTEREST_LIST_ID,
+        events = sandbox::EVENTS_LIST_ID,
+        news = sandbox::PRODUCT_NEWS_LIST_ID,
+        topic = sandbox::FAVORITE_TOPIC_FIELD_ID,
+    );
+    let mut config = Config::from_toml(&text)?;
+    config.constant_contact.client_secret = SecretString::from(sandbox.client_secret().to_owned());
+    config.admin.password_hash = SecretString::from(password::hash(&SecretString::from(
+        admin_password.to_owned(),
+    ))?);
+    config.logging.format = LogFormat::Pretty;
+    config.logging.level = "warn,ccbridge=info".to_owned();
+    Ok(config)
+}
+
+/// Walk the browser's path through the OAuth flow: `/connect` (as the admin) → the sandbox's
+/// authorize endpoint (auto-approve) → `/oauth/callback` with the browser cookie.
+async fn connect(addr: SocketAddr, admin_password: &str) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let start = http
+        .get(format!("http://{addr}/connect"))
+        .basic_auth("admin", Some(admin_password))
+        .send()
+        .await?;
+    if start.status() != 303 {
+        bail!("/connect answered {}", start.status());
+    }
+    let cookie = start
+        .headers()
+        .get(SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .context("/connect set no cookie")?
+        .to_owned();
+    let authorize = header(&start, LOCATION)?;
+    let approved = http.get(&authorize).send().await?;
+    let callback = header(&approved, LOCATION)?;
+    let done = http.get(&callback).header(COOKIE, cookie).send().await?;
+    if !done.status().is_success() {
+        bail!(
+            "/oauth/callback answered {}: {}",
+            done.status(),
+            done.text().await.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+fn header(
+    response: &reqwest::Response,
+    name: reqwest::header::HeaderName,
+) -> anyhow::Result<String> {
+    response
+        .headers()
+        .get(&name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .with_context(|| {
+            format!(
+                "{} answered {} without {name}",
+                response.url(),
+                response.status()
+            )
+        })
+}
+
+fn random_password() -> String {
+    let mut bytes = [0u8; 12];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// `GET /demo`: a signup page for the demo form.
+pub async fn page() -> axum::response::Html<String> {
+    crate::pages::layout(
+        "ccbridge demo",
+        &format!(
+            r#"<h1>Sign up for our newsletter</h1>
+<p>This is <strong>ccbridge demo</strong>: submissions are stored, then delivered to the built-in
+Constant Contact sandbox within its limits. Watch them arrive on the sandbox's page.</p>
+<form method="post" action="/signup/{DEMO_FORM}">
+  <p><label>Email<br><input type="email" name="email" id="email" required maxlength="50"></label></p>
+  <p><label>First name<br><input name="first_name" id="first_name" maxlength="50"></label></p>
+  <p><label>Last name<br><input name="last_name" id="last_name" maxlength="50"></label></p>
+  <p><label><input type="checkbox" name="list" value="{events}"> Events</label><br>
+     <label><input type="checkbox" name="list" value="{news}"> Product news</label></p>
+  <p><label>Favorite topic<br><input name="favorite_topic" id="favorite_topic" maxlength="255"></label></p>
+  <input type="text" name="website" tabindex="-1" autocomplete="off" aria-hidden="true" style="position:absolute;left:-10000px">
+  <p><button type="submit" id="submit">Sign up</button></p>
+</form>"#,
+            events = sandbox::EVENTS_LIST_ID,
+            news = sandbox::PRODUCT_NEWS_LIST_ID,
+        ),
+    )
+}

@@ -1,0 +1,106 @@
+//! `ccbridge demo`, run as the real binary: a signup posted to its demo form arrives in its sandbox.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::{client, eventually};
+
+struct Demo(Child);
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_signup_on_the_demo_page_arrives_in_the_demo_sandbox() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ccbridge"))
+        .args(["demo", "--listen", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _demo = Demo(child);
+    // Read the printed URLs on a thread; the demo prints them once it is connected.
+    let (lines, printed) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut sandbox_url = None;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        match printed.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) if line.contains("Contacts arrive here:") => {
+                sandbox_url = line
+                    .split_whitespace()
+                    .find(|w| w.starts_with("http://"))
+                    .map(str::to_owned);
+            }
+            Ok(line) if line.starts_with("Press Ctrl-C") => break,
+            _ => {}
+        }
+    }
+    let sandbox_url = sandbox_url.expect("the demo printed its sandbox URL");
+    let http = client();
+
+    let page = http
+        .get(format!("http://127.0.0.1:{port}/demo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("action=\"/signup/demo\"")
+    );
+    let posted = http
+        .post(format!("http://127.0.0.1:{port}/signup/demo"))
+        .form(&[
+            ("email", "visitor@example.com"),
+            ("first_name", "Vi"),
+            ("favorite_topic", "demos"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 303);
+
+    let contacts_url = format!("{}_sandbox/contacts", sandbox_url);
+    let contact = eventually(
+        Duration::from_secs(20),
+        "the contact to arrive in the sandbox",
+        || {
+            let http = http.clone();
+            let url = contacts_url.clone();
+            async move {
+                let contacts: Value = http.get(&url).send().await.ok()?.json().await.ok()?;
+                contacts
+                    .as_array()?
+                    .iter()
+                    .find(|c| c["email_address"] == "visitor@example.com")
+                    .cloned()
+            }
+        },
+    )
+    .await;
+    assert_eq!(contact["first_name"], "Vi");
+}
