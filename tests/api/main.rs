@@ -6,5 +6,6 @@ mod crash;
 mod health;
 mod helpers;
 mod persistence;
+mod sandbox;
 mod signup;
 mod storage_failure;
