@@ -600,6 +600,89 @@ async fn other_authorize_errors_go_back_to_the_redirect_uri_with_the_state() {
     }
 }
 
+#[tokio::test]
+async fn an_authorize_request_without_state_or_with_a_repeated_parameter_is_invalid() {
+    let sandbox = spawn_sandbox().await;
+    let mut repeated = sandbox.authorize_url(&[]);
+    repeated
+        .query_pairs_mut()
+        .append_pair("scope", "account_read");
+    for url in [sandbox.authorize_url(&[("state", None)]), repeated] {
+        let response = sandbox.get(url.clone()).await;
+
+        assert_eq!(response.status(), 302, "{url}");
+        let target = location(&response);
+        assert_eq!(
+            query_value(&target, "error").as_deref(),
+            Some("invalid_request")
+        );
+        assert_eq!(query_value(&target, "code"), None);
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_token_request_is_an_invalid_request() {
+    let sandbox = spawn_sandbox().await;
+    let code = sandbox.code_for(SCOPES).await;
+    let cases: [&[(&str, &str)]; 3] = [
+        &[("code", &code), ("redirect_uri", REDIRECT_URI)],
+        &[
+            ("grant_type", "authorization_code"),
+            ("redirect_uri", REDIRECT_URI),
+        ],
+        &[("grant_type", "refresh_token")],
+    ];
+    for form in cases {
+        let response = sandbox.token_request(form).await;
+        assert_eq!(
+            oauth_error(response).await,
+            (400, "invalid_request".into()),
+            "{form:?}"
+        );
+    }
+    let json_body = sandbox
+        .http
+        .post(sandbox.sandbox.token_url())
+        .basic_auth("sandbox-client-id", Some("sandbox-client-secret"))
+        .json(&json!({"grant_type": "refresh_token", "refresh_token": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        oauth_error(json_body).await,
+        (400, "invalid_request".into())
+    );
+}
+
+#[tokio::test]
+async fn shutdown_does_not_wait_for_a_request_stuck_in_injected_latency() {
+    let sandbox = spawn_sandbox().await;
+    let token = sandbox.access_token().await;
+    sandbox.sandbox.set_faults(Faults {
+        latency_ms: 60_000,
+        ..Faults::default()
+    });
+    let stuck = tokio::spawn(
+        sandbox
+            .http
+            .get(sandbox.url("/v3/contact_lists"))
+            .bearer_auth(&token)
+            .send(),
+    );
+    crate::helpers::eventually(Duration::from_secs(5), "the request to arrive", || async {
+        (sandbox.sandbox.stats().api_requests == 1).then_some(())
+    })
+    .await;
+
+    tokio::time::timeout(Duration::from_secs(10), sandbox.sandbox.shutdown())
+        .await
+        .expect("shutdown finishes within its grace period");
+    assert!(
+        stuck.await.unwrap().is_err(),
+        "the stuck request is cut off"
+    );
+}
+
 /// The value of `name="NAME" value="…"` in a page (the sandbox writes name before value).
 fn hidden_input(page: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
