@@ -3,10 +3,10 @@
 //!
 //! Tests, `ccbridge demo` and the benchmarks run against it instead of the real service. It keeps
 //! everything in memory and serves on one socket:
-//! - `/oauth2/default/v1/authorize` and `/token` ([`oauth`], backed by [`grants`]),
+//! - `/oauth2/default/v1/authorize` and `/token` (`oauth`, backed by `grants`),
 //! - `/v3/...` behind one gate that applies, in order, arrival counting, faults, bearer auth and
-//!   the per-second and daily limits ([`api`], [`faults`], [`limits`]),
-//! - `/_sandbox/...` and `/`: control and inspection for tests and people ([`control`]).
+//!   the per-second and daily limits (`api`, `faults`, `limits`),
+//! - `/_sandbox/...` and `/`: control and inspection for tests and people (`control`).
 //!
 //! Everything that decides by the calendar (code and token expiry, the UTC day of the quota) asks
 //! the injected [`Clock`](crate::clock::Clock); only the per-second window uses real time,
