@@ -109,8 +109,8 @@ async fn check(shared: &Shared, headers: &HeaderMap) -> Result<Granted, Response
     if fault == Some(ApiFault::Drop) {
         return Err(faults::dropped_connection());
     }
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
+    if !shared.delay(latency).await {
+        return Err(faults::dropped_connection());
     }
     match fault {
         Some(ApiFault::Unauthorized) => return Err(unauthorized(shared)),

@@ -3,10 +3,10 @@
 //!
 //! Tests, `ccbridge demo` and the benchmarks run against it instead of the real service. It keeps
 //! everything in memory and serves on one socket:
-//! - `/oauth2/default/v1/authorize` and `/token` ([`oauth`], backed by [`grants`]),
+//! - `/oauth2/default/v1/authorize` and `/token` (`oauth`, backed by `grants`),
 //! - `/v3/...` behind one gate that applies, in order, arrival counting, faults, bearer auth and
-//!   the per-second and daily limits ([`api`], [`faults`], [`limits`]),
-//! - `/_sandbox/...` and `/`: control and inspection for tests and people ([`control`]).
+//!   the per-second and daily limits (`api`, `faults`, `limits`),
+//! - `/_sandbox/...` and `/`: control and inspection for tests and people (`control`).
 //!
 //! Everything that decides by the calendar (code and token expiry, the UTC day of the quota) asks
 //! the injected [`Clock`](crate::clock::Clock); only the per-second window uses real time,
@@ -111,6 +111,8 @@ pub(crate) struct Shared {
     pub contacts: Mutex<contacts::ContactBook>,
     pub limits: Mutex<limits::Limits>,
     pub faults: Mutex<faults::FaultState>,
+    /// Cancelled at shutdown, so requests sleeping in injected latency give up.
+    pub stop: CancellationToken,
 }
 
 impl Shared {
@@ -129,7 +131,19 @@ impl Shared {
             contacts: Mutex::new(contacts::ContactBook::default()),
             limits: Mutex::new(limits),
             faults: Mutex::new(faults),
+            stop: CancellationToken::new(),
         })
+    }
+
+    /// Sleep for an injected latency; false if the sandbox is shutting down meanwhile.
+    pub async fn delay(&self, latency: std::time::Duration) -> bool {
+        if latency.is_zero() {
+            return true;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(latency) => true,
+            () = self.stop.cancelled() => false,
+        }
     }
 
     /// Update the counters in one short critical section.
@@ -150,6 +164,9 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// How long `shutdown` lets in-flight requests finish.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A running sandbox. Dropping it stops serving; [`Sandbox::shutdown`] also waits for the task.
 pub struct Sandbox {
     shared: Arc<Shared>,
@@ -169,7 +186,7 @@ impl Sandbox {
             .with_context(|| format!("binding the sandbox to {listen}"))?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(config, addr, clock)?);
-        let stop = CancellationToken::new();
+        let stop = shared.stop.clone();
         let app = router(shared.clone());
         let task = tokio::spawn(
             axum::serve(listener, app)
@@ -240,15 +257,27 @@ impl Sandbox {
         lock(&self.shared.grants).set_expires_in(secs);
     }
 
-    /// Stop serving and wait for the server task to finish.
+    /// Stop serving and wait for the server task to finish. Requests sleeping in an injected
+    /// latency are cut off at once; others get a short grace period.
     pub async fn shutdown(mut self) {
         self.stop.cancel();
-        if let Some(task) = self.task.take() {
-            match task.await {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => tracing::warn!(%error, "the sandbox server failed"),
-                Err(error) => tracing::warn!(%error, "the sandbox server task panicked"),
+        let Some(mut task) = self.task.take() else {
+            return;
+        };
+        let outcome = match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                task.abort();
+                task.await
             }
+        };
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "the sandbox server failed"),
+            Err(error) if error.is_cancelled() => {
+                tracing::debug!("sandbox requests cut off at shutdown");
+            }
+            Err(error) => tracing::warn!(%error, "the sandbox server task panicked"),
         }
     }
 }
@@ -273,7 +302,8 @@ pub async fn run(
     Ok(())
 }
 
-/// Tell the developer everything needed to point a client at this sandbox.
+/// Tell the developer everything needed to point a client at this sandbox. The secret is the
+/// sandbox's own, worthless anywhere else, and the developer has to copy it into the client.
 fn log_endpoints(sandbox: &Sandbox) {
     let settings = &sandbox.shared.settings;
     tracing::info!(

@@ -450,8 +450,8 @@ async fn token(
 ) -> Response {
     shared.count(|s| s.token_requests += 1);
     let fault = lock(&shared.faults).next_token_call();
-    if !fault.latency.is_zero() {
-        tokio::time::sleep(fault.latency).await;
+    if !shared.delay(fault.latency).await {
+        return super::faults::dropped_connection();
     }
     if fault.unavailable {
         return TokenError::new(

@@ -8,5 +8,6 @@ mod demo;
 mod health;
 mod helpers;
 mod persistence;
+mod sandbox;
 mod signup;
 mod storage_failure;
