@@ -51,6 +51,7 @@ pub struct AppState {
     /// The latest check of configured lists and fields against the account.
     pub account_check: LatestCheck,
     pub demo_page: bool,
+    pub background_delivery: bool,
 }
 
 impl AppState {
@@ -81,6 +82,9 @@ pub struct Dependencies {
     pub alerts: Alerts,
     /// Serve the demo signup page at `/demo` (`ccbridge demo`).
     pub demo_page: bool,
+    /// Run the delivery worker in the background. Tests that drive `DeliveryWorker::deliver_next`
+    /// step by step turn it off.
+    pub background_delivery: bool,
 }
 
 impl Default for Dependencies {
@@ -90,6 +94,7 @@ impl Default for Dependencies {
             listener: None,
             alerts: Alerts::log_only(),
             demo_page: false,
+            background_delivery: true,
         }
     }
 }
@@ -159,7 +164,15 @@ impl Application {
             connected,
             account_check: LatestCheck::default(),
             demo_page: deps.demo_page,
+            background_delivery: deps.background_delivery,
         };
+        let released = state.store.release_all_claims().await?;
+        if released > 0 {
+            tracing::warn!(
+                signups = released,
+                "signups were being delivered when ccbridge last stopped; they will be sent again"
+            );
+        }
         Ok(Self { listener, state })
     }
 
@@ -192,7 +205,9 @@ impl Application {
         let store = state.store.clone();
         let tasks = TaskTracker::new();
         tasks.spawn(state.keeper.clone().run(shutdown.clone()));
-        tasks.spawn(state.delivery.clone().run(shutdown.clone()));
+        if state.background_delivery {
+            tasks.spawn(state.delivery.clone().run(shutdown.clone()));
+        }
         tasks.spawn(account_check::run(
             state.keeper.clone(),
             state.api.clone(),

@@ -88,11 +88,8 @@ impl RateLimiter {
     /// Upstream said `quota_exceeded`: treat today's budget as spent (persistently).
     pub async fn exhaust_today(&self) {
         let day = self.clock.now().date_naive();
-        loop {
-            match self.store.spend_api_call(day).await {
-                Ok(used) if used <= self.per_day => continue,
-                _ => break,
-            }
+        if let Err(error) = self.store.exhaust_api_day(day, self.per_day).await {
+            tracing::warn!(%error, "could not record the spent daily quota");
         }
     }
 

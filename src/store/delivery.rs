@@ -120,6 +120,18 @@ impl Store {
         Ok(())
     }
 
+    /// Void every claim. Only at start, and only where one process owns the database (SQLite):
+    /// then any claim left behind belongs to a process that died mid-delivery, and those signups
+    /// are sent again at once (at least once: the upstream call is an upsert by email).
+    pub async fn release_all_claims(&self) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "update signups set claimed_by = null, claimed_until = null where claimed_by is not null",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
+    }
+
     /// When the next queued signup becomes due (for the worker's sleep).
     pub async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let row: (Option<i64>,) = sqlx::query_as(
@@ -196,6 +208,20 @@ impl Store {
             .bind(day.to_string())
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+
+    /// Count `day` as fully spent (upstream said `quota_exceeded`): at least `limit` calls.
+    pub async fn exhaust_api_day(&self, day: NaiveDate, limit: u64) -> Result<(), StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        sqlx::query(
+            "insert into api_usage (day, used) values ($1, $2)
+             on conflict (day) do update set used = max(api_usage.used, excluded.used)",
+        )
+        .bind(day.to_string())
+        .bind(limit)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

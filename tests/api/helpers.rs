@@ -116,6 +116,7 @@ pub struct AppOptions<'a> {
     /// Point the Constant Contact settings at this sandbox.
     pub sandbox: Option<&'a Sandbox>,
     pub clock: SharedClock,
+    pub background_delivery: bool,
 }
 
 impl<'a> AppOptions<'a> {
@@ -126,6 +127,7 @@ impl<'a> AppOptions<'a> {
             extra: extra.to_owned(),
             sandbox: None,
             clock: Arc::new(SystemClock),
+            background_delivery: true,
         }
     }
 
@@ -137,6 +139,12 @@ impl<'a> AppOptions<'a> {
             sandbox: Some(sandbox),
             ..Self::new(dir, db_path, extra)
         }
+    }
+
+    /// Tests that step the delivery worker themselves.
+    pub fn without_background_delivery(mut self) -> Self {
+        self.background_delivery = false;
+        self
     }
 
     pub fn clock(mut self, clock: SharedClock) -> Self {
@@ -165,6 +173,7 @@ impl<'a> AppOptions<'a> {
             listener: Some(listener),
             alerts,
             demo_page: false,
+            background_delivery: self.background_delivery,
         };
         let app = Application::build_with(config, deps)
             .await

@@ -4,6 +4,7 @@
 mod cli;
 mod connection;
 mod crash;
+mod delivery;
 mod demo;
 mod health;
 mod helpers;

@@ -1,0 +1,454 @@
+//! Delivery against the sandbox: every stored signup reaches Constant Contact, within its limits,
+//! whatever fails on the way (invariants 1 and 3 on the outbound side).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ccbridge::alerts::AlertKind;
+use ccbridge::clock::{Clock as _, ManualClock, SharedClock, SystemClock};
+use ccbridge::delivery::{Delivery, Pause};
+use ccbridge::sandbox::{Faults, Sandbox, SandboxConfig};
+use ccbridge::store::SignupState;
+use chrono::{TimeZone, Utc};
+use serde_json::json;
+
+use crate::helpers::{AppOptions, TestApp, eventually, start_sandbox};
+
+/// A sandbox without a per-second limit worth speaking of, for tests about something else.
+async fn fast_sandbox(clock: SharedClock) -> Sandbox {
+    start_sandbox(
+        SandboxConfig {
+            requests_per_second: 1000,
+            ..SandboxConfig::default()
+        },
+        clock,
+    )
+    .await
+}
+
+const FAST: &str = "[constant_contact]\nrequests_per_second = 1000\n[delivery]\nretry_base = \"50ms\"\nretry_max = \"500ms\"";
+
+async fn post(app: &TestApp, email: &str) {
+    let response = app
+        .post_json("newsletter", &json!({ "email": email }))
+        .await;
+    assert_eq!(response.status(), 202);
+}
+
+async fn wait_delivered(app: &TestApp, count: u64, within: Duration) {
+    eventually(within, &format!("{count} delivered signups"), || async {
+        let counts = app.store.queue_counts().await.ok()?;
+        (counts.delivered >= count).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_hundred_signups_through_20_percent_5xx_all_arrive_and_never_above_4_per_second() {
+    let sandbox = start_sandbox(SandboxConfig::default(), Arc::new(SystemClock)).await;
+    let app = AppOptions::against(
+        &sandbox,
+        "[delivery]\nretry_base = \"200ms\"\nretry_max = \"2s\"",
+    )
+    .spawn()
+    .await;
+    app.connect_ok().await;
+    sandbox.set_faults(Faults {
+        error_rate: 0.2,
+        ..Faults::default()
+    });
+
+    for i in 0..200 {
+        post(&app, &format!("load{i}@example.com")).await;
+    }
+    wait_delivered(&app, 200, Duration::from_secs(180)).await;
+
+    let counts = app.store.queue_counts().await.unwrap();
+    assert_eq!(
+        (counts.delivered, counts.dead, counts.pending, counts.failed),
+        (200, 0, 0, 0)
+    );
+    let stats = sandbox.stats();
+    assert_eq!(
+        sandbox.contacts().len(),
+        200,
+        "every signup arrived, none lost"
+    );
+    assert!(
+        stats.peak_requests_per_second <= 4,
+        "peak was {}",
+        stats.peak_requests_per_second
+    );
+    assert_eq!(stats.throttled, 0);
+    assert!(stats.api_requests > 200, "the 5xx faults really happened");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_401_in_the_middle_of_a_stream_costs_exactly_one_refresh() {
+    let sandbox = fast_sandbox(Arc::new(SystemClock)).await;
+    let app = AppOptions::against(&sandbox, FAST).spawn().await;
+    app.connect_ok().await;
+    for i in 0..10 {
+        post(&app, &format!("before{i}@example.com")).await;
+    }
+    wait_delivered(&app, 10, Duration::from_secs(20)).await;
+
+    sandbox.expire_access_tokens();
+    for i in 0..20 {
+        post(&app, &format!("after{i}@example.com")).await;
+    }
+    wait_delivered(&app, 30, Duration::from_secs(20)).await;
+
+    let stats = sandbox.stats();
+    assert!(
+        stats.unauthorized >= 1,
+        "the stream did hit the revoked token"
+    );
+    assert_eq!(stats.refreshes, 1);
+    assert_eq!(stats.invalid_grants, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn signups_wait_without_a_token_and_coalesce_into_one_call_per_email() {
+    let sandbox = fast_sandbox(Arc::new(SystemClock)).await;
+    let app = AppOptions::against(&sandbox, FAST).spawn().await;
+    let events = ccbridge::sandbox::EVENTS_LIST_ID.to_string();
+    for (first, list) in [
+        ("Ann", None),
+        ("Anne", Some(events.as_str())),
+        ("Anna", None),
+    ] {
+        let mut body = json!({ "email": "same@example.com", "first_name": first });
+        if let Some(list) = list {
+            body["list"] = json!(list);
+        }
+        assert_eq!(app.post_json("newsletter", &body).await.status(), 202);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await; // give a (wrong) eager worker a chance
+    assert_eq!(
+        app.store.queue_counts().await.unwrap().pending,
+        3,
+        "nothing is sent before connecting"
+    );
+
+    app.connect_ok().await;
+    wait_delivered(&app, 3, Duration::from_secs(20)).await;
+
+    let stats = sandbox.stats();
+    assert_eq!(
+        (stats.contacts_created, stats.contacts_updated),
+        (1, 0),
+        "one call for three signups"
+    );
+    let contact = sandbox.contacts().into_iter().next().unwrap();
+    assert_eq!(
+        contact.first_name.as_deref(),
+        Some("Anna"),
+        "the latest value wins"
+    );
+    assert!(
+        contact
+            .list_memberships
+            .contains(&ccbridge::sandbox::EVENTS_LIST_ID),
+        "lists are merged"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn upstream_throttling_slows_delivery_down_and_loses_nothing() {
+    // ccbridge misconfigured to 10/s against an upstream that allows 4/s.
+    let sandbox = start_sandbox(SandboxConfig::default(), Arc::new(SystemClock)).await;
+    let app = AppOptions::against(
+        &sandbox,
+        "[constant_contact]\nrequests_per_second = 10\n[delivery]\nretry_base = \"100ms\"\nretry_max = \"1s\"",
+    )
+    .spawn()
+    .await;
+    app.connect_ok().await;
+
+    for i in 0..30 {
+        post(&app, &format!("burst{i}@example.com")).await;
+    }
+    wait_delivered(&app, 30, Duration::from_secs(60)).await;
+
+    assert!(sandbox.stats().throttled > 0, "the upstream did throttle");
+    let counts = app.store.queue_counts().await.unwrap();
+    assert_eq!((counts.delivered, counts.dead), (30, 0));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_validation_error_upstream_makes_the_signup_dead_with_the_message_and_an_alert() {
+    let sandbox = fast_sandbox(Arc::new(SystemClock)).await;
+    // A list id the account does not have: only Constant Contact can tell.
+    let app = AppOptions::against(
+        &sandbox,
+        "[constant_contact]\nrequests_per_second = 1000\n[[forms]]\nid = \"wrong\"\nlist_ids = [\"99999999-662a-11eb-af0a-fa163e56c9b0\"]",
+    )
+    .spawn()
+    .await;
+    app.connect_ok().await;
+
+    let response = app
+        .post_json("wrong", &json!({ "email": "dead@example.com" }))
+        .await;
+    assert_eq!(response.status(), 202);
+    eventually(Duration::from_secs(20), "the signup to be dead", || async {
+        let counts = app.store.queue_counts().await.ok()?;
+        (counts.dead == 1).then_some(())
+    })
+    .await;
+
+    let dead = app
+        .signups()
+        .await
+        .into_iter()
+        .find(|s| s.state == SignupState::Dead)
+        .unwrap();
+    let error = dead.last_error.unwrap();
+    assert!(
+        error.contains("400") && error.contains("contacts.api.validation.error"),
+        "{error}"
+    );
+    assert!(
+        app.alerts
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|a| a.kind == AlertKind::SignupDead)
+    );
+    assert!(
+        app.alerts
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|a| a.kind == AlertKind::ConfigurationMismatch),
+        "the account check names the missing list at connect time"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_daily_budget_pauses_delivery_until_utc_midnight_and_survives_a_restart() {
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 26, 22, 0, 0).unwrap());
+    let shared: SharedClock = Arc::new(clock.clone());
+    let sandbox = fast_sandbox(shared.clone()).await;
+    let extra = "[constant_contact]\nrequests_per_second = 1000\nrequests_per_day = 6";
+    let app = AppOptions::against(&sandbox, extra)
+        .clock(shared.clone())
+        .without_background_delivery()
+        .spawn()
+        .await;
+    app.connect_ok().await;
+    // Connecting used calls too (account summary, lists and fields check): wait for them.
+    eventually(Duration::from_secs(10), "the account check", || async {
+        let used = app.readyz().await["api_usage"]["used"].as_u64()?;
+        (used >= 3).then_some(())
+    })
+    .await;
+    for i in 0..5 {
+        post(&app, &format!("quota{i}@example.com")).await;
+    }
+
+    let mut delivered = 0;
+    let paused = loop {
+        match app.delivery.deliver_next().await.unwrap() {
+            Some(Delivery::Delivered { .. }) => delivered += 1,
+            Some(Delivery::Paused(pause)) => break pause,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(delivered, 3, "6 calls a day, 3 spent on connecting");
+    let midnight = Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap();
+    assert!(
+        matches!(paused, Pause::Until { until, .. } if until == midnight),
+        "{paused:?}"
+    );
+    assert!(
+        app.alerts
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|a| a.kind == AlertKind::QuotaExhausted)
+    );
+    assert_eq!(app.readyz().await["api_usage"]["used"], 6);
+    let (dir, db_path) = app.stop().await;
+
+    let mut options = AppOptions::new(dir, db_path, extra)
+        .clock(shared)
+        .without_background_delivery();
+    options.sandbox = Some(&sandbox);
+    let app = options.spawn().await;
+    assert_eq!(
+        app.readyz().await["api_usage"]["used"],
+        6,
+        "the count survives a restart"
+    );
+    assert!(matches!(
+        app.delivery.deliver_next().await.unwrap(),
+        Some(Delivery::Paused(_))
+    ));
+    assert_eq!(app.store.queue_counts().await.unwrap().pending, 2);
+
+    clock.set(midnight + chrono::Duration::seconds(1));
+    while let Some(outcome) = app.delivery.deliver_next().await.unwrap() {
+        assert!(matches!(outcome, Delivery::Delivered { .. }), "{outcome:?}");
+    }
+    assert_eq!(app.store.queue_counts().await.unwrap().delivered, 5);
+    assert_eq!(
+        sandbox.stats().quota_exceeded,
+        0,
+        "the budget was kept locally; upstream never said 429"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_upstream_quota_exceeded_also_pauses_until_midnight() {
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap());
+    let shared: SharedClock = Arc::new(clock.clone());
+    let sandbox = start_sandbox(
+        SandboxConfig {
+            requests_per_second: 1000,
+            requests_per_day: 4,
+            ..SandboxConfig::default()
+        },
+        shared.clone(),
+    )
+    .await;
+    let app = AppOptions::against(&sandbox, "[constant_contact]\nrequests_per_second = 1000")
+        .clock(shared)
+        .without_background_delivery()
+        .spawn()
+        .await;
+    app.connect_ok().await;
+    eventually(Duration::from_secs(10), "the account check", || async {
+        let used = app.readyz().await["api_usage"]["used"].as_u64()?;
+        (used >= 3).then_some(())
+    })
+    .await;
+    post(&app, "one@example.com").await;
+    post(&app, "two@example.com").await;
+
+    assert!(matches!(
+        app.delivery.deliver_next().await.unwrap(),
+        Some(Delivery::Delivered { .. })
+    ));
+    let paused = app.delivery.deliver_next().await.unwrap();
+
+    assert!(
+        matches!(paused, Some(Delivery::Paused(Pause::Until { .. }))),
+        "{paused:?}"
+    );
+    assert_eq!(sandbox.stats().quota_exceeded, 1);
+    assert_eq!(
+        app.readyz().await["api_usage"]["used"],
+        10_000,
+        "the day counts as spent"
+    );
+    clock.set(Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 1).unwrap());
+    assert!(matches!(
+        app.delivery.deliver_next().await.unwrap(),
+        Some(Delivery::Delivered { .. })
+    ));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn server_errors_back_off_and_a_signup_past_its_max_age_is_dead_and_can_be_requeued() {
+    let clock = ManualClock::new(Utc::now());
+    let shared: SharedClock = Arc::new(clock.clone());
+    let sandbox = fast_sandbox(shared.clone()).await;
+    let app = AppOptions::against(&sandbox, FAST)
+        .clock(shared)
+        .without_background_delivery()
+        .spawn()
+        .await;
+    app.connect_ok().await;
+    post(&app, "flaky@example.com").await;
+    sandbox.set_faults(Faults {
+        error_rate: 1.0,
+        ..Faults::default()
+    });
+
+    let first = app.delivery.deliver_next().await.unwrap();
+    assert!(
+        matches!(first, Some(Delivery::Retrying { .. })),
+        "{first:?}"
+    );
+    let failed = &app.signups().await[0];
+    assert_eq!((failed.state, failed.attempts), (SignupState::Failed, 1));
+    assert!(failed.next_attempt_at > clock.now(), "a retry waits");
+    assert!(
+        app.delivery.deliver_next().await.unwrap().is_none(),
+        "not due yet"
+    );
+
+    clock.advance(chrono::Duration::days(8));
+    let last = app.delivery.deliver_next().await.unwrap();
+    assert!(
+        matches!(last, Some(Delivery::Dead { ref error }) if error.contains("gave up")),
+        "{last:?}"
+    );
+
+    sandbox.set_faults(Faults::default());
+    assert_eq!(app.store.requeue(true, None, clock.now()).await.unwrap(), 1);
+    let again = app.delivery.deliver_next().await.unwrap();
+    assert!(
+        matches!(again, Some(Delivery::Delivered { .. })),
+        "a requeued signup gets a fresh age: {again:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn dropped_connections_and_timeouts_are_retried() {
+    let sandbox = fast_sandbox(Arc::new(SystemClock)).await;
+    let app = AppOptions::against(&sandbox, FAST).spawn().await;
+    app.connect_ok().await;
+    sandbox.set_faults(Faults {
+        drop_next: 3,
+        fail_next: 2,
+        ..Faults::default()
+    });
+
+    for i in 0..5 {
+        post(&app, &format!("drop{i}@example.com")).await;
+    }
+    wait_delivered(&app, 5, Duration::from_secs(30)).await;
+
+    assert_eq!(sandbox.contacts().len(), 5);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn delivered_personal_data_is_erased_after_the_retention_period_but_counts_stay() {
+    let clock = ManualClock::new(Utc::now());
+    let shared: SharedClock = Arc::new(clock.clone());
+    let sandbox = fast_sandbox(shared.clone()).await;
+    let app = AppOptions::against(&sandbox, FAST)
+        .clock(shared)
+        .without_background_delivery()
+        .spawn()
+        .await;
+    app.connect_ok().await;
+    post(&app, "forget@example.com").await;
+    app.delivery.deliver_next().await.unwrap();
+
+    clock.advance(chrono::Duration::days(29));
+    assert_eq!(app.delivery.purge_old().await.unwrap(), 0);
+    clock.advance(chrono::Duration::days(2));
+    assert_eq!(app.delivery.purge_old().await.unwrap(), 1);
+
+    let signup = &app.signups().await[0];
+    assert_eq!(
+        (signup.email.as_deref(), signup.client_ip.as_deref()),
+        (None, None)
+    );
+    assert_eq!(signup.state, SignupState::Delivered);
+    assert_eq!(app.store.queue_counts().await.unwrap().delivered, 1);
+    app.stop().await;
+}
