@@ -131,3 +131,53 @@ async fn healthcheck_exits_0_for_a_live_server_and_1_otherwise() {
     assert_eq!(down.status.code(), Some(1));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn retry_requeues_dead_signups_only_when_asked() {
+    let app = spawn_app().await;
+    for email in ["a@example.com", "b@example.com"] {
+        let response = app
+            .post_json("newsletter", &serde_json::json!({ "email": email }))
+            .await;
+        assert_eq!(response.status(), 202);
+    }
+    let (dir, db_path) = app.stop().await;
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db_path.display()))
+        .await
+        .unwrap();
+    sqlx::query("update signups set state = 'dead', last_error = 'upstream 400'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let config = dir.path().join("retry.toml");
+    std::fs::write(
+        &config,
+        format!("[database]\nurl = \"sqlite://{}\"\n", db_path.display()),
+    )
+    .unwrap();
+    let run = |args: &'static [&'static str]| {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut all = args.to_vec();
+            let path = config.to_str().unwrap().to_owned();
+            all.extend(["--config", &path]);
+            ccbridge(&all)
+        })
+    };
+
+    let failed_only = run(&["retry"]).await.unwrap();
+    assert!(String::from_utf8_lossy(&failed_only.stdout).contains("0 signup(s) requeued"));
+    let with_dead = run(&["retry", "--dead"]).await.unwrap();
+    assert!(with_dead.status.success());
+    assert!(String::from_utf8_lossy(&with_dead.stdout).contains("2 signup(s) requeued"));
+
+    let store = ccbridge::store::Store::connect(&ccbridge::config::DatabaseConfig {
+        url: format!("sqlite://{}", db_path.display()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(store.queue_counts().await.unwrap().pending, 2);
+    store.close().await;
+}

@@ -159,3 +159,130 @@ async fn every_acknowledged_signup_survives_a_sigkill_mid_stream() {
     assert!(acknowledged.len() >= 200);
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_signup_being_delivered_when_the_process_is_killed_is_delivered_after_the_restart() {
+    use ccbridge::sandbox::{Faults, SandboxConfig};
+    use ccbridge::store::SignupState;
+
+    let sandbox = crate::helpers::start_sandbox(
+        SandboxConfig {
+            requests_per_second: 1000,
+            ..SandboxConfig::default()
+        },
+        std::sync::Arc::new(ccbridge::clock::SystemClock),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ccbridge.db");
+    let port = free_port();
+    let config = dir.path().join("ccbridge.toml");
+    let text = format!(
+        r#"
+        [server]
+        listen = "127.0.0.1:{port}"
+        public_url = "http://127.0.0.1:{port}"
+        [database]
+        url = "sqlite://{db}"
+        [constant_contact]
+        client_id = "{client_id}"
+        client_secret = "{client_secret}"
+        authorize_url = "{authorize}"
+        token_url = "{token}"
+        api_base_url = "{api}"
+        requests_per_second = 1000
+        [admin]
+        password_hash = "{hash}"
+        [logging]
+        level = "warn"
+        {forms}
+        "#,
+        db = db.display(),
+        client_id = sandbox.client_id(),
+        client_secret = sandbox.client_secret(),
+        authorize = sandbox.authorize_url(),
+        token = sandbox.token_url(),
+        api = sandbox.api_base_url(),
+        hash = crate::helpers::admin_hash(),
+        forms = crate::helpers::forms_toml(),
+    );
+    std::fs::write(&config, text).unwrap();
+    let mut server = Server::start(&config, port, &dir.path().join("first.log"));
+    server.wait_ready().await;
+    let http = client();
+    assert_eq!(
+        crate::helpers::connect_at(&http, &server.base)
+            .await
+            .status(),
+        200
+    );
+    let store = Store::connect(&DatabaseConfig {
+        url: format!("sqlite://{}", db.display()),
+        ..DatabaseConfig::default()
+    })
+    .await
+    .unwrap();
+
+    // Slow the upstream so the kill lands while the delivery is in flight.
+    sandbox.set_faults(Faults {
+        latency_ms: 3_000,
+        ..Faults::default()
+    });
+    let response = http
+        .post(format!("{}/signup/newsletter", server.base))
+        .json(&json!({ "email": "inflight@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let id: uuid::Uuid = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(10),
+        "the delivery to be in flight",
+        || {
+            let pool = pool.clone();
+            async move {
+                let claimed: (Option<String>,) =
+                    sqlx::query_as("select claimed_by from signups where id = $1")
+                        .bind(id.to_string())
+                        .fetch_one(&pool)
+                        .await
+                        .ok()?;
+                claimed.0.map(|_| ())
+            }
+        },
+    )
+    .await;
+    pool.close().await;
+    server.kill();
+    assert_eq!(
+        store.signup(id).await.unwrap().unwrap().state,
+        SignupState::Pending
+    );
+
+    sandbox.set_faults(Faults::default());
+    let restarted = Server::start(&config, port, &dir.path().join("second.log"));
+    restarted.wait_ready().await;
+    eventually(Duration::from_secs(20), "the signup to be delivered after the restart", || {
+        let store = store.clone();
+        async move { (store.signup(id).await.ok()??.state == SignupState::Delivered).then_some(()) }
+    })
+    .await;
+    let arrived = sandbox
+        .contacts()
+        .into_iter()
+        .filter(|c| c.email_address == "inflight@example.com")
+        .count();
+    assert_eq!(
+        arrived, 1,
+        "delivered once more, as one contact (an upsert by email)"
+    );
+    store.close().await;
+}

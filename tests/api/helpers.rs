@@ -224,29 +224,7 @@ impl TestApp {
     /// Walk the whole browser flow: `/connect` with the admin's credentials, the sandbox's
     /// authorize endpoint, back to `/oauth/callback` with the cookie. Returns the final answer.
     pub async fn connect(&self) -> reqwest::Response {
-        let start = self
-            .client
-            .get(self.url("/connect"))
-            .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            start.status(),
-            303,
-            "/connect redirects to the authorize endpoint"
-        );
-        let cookie = cookie_pair(&start);
-        let authorize = start.headers()["location"].to_str().unwrap().to_owned();
-        let approved = self.client.get(&authorize).send().await.unwrap();
-        assert_eq!(approved.status(), 302, "the sandbox auto-approves");
-        let callback = approved.headers()["location"].to_str().unwrap().to_owned();
-        self.client
-            .get(&callback)
-            .header("cookie", cookie)
-            .send()
-            .await
-            .unwrap()
+        connect_at(&self.client, &self.url("")).await
     }
 
     /// Connect and insist that it worked.
@@ -312,6 +290,31 @@ impl TestApp {
             .expect("server stops cleanly");
         (self.dir, self.db_path)
     }
+}
+
+/// The browser's walk through the OAuth flow against the ccbridge at `base` (e.g. `http://127.0.0.1:8080`).
+pub async fn connect_at(http: &reqwest::Client, base: &str) -> reqwest::Response {
+    let start = http
+        .get(format!("{base}/connect"))
+        .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        start.status(),
+        303,
+        "/connect redirects to the authorize endpoint"
+    );
+    let cookie = cookie_pair(&start);
+    let authorize = start.headers()["location"].to_str().unwrap().to_owned();
+    let approved = http.get(&authorize).send().await.unwrap();
+    assert_eq!(approved.status(), 302, "the sandbox auto-approves");
+    let callback = approved.headers()["location"].to_str().unwrap().to_owned();
+    http.get(&callback)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
 }
 
 /// `name=value` of the response's Set-Cookie, to send back as a Cookie header.
