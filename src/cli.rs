@@ -275,6 +275,7 @@ async fn status(path: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
         print!("{}", status.human());
     }
     Ok(match status.connection.state {
+        _ if !database_ok => ExitCode::FAILURE,
         "connected" | "refreshing" => ExitCode::SUCCESS,
         _ => ExitCode::from(2),
     })

@@ -556,6 +556,15 @@ impl Config {
             );
         }
         let d = &self.delivery;
+        for (key, value) in [
+            ("delivery.max_age", d.max_age),
+            ("delivery.retention", d.retention),
+            ("constant_contact.refresh_margin", cc.refresh_margin),
+        ] {
+            if value < Duration::from_secs(60) {
+                return fail(key.into(), "must be at least 1m".into());
+            }
+        }
         if d.concurrency == 0 || d.concurrency > 64 {
             return fail(
                 "delivery.concurrency".into(),

@@ -16,14 +16,13 @@ use rand::RngCore as _;
 
 use crate::admin_auth::require_admin;
 use crate::pages;
-use crate::startup::AppState;
+use crate::startup::{AppState, redirect_uri};
 use crate::store::PendingAuthorization;
 
 /// How long an authorization may take from `/connect` to the callback.
 const AUTHORIZATION_TTL: chrono::Duration = chrono::Duration::minutes(10);
 /// Binds an authorization to the browser that started it.
 const BROWSER_COOKIE: &str = "ccbridge_connect";
-const CALLBACK_PATH: &str = "/oauth/callback";
 
 /// `GET /connect`.
 pub async fn connect(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -63,7 +62,8 @@ pub async fn connect(State(state): State<AppState>, headers: HeaderMap) -> Respo
         ""
     };
     let cookie = format!(
-        "{BROWSER_COOKIE}={browser_key}; Path={CALLBACK_PATH}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+        "{BROWSER_COOKIE}={browser_key}; Path={}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+        callback_path(&state),
         AUTHORIZATION_TTL.num_seconds()
     );
     let mut response = StatusCode::SEE_OTHER.into_response();
@@ -95,7 +95,8 @@ pub async fn callback(
                 ),
             );
             let clear = format!(
-                "{BROWSER_COOKIE}=; Path={CALLBACK_PATH}; Max-Age=0; HttpOnly; SameSite=Lax"
+                "{BROWSER_COOKIE}=; Path={}; Max-Age=0; HttpOnly; SameSite=Lax",
+                callback_path(&state)
             );
             response.headers_mut().insert(SET_COOKIE, header(&clear));
             response
@@ -205,6 +206,12 @@ async fn finish(
     tracing::info!(generation, scopes = %grant.scopes.join(" "), "connected to Constant Contact");
     state.on_connected();
     Ok(account.unwrap_or_else(|| "your Constant Contact account".to_owned()))
+}
+
+/// The path the browser comes back to (the redirect URI's, so a `public_url` with a path prefix
+/// behind a reverse proxy still gets the cookie).
+fn callback_path(state: &AppState) -> String {
+    redirect_uri(&state.config).path().to_owned()
 }
 
 fn browser_key(headers: &HeaderMap) -> Option<String> {

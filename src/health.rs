@@ -27,7 +27,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             false
         }
     };
-    let status = Status::gather(&state.config, &state.store, now, database_ok).await;
+    let mut status = Status::gather(&state.config, &state.store, now, database_ok).await;
+    status.account_check = state.account_check.lock().expect("check lock").clone();
     let code = if database_ok {
         StatusCode::OK
     } else {

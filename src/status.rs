@@ -5,7 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::store::{QueueCounts, Store, StoredTokenSet};
+use crate::delivery::account_check::AccountCheck;
+use crate::store::{QueueCounts, RecentError, Store, StoredTokenSet};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
@@ -15,6 +16,11 @@ pub struct Status {
     pub api_usage: ApiUsage,
     /// `"ok"`, or `"unavailable"` when the database does not accept writes.
     pub database: &'static str,
+    /// The latest upstream errors of failed and dead signups, newest first (at most 5).
+    pub last_errors: Vec<RecentError>,
+    /// Configured lists and custom fields checked against the account (known to a running
+    /// service only; `null` from the CLI or before the first check).
+    pub account_check: Option<AccountCheck>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -107,6 +113,8 @@ impl Status {
                 limit: config.constant_contact.requests_per_day,
             },
             database: if database_ok { "ok" } else { "unavailable" },
+            last_errors: store.recent_errors(5).await.unwrap_or_default(),
+            account_check: None,
         }
     }
 }
@@ -145,6 +153,12 @@ impl Status {
             self.api_usage.used, self.api_usage.limit, self.api_usage.day
         ));
         out.push_str(&format!("database:    {}\n", self.database));
+        for e in &self.last_errors {
+            out.push_str(&format!(
+                "last error:  {} ({}): {}\n",
+                e.signup_id, e.state, e.error
+            ));
+        }
         out
     }
 }

@@ -268,10 +268,15 @@ impl DeliveryWorker {
             }
             (_, Some(ErrorKind::Forbidden)) => {
                 let until = now + FORBIDDEN_PAUSE;
-                self.0.alerts.raise(
-                    AlertKind::DeliveryPaused,
-                    format!("Constant Contact refused delivery with 403 ({text}): a missing scope or privilege, or a deactivated app. Deliveries are paused; signups are queued."),
-                );
+                // Alert once per episode, not every time the pause runs out and 403 comes back.
+                let already =
+                    matches!(self.pause(), Some(Pause::Until { reason, .. }) if reason == text);
+                if !already {
+                    self.0.alerts.raise(
+                        AlertKind::DeliveryPaused,
+                        format!("Constant Contact refused delivery with 403 ({text}): a missing scope or privilege, or a deactivated app. Deliveries are paused; signups are queued."),
+                    );
+                }
                 (
                     Owned::Release { next: until },
                     Delivery::Paused(Pause::Until {
@@ -320,12 +325,14 @@ impl DeliveryWorker {
     ) -> (Owned, Delivery) {
         let max_age =
             chrono::Duration::from_std(self.0.settings.max_age).unwrap_or(chrono::Duration::MAX);
-        let oldest = group
+        // A coalesced group lives as long as its newest signup: a fresh signup is never given up
+        // on because an older one for the same email was.
+        let newest = group
             .iter()
             .map(SignupRecord::age_origin)
-            .min()
+            .max()
             .unwrap_or(now);
-        if now - oldest > max_age {
+        if now - newest > max_age {
             let error = format!(
                 "gave up after {}: {error}",
                 humantime::format_duration(self.0.settings.max_age)

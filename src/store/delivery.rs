@@ -7,6 +7,14 @@ use uuid::Uuid;
 
 use super::{SignupRecord, SignupRow, Store, StoreError};
 
+/// An upstream error recorded on a signup (for the status).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RecentError {
+    pub signup_id: String,
+    pub state: String,
+    pub error: String,
+}
+
 /// What to do with claimed signups after an attempt.
 #[derive(Debug, Clone)]
 pub enum Settle<'a> {
@@ -118,6 +126,26 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The latest upstream errors of failed and dead signups, newest first.
+    pub async fn recent_errors(&self, limit: u32) -> Result<Vec<RecentError>, StoreError> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "select id, state, last_error from signups
+             where state in ('failed', 'dead') and last_error is not null
+             order by id desc limit $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(signup_id, state, error)| RecentError {
+                signup_id,
+                state,
+                error,
+            })
+            .collect())
     }
 
     /// Void every claim. Only at start, and only where one process owns the database (SQLite):

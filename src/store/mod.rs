@@ -23,7 +23,7 @@ use crate::signup::{CustomFieldValue, NewSignup};
 mod delivery;
 mod tokens;
 
-pub use delivery::Settle;
+pub use delivery::{RecentError, Settle};
 pub use tokens::{NewTokenSet, PendingAuthorization, StoredTokenSet};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -144,7 +144,11 @@ impl TokenKeeper {
     pub async fn access_token(&self) -> Result<AccessToken, TokenError> {
         let set = self.usable_set().await?;
         if self.0.clock.now() + EXPIRY_SKEW < set.expires_at {
-            return self.unseal(&set);
+            return match self.unseal(&set) {
+                Ok(token) => Ok(token),
+                Err(TokenError::Cipher(error)) => Err(self.undecryptable(&set, error).await),
+                Err(other) => Err(other),
+            };
         }
         self.refresh(set.generation).await
     }
@@ -229,7 +233,10 @@ impl TokenKeeper {
             let set = self.usable_set().await?;
             return self.unseal(&set);
         };
-        let refresh_token = self.0.cipher.open(&set.refresh_token, "refresh_token")?;
+        let refresh_token = match self.0.cipher.open(&set.refresh_token, "refresh_token") {
+            Ok(token) => token,
+            Err(error) => return Err(self.undecryptable(&set, error).await),
+        };
         let result = self.0.oauth.refresh(&refresh_token).await;
         match result {
             Ok(grant) => self.commit_refresh(&set, &grant, &refresh_token).await,
@@ -351,6 +358,30 @@ impl TokenKeeper {
         self.0
             .alerts
             .raise(AlertKind::ConnectionNeedsReconnect, text);
+        TokenError::NeedsReconnect(reason.to_owned())
+    }
+
+    /// The stored tokens cannot be read (the encryption key was changed or removed): nothing
+    /// will work until a person restores the key or reconnects, so say so instead of retrying.
+    async fn undecryptable(&self, set: &StoredTokenSet, error: CipherError) -> TokenError {
+        let reason = "token_undecryptable";
+        let _ = self
+            .0
+            .store
+            .release_refresh_after_failure(&self.0.owner)
+            .await;
+        if let Err(e) = self
+            .0
+            .store
+            .mark_needs_reconnect(set.generation, reason)
+            .await
+        {
+            tracing::error!(error = %e, "could not record needs_reconnect");
+        }
+        self.0.alerts.raise(
+            AlertKind::ConnectionNeedsReconnect,
+            format!("{error}. Restore the previous security.token_encryption_key, or reconnect at /connect. Signups are queued."),
+        );
         TokenError::NeedsReconnect(reason.to_owned())
     }
 

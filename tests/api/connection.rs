@@ -599,3 +599,73 @@ async fn a_refresh_interrupted_by_a_crash_is_reported_precisely() {
     );
     second.stop().await;
 }
+
+#[tokio::test]
+async fn a_changed_encryption_key_is_reported_as_needing_a_reconnect_not_retried_forever() {
+    use base64::Engine as _;
+    let key = |byte: u8| base64::engine::general_purpose::STANDARD.encode([byte; 32]);
+    let sandbox = fast_sandbox().await;
+    let first = AppOptions::against(
+        &sandbox,
+        &format!("[security]\ntoken_encryption_key = \"{}\"", key(1)),
+    )
+    .spawn()
+    .await;
+    first.connect_ok().await;
+    let (dir, db_path) = first.stop().await;
+
+    let mut options = AppOptions::new(
+        dir,
+        db_path,
+        &format!("[security]\ntoken_encryption_key = \"{}\"", key(2)),
+    );
+    options.sandbox = Some(&sandbox);
+    let second = options.spawn().await;
+    let result = second.keeper.access_token().await;
+
+    assert!(
+        matches!(result, Err(TokenError::NeedsReconnect(ref r)) if r == "token_undecryptable"),
+        "{result:?}"
+    );
+    assert_eq!(
+        second.readyz().await["connection"]["reason"],
+        "token_undecryptable"
+    );
+    assert!(
+        second
+            .alerts
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|a| a.kind == AlertKind::ConnectionNeedsReconnect)
+    );
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn a_public_url_with_a_path_prefix_still_connects() {
+    let sandbox = fast_sandbox().await;
+    let app = AppOptions::against(&sandbox, "").spawn().await;
+    // Behind a reverse proxy that strips /forms, the redirect URI and the cookie carry the prefix.
+    let start = app
+        .client
+        .get(app.url("/connect"))
+        .basic_auth(ADMIN_USER, Some(crate::helpers::ADMIN_PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    let cookie = start.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("Path=/oauth/callback;"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    app.stop().await;
+
+    let mut config = ccbridge::Config::from_toml("").unwrap();
+    config.server.public_url = "https://example.org/forms/".parse().unwrap();
+    assert_eq!(
+        ccbridge::startup::redirect_uri(&config).as_str(),
+        "https://example.org/forms/oauth/callback"
+    );
+}

@@ -228,6 +228,18 @@ async fn a_validation_error_upstream_makes_the_signup_dead_with_the_message_and_
             .any(|a| a.kind == AlertKind::ConfigurationMismatch),
         "the account check names the missing list at connect time"
     );
+    let status = app.readyz().await;
+    assert_eq!(
+        status["account_check"]["missing_lists"],
+        json!(["99999999-662a-11eb-af0a-fa163e56c9b0"])
+    );
+    assert_eq!(status["last_errors"][0]["state"], "dead");
+    assert!(
+        status["last_errors"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("400")
+    );
     app.stop().await;
 }
 
