@@ -30,6 +30,7 @@ use crate::config::Config;
 use crate::constant_contact::{ApiClient, OAuthClient, RateLimiter, http_client};
 use crate::delivery::account_check::{self, LatestCheck};
 use crate::delivery::{DeliverySettings, DeliveryWorker};
+use crate::signup::writer::SignupWriter;
 use crate::store::Store;
 use crate::tokens::{KeeperSettings, TokenCipher, TokenKeeper};
 use crate::{connect, health, pages, signup};
@@ -44,6 +45,8 @@ pub struct AppState {
     pub api: ApiClient,
     pub delivery: DeliveryWorker,
     pub alerts: Alerts,
+    /// Commits signups in groups (one flush for many).
+    pub writer: SignupWriter,
     /// Wakes the delivery worker: a signup was stored.
     pub new_signup: Arc<Notify>,
     /// Wakes the delivery worker: an admin connected.
@@ -104,6 +107,9 @@ pub struct Application {
     state: AppState,
 }
 
+/// Most signups committed in one transaction.
+const MAX_COMMIT_BATCH: usize = 256;
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 impl Application {
@@ -140,6 +146,7 @@ impl Application {
             claim_lease: cc.request_timeout * 2 + Duration::from_secs(30),
             retention: d.retention,
         };
+        let writer = SignupWriter::start(store.clone(), MAX_COMMIT_BATCH);
         let new_signup = Arc::new(Notify::new());
         let connected = Arc::new(Notify::new());
         let delivery = DeliveryWorker::new(
@@ -160,6 +167,7 @@ impl Application {
             api,
             delivery,
             alerts: deps.alerts,
+            writer,
             new_signup,
             connected,
             account_check: LatestCheck::default(),

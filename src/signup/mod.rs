@@ -8,6 +8,7 @@ pub mod answer;
 pub mod body;
 pub mod email;
 pub mod validate;
+pub mod writer;
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -117,19 +118,21 @@ async fn receive(
     } else {
         Intake::Deliver
     };
+    let redacted = signup.email.redacted();
+    let deliver = intake == Intake::Deliver;
     let id = state
-        .store
-        .insert_signup(&signup, &intake, state.clock.now())
+        .writer
+        .insert(signup, intake, state.clock.now())
         .await
         .map_err(|error| {
             tracing::error!(form = %form.id, error = %error, "signup could not be stored; answered 503");
             SignupError::unavailable()
         })?;
-    if intake == Intake::Deliver {
+    if deliver {
         state.new_signup.notify_one();
     }
     tracing::info!(
-        form = %form.id, signup_id = %id, email = %signup.email.redacted(), spam = honeypot_filled,
+        form = %form.id, signup_id = %id, email = %redacted, spam = honeypot_filled,
         "signup stored"
     );
     Ok(id)

@@ -37,6 +37,52 @@ pub enum Settle<'a> {
     },
 }
 
+async fn settle_one(
+    conn: &mut sqlx::SqliteConnection,
+    id: Uuid,
+    owner: &str,
+    outcome: &Settle<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let query = match outcome {
+        Settle::Delivered {
+            contact_id,
+            created,
+        } => sqlx::query(
+            "update signups set state = 'delivered', delivered_at = $1, contact_id = $2,
+                created_contact = $3, attempts = attempts + 1, last_error = null,
+                claimed_by = null, claimed_until = null
+             where id = $4 and claimed_by = $5",
+        )
+        .bind(now.timestamp_millis())
+        .bind(*contact_id)
+        .bind(i64::from(*created)),
+        Settle::Failed {
+            error,
+            next_attempt_at,
+        } => sqlx::query(
+            "update signups set state = 'failed', last_error = $1, next_attempt_at = $2,
+                attempts = attempts + 1, claimed_by = null, claimed_until = null
+             where id = $3 and claimed_by = $4",
+        )
+        .bind(*error)
+        .bind(next_attempt_at.timestamp_millis()),
+        Settle::Dead { error } => sqlx::query(
+            "update signups set state = 'dead', last_error = $1, attempts = attempts + 1,
+                claimed_by = null, claimed_until = null
+             where id = $2 and claimed_by = $3",
+        )
+        .bind(*error),
+        Settle::Release { next_attempt_at } => sqlx::query(
+            "update signups set next_attempt_at = $1, claimed_by = null, claimed_until = null
+             where id = $2 and claimed_by = $3",
+        )
+        .bind(next_attempt_at.timestamp_millis()),
+    };
+    query.bind(id.to_string()).bind(owner).execute(conn).await?;
+    Ok(())
+}
+
 impl Store {
     /// Claim the most overdue deliverable signup together with every other queued signup for the
     /// same email (they are sent as one call). Empty when nothing is due.
@@ -87,45 +133,15 @@ impl Store {
         outcome: &Settle<'_>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
+        let mut result = Ok(());
         for id in ids {
-            let query = match outcome {
-                Settle::Delivered { contact_id, created } => sqlx::query(
-                    "update signups set state = 'delivered', delivered_at = $1, contact_id = $2,
-                        created_contact = $3, attempts = attempts + 1, last_error = null,
-                        claimed_by = null, claimed_until = null
-                     where id = $4 and claimed_by = $5",
-                )
-                .bind(now.timestamp_millis())
-                .bind(*contact_id)
-                .bind(i64::from(*created)),
-                Settle::Failed { error, next_attempt_at } => sqlx::query(
-                    "update signups set state = 'failed', last_error = $1, next_attempt_at = $2,
-                        attempts = attempts + 1, claimed_by = null, claimed_until = null
-                     where id = $3 and claimed_by = $4",
-                )
-                .bind(*error)
-                .bind(next_attempt_at.timestamp_millis()),
-                Settle::Dead { error } => sqlx::query(
-                    "update signups set state = 'dead', last_error = $1, attempts = attempts + 1,
-                        claimed_by = null, claimed_until = null
-                     where id = $2 and claimed_by = $3",
-                )
-                .bind(*error),
-                Settle::Release { next_attempt_at } => sqlx::query(
-                    "update signups set next_attempt_at = $1, claimed_by = null, claimed_until = null
-                     where id = $2 and claimed_by = $3",
-                )
-                .bind(next_attempt_at.timestamp_millis()),
-            };
-            query
-                .bind(id.to_string())
-                .bind(owner)
-                .execute(&mut *tx)
-                .await?;
+            result = settle_one(tx.conn(), *id, owner, outcome, now).await;
+            if result.is_err() {
+                break;
+            }
         }
-        tx.commit().await?;
-        Ok(())
+        tx.finish(result).await
     }
 
     /// The latest upstream errors of failed and dead signups, newest first.

@@ -36,6 +36,19 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored row {id} is not readable: {problem}")]
     Corrupt { id: String, problem: String },
+    /// A write that shared a failed transaction with others (group commit).
+    #[error("the batch this write belonged to failed: {0}")]
+    Batch(String),
+    /// The writer is shutting down.
+    #[error("the store is closed")]
+    Closed,
+}
+
+impl StoreError {
+    /// A copy for the other members of a failed batch (`sqlx::Error` is not `Clone`).
+    pub fn clone_shallow(&self) -> Self {
+        Self::Batch(self.to_string())
+    }
 }
 
 /// Where a signup goes at intake.
@@ -181,38 +194,69 @@ impl Store {
         intake: &Intake,
         now: DateTime<Utc>,
     ) -> Result<Uuid, StoreError> {
-        let id = Uuid::now_v7();
-        let (state, spam_reason) = match intake {
-            Intake::Deliver => (SignupState::Pending, None),
-            Intake::Spam { reason } => (SignupState::Spam, Some(*reason)),
-        };
-        let list_ids = serde_json::to_string(&signup.list_ids).expect("uuids serialize");
-        let custom_fields =
-            serde_json::to_string(&signup.custom_fields).expect("strings serialize");
-        sqlx::query(
-            "insert into signups (id, form_id, email, first_name, last_name, phone, company, job_title,
-                list_ids, custom_fields, state, spam_reason, attempts, next_attempt_at, created_at,
-                client_ip, user_agent)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13, $14, $15)",
-        )
-        .bind(id.to_string())
-        .bind(signup.form_id.as_str())
-        .bind(signup.email.as_str())
-        .bind(&signup.first_name)
-        .bind(&signup.last_name)
-        .bind(&signup.phone)
-        .bind(&signup.company)
-        .bind(&signup.job_title)
-        .bind(list_ids)
-        .bind(custom_fields)
-        .bind(state.as_str())
-        .bind(spam_reason)
-        .bind(now.timestamp_millis())
-        .bind(signup.client_ip.map(|ip| ip.to_string()))
-        .bind(&signup.user_agent)
-        .execute(&self.pool)
-        .await?;
-        Ok(id)
+        let ids = self.insert_signups(&[(signup, intake, now)]).await?;
+        Ok(ids[0])
+    }
+
+    /// Commit several signups in one transaction (one disk flush): all or none. Returns their
+    /// ids in order, only after the transaction is durable.
+    pub async fn insert_signups(
+        &self,
+        signups: &[(&NewSignup, &Intake, DateTime<Utc>)],
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let result = Self::insert_rows(tx.conn(), signups).await;
+        tx.finish(result).await
+    }
+
+    /// Start a write transaction (`begin immediate`: the write lock is taken now, waiting up to
+    /// the busy timeout, rather than failing halfway through).
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("begin immediate").execute(&mut *conn).await?;
+        Ok(WriteTx(conn))
+    }
+
+    async fn insert_rows(
+        conn: &mut sqlx::SqliteConnection,
+        signups: &[(&NewSignup, &Intake, DateTime<Utc>)],
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let mut ids = Vec::with_capacity(signups.len());
+        for (signup, intake, now) in signups {
+            let id = Uuid::now_v7();
+            let (state, spam_reason) = match intake {
+                Intake::Deliver => (SignupState::Pending, None),
+                Intake::Spam { reason } => (SignupState::Spam, Some(*reason)),
+            };
+            let list_ids = serde_json::to_string(&signup.list_ids).expect("uuids serialize");
+            let custom_fields =
+                serde_json::to_string(&signup.custom_fields).expect("strings serialize");
+            sqlx::query(
+                "insert into signups (id, form_id, email, first_name, last_name, phone, company, job_title,
+                    list_ids, custom_fields, state, spam_reason, attempts, next_attempt_at, created_at,
+                    client_ip, user_agent)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13, $14, $15)",
+            )
+            .bind(id.to_string())
+            .bind(signup.form_id.as_str())
+            .bind(signup.email.as_str())
+            .bind(&signup.first_name)
+            .bind(&signup.last_name)
+            .bind(&signup.phone)
+            .bind(&signup.company)
+            .bind(&signup.job_title)
+            .bind(list_ids)
+            .bind(custom_fields)
+            .bind(state.as_str())
+            .bind(spam_reason)
+            .bind(now.timestamp_millis())
+            .bind(signup.client_ip.map(|ip| ip.to_string()))
+            .bind(&signup.user_agent)
+            .execute(&mut *conn)
+            .await?;
+            ids.push(id);
+        }
+        Ok(ids)
     }
 
     /// One signup by id.
@@ -270,6 +314,44 @@ impl Store {
     /// Wait for in-flight queries, then close every connection (checkpointing the WAL).
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// A write transaction run by hand rather than with `Pool::begin`: when COMMIT fails (a full
+/// disk), SQLite keeps the transaction open, and it must be rolled back here or its write lock
+/// outlives the failure and every later write gets "database is locked".
+pub(crate) struct WriteTx(sqlx::pool::PoolConnection<sqlx::Sqlite>);
+
+impl WriteTx {
+    pub(crate) fn conn(&mut self) -> &mut sqlx::SqliteConnection {
+        &mut self.0
+    }
+
+    /// Commit if `result` is `Ok`, else roll back; either way nothing is left half-done.
+    pub(crate) async fn finish<T>(
+        mut self,
+        result: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let result = match result {
+            Ok(value) => sqlx::query("commit")
+                .execute(&mut *self.0)
+                .await
+                .map(|_| value)
+                .map_err(StoreError::from),
+            Err(error) => Err(error),
+        };
+        if result.is_err() {
+            self.abandon().await;
+        }
+        result
+    }
+
+    /// Roll back; a connection that cannot even do that is closed, so no lock survives it.
+    async fn abandon(mut self) {
+        if sqlx::query("rollback").execute(&mut *self.0).await.is_err() {
+            use sqlx::Connection as _;
+            let _ = self.0.detach().close().await;
+        }
     }
 }
 
