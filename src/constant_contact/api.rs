@@ -102,6 +102,29 @@ struct Link {
     href: String,
 }
 
+/// One page of a paged collection: its items and the link to the next page.
+trait Page: DeserializeOwned {
+    type Item;
+    fn into_parts(self) -> (Vec<Self::Item>, Option<String>);
+}
+
+impl Page for ListPage {
+    type Item = ContactList;
+    fn into_parts(self) -> (Vec<ContactList>, Option<String>) {
+        (self.lists, self.links.and_then(|l| l.next).map(|n| n.href))
+    }
+}
+
+impl Page for CustomFieldPage {
+    type Item = CustomField;
+    fn into_parts(self) -> (Vec<CustomField>, Option<String>) {
+        (
+            self.custom_fields,
+            self.links.and_then(|l| l.next).map(|n| n.href),
+        )
+    }
+}
+
 #[derive(Deserialize)]
 struct CustomFieldPage {
     #[serde(default)]
@@ -158,36 +181,37 @@ impl ApiClient {
     }
 
     pub async fn contact_lists(&self, token: &SecretString) -> Result<Vec<ContactList>, ApiError> {
-        let mut url = self.url("/contact_lists?limit=1000&include_membership_count=all")?;
-        let mut lists = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let (_, body) = self.send(self.http.get(url.clone()), token).await?;
-            let page: ListPage = decode(&body)?;
-            lists.extend(page.lists);
-            match page.links.and_then(|l| l.next) {
-                Some(next) => url = self.next_url(&next.href)?,
-                None => return Ok(lists),
-            }
-        }
-        Err(ApiError::Decode(format!(
-            "contact_lists has more than {MAX_PAGES} pages"
-        )))
+        self.all_pages::<ListPage>(
+            "/contact_lists?limit=1000&include_membership_count=all",
+            token,
+        )
+        .await
     }
 
     pub async fn custom_fields(&self, token: &SecretString) -> Result<Vec<CustomField>, ApiError> {
-        let mut url = self.url("/contact_custom_fields?limit=100")?;
-        let mut fields = Vec::new();
+        self.all_pages::<CustomFieldPage>("/contact_custom_fields?limit=100", token)
+            .await
+    }
+
+    /// Every item of a paged collection, following `_links.next.href` (bounded by `MAX_PAGES`).
+    async fn all_pages<P: Page>(
+        &self,
+        first: &str,
+        token: &SecretString,
+    ) -> Result<Vec<P::Item>, ApiError> {
+        let mut url = self.url(first)?;
+        let mut items = Vec::new();
         for _ in 0..MAX_PAGES {
             let (_, body) = self.send(self.http.get(url.clone()), token).await?;
-            let page: CustomFieldPage = decode(&body)?;
-            fields.extend(page.custom_fields);
-            match page.links.and_then(|l| l.next) {
-                Some(next) => url = self.next_url(&next.href)?,
-                None => return Ok(fields),
+            let (page, next) = decode::<P>(&body)?.into_parts();
+            items.extend(page);
+            match next {
+                Some(href) => url = self.next_url(&href)?,
+                None => return Ok(items),
             }
         }
         Err(ApiError::Decode(format!(
-            "contact_custom_fields has more than {MAX_PAGES} pages"
+            "{first} has more than {MAX_PAGES} pages"
         )))
     }
 

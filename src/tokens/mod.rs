@@ -178,20 +178,31 @@ impl TokenKeeper {
     pub async fn give_up_unauthorized(&self) -> String {
         let reason = "unauthorized";
         if let Ok(set) = self.usable_set().await {
-            if let Err(e) = self
-                .0
-                .store
-                .mark_needs_reconnect(set.generation, reason)
-                .await
-            {
-                tracing::error!(error = %e, "could not record needs_reconnect");
-            }
-            self.0.alerts.raise(
-                AlertKind::ConnectionNeedsReconnect,
-                "Constant Contact refused a freshly refreshed access token (401). Signups are queued; an admin must reconnect at /connect.",
-            );
+            self.give_up(
+                &set,
+                reason,
+                "Constant Contact refused a freshly refreshed access token (401). Signups are queued; an admin must reconnect at /connect.".to_owned(),
+            )
+            .await;
         }
         reason.to_owned()
+    }
+
+    /// Only a person can fix the connection now: record `needs_reconnect` with `reason` (which
+    /// also releases any refresh lease) and raise the alert.
+    async fn give_up(&self, set: &StoredTokenSet, reason: &str, text: String) -> TokenError {
+        if let Err(e) = self
+            .0
+            .store
+            .mark_needs_reconnect(set.generation, reason)
+            .await
+        {
+            tracing::error!(error = %e, "could not record needs_reconnect");
+        }
+        self.0
+            .alerts
+            .raise(AlertKind::ConnectionNeedsReconnect, text);
+        TokenError::NeedsReconnect(reason.to_owned())
     }
 
     /// Replace the token set with one from a completed authorization, and wake the keeper.
@@ -342,47 +353,21 @@ impl TokenKeeper {
                 return TokenError::Transient(message.clone());
             }
         };
-        if let Err(e) = self
-            .0
-            .store
-            .mark_needs_reconnect(set.generation, reason)
-            .await
-        {
-            tracing::error!(error = %e, "could not record needs_reconnect");
-        }
         let text = match reason {
             "refresh_interrupted" => "The Constant Contact refresh token was rejected after a refresh was interrupted by a crash (the rotated token was lost). Signups are queued; an admin must reconnect at /connect.".to_owned(),
             "invalid_client" => format!("Constant Contact refused the client credentials ({error}). Fix constant_contact.client_id / client_secret, then reconnect at /connect. Signups are queued."),
             _ => format!("Constant Contact rejected the refresh token ({error}). Signups are queued; an admin must reconnect at /connect."),
         };
-        self.0
-            .alerts
-            .raise(AlertKind::ConnectionNeedsReconnect, text);
-        TokenError::NeedsReconnect(reason.to_owned())
+        self.give_up(set, reason, text).await
     }
 
     /// The stored tokens cannot be read (the encryption key was changed or removed): nothing
     /// will work until a person restores the key or reconnects, so say so instead of retrying.
     async fn undecryptable(&self, set: &StoredTokenSet, error: CipherError) -> TokenError {
-        let reason = "token_undecryptable";
-        let _ = self
-            .0
-            .store
-            .release_refresh_after_failure(&self.0.owner)
-            .await;
-        if let Err(e) = self
-            .0
-            .store
-            .mark_needs_reconnect(set.generation, reason)
-            .await
-        {
-            tracing::error!(error = %e, "could not record needs_reconnect");
-        }
-        self.0.alerts.raise(
-            AlertKind::ConnectionNeedsReconnect,
-            format!("{error}. Restore the previous security.token_encryption_key, or reconnect at /connect. Signups are queued."),
+        let text = format!(
+            "{error}. Restore the previous security.token_encryption_key, or reconnect at /connect. Signups are queued."
         );
-        TokenError::NeedsReconnect(reason.to_owned())
+        self.give_up(set, "token_undecryptable", text).await
     }
 
     /// The stored set if it can be used at all.
