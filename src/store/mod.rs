@@ -217,45 +217,46 @@ impl Store {
         Ok(WriteTx(conn))
     }
 
+    /// One multi-row INSERT for the whole batch (far cheaper than a statement per row).
     async fn insert_rows(
         conn: &mut sqlx::SqliteConnection,
         signups: &[(&NewSignup, &Intake, DateTime<Utc>)],
     ) -> Result<Vec<Uuid>, StoreError> {
-        let mut ids = Vec::with_capacity(signups.len());
-        for (signup, intake, now) in signups {
-            let id = Uuid::now_v7();
-            let (state, spam_reason) = match intake {
-                Intake::Deliver => (SignupState::Pending, None),
-                Intake::Spam { reason } => (SignupState::Spam, Some(*reason)),
-            };
-            let list_ids = serde_json::to_string(&signup.list_ids).expect("uuids serialize");
-            let custom_fields =
-                serde_json::to_string(&signup.custom_fields).expect("strings serialize");
-            sqlx::query(
-                "insert into signups (id, form_id, email, first_name, last_name, phone, company, job_title,
-                    list_ids, custom_fields, state, spam_reason, attempts, next_attempt_at, created_at,
-                    client_ip, user_agent)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13, $14, $15)",
-            )
-            .bind(id.to_string())
-            .bind(signup.form_id.as_str())
-            .bind(signup.email.as_str())
-            .bind(&signup.first_name)
-            .bind(&signup.last_name)
-            .bind(&signup.phone)
-            .bind(&signup.company)
-            .bind(&signup.job_title)
-            .bind(list_ids)
-            .bind(custom_fields)
-            .bind(state.as_str())
-            .bind(spam_reason)
-            .bind(now.timestamp_millis())
-            .bind(signup.client_ip.map(|ip| ip.to_string()))
-            .bind(&signup.user_agent)
-            .execute(&mut *conn)
-            .await?;
-            ids.push(id);
-        }
+        let ids: Vec<Uuid> = signups.iter().map(|_| Uuid::now_v7()).collect();
+        let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "insert into signups (id, form_id, email, first_name, last_name, phone, company, job_title,
+                list_ids, custom_fields, state, spam_reason, attempts, next_attempt_at, created_at,
+                client_ip, user_agent) ",
+        );
+        query.push_values(
+            signups.iter().zip(&ids),
+            |mut row, ((signup, intake, now), id)| {
+                let (state, spam_reason) = match intake {
+                    Intake::Deliver => (SignupState::Pending, None),
+                    Intake::Spam { reason } => (SignupState::Spam, Some(*reason)),
+                };
+                row.push_bind(id.to_string())
+                    .push_bind(signup.form_id.as_str().to_owned())
+                    .push_bind(signup.email.as_str().to_owned())
+                    .push_bind(signup.first_name.clone())
+                    .push_bind(signup.last_name.clone())
+                    .push_bind(signup.phone.clone())
+                    .push_bind(signup.company.clone())
+                    .push_bind(signup.job_title.clone())
+                    .push_bind(serde_json::to_string(&signup.list_ids).expect("uuids serialize"))
+                    .push_bind(
+                        serde_json::to_string(&signup.custom_fields).expect("strings serialize"),
+                    )
+                    .push_bind(state.as_str())
+                    .push_bind(spam_reason)
+                    .push_bind(0_i64)
+                    .push_bind(now.timestamp_millis())
+                    .push_bind(now.timestamp_millis())
+                    .push_bind(signup.client_ip.map(|ip| ip.to_string()))
+                    .push_bind(signup.user_agent.clone());
+            },
+        );
+        query.build().execute(&mut *conn).await?;
         Ok(ids)
     }
 
