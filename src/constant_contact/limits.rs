@@ -23,6 +23,8 @@ pub struct RateLimiter {
     clock: SharedClock,
     per_second: usize,
     per_day: u64,
+    /// The least time between two calls: the window shared out evenly.
+    spacing: Duration,
     /// When the last `per_second` calls were let through, oldest first.
     recent: Mutex<VecDeque<Instant>>,
     /// After a 429 `throttled`, nothing goes out before this.
@@ -36,6 +38,7 @@ impl RateLimiter {
             clock,
             per_second: per_second.max(1) as usize,
             per_day: u64::from(per_day),
+            spacing: WINDOW / per_second.max(1),
             recent: Mutex::new(VecDeque::new()),
             hold_until: std::sync::Mutex::new(None),
         }
@@ -70,6 +73,15 @@ impl RateLimiter {
                 .is_some_and(|sent| now.duration_since(*sent) >= WINDOW)
             {
                 recent.pop_front();
+            }
+            // Calls are also spaced evenly rather than sent in bursts of `per_second`: a burst
+            // needs only a little delay on its way out (a busy host) to land in the same upstream
+            // second as the next one, while evenly spaced calls would have to be held up by a
+            // whole spacing for that.
+            let spaced_until = recent.back().map(|last| *last + self.spacing);
+            if let Some(until) = spaced_until.filter(|until| *until > now) {
+                tokio::time::sleep_until(until).await;
+                continue;
             }
             if recent.len() < self.per_second {
                 recent.push_back(now);
