@@ -11,6 +11,7 @@ pub mod connect;
 pub mod constant_contact;
 pub mod demo;
 pub mod health;
+pub mod metrics;
 pub mod pages;
 pub mod password;
 pub mod sandbox;

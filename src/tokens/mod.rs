@@ -231,10 +231,12 @@ impl TokenKeeper {
         };
         let refresh_token = self.0.cipher.open(&set.refresh_token, "refresh_token")?;
         let result = self.0.oauth.refresh(&refresh_token).await;
-        match result {
+        let refreshed = match result {
             Ok(grant) => self.commit_refresh(&set, &grant, &refresh_token).await,
             Err(error) => Err(self.refresh_failed(&set, error).await),
-        }
+        };
+        crate::metrics::refresh(&refreshed);
+        refreshed
     }
 
     /// Take the lease for `generation`. `None` when the set moved past it; waits (bounded) while
