@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use rand::RngCore as _;
 
-use crate::admin_auth::require_admin;
 use crate::pages;
 use crate::startup::AppState;
 use crate::store::PendingAuthorization;
@@ -25,11 +24,17 @@ const AUTHORIZATION_TTL: chrono::Duration = chrono::Duration::minutes(10);
 const BROWSER_COOKIE: &str = "ccbridge_connect";
 const CALLBACK_PATH: &str = "/oauth/callback";
 
-/// `GET /connect`.
+/// `GET /connect`: for an admin with a console session or HTTP Basic credentials.
 pub async fn connect(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(denied) = require_admin(&headers, &state.config.admin).await {
+    if let Err(denied) = crate::admin::session::session_or_basic(&state, &headers).await {
         return denied;
     }
+    start_authorization(&state).await
+}
+
+/// Send the (already authenticated) admin's browser to the authorize endpoint. Also the console's
+/// Connect / Reconnect button.
+pub async fn start_authorization(state: &AppState) -> Response {
     if !state.config.constant_contact.is_configured() {
         return page(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -87,13 +92,14 @@ pub async fn callback(
             .collect();
     match finish(&state, &headers, &params).await {
         Ok(account) => {
-            let mut response = page(
-                StatusCode::OK,
-                "Connected",
-                &format!(
-                    "ccbridge is connected to {account}. Queued signups will now be delivered; you can close this page."
-                ),
+            let body = format!(
+                "<h1>Connected</h1>\n<p>ccbridge is connected to {}. Queued signups will now be delivered; you can close this page.</p>\n<p><a href=\"/admin\">Go to the admin console</a></p>",
+                pages::escape(&account)
             );
+            let mut response = (StatusCode::OK, pages::layout("Connected", &body)).into_response();
+            response
+                .headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
             let clear = format!(
                 "{BROWSER_COOKIE}=; Path={CALLBACK_PATH}; Max-Age=0; HttpOnly; SameSite=Lax"
             );

@@ -317,6 +317,7 @@ pub fn router(state: AppState) -> Router {
         .route("/connect", get(connect::connect))
         .route("/oauth/callback", get(connect::callback))
         .route("/metrics", get(crate::metrics::scrape))
+        .merge(crate::admin::routes())
         .fallback(|| async { (StatusCode::NOT_FOUND, pages::not_found()).into_response() });
     let routes = if demo_page {
         routes.route("/demo", get(crate::demo::page))
