@@ -3,6 +3,7 @@
 
 mod admin;
 mod alerts;
+mod browser;
 mod cli;
 mod connection;
 mod crash;
