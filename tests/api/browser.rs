@@ -129,12 +129,17 @@ impl Browser {
     }
 }
 
+/// One browser at a time: Chromium is heavy on a 2-core machine, and the rest of the suite
+/// (rate-limit tests among it) runs alongside.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Run `test` with a browser; on failure save a screenshot, then fail.
 async fn with_browser<F, Fut>(name: &str, test: F)
 where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = ()>,
 {
+    let _turn = ONE_BROWSER.lock().await;
     let Some(browser) = Browser::start(name).await else {
         return;
     };
