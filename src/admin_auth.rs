@@ -14,30 +14,44 @@ use crate::{pages, password};
 /// `Ok` when the request carries the admin's credentials; otherwise the 401 to send.
 pub async fn require_admin(headers: &HeaderMap, admin: &AdminConfig) -> Result<(), Response> {
     if admin.password_hash.expose_secret().is_empty() {
-        return Err(unauthorized(
-            "Admin access is disabled until admin.password_hash is set (see `ccbridge hash-password`).",
-        ));
+        return Err(unauthorized(DISABLED));
     }
     let Some((user, pass)) = basic_credentials(headers) else {
         return Err(unauthorized("Authentication required."));
     };
-    let hash = admin.password_hash.clone();
-    let expected_user = admin.username.clone();
-    // Argon2 is deliberately slow: keep it off the async workers. The password is checked even
-    // when the user name is wrong, so timing does not tell which one was.
-    let ok = tokio::task::spawn_blocking(move || {
-        let password_ok = password::verify(pass.expose_secret(), &hash);
-        let user_ok = Sha256::digest(user.as_bytes()) == Sha256::digest(expected_user.as_bytes());
-        password_ok && user_ok
-    })
-    .await
-    .unwrap_or(false);
-    if ok {
+    if verify(admin, user, pass).await {
         Ok(())
     } else {
         tracing::warn!("admin authentication failed");
         Err(unauthorized("Authentication required."))
     }
+}
+
+/// What the 401 says while no password hash is configured.
+pub const DISABLED: &str =
+    "Admin access is disabled until admin.password_hash is set (see `ccbridge hash-password`).";
+
+/// Whether `user` and `pass` are the admin's (false while no password hash is configured).
+pub async fn verify(admin: &AdminConfig, user: String, pass: SecretString) -> bool {
+    if admin.password_hash.expose_secret().is_empty() {
+        return false;
+    }
+    let hash = admin.password_hash.clone();
+    let expected_user = admin.username.clone();
+    // Argon2 is deliberately slow: keep it off the async workers. The password is checked even
+    // when the user name is wrong, so timing does not tell which one was.
+    tokio::task::spawn_blocking(move || {
+        let password_ok = password::verify(pass.expose_secret(), &hash);
+        let user_ok = Sha256::digest(user.as_bytes()) == Sha256::digest(expected_user.as_bytes());
+        password_ok && user_ok
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Whether the request carries an `Authorization: Basic` header at all (right or wrong).
+pub fn has_basic_credentials(headers: &HeaderMap) -> bool {
+    basic_credentials(headers).is_some()
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, SecretString)> {
@@ -54,7 +68,8 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, SecretString)> {
     Some((user.to_owned(), SecretString::from(pass.to_owned())))
 }
 
-fn unauthorized(message: &str) -> Response {
+/// 401 with `WWW-Authenticate: Basic` and nothing else revealed.
+pub fn unauthorized(message: &str) -> Response {
     let mut response = (
         StatusCode::UNAUTHORIZED,
         pages::notice(

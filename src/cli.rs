@@ -21,6 +21,7 @@ use crate::sandbox::SandboxConfig;
 use crate::startup::{Application, connection};
 use crate::status::Status;
 use crate::store::Store;
+use crate::tokens::{CallError, TokenError};
 use crate::{password, telemetry};
 
 #[derive(Debug, Parser)]
@@ -85,8 +86,15 @@ pub enum Command {
         json: bool,
     },
     /// List the account's contact lists (name, id, members), to find ids for the config.
-    Lists,
+    /// Exit code: 0 listed, 2 not connected or needs a reconnect, 1 on other errors.
+    Lists {
+        /// A JSON array of {"list_id", "name", "membership_count"}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Requeue failed signups (and dead ones with --dead, or one by --id).
+    /// Exit code: 0 done (also when there was nothing to requeue), 3 no failed or dead signup
+    /// has the --id, 1 on errors.
     Retry {
         /// Also requeue dead signups.
         #[arg(long)]
@@ -94,6 +102,9 @@ pub enum Command {
         /// Requeue only this signup (failed or dead).
         #[arg(long)]
         id: Option<uuid::Uuid>,
+        /// Print {"requeued": N}.
+        #[arg(long)]
+        json: bool,
     },
     /// GET /healthz and exit 0 (healthy) or 1, for a container HEALTHCHECK without curl.
     Healthcheck {
@@ -132,9 +143,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Migrate => runtime().and_then(|rt| rt.block_on(migrate(cli.config))),
         Command::HashPassword => hash_password(),
         Command::Status { json } => runtime().and_then(|rt| rt.block_on(status(cli.config, json))),
-        Command::Lists => runtime().and_then(|rt| rt.block_on(lists(cli.config))),
-        Command::Retry { dead, id } => {
-            runtime().and_then(|rt| rt.block_on(retry(cli.config, dead, id)))
+        Command::Lists { json } => runtime().and_then(|rt| rt.block_on(lists(cli.config, json))),
+        Command::Retry { dead, id, json } => {
+            runtime().and_then(|rt| rt.block_on(retry(cli.config, dead, id, json)))
         }
         Command::Healthcheck { url } => {
             runtime().and_then(|rt| rt.block_on(healthcheck(cli.config, url)))
@@ -277,11 +288,16 @@ async fn status(path: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
     Ok(match status.connection.state {
         _ if !database_ok => ExitCode::FAILURE,
         "connected" | "refreshing" => ExitCode::SUCCESS,
-        _ => ExitCode::from(2),
+        _ => ExitCode::from(EXIT_NOT_CONNECTED),
     })
 }
 
-async fn lists(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+/// Exit code of `status` and `lists` when there is no usable connection.
+const EXIT_NOT_CONNECTED: u8 = 2;
+/// Exit code of `retry --id` when no failed or dead signup has that id.
+const EXIT_NO_MATCH: u8 = 3;
+
+async fn lists(path: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
     let config = load(path)?;
     telemetry::init(&config.logging);
     let store = open_store(&config).await?;
@@ -294,7 +310,22 @@ async fn lists(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         })
         .await;
     store.close().await;
-    let lists = result.context("listing the account's contact lists")?;
+    let lists = match result {
+        Ok(lists) => lists,
+        Err(CallError::Token(
+            error @ (TokenError::NotConnected | TokenError::NeedsReconnect(_)),
+        )) => {
+            eprintln!("ccbridge: {error}");
+            return Ok(ExitCode::from(EXIT_NOT_CONNECTED));
+        }
+        Err(error) => {
+            return Err(anyhow::Error::new(error).context("listing the account's contact lists"));
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&lists)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     println!("{:<38}  {:>8}  name", "list id", "members");
     for list in lists {
         let members = list
@@ -309,6 +340,7 @@ async fn retry(
     path: Option<PathBuf>,
     dead: bool,
     id: Option<uuid::Uuid>,
+    json: bool,
 ) -> anyhow::Result<ExitCode> {
     let config = load(path)?;
     let store = open_store(&config).await?;
@@ -316,10 +348,14 @@ async fn retry(
         .requeue(dead || id.is_some(), id, chrono::Utc::now())
         .await?;
     store.close().await;
-    println!("{requeued} signup(s) requeued for delivery");
+    if json {
+        println!("{}", serde_json::json!({ "requeued": requeued }));
+    } else {
+        println!("{requeued} signup(s) requeued for delivery");
+    }
     if id.is_some() && requeued == 0 {
         eprintln!("no failed or dead signup has that id");
-        return Ok(ExitCode::FAILURE);
+        return Ok(ExitCode::from(EXIT_NO_MATCH));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -63,6 +63,10 @@ pub struct Config {
     #[serde(default)]
     pub logging: LoggingConfig,
     #[serde(default)]
+    pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+    #[serde(default)]
     pub forms: Vec<FormConfig>,
 }
 
@@ -270,6 +274,82 @@ impl Default for LoggingConfig {
 pub enum LogFormat {
     Pretty,
     Json,
+}
+
+/// `GET /metrics` (Prometheus text format).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` at all.
+    pub enabled: bool,
+    /// When set, `/metrics` answers only requests with `Authorization: Bearer <token>`.
+    pub bearer_token: SecretString,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bearer_token: SecretString::from(String::new()),
+        }
+    }
+}
+
+/// Where alerts go besides the log.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// A JSON POST (`{"text": …, "kind": …, "ccbridge": {…}}`) per alert: a Slack or Mattermost
+    /// incoming webhook works as is. Its URL usually holds a secret, so it is never shown.
+    #[serde(deserialize_with = "deserialize_webhook_url")]
+    pub webhook_url: Option<WebhookUrl>,
+    /// An alert of one kind is sent at most once per this interval (the log gets every one).
+    #[serde(with = "humantime_serde")]
+    pub min_interval: Duration,
+    /// Timeout of one webhook request.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            webhook_url: None,
+            min_interval: Duration::from_secs(3600),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A webhook URL; its `Debug` never shows it (incoming-webhook URLs are bearer secrets).
+pub struct WebhookUrl(Url);
+
+impl WebhookUrl {
+    pub fn url(&self) -> &Url {
+        &self.0
+    }
+}
+
+impl fmt::Debug for WebhookUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WebhookUrl([redacted])")
+    }
+}
+
+fn deserialize_webhook_url<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<WebhookUrl>, D::Error> {
+    let s = SecretString::deserialize(d)?;
+    let s = s.expose_secret().trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    // The parser's message never echoes the URL.
+    let url = Url::parse(s).map_err(|e| serde::de::Error::custom(format!("not a URL: {e}")))?;
+    if !["http", "https"].contains(&url.scheme()) {
+        return Err(serde::de::Error::custom("must be an http or https URL"));
+    }
+    Ok(Some(WebhookUrl(url)))
 }
 
 /// One signup form: `POST /signup/{id}`.
@@ -577,6 +657,12 @@ impl Config {
                 "retry_base must be more than zero and retry_max at least retry_base".into(),
             );
         }
+        if self.alerts.timeout.is_zero() || self.alerts.timeout > Duration::from_secs(120) {
+            return fail(
+                "alerts.timeout".into(),
+                "must be more than zero and at most 2m".into(),
+            );
+        }
         let mut seen = HashSet::new();
         for (i, form) in self.forms.iter().enumerate() {
             if !seen.insert(&form.id) {
@@ -703,6 +789,34 @@ impl Config {
         line("[logging]".into());
         line(format!("format = {:?}", self.logging.format).to_lowercase());
         line(format!("level = {}", self.logging.level));
+        line("[metrics]".into());
+        line(format!("enabled = {}", self.metrics.enabled));
+        line(format!(
+            "bearer_token = {}",
+            if self.metrics.bearer_token.expose_secret().is_empty() {
+                "(not set: /metrics is open to anyone who can reach it)"
+            } else {
+                "(set)"
+            }
+        ));
+        let a = &self.alerts;
+        line("[alerts]".into());
+        line(format!(
+            "webhook_url = {}",
+            if a.webhook_url.is_some() {
+                "(set)"
+            } else {
+                "(not set: alerts go to the log only)"
+            }
+        ));
+        line(format!(
+            "min_interval = {}",
+            humantime::format_duration(a.min_interval)
+        ));
+        line(format!(
+            "timeout = {}",
+            humantime::format_duration(a.timeout)
+        ));
         for f in &self.forms {
             line("[[forms]]".into());
             line(format!("id = {}  (POST /signup/{})", f.id, f.id));
@@ -1102,6 +1216,40 @@ mod tests {
             assert!(!text.contains(&key), "{text}");
         }
         assert!(config.redacted_summary().contains("client_secret = (set)"));
+    }
+
+    #[test]
+    fn metrics_and_alerts_secrets_are_never_shown() {
+        let config = Config::load_from(
+            None,
+            env(&[
+                ("CCBRIDGE__METRICS__BEARER_TOKEN", "scrape-secret-123"),
+                (
+                    "CCBRIDGE__ALERTS__WEBHOOK_URL",
+                    "https://hooks.example.com/services/T0/B0/webhook-secret",
+                ),
+                ("CCBRIDGE__ALERTS__MIN_INTERVAL", "15m"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.alerts.min_interval, Duration::from_secs(900));
+        for text in [config.redacted_summary(), format!("{config:?}")] {
+            assert!(!text.contains("scrape-secret-123"), "{text}");
+            assert!(!text.contains("webhook-secret"), "{text}");
+        }
+        let summary = config.redacted_summary();
+        assert!(summary.contains("bearer_token = (set)"), "{summary}");
+        assert!(summary.contains("webhook_url = (set)"), "{summary}");
+    }
+
+    #[test]
+    fn a_bad_webhook_url_names_its_key() {
+        let err = Config::from_toml("[alerts]\nwebhook_url = \"ftp://x.example\"").unwrap_err();
+        assert!(err.to_string().contains("alerts.webhook_url"), "{err}");
+        let err = Config::from_toml("[alerts]\nmin_interval = \"soon\"").unwrap_err();
+        assert!(err.to_string().contains("alerts.min_interval"), "{err}");
+        let err = Config::from_toml("[metrics]\nbearer = \"x\"").unwrap_err();
+        assert!(err.to_string().contains("bearer"), "{err}");
     }
 
     #[test]

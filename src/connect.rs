@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use rand::RngCore as _;
 
-use crate::admin_auth::require_admin;
 use crate::pages;
 use crate::startup::{AppState, redirect_uri};
 use crate::store::PendingAuthorization;
@@ -24,11 +23,17 @@ const AUTHORIZATION_TTL: chrono::Duration = chrono::Duration::minutes(10);
 /// Binds an authorization to the browser that started it.
 const BROWSER_COOKIE: &str = "ccbridge_connect";
 
-/// `GET /connect`.
+/// `GET /connect`: for an admin with a console session or HTTP Basic credentials.
 pub async fn connect(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(denied) = require_admin(&headers, &state.config.admin).await {
+    if let Err(denied) = crate::admin::session::session_or_basic(&state, &headers).await {
         return denied;
     }
+    start_authorization(&state).await
+}
+
+/// Send the (already authenticated) admin's browser to the authorize endpoint. Also the console's
+/// Connect / Reconnect button.
+pub async fn start_authorization(state: &AppState) -> Response {
     if !state.config.constant_contact.is_configured() {
         return page(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -63,7 +68,7 @@ pub async fn connect(State(state): State<AppState>, headers: HeaderMap) -> Respo
     };
     let cookie = format!(
         "{BROWSER_COOKIE}={browser_key}; Path={}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
-        callback_path(&state),
+        callback_path(state),
         AUTHORIZATION_TTL.num_seconds()
     );
     let mut response = StatusCode::SEE_OTHER.into_response();
@@ -87,13 +92,14 @@ pub async fn callback(
             .collect();
     match finish(&state, &headers, &params).await {
         Ok(account) => {
-            let mut response = page(
-                StatusCode::OK,
-                "Connected",
-                &format!(
-                    "ccbridge is connected to {account}. Queued signups will now be delivered; you can close this page."
-                ),
+            let body = format!(
+                "<h1>Connected</h1>\n<p>ccbridge is connected to {}. Queued signups will now be delivered; you can close this page.</p>\n<p><a href=\"/admin\">Go to the admin console</a></p>",
+                pages::escape(&account)
             );
+            let mut response = (StatusCode::OK, pages::layout("Connected", &body)).into_response();
+            response
+                .headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
             let clear = format!(
                 "{BROWSER_COOKIE}=; Path={}; Max-Age=0; HttpOnly; SameSite=Lax",
                 callback_path(&state)

@@ -1,6 +1,7 @@
 //! ccbridge: a self-hosted service that turns a website's signup form into contacts in the site
 //! owner's own Constant Contact account, durably and unattended.
 
+pub mod admin;
 pub mod admin_auth;
 pub mod alerts;
 pub mod cli;
@@ -11,6 +12,7 @@ pub mod connect;
 pub mod constant_contact;
 pub mod demo;
 pub mod health;
+pub mod metrics;
 pub mod pages;
 pub mod password;
 pub mod sandbox;

@@ -24,7 +24,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::alerts::Alerts;
+use crate::alerts::{Alerts, WebhookSink};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::constant_contact::{ApiClient, OAuthClient, RateLimiter, http_client};
@@ -131,7 +131,16 @@ impl Application {
                 .with_context(|| format!("binding {}", config.server.listen))?,
         };
         let cc = &config.constant_contact;
-        let (keeper, api) = connection(&config, &store, &deps.clock, &deps.alerts);
+        let alerts = match &config.alerts.webhook_url {
+            Some(webhook) => deps.alerts.with_sink(WebhookSink::start(
+                webhook.url().clone(),
+                &config.server.public_url,
+                config.alerts.min_interval,
+                config.alerts.timeout,
+            )),
+            None => deps.alerts,
+        };
+        let (keeper, api) = connection(&config, &store, &deps.clock, &alerts);
         if !keeper.cipher().encrypts() {
             tracing::warn!(
                 "security.token_encryption_key is not set: Constant Contact tokens are stored unencrypted in the database"
@@ -155,7 +164,7 @@ impl Application {
             api.clone(),
             deps.clock.clone(),
             delivery_settings,
-            deps.alerts.clone(),
+            alerts.clone(),
             new_signup.clone(),
             connected.clone(),
         );
@@ -166,7 +175,7 @@ impl Application {
             keeper,
             api,
             delivery,
-            alerts: deps.alerts,
+            alerts,
             writer,
             new_signup,
             connected,
@@ -315,6 +324,8 @@ pub fn router(state: AppState) -> Router {
         .route("/signup/{form_id}/thank-you", get(signup::thank_you))
         .route("/connect", get(connect::connect))
         .route("/oauth/callback", get(connect::callback))
+        .route("/metrics", get(crate::metrics::scrape))
+        .merge(crate::admin::routes())
         .fallback(|| async { (StatusCode::NOT_FOUND, pages::not_found()).into_response() });
     let routes = if demo_page {
         routes.route("/demo", get(crate::demo::page))

@@ -237,8 +237,10 @@ impl ApiClient {
             .header(ACCEPT, "application/json")
             .send()
             .await
+            .inspect_err(|_| crate::metrics::api_call(None))
             .map_err(|e| ApiError::Transport(without_url(e)))?;
         let status = response.status().as_u16();
+        crate::metrics::api_call(Some(status));
         let body = response
             .bytes()
             .await
@@ -248,8 +250,14 @@ impl ApiClient {
         }
         let error = ApiError::from_response(status, &body);
         match error.kind() {
-            Some(ErrorKind::Throttled) => self.limiter.hold(THROTTLED_PAUSE),
-            Some(ErrorKind::QuotaExceeded) => self.limiter.exhaust_today().await,
+            Some(ErrorKind::Throttled) => {
+                crate::metrics::api_rate_limited("throttled");
+                self.limiter.hold(THROTTLED_PAUSE);
+            }
+            Some(ErrorKind::QuotaExceeded) => {
+                crate::metrics::api_rate_limited("quota_exceeded");
+                self.limiter.exhaust_today().await;
+            }
             _ => {}
         }
         Err(error)

@@ -2,7 +2,7 @@
 //! admin connects and daily, so a wrong id is reported once, clearly (log, status, alert), instead
 //! of failing deliveries one by one.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,6 +24,8 @@ pub struct AccountCheck {
     pub checked_at: DateTime<Utc>,
     pub missing_lists: Vec<Uuid>,
     pub missing_custom_fields: Vec<Uuid>,
+    /// Every list of the account by id (the console names lists with it).
+    pub list_names: BTreeMap<Uuid, String>,
 }
 
 impl AccountCheck {
@@ -72,6 +74,7 @@ pub async fn check(
         checked_at: now,
         missing_lists: wanted_lists.difference(&have_lists).copied().collect(),
         missing_custom_fields: wanted_fields.difference(&have_fields).copied().collect(),
+        list_names: lists.into_iter().map(|l| (l.list_id, l.name)).collect(),
     })
 }
 

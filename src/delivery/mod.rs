@@ -100,6 +100,8 @@ struct Inner {
     /// An admin connected.
     connected: Arc<Notify>,
     pause: Mutex<Option<Pause>>,
+    /// The pause alert raised last, so the first delivery after it raises its recovery.
+    pause_alert: Mutex<Option<AlertKind>>,
 }
 
 impl DeliveryWorker {
@@ -125,6 +127,7 @@ impl DeliveryWorker {
             wake,
             connected,
             pause: Mutex::new(None),
+            pause_alert: Mutex::new(None),
         }))
     }
 
@@ -177,6 +180,8 @@ impl DeliveryWorker {
                     signups: ids.len(),
                     created: outcome.created,
                 };
+                crate::metrics::delivered(&group, now);
+                self.recovered();
                 self.settle(
                     &ids,
                     &Settle::Delivered {
@@ -186,11 +191,13 @@ impl DeliveryWorker {
                     now,
                 )
                 .await?;
+                crate::metrics::delivery(&delivery);
                 return Ok(delivery);
             }
             Err(CallError::Token(error)) => self.token_problem(error, now).await,
             Err(CallError::Api(error)) => self.api_problem(&group, error, now).await,
         };
+        crate::metrics::delivery(&delivery);
         let settle_ref = match &settle {
             Owned::Failed { error, next } => Settle::Failed {
                 error,
@@ -276,6 +283,7 @@ impl DeliveryWorker {
                         AlertKind::DeliveryPaused,
                         format!("Constant Contact refused delivery with 403 ({text}): a missing scope or privilege, or a deactivated app. Deliveries are paused; signups are queued."),
                     );
+                    self.pause_alerted(AlertKind::DeliveryPaused);
                 }
                 (
                     Owned::Release { next: until },
@@ -308,6 +316,7 @@ impl DeliveryWorker {
                 AlertKind::QuotaExhausted,
                 format!("The daily Constant Contact API quota is spent; deliveries resume at {until}. Signups are queued."),
             );
+            self.pause_alerted(AlertKind::QuotaExhausted);
         }
         (
             Owned::Release { next: until },
@@ -363,6 +372,26 @@ impl DeliveryWorker {
             .min(s.retry_max);
         let wait = full / 2 + full.mul_f64(rand::random::<f64>() / 2.0);
         chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX)
+    }
+
+    fn pause_alerted(&self, kind: AlertKind) {
+        *self.0.pause_alert.lock().expect("pause alert lock") = Some(kind);
+    }
+
+    /// A delivery went through: if a pause was alerted, say that it is over.
+    fn recovered(&self) {
+        let alerted = self.0.pause_alert.lock().expect("pause alert lock").take();
+        match alerted {
+            Some(AlertKind::QuotaExhausted) => self.0.alerts.raise(
+                AlertKind::QuotaReset,
+                "The daily Constant Contact API quota was reset; queued signups are being delivered again.",
+            ),
+            Some(_) => self.0.alerts.raise(
+                AlertKind::DeliveriesResumed,
+                "Constant Contact accepts deliveries again; queued signups are being delivered.",
+            ),
+            None => {}
+        }
     }
 
     fn set_pause(&self, pause: Pause) {

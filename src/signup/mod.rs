@@ -67,11 +67,13 @@ pub async fn accept(
 ) -> Response {
     let caller = Caller::from_headers(request.headers());
     let Some(form) = state.config.form(&form_id) else {
+        crate::metrics::signup_rejected("unknown_form");
         return caller.refused(None, &SignupError::unknown_form(&form_id));
     };
     match receive(&state, form, peer, request).await {
         Ok(id) => caller.accepted(form, id),
         Err(error) => {
+            crate::metrics::signup_rejected(error.code);
             tracing::info!(form = %form.id, code = error.code, field = ?error.field, "signup refused");
             caller.refused(Some(form), &error)
         }
@@ -102,6 +104,7 @@ async fn receive(
         // nothing worth keeping when the rest is invalid too.
         (Err(_), true) => {
             tracing::info!(form = %form.id, "honeypot filled; invalid submission dropped");
+            crate::metrics::signup_spam(form.id.as_str());
             return Ok(Uuid::now_v7());
         }
         (Err(error), false) => return Err(error),
@@ -130,6 +133,9 @@ async fn receive(
         })?;
     if deliver {
         state.new_signup.notify_one();
+        crate::metrics::signup_accepted(form.id.as_str());
+    } else {
+        crate::metrics::signup_spam(form.id.as_str());
     }
     tracing::info!(
         form = %form.id, signup_id = %id, email = %redacted, spam = honeypot_filled,

@@ -20,9 +20,11 @@ use uuid::Uuid;
 use crate::config::DatabaseConfig;
 use crate::signup::{CustomFieldValue, NewSignup};
 
+mod admin;
 mod delivery;
 mod tokens;
 
+pub use admin::AdminSession;
 pub use delivery::{RecentError, Settle};
 pub use tokens::{NewTokenSet, PendingAuthorization, StoredTokenSet};
 

@@ -249,10 +249,12 @@ impl TokenKeeper {
             Err(error) => return Err(self.undecryptable(&set, error).await),
         };
         let result = self.0.oauth.refresh(&refresh_token).await;
-        match result {
+        let refreshed = match result {
             Ok(grant) => self.commit_refresh(&set, &grant, &refresh_token).await,
             Err(error) => Err(self.refresh_failed(&set, error).await),
-        }
+        };
+        crate::metrics::refresh(&refreshed);
+        refreshed
     }
 
     /// Take the lease for `generation`. `None` when the set moved past it; waits (bounded) while

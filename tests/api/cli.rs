@@ -181,3 +181,69 @@ async fn retry_requeues_dead_signups_only_when_asked() {
     assert_eq!(store.queue_counts().await.unwrap().pending, 2);
     store.close().await;
 }
+
+#[tokio::test]
+async fn lists_json_and_the_exit_codes_tell_a_script_what_happened() {
+    let sandbox = crate::helpers::start_sandbox(
+        ccbridge::sandbox::SandboxConfig {
+            requests_per_second: 1000,
+            ..Default::default()
+        },
+        std::sync::Arc::new(ccbridge::clock::SystemClock),
+    )
+    .await;
+    let app = crate::helpers::AppOptions::against(&sandbox, "")
+        .spawn()
+        .await;
+    let config = app.dir.path().join("cli.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n[constant_contact]\nclient_id = \"{}\"\nclient_secret = \"{}\"\nauthorize_url = \"{}\"\ntoken_url = \"{}\"\napi_base_url = \"{}\"\n[logging]\nlevel = \"error\"\n",
+            app.db_path.display(),
+            sandbox.client_id(),
+            sandbox.client_secret(),
+            sandbox.authorize_url(),
+            sandbox.token_url(),
+            sandbox.api_base_url(),
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        all.extend(["--config".to_owned(), config.to_str().unwrap().to_owned()]);
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = all.iter().map(String::as_str).collect();
+            ccbridge(&args)
+        })
+    };
+
+    let not_connected = run(&["lists", "--json"]).await.unwrap();
+    assert_eq!(not_connected.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&not_connected.stderr).contains("/connect"));
+    app.connect_ok().await;
+    let listed = run(&["lists", "--json"]).await.unwrap();
+    assert_eq!(
+        listed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let lists: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let names: Vec<&str> = lists
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["General Interest", "Events", "Product News"]);
+    assert!(lists[0]["list_id"].is_string());
+    let status = run(&["status", "--json"]).await.unwrap();
+    assert_eq!(status.status.code(), Some(0));
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let retry = run(&["retry", "--id", &unknown, "--json"]).await.unwrap();
+    assert_eq!(retry.status.code(), Some(3));
+    let answer: serde_json::Value = serde_json::from_slice(&retry.stdout).unwrap();
+    assert_eq!(answer, serde_json::json!({ "requeued": 0 }));
+    app.stop().await;
+}

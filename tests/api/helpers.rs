@@ -117,6 +117,8 @@ pub struct AppOptions<'a> {
     pub sandbox: Option<&'a Sandbox>,
     pub clock: SharedClock,
     pub background_delivery: bool,
+    /// Serve the demo signup page at `/demo` (as `ccbridge demo` does).
+    pub demo_page: bool,
 }
 
 impl<'a> AppOptions<'a> {
@@ -128,6 +130,7 @@ impl<'a> AppOptions<'a> {
             sandbox: None,
             clock: Arc::new(SystemClock),
             background_delivery: true,
+            demo_page: false,
         }
     }
 
@@ -144,6 +147,11 @@ impl<'a> AppOptions<'a> {
     /// Tests that step the delivery worker themselves.
     pub fn without_background_delivery(mut self) -> Self {
         self.background_delivery = false;
+        self
+    }
+
+    pub fn with_demo_page(mut self) -> Self {
+        self.demo_page = true;
         self
     }
 
@@ -172,7 +180,7 @@ impl<'a> AppOptions<'a> {
             clock: self.clock,
             listener: Some(listener),
             alerts,
-            demo_page: false,
+            demo_page: self.demo_page,
             background_delivery: self.background_delivery,
         };
         let app = Application::build_with(config, deps)

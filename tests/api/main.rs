@@ -1,6 +1,9 @@
 //! Integration tests: real HTTP on real sockets, real SQLite files, the real binary where a
 //! process boundary matters. One test crate, so the suite links once.
 
+mod admin;
+mod alerts;
+mod browser;
 mod cli;
 mod connection;
 mod crash;
@@ -8,6 +11,7 @@ mod delivery;
 mod demo;
 mod health;
 mod helpers;
+mod metrics;
 mod persistence;
 mod sandbox;
 mod signup;

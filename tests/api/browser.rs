@@ -1,0 +1,376 @@
+//! Pages tested in a real browser: headless Chromium driven through chromedriver (WebDriver) with
+//! fantoccini. Each test starts its own chromedriver on a free port and its own Chromium profile,
+//! and saves a screenshot to `target/browser-screenshots/<test>.png` when it fails (always, with
+//! `BROWSER_SCREENSHOTS=always`).
+//!
+//! Without `/usr/bin/chromium` and `/usr/bin/chromedriver` (or `$CHROMIUM` / `$CHROMEDRIVER`) the
+//! tests print SKIPPED and pass, except under `CI=true`, where they fail and say what to install.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ccbridge::clock::SystemClock;
+use ccbridge::sandbox::{
+    EVENTS_LIST_ID, FAVORITE_TOPIC_FIELD_ID, Faults, GENERAL_INTEREST_LIST_ID,
+    PRODUCT_NEWS_LIST_ID, Sandbox, SandboxConfig,
+};
+use ccbridge::store::SignupState;
+use fantoccini::{Client, ClientBuilder, Locator};
+use futures_util::FutureExt as _;
+use serde_json::json;
+
+use crate::helpers::{ADMIN_PASSWORD, ADMIN_USER, AppOptions, TestApp, eventually, start_sandbox};
+
+/// How long the browser may take to show something.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+struct Browser {
+    client: Client,
+    driver: tokio::process::Child,
+    _profile: tempfile::TempDir,
+}
+
+fn tool(var: &str, default: &str) -> PathBuf {
+    std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from)
+}
+
+impl Browser {
+    /// A headless Chromium, or `None` (SKIPPED) when it is not installed outside CI.
+    async fn start(test: &str) -> Option<Self> {
+        let chromium = tool("CHROMIUM", "/usr/bin/chromium");
+        let chromedriver = tool("CHROMEDRIVER", "/usr/bin/chromedriver");
+        for path in [&chromium, &chromedriver] {
+            if !path.exists() {
+                let message = format!(
+                    "{} is missing: browser tests need Debian's `chromium` and `chromium-driver` packages \
+                     (apt-get install chromium chromium-driver), or $CHROMIUM and $CHROMEDRIVER",
+                    path.display()
+                );
+                if std::env::var("CI").is_ok_and(|v| v == "true") {
+                    panic!("{message}");
+                }
+                eprintln!("SKIPPED {test}: {message}");
+                return None;
+            }
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = tokio::process::Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", chromedriver.display()));
+        let webdriver = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        eventually(PATIENCE, "chromedriver to listen", || {
+            let request = http.get(format!("{webdriver}/status")).send();
+            async move { request.await.ok().filter(|r| r.status().is_success()) }
+        })
+        .await;
+        let profile = tempfile::tempdir().unwrap();
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1024,900",
+            &format!("--user-data-dir={}", profile.path().display()),
+        ];
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({ "binary": chromium, "args": args }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&webdriver)
+            .await
+            .unwrap_or_else(|e| panic!("starting a Chromium session through chromedriver: {e}"));
+        Some(Self {
+            client,
+            driver,
+            _profile: profile,
+        })
+    }
+
+    async fn screenshot(&self, test: &str) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
+        let path = dir.join(format!("{test}.png"));
+        match self.client.screenshot().await {
+            Ok(png) => {
+                let _ = std::fs::create_dir_all(&dir);
+                match std::fs::write(&path, png) {
+                    Ok(()) => eprintln!("screenshot of {test}: {}", path.display()),
+                    Err(e) => eprintln!("could not save {}: {e}", path.display()),
+                }
+            }
+            Err(e) => eprintln!("could not take a screenshot of {test}: {e}"),
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.client.close().await;
+        let _ = self.driver.kill().await;
+    }
+}
+
+/// One browser at a time: Chromium is heavy on a 2-core machine, and the rest of the suite
+/// (rate-limit tests among it) runs alongside.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Run `test` with a browser; on failure save a screenshot, then fail.
+async fn with_browser<F, Fut>(name: &str, test: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let _turn = ONE_BROWSER.lock().await;
+    let Some(browser) = Browser::start(name).await else {
+        return;
+    };
+    let started = Instant::now();
+    let outcome = AssertUnwindSafe(test(browser.client.clone()))
+        .catch_unwind()
+        .await;
+    eprintln!("{name}: browser steps took {:?}", started.elapsed());
+    let always = std::env::var("BROWSER_SCREENSHOTS").is_ok_and(|v| v == "always");
+    if outcome.is_err() || always {
+        browser.screenshot(name).await;
+    }
+    browser.stop().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// The page's text, waiting until it contains `needle`.
+async fn wait_for_text(browser: &Client, needle: &str) -> String {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let source = browser.source().await.unwrap_or_default();
+        if source.contains(needle) {
+            return source;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the page never showed {needle:?}; it shows:\n{source}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn fill(browser: &Client, id: &str, text: &str) {
+    browser
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("no #{id}: {e}"))
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
+async fn click(browser: &Client, id: &str) {
+    browser
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("no #{id}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn log_in(browser: &Client, app: &TestApp) {
+    browser.goto(&app.url("/admin")).await.unwrap();
+    // A browser without a session is sent to the login page.
+    wait_for_text(browser, "Log in").await;
+    assert_eq!(browser.current_url().await.unwrap().path(), "/admin/login");
+    fill(browser, "username", ADMIN_USER).await;
+    fill(browser, "password", ADMIN_PASSWORD).await;
+    click(browser, "login").await;
+    wait_for_text(browser, "Overview").await;
+}
+
+async fn fast_sandbox(consent: bool) -> Sandbox {
+    start_sandbox(
+        SandboxConfig {
+            requests_per_second: 1000,
+            consent,
+            ..SandboxConfig::default()
+        },
+        Arc::new(SystemClock),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_visitor_signs_up_on_the_demo_page_and_the_contact_arrives_in_the_sandbox() {
+    let sandbox = fast_sandbox(false).await;
+    let demo_form = format!(
+        "[constant_contact]\nrequests_per_second = 1000\n\
+         [[forms]]\nid = \"demo\"\nlist_ids = [\"{GENERAL_INTEREST_LIST_ID}\"]\n\
+         optional_list_ids = [\"{EVENTS_LIST_ID}\", \"{PRODUCT_NEWS_LIST_ID}\"]\n\
+         custom_fields = {{ favorite_topic = \"{FAVORITE_TOPIC_FIELD_ID}\" }}\n"
+    );
+    let app = AppOptions::against(&sandbox, &demo_form)
+        .with_demo_page()
+        .spawn()
+        .await;
+    app.connect_ok().await;
+
+    with_browser("demo_page_signup", |browser| async move {
+        browser.goto(&app.url("/demo")).await.unwrap();
+        fill(&browser, "email", "browser.visitor@example.com").await;
+        fill(&browser, "first_name", "Bea").await;
+        fill(&browser, "favorite_topic", "gardening").await;
+        browser
+            .find(Locator::Css(&format!(
+                "input[name=list][value='{EVENTS_LIST_ID}']"
+            )))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        click(&browser, "submit").await;
+
+        wait_for_text(&browser, "Thank you for signing up!").await;
+        assert_eq!(
+            browser.current_url().await.unwrap().path(),
+            "/signup/demo/thank-you"
+        );
+        let contact = eventually(PATIENCE, "the contact in the sandbox", || async {
+            sandbox
+                .contacts()
+                .into_iter()
+                .find(|c| c.email_address == "browser.visitor@example.com")
+        })
+        .await;
+        assert_eq!(contact.first_name.as_deref(), Some("Bea"));
+        assert!(contact.list_memberships.contains(&EVENTS_LIST_ID));
+        assert!(contact.list_memberships.contains(&GENERAL_INTEREST_LIST_ID));
+        assert_eq!(contact.custom_fields[0].value, "gardening");
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_admin_logs_in_presses_connect_approves_and_sees_connected() {
+    let sandbox = fast_sandbox(true).await;
+    let app = AppOptions::against(
+        &sandbox,
+        "[constant_contact]\nrequests_per_second = 1000\nscopes = [\"contact_data\", \"offline_access\", \"account_read\"]",
+    )
+        .spawn()
+        .await;
+
+    with_browser("console_connect", |browser| async move {
+        log_in(&browser, &app).await;
+        let overview = wait_for_text(&browser, "Not connected").await;
+        assert!(!overview.contains("id=\"disconnect\""));
+
+        click(&browser, "connect").await;
+        // The sandbox's consent page, as Constant Contact's would be.
+        click(&browser, "approve").await;
+        wait_for_text(&browser, "<h1>Connected</h1>").await;
+        assert_eq!(
+            browser.current_url().await.unwrap().path(),
+            "/oauth/callback"
+        );
+
+        browser
+            .find(Locator::LinkText("Go to the admin console"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let state = browser
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::Id("connection-state"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(state, "Connected");
+        wait_for_text(&browser, "Sandbox Organization").await;
+        assert_eq!(sandbox.stats().codes_exchanged, 1);
+        assert_eq!(app.readyz().await["connection"]["state"], "connected");
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_dead_signup_retried_from_the_console_is_delivered() {
+    let sandbox = fast_sandbox(false).await;
+    let app = AppOptions::against(
+        &sandbox,
+        "[constant_contact]\nrequests_per_second = 1000\n\
+         [delivery]\nmax_age = \"1s\"\nretry_base = \"50ms\"\nretry_max = \"200ms\"",
+    )
+    .spawn()
+    .await;
+    app.connect_ok().await;
+    sandbox.set_faults(Faults {
+        error_rate: 1.0,
+        ..Faults::default()
+    });
+    let response = app
+        .post_json("newsletter", &json!({ "email": "lazarus@example.com" }))
+        .await;
+    assert_eq!(response.status(), 202);
+    let id = eventually(PATIENCE, "the signup to be dead", || async {
+        let signup = app.signups().await.into_iter().next()?;
+        (signup.state == SignupState::Dead).then_some(signup.id)
+    })
+    .await;
+    sandbox.set_faults(Faults::default());
+
+    with_browser("console_retry_dead", |browser| async move {
+        log_in(&browser, &app).await;
+        browser.goto(&app.url("/admin/signups")).await.unwrap();
+        let page = wait_for_text(&browser, "lazarus@example.com").await;
+        assert!(page.contains("gave up after 1s"), "{page}");
+
+        click(&browser, &format!("retry-{id}")).await;
+
+        wait_for_text(&browser, "1 signup(s) requeued").await;
+        eventually(PATIENCE, "the contact in the sandbox", || async {
+            sandbox
+                .contacts()
+                .into_iter()
+                .find(|c| c.email_address == "lazarus@example.com")
+        })
+        .await;
+        browser.refresh().await.unwrap();
+        let page = wait_for_text(&browser, "<span class=\"ok\">delivered</span>").await;
+        assert!(
+            !page.contains("id=\"dead-signups\""),
+            "no dead signups left"
+        );
+        app.stop().await;
+    })
+    .await;
+}
