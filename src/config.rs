@@ -641,8 +641,8 @@ impl Config {
             ("delivery.retention", d.retention),
             ("constant_contact.refresh_margin", cc.refresh_margin),
         ] {
-            if value < Duration::from_secs(60) {
-                return fail(key.into(), "must be at least 1m".into());
+                        if value < Duration::from_secs(1) {
+                return fail(key.into(), "must be at least 1s".into());
             }
         }
         if d.concurrency == 0 || d.concurrency > 64 {
