@@ -75,6 +75,8 @@ pub struct ServerConfig {
     pub public_url: Url,
     /// Peers whose `X-Forwarded-For` is believed (a load balancer or reverse proxy).
     pub trusted_proxies: Vec<IpNet>,
+    /// The header the trusted proxies write: `x-forwarded-for` or RFC 7239 `forwarded`.
+    pub client_ip_header: crate::client_ip::ForwardingHeader,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// Longest a request may take from its first byte to the end of the answer.
@@ -91,6 +93,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             public_url: Url::parse("http://localhost:8080").expect("a valid literal URL"),
             trusted_proxies: Vec::new(),
+            client_ip_header: Default::default(),
             max_body_bytes: 16 * 1024,
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(20),
@@ -613,6 +616,7 @@ impl Config {
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
         ));
+        line(format!("client_ip_header = {}", s.client_ip_header.name()));
         line(format!("max_body_bytes = {}", s.max_body_bytes));
         line(format!(
             "request_timeout = {}",
