@@ -85,6 +85,11 @@ pub struct ServerConfig {
     /// How long in-flight requests get to finish after SIGTERM/SIGINT.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// A client must send a request's headers within this (also: the keep-alive idle limit).
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -97,6 +102,8 @@ impl Default for ServerConfig {
             max_body_bytes: 16 * 1024,
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(20),
+            header_read_timeout: Duration::from_secs(30),
+            max_connections: 1024,
         }
     }
 }
@@ -501,6 +508,15 @@ impl Config {
                 "must be more than zero".into(),
             );
         }
+        if self.server.header_read_timeout.is_zero() {
+            return fail(
+                "server.header_read_timeout".into(),
+                "must be more than zero".into(),
+            );
+        }
+        if self.server.max_connections == 0 {
+            return fail("server.max_connections".into(), "must be at least 1".into());
+        }
         if !self.database.url.starts_with("sqlite:") {
             return fail(
                 "database.url".into(),
@@ -626,6 +642,11 @@ impl Config {
             "shutdown_grace = {}",
             humantime::format_duration(s.shutdown_grace)
         ));
+        line(format!(
+            "header_read_timeout = {}",
+            humantime::format_duration(s.header_read_timeout)
+        ));
+        line(format!("max_connections = {}", s.max_connections));
         let d = &self.database;
         line("[database]".into());
         line(format!("url = {}", d.url));

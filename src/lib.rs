@@ -14,6 +14,7 @@ pub mod health;
 pub mod pages;
 pub mod password;
 pub mod sandbox;
+pub mod serve;
 pub mod signup;
 pub mod startup;
 pub mod status;

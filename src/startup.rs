@@ -30,6 +30,7 @@ use crate::config::Config;
 use crate::constant_contact::{ApiClient, OAuthClient, RateLimiter, http_client};
 use crate::delivery::account_check::{self, LatestCheck};
 use crate::delivery::{DeliverySettings, DeliveryWorker};
+use crate::serve::{ServeSettings, serve};
 use crate::store::Store;
 use crate::tokens::{KeeperSettings, TokenCipher, TokenKeeper};
 use crate::{connect, health, pages, signup};
@@ -219,17 +220,16 @@ impl Application {
         ));
         tasks.close();
         tracing::info!(address = %listener.local_addr()?, "ccbridge listening");
-        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .into_future();
-        let grace_over = async {
-            shutdown.cancelled().await;
-            tokio::time::sleep(grace).await;
+        let settings = ServeSettings {
+            header_read_timeout: state.config.server.header_read_timeout,
+            max_connections: state.config.server.max_connections,
+            shutdown_grace: grace,
         };
-        tokio::select! {
-            result = server => result.context("serving HTTP")?,
-            () = grace_over => tracing::warn!(?grace, "in-flight requests did not finish within the shutdown grace period"),
+        if !serve(listener, router(state), settings, shutdown).await {
+            tracing::warn!(
+                ?grace,
+                "in-flight requests did not finish within the shutdown grace period"
+            );
         }
         if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
             tracing::warn!("background tasks did not stop within the shutdown grace period");
