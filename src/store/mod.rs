@@ -21,6 +21,7 @@ use crate::config::DatabaseConfig;
 use crate::signup::{CustomFieldValue, NewSignup};
 
 mod delivery;
+mod spam;
 mod tokens;
 
 pub use delivery::Settle;
