@@ -24,6 +24,12 @@ use serde::{Deserialize, Deserializer};
 use url::Url;
 use uuid::Uuid;
 
+mod abuse;
+pub use abuse::{
+    CaptchaConfig, CaptchaProvider, DEFAULT_MIN_SCORE, OnUnreachable, RateLimitConfig, SpamConfig,
+    TIMESTAMP_FIELD,
+};
+
 /// The environment variable that names the config file when `--config` is not given.
 pub const CONFIG_ENV: &str = "CCBRIDGE_CONFIG";
 /// The prefix of per-key environment overrides.
@@ -62,6 +68,10 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     #[serde(default)]
     pub logging: LoggingConfig,
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
+    #[serde(default)]
+    pub spam: SpamConfig,
     #[serde(default)]
     pub forms: Vec<FormConfig>,
 }
@@ -305,6 +315,12 @@ pub struct FormConfig {
     /// Form field name → Constant Contact custom field id.
     #[serde(default)]
     pub custom_fields: BTreeMap<String, Uuid>,
+    /// Submissions faster than this after the form was shown are kept as spam (needs the `_ts`
+    /// field from `GET /signup/{id}/token`).
+    #[serde(default, with = "humantime_serde::option")]
+    pub min_submit_time: Option<Duration>,
+    #[serde(default)]
+    pub captcha: Option<CaptchaConfig>,
 }
 
 fn default_honeypot() -> String {
@@ -517,6 +533,12 @@ impl Config {
         if self.server.max_connections == 0 {
             return fail("server.max_connections".into(), "must be at least 1".into());
         }
+        if let Err((key, message)) = self.rate_limit.validate() {
+            return fail(format!("rate_limit.{key}"), message);
+        }
+        if let Err((key, message)) = self.spam.validate() {
+            return fail(format!("spam.{key}"), message);
+        }
         if !self.database.url.starts_with("sqlite:") {
             return fail(
                 "database.url".into(),
@@ -719,6 +741,8 @@ impl Config {
         line("[logging]".into());
         line(format!("format = {:?}", self.logging.format).to_lowercase());
         line(format!("level = {}", self.logging.level));
+        self.rate_limit.summary().into_iter().for_each(&mut line);
+        self.spam.summary().into_iter().for_each(&mut line);
         for f in &self.forms {
             line("[[forms]]".into());
             line(format!("id = {}  (POST /signup/{})", f.id, f.id));
@@ -766,6 +790,7 @@ impl Config {
                     .map(|(k, v)| format!("{k} -> {v}"))
                     .collect::<Vec<_>>()
             ));
+            abuse::form_summary(f).into_iter().for_each(&mut line);
         }
         out
     }
@@ -817,7 +842,7 @@ impl FormConfig {
                 return Err((key, "must be an http or https URL".into()));
             }
         }
-        Ok(())
+        abuse::validate_form(self)
     }
 }
 

@@ -1,6 +1,7 @@
 //! ccbridge: a self-hosted service that turns a website's signup form into contacts in the site
 //! owner's own Constant Contact account, durably and unattended.
 
+pub mod abuse;
 pub mod admin_auth;
 pub mod alerts;
 pub mod cli;

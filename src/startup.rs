@@ -24,6 +24,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::abuse::Abuse;
 use crate::alerts::Alerts;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
@@ -33,7 +34,7 @@ use crate::delivery::{DeliverySettings, DeliveryWorker};
 use crate::serve::{ServeSettings, serve};
 use crate::store::Store;
 use crate::tokens::{KeeperSettings, TokenCipher, TokenKeeper};
-use crate::{connect, health, pages, signup};
+use crate::{abuse, connect, health, pages, signup};
 
 /// What every request handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -53,6 +54,8 @@ pub struct AppState {
     pub account_check: LatestCheck,
     pub demo_page: bool,
     pub background_delivery: bool,
+    /// Rate limits, CAPTCHA, submit timing, admin login backoff, security headers.
+    pub abuse: Arc<Abuse>,
 }
 
 impl AppState {
@@ -153,7 +156,9 @@ impl Application {
             new_signup.clone(),
             connected.clone(),
         );
+        let abuse = Arc::new(Abuse::new(&config));
         let state = AppState {
+            abuse,
             config: Arc::new(config),
             store,
             clock: deps.clock,
@@ -216,6 +221,12 @@ impl Application {
             state.clock.clone(),
             state.account_check.clone(),
             state.alerts.clone(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(state.abuse.clone().run_housekeeping(
+            state.store.clone(),
+            state.clock.clone(),
+            state.config.spam.keep_for,
             shutdown.clone(),
         ));
         tasks.close();
@@ -303,8 +314,12 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/signup/{form_id}", post(signup::accept))
+        .route(
+            "/signup/{form_id}",
+            post(signup::accept).options(abuse::origin::preflight),
+        )
         .route("/signup/{form_id}/thank-you", get(signup::thank_you))
+        .route("/signup/{form_id}/token", get(abuse::timing::token))
         .route("/connect", get(connect::connect))
         .route("/oauth/callback", get(connect::callback))
         .fallback(|| async { (StatusCode::NOT_FOUND, pages::not_found()).into_response() });
@@ -313,14 +328,24 @@ pub fn router(state: AppState) -> Router {
     } else {
         routes
     };
-    routes.with_state(state).layer(
-        ServiceBuilder::new()
-            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-            .layer(trace)
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::REQUEST_TIMEOUT,
-                timeout,
-            ))
-            .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
-    )
+    let security_headers = state.abuse.security_headers();
+    let admin_backoff =
+        axum::middleware::from_fn_with_state(state.clone(), abuse::admin_backoff::middleware);
+    routes
+        .with_state(state)
+        .layer(admin_backoff)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(trace)
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    timeout,
+                ))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            security_headers,
+            abuse::headers::middleware,
+        ))
 }

@@ -45,6 +45,12 @@ pub fn forms_toml() -> String {
 
 /// A complete config for a test app whose database lives at `db`.
 pub fn config_toml(db: &Path, extra: &str) -> String {
+    // Most tests post many signups from 127.0.0.1; the abuse tests set their own limits.
+    let no_rate_limits = if extra.contains("[rate_limit]") {
+        ""
+    } else {
+        "[rate_limit]\nper_ip_per_minute = 0\nper_form_per_minute = 0"
+    };
     format!(
         r#"
         [server]
@@ -57,6 +63,7 @@ pub fn config_toml(db: &Path, extra: &str) -> String {
 
         [logging]
         level = "warn"
+        {no_rate_limits}
         {extra}
         {forms}
         "#,
