@@ -12,6 +12,7 @@ pub mod connect;
 pub mod constant_contact;
 pub mod demo;
 pub mod health;
+pub mod openapi;
 pub mod pages;
 pub mod password;
 pub mod sandbox;

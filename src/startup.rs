@@ -11,9 +11,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderName, StatusCode};
+use axum::handler::Handler;
+use axum::http::{HeaderName, Method, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, MethodRouter, on};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -34,7 +35,7 @@ use crate::delivery::{DeliverySettings, DeliveryWorker};
 use crate::serve::{ServeSettings, serve};
 use crate::store::Store;
 use crate::tokens::{KeeperSettings, TokenCipher, TokenKeeper};
-use crate::{abuse, connect, health, pages, signup};
+use crate::{abuse, connect, health, openapi, pages, signup};
 
 /// What every request handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -296,10 +297,59 @@ pub fn redirect_uri(config: &Config) -> url::Url {
         .expect("a valid base URL plus a path is valid")
 }
 
+/// One route: method, path (axum's syntax, which is also OpenAPI's) and handler.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    handler: MethodRouter<AppState>,
+}
+
+impl Route {
+    fn new<H, T>(method: Method, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).expect("a standard HTTP method");
+        Self {
+            method,
+            path,
+            handler: on(filter, handler),
+        }
+    }
+}
+
+/// Every route, in one table: the router is built from it, and a test holds the OpenAPI
+/// document (`/openapi.json`) to it.
+pub fn routes(demo_page: bool) -> Vec<Route> {
+    let mut routes = vec![
+        Route::new(Method::GET, "/healthz", health::healthz),
+        Route::new(Method::GET, "/readyz", health::readyz),
+        Route::new(Method::POST, "/signup/{form_id}", signup::accept),
+        Route::new(
+            Method::OPTIONS,
+            "/signup/{form_id}",
+            abuse::origin::preflight,
+        ),
+        Route::new(
+            Method::GET,
+            "/signup/{form_id}/thank-you",
+            signup::thank_you,
+        ),
+        Route::new(Method::GET, "/signup/{form_id}/token", abuse::timing::token),
+        Route::new(Method::GET, "/connect", connect::connect),
+        Route::new(Method::GET, "/oauth/callback", connect::callback),
+        Route::new(Method::GET, "/openapi.json", openapi::serve),
+    ];
+    if demo_page {
+        routes.push(Route::new(Method::GET, "/demo", crate::demo::page));
+    }
+    routes
+}
+
 /// Every route and the layers around them.
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.server.request_timeout;
-    let demo_page = state.demo_page;
     let trace = TraceLayer::new_for_http()
         .make_span_with(|request: &Request| {
             let request_id = request
@@ -311,23 +361,12 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", request_id, method = %request.method(), path = %request.uri().path())
         })
         .on_response(DefaultOnResponse::new().level(Level::INFO));
-    let routes = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route(
-            "/signup/{form_id}",
-            post(signup::accept).options(abuse::origin::preflight),
-        )
-        .route("/signup/{form_id}/thank-you", get(signup::thank_you))
-        .route("/signup/{form_id}/token", get(abuse::timing::token))
-        .route("/connect", get(connect::connect))
-        .route("/oauth/callback", get(connect::callback))
+    let routes = routes(state.demo_page)
+        .into_iter()
+        .fold(Router::new(), |router, route| {
+            router.route(route.path, route.handler)
+        })
         .fallback(|| async { (StatusCode::NOT_FOUND, pages::not_found()).into_response() });
-    let routes = if demo_page {
-        routes.route("/demo", get(crate::demo::page))
-    } else {
-        routes
-    };
     let security_headers = state.abuse.security_headers();
     let admin_backoff =
         axum::middleware::from_fn_with_state(state.clone(), abuse::admin_backoff::middleware);
