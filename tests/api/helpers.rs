@@ -115,6 +115,9 @@ pub fn admin_hash() -> String {
     .clone()
 }
 
+/// A change a test makes to the parsed config.
+pub type ConfigChange<'a> = Box<dyn FnOnce(&mut Config) + 'a>;
+
 /// Everything a test may vary about an app.
 pub struct AppOptions<'a> {
     pub dir: TempDir,
@@ -124,6 +127,8 @@ pub struct AppOptions<'a> {
     pub sandbox: Option<&'a Sandbox>,
     pub clock: SharedClock,
     pub background_delivery: bool,
+    /// Changes to the parsed config (for keys in sections the test config already has).
+    pub configure: Option<ConfigChange<'a>>,
 }
 
 impl<'a> AppOptions<'a> {
@@ -135,7 +140,15 @@ impl<'a> AppOptions<'a> {
             sandbox: None,
             clock: Arc::new(SystemClock),
             background_delivery: true,
+            configure: None,
         }
+    }
+
+    /// A fresh directory and database.
+    pub fn fresh(extra: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db_path = dir.path().join("ccbridge.db");
+        Self::new(dir, db_path, extra)
     }
 
     /// A fresh directory and database, against `sandbox`.
@@ -159,6 +172,11 @@ impl<'a> AppOptions<'a> {
         self
     }
 
+    pub fn configure(mut self, change: impl FnOnce(&mut Config) + 'a) -> Self {
+        self.configure = Some(Box::new(change));
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         let mut config = Config::from_toml(&config_toml(&self.db_path, &self.extra))
             .expect("test config is valid");
@@ -173,6 +191,9 @@ impl<'a> AppOptions<'a> {
             cc.authorize_url = sandbox.authorize_url();
             cc.token_url = sandbox.token_url();
             cc.api_base_url = sandbox.api_base_url();
+        }
+        if let Some(change) = self.configure {
+            change(&mut config);
         }
         let (alerts, seen) = Alerts::recording();
         let deps = Dependencies {
