@@ -11,6 +11,11 @@ use sha2::{Digest, Sha256};
 use crate::config::AdminConfig;
 use crate::{pages, password};
 
+/// Marks the 401 of a login with wrong credentials (in the response's extensions), so that the
+/// admin login backoff (`abuse::admin_backoff`) can count it wherever the check happened.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminAuthFailed;
+
 /// `Ok` when the request carries the admin's credentials; otherwise the 401 to send.
 pub async fn require_admin(headers: &HeaderMap, admin: &AdminConfig) -> Result<(), Response> {
     if admin.password_hash.expose_secret().is_empty() {
@@ -23,7 +28,9 @@ pub async fn require_admin(headers: &HeaderMap, admin: &AdminConfig) -> Result<(
         Ok(())
     } else {
         tracing::warn!("admin authentication failed");
-        Err(unauthorized("Authentication required."))
+        let mut response = unauthorized("Authentication required.");
+        response.extensions_mut().insert(AdminAuthFailed);
+        Err(response)
     }
 }
 

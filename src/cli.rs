@@ -99,7 +99,10 @@ pub enum Command {
         /// Also requeue dead signups.
         #[arg(long)]
         dead: bool,
-        /// Requeue only this signup (failed or dead).
+        /// Release the suspected-spam signup --id into the delivery queue.
+        #[arg(long, requires = "id", conflicts_with = "dead")]
+        spam: bool,
+        /// Requeue only this signup (failed or dead; spam with --spam).
         #[arg(long)]
         id: Option<uuid::Uuid>,
         /// Print {"requeued": N}.
@@ -144,9 +147,15 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::HashPassword => hash_password(),
         Command::Status { json } => runtime().and_then(|rt| rt.block_on(status(cli.config, json))),
         Command::Lists { json } => runtime().and_then(|rt| rt.block_on(lists(cli.config, json))),
-        Command::Retry { dead, id, json } => {
-            runtime().and_then(|rt| rt.block_on(retry(cli.config, dead, id, json)))
-        }
+        Command::Retry {
+            dead,
+            spam,
+            id,
+            json,
+        } => runtime().and_then(|rt| match (spam, id) {
+            (true, Some(id)) => rt.block_on(release_spam(cli.config, id)),
+            _ => rt.block_on(retry(cli.config, dead, id, json)),
+        }),
         Command::Healthcheck { url } => {
             runtime().and_then(|rt| rt.block_on(healthcheck(cli.config, url)))
         }
@@ -357,6 +366,19 @@ async fn retry(
         eprintln!("no failed or dead signup has that id");
         return Ok(ExitCode::from(EXIT_NO_MATCH));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn release_spam(path: Option<PathBuf>, id: uuid::Uuid) -> anyhow::Result<ExitCode> {
+    let config = load(path)?;
+    let store = open_store(&config).await?;
+    let released = store.release_spam(id, chrono::Utc::now()).await?;
+    store.close().await;
+    if !released {
+        eprintln!("no suspected-spam signup has that id");
+        return Ok(ExitCode::FAILURE);
+    }
+    println!("signup {id} released from spam and queued for delivery");
     Ok(ExitCode::SUCCESS)
 }
 

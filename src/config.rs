@@ -24,6 +24,12 @@ use serde::{Deserialize, Deserializer};
 use url::Url;
 use uuid::Uuid;
 
+mod abuse;
+pub use abuse::{
+    CaptchaConfig, CaptchaProvider, DEFAULT_MIN_SCORE, OnUnreachable, RateLimitConfig, SpamConfig,
+    TIMESTAMP_FIELD,
+};
+
 /// The environment variable that names the config file when `--config` is not given.
 pub const CONFIG_ENV: &str = "CCBRIDGE_CONFIG";
 /// The prefix of per-key environment overrides.
@@ -67,6 +73,10 @@ pub struct Config {
     #[serde(default)]
     pub alerts: AlertsConfig,
     #[serde(default)]
+    pub rate_limit: RateLimitConfig,
+    #[serde(default)]
+    pub spam: SpamConfig,
+    #[serde(default)]
     pub forms: Vec<FormConfig>,
 }
 
@@ -79,6 +89,8 @@ pub struct ServerConfig {
     pub public_url: Url,
     /// Peers whose `X-Forwarded-For` is believed (a load balancer or reverse proxy).
     pub trusted_proxies: Vec<IpNet>,
+    /// The header the trusted proxies write: `x-forwarded-for` or RFC 7239 `forwarded`.
+    pub client_ip_header: crate::client_ip::ForwardingHeader,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// Longest a request may take from its first byte to the end of the answer.
@@ -87,6 +99,11 @@ pub struct ServerConfig {
     /// How long in-flight requests get to finish after SIGTERM/SIGINT.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// A client must send a request's headers within this (also: the keep-alive idle limit).
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -95,9 +112,12 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             public_url: Url::parse("http://localhost:8080").expect("a valid literal URL"),
             trusted_proxies: Vec::new(),
+            client_ip_header: Default::default(),
             max_body_bytes: 16 * 1024,
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(20),
+            header_read_timeout: Duration::from_secs(30),
+            max_connections: 1024,
         }
     }
 }
@@ -375,6 +395,12 @@ pub struct FormConfig {
     /// Form field name → Constant Contact custom field id.
     #[serde(default)]
     pub custom_fields: BTreeMap<String, Uuid>,
+    /// Submissions faster than this after the form was shown are kept as spam (needs the `_ts`
+    /// field from `GET /signup/{id}/token`).
+    #[serde(default, with = "humantime_serde::option")]
+    pub min_submit_time: Option<Duration>,
+    #[serde(default)]
+    pub captcha: Option<CaptchaConfig>,
 }
 
 fn default_honeypot() -> String {
@@ -578,6 +604,21 @@ impl Config {
                 "must be more than zero".into(),
             );
         }
+        if self.server.header_read_timeout.is_zero() {
+            return fail(
+                "server.header_read_timeout".into(),
+                "must be more than zero".into(),
+            );
+        }
+        if self.server.max_connections == 0 {
+            return fail("server.max_connections".into(), "must be at least 1".into());
+        }
+        if let Err((key, message)) = self.rate_limit.validate() {
+            return fail(format!("rate_limit.{key}"), message);
+        }
+        if let Err((key, message)) = self.spam.validate() {
+            return fail(format!("spam.{key}"), message);
+        }
         if !self.database.url.starts_with("sqlite:") {
             return fail(
                 "database.url".into(),
@@ -641,7 +682,7 @@ impl Config {
             ("delivery.retention", d.retention),
             ("constant_contact.refresh_margin", cc.refresh_margin),
         ] {
-                        if value < Duration::from_secs(1) {
+            if value < Duration::from_secs(1) {
                 return fail(key.into(), "must be at least 1s".into());
             }
         }
@@ -708,6 +749,7 @@ impl Config {
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
         ));
+        line(format!("client_ip_header = {}", s.client_ip_header.name()));
         line(format!("max_body_bytes = {}", s.max_body_bytes));
         line(format!(
             "request_timeout = {}",
@@ -717,6 +759,11 @@ impl Config {
             "shutdown_grace = {}",
             humantime::format_duration(s.shutdown_grace)
         ));
+        line(format!(
+            "header_read_timeout = {}",
+            humantime::format_duration(s.header_read_timeout)
+        ));
+        line(format!("max_connections = {}", s.max_connections));
         let d = &self.database;
         line("[database]".into());
         line(format!("url = {}", d.url));
@@ -817,6 +864,8 @@ impl Config {
             "timeout = {}",
             humantime::format_duration(a.timeout)
         ));
+        self.rate_limit.summary().into_iter().for_each(&mut line);
+        self.spam.summary().into_iter().for_each(&mut line);
         for f in &self.forms {
             line("[[forms]]".into());
             line(format!("id = {}  (POST /signup/{})", f.id, f.id));
@@ -864,6 +913,7 @@ impl Config {
                     .map(|(k, v)| format!("{k} -> {v}"))
                     .collect::<Vec<_>>()
             ));
+            abuse::form_summary(f).into_iter().for_each(&mut line);
         }
         out
     }
@@ -915,7 +965,7 @@ impl FormConfig {
                 return Err((key, "must be an http or https URL".into()));
             }
         }
-        Ok(())
+        abuse::validate_form(self)
     }
 }
 

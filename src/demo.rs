@@ -56,6 +56,11 @@ async fn run_in(
     let addr = listener.local_addr()?;
     let mut config = config;
     config.server.public_url = format!("http://{addr}").parse()?;
+    // The demo page is ccbridge's own origin; a browser may also reach it as localhost.
+    if addr.ip().is_loopback() {
+        config.forms[0].allowed_origins =
+            vec![format!("http://localhost:{}", addr.port()).parse()?];
+    }
     let deps = Dependencies {
         listener: Some(listener),
         demo_page: true,

@@ -1,6 +1,7 @@
 //! ccbridge: a self-hosted service that turns a website's signup form into contacts in the site
 //! owner's own Constant Contact account, durably and unattended.
 
+pub mod abuse;
 pub mod admin;
 pub mod admin_auth;
 pub mod alerts;
@@ -13,9 +14,11 @@ pub mod constant_contact;
 pub mod demo;
 pub mod health;
 pub mod metrics;
+pub mod openapi;
 pub mod pages;
 pub mod password;
 pub mod sandbox;
+pub mod serve;
 pub mod signup;
 pub mod startup;
 pub mod status;

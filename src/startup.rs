@@ -11,9 +11,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderName, StatusCode};
+use axum::handler::Handler;
+use axum::http::{HeaderName, Method, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, MethodRouter, on};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -24,16 +25,18 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::abuse::Abuse;
 use crate::alerts::{Alerts, WebhookSink};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::constant_contact::{ApiClient, OAuthClient, RateLimiter, http_client};
 use crate::delivery::account_check::{self, LatestCheck};
 use crate::delivery::{DeliverySettings, DeliveryWorker};
+use crate::serve::{ServeSettings, serve};
 use crate::signup::writer::SignupWriter;
 use crate::store::Store;
 use crate::tokens::{KeeperSettings, TokenCipher, TokenKeeper};
-use crate::{connect, health, pages, signup};
+use crate::{abuse, connect, health, openapi, pages, signup};
 
 /// What every request handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -55,6 +58,8 @@ pub struct AppState {
     pub account_check: LatestCheck,
     pub demo_page: bool,
     pub background_delivery: bool,
+    /// Rate limits, CAPTCHA, submit timing, admin login backoff, security headers.
+    pub abuse: Arc<Abuse>,
 }
 
 impl AppState {
@@ -168,7 +173,9 @@ impl Application {
             new_signup.clone(),
             connected.clone(),
         );
+        let abuse = Arc::new(Abuse::new(&config));
         let state = AppState {
+            abuse,
             config: Arc::new(config),
             store,
             clock: deps.clock,
@@ -234,19 +241,24 @@ impl Application {
             state.alerts.clone(),
             shutdown.clone(),
         ));
+        tasks.spawn(state.abuse.clone().run_housekeeping(
+            state.store.clone(),
+            state.clock.clone(),
+            state.config.spam.keep_for,
+            shutdown.clone(),
+        ));
         tasks.close();
         tracing::info!(address = %listener.local_addr()?, "ccbridge listening");
-        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .into_future();
-        let grace_over = async {
-            shutdown.cancelled().await;
-            tokio::time::sleep(grace).await;
+        let settings = ServeSettings {
+            header_read_timeout: state.config.server.header_read_timeout,
+            max_connections: state.config.server.max_connections,
+            shutdown_grace: grace,
         };
-        tokio::select! {
-            result = server => result.context("serving HTTP")?,
-            () = grace_over => tracing::warn!(?grace, "in-flight requests did not finish within the shutdown grace period"),
+        if !serve(listener, router(state), settings, shutdown).await {
+            tracing::warn!(
+                ?grace,
+                "in-flight requests did not finish within the shutdown grace period"
+            );
         }
         if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
             tracing::warn!("background tasks did not stop within the shutdown grace period");
@@ -302,10 +314,61 @@ pub fn redirect_uri(config: &Config) -> url::Url {
         .expect("a valid base URL plus a path is valid")
 }
 
+/// One route: method, path (axum's syntax, which is also OpenAPI's) and handler.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    handler: MethodRouter<AppState>,
+}
+
+impl Route {
+    pub(crate) fn new<H, T>(method: Method, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).expect("a standard HTTP method");
+        Self {
+            method,
+            path,
+            handler: on(filter, handler),
+        }
+    }
+}
+
+/// Every route, in one table: the router is built from it, and a test holds the OpenAPI
+/// document (`/openapi.json`) to it.
+pub fn routes(demo_page: bool) -> Vec<Route> {
+    let mut routes = vec![
+        Route::new(Method::GET, "/healthz", health::healthz),
+        Route::new(Method::GET, "/readyz", health::readyz),
+        Route::new(Method::POST, "/signup/{form_id}", signup::accept),
+        Route::new(
+            Method::OPTIONS,
+            "/signup/{form_id}",
+            abuse::origin::preflight,
+        ),
+        Route::new(
+            Method::GET,
+            "/signup/{form_id}/thank-you",
+            signup::thank_you,
+        ),
+        Route::new(Method::GET, "/signup/{form_id}/token", abuse::timing::token),
+        Route::new(Method::GET, "/connect", connect::connect),
+        Route::new(Method::GET, "/oauth/callback", connect::callback),
+        Route::new(Method::GET, "/openapi.json", openapi::serve),
+        Route::new(Method::GET, "/metrics", crate::metrics::scrape),
+    ];
+    routes.extend(crate::admin::routes());
+    if demo_page {
+        routes.push(Route::new(Method::GET, "/demo", crate::demo::page));
+    }
+    routes
+}
+
 /// Every route and the layers around them.
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.server.request_timeout;
-    let demo_page = state.demo_page;
     let trace = TraceLayer::new_for_http()
         .make_span_with(|request: &Request| {
             let request_id = request
@@ -317,29 +380,30 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", request_id, method = %request.method(), path = %request.uri().path())
         })
         .on_response(DefaultOnResponse::new().level(Level::INFO));
-    let routes = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/signup/{form_id}", post(signup::accept))
-        .route("/signup/{form_id}/thank-you", get(signup::thank_you))
-        .route("/connect", get(connect::connect))
-        .route("/oauth/callback", get(connect::callback))
-        .route("/metrics", get(crate::metrics::scrape))
-        .merge(crate::admin::routes())
+    let routes = routes(state.demo_page)
+        .into_iter()
+        .fold(Router::new(), |router, route| {
+            router.route(route.path, route.handler)
+        })
         .fallback(|| async { (StatusCode::NOT_FOUND, pages::not_found()).into_response() });
-    let routes = if demo_page {
-        routes.route("/demo", get(crate::demo::page))
-    } else {
-        routes
-    };
-    routes.with_state(state).layer(
-        ServiceBuilder::new()
-            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-            .layer(trace)
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::REQUEST_TIMEOUT,
-                timeout,
-            ))
-            .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
-    )
+    let security_headers = state.abuse.security_headers();
+    let admin_backoff =
+        axum::middleware::from_fn_with_state(state.clone(), abuse::admin_backoff::middleware);
+    routes
+        .with_state(state)
+        .layer(admin_backoff)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(trace)
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    timeout,
+                ))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            security_headers,
+            abuse::headers::middleware,
+        ))
 }

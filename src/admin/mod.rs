@@ -11,19 +11,18 @@ mod views;
 
 use std::collections::BTreeMap;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header::SET_COOKIE;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 use crate::alerts::AlertKind;
 use crate::pages;
-use crate::startup::AppState;
+use crate::startup::{AppState, Route};
 use crate::status::Status;
 use crate::store::SignupState;
 use session::see_other;
@@ -33,19 +32,21 @@ use views::Overview;
 const LIST_LIMIT: u32 = 50;
 
 /// The landing page and the console's routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(landing))
-        .route("/admin", get(overview))
-        .route("/admin/", get(|| async { see_other("/admin") }))
-        .route("/admin/login", get(login_page).post(login))
-        .route("/admin/logout", post(logout))
-        .route("/admin/connect", post(connect))
-        .route("/admin/disconnect", post(disconnect))
-        .route("/admin/signups", get(signups))
-        .route("/admin/signups/retry", post(retry_all))
-        .route("/admin/signups/{id}/retry", post(retry_one))
-        .route("/admin/forms", get(forms))
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::new(Method::GET, "/", landing),
+        Route::new(Method::GET, "/admin", overview),
+        Route::new(Method::GET, "/admin/", || async { see_other("/admin") }),
+        Route::new(Method::GET, "/admin/login", login_page),
+        Route::new(Method::POST, "/admin/login", login),
+        Route::new(Method::POST, "/admin/logout", logout),
+        Route::new(Method::POST, "/admin/connect", connect),
+        Route::new(Method::POST, "/admin/disconnect", disconnect),
+        Route::new(Method::GET, "/admin/signups", signups),
+        Route::new(Method::POST, "/admin/signups/retry", retry_all),
+        Route::new(Method::POST, "/admin/signups/{id}/retry", retry_one),
+        Route::new(Method::GET, "/admin/forms", forms),
+    ]
 }
 
 /// `GET /`: what this is, and where the admin goes. Nothing private.

@@ -13,6 +13,7 @@
 //! because a burst is a real-time property of the client.
 
 mod api;
+mod captcha;
 mod config;
 mod contacts;
 mod control;
@@ -41,6 +42,7 @@ use uuid::Uuid;
 
 use crate::clock::{SharedClock, SystemClock};
 
+pub use captcha::CAPTCHA_SECRET;
 pub use config::{
     EVENTS_LIST_ID, FAVORITE_TOPIC_FIELD_ID, GENERAL_INTEREST_LIST_ID, PRODUCT_NEWS_LIST_ID,
     SandboxConfig, SandboxCustomField, SandboxList,
@@ -219,6 +221,11 @@ impl Sandbox {
         self.shared.settings.url(api::BASE_PATH)
     }
 
+    /// `http://ADDR/captcha/verify`, the test CAPTCHA verifier (see `captcha`).
+    pub fn captcha_verify_url(&self) -> Url {
+        self.shared.settings.url(captcha::VERIFY_PATH)
+    }
+
     pub fn client_id(&self) -> &str {
         &self.shared.settings.client_id
     }
@@ -330,6 +337,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(oauth::routes())
         .merge(api::routes())
         .merge(control::routes())
+        .merge(captcha::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),

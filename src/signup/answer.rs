@@ -2,6 +2,8 @@
 //! failure are shown to the two kinds of caller — a browser posting an HTML form (redirects and
 //! pages) and a script (JSON).
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::http::header::{ACCEPT, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -20,6 +22,8 @@ pub struct SignupError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// When to try again (sent as `Retry-After`); 503s default to 5 seconds.
+    pub retry_after: Option<Duration>,
 }
 
 impl SignupError {
@@ -29,6 +33,7 @@ impl SignupError {
             code,
             message,
             field: field.map(str::to_owned),
+            retry_after: None,
         }
     }
 
@@ -80,6 +85,45 @@ impl SignupError {
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "the signup could not be stored right now and was not accepted; please try again shortly".to_owned(),
+            None,
+        )
+    }
+
+    pub fn rate_limited(retry_after: Duration) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many signups in a short time; please wait a moment and try again".to_owned(),
+            None,
+        );
+        error.retry_after = Some(retry_after);
+        error
+    }
+
+    pub fn origin_not_allowed() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+            "this form does not accept signups from the page that sent it".to_owned(),
+            None,
+        )
+    }
+
+    /// The CAPTCHA answer is missing or the provider says it is wrong. Nothing is stored.
+    pub fn captcha_failed(field: &str) -> Self {
+        Self::invalid(
+            "captcha_failed",
+            field,
+            "the CAPTCHA was not solved; please try again".to_owned(),
+        )
+    }
+
+    /// The CAPTCHA provider could not be asked and the form refuses signups meanwhile.
+    pub fn captcha_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "captcha_unavailable",
+            "the CAPTCHA could not be checked right now and the signup was not accepted; please try again shortly".to_owned(),
             None,
         )
     }
@@ -240,10 +284,14 @@ fn see_other(location: &str) -> Response {
 }
 
 fn with_retry_after(error: &SignupError, mut response: Response) -> Response {
-    if error.status == StatusCode::SERVICE_UNAVAILABLE {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from_static("5"));
-    }
+    let seconds = match error.retry_after {
+        // Whole seconds, rounded up: a client that waits as told is not refused again.
+        Some(wait) => wait.as_millis().div_ceil(1000).max(1) as u64,
+        None if error.status == StatusCode::SERVICE_UNAVAILABLE => 5,
+        None => return response,
+    };
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(seconds));
     response
 }

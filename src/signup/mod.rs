@@ -22,6 +22,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::abuse::{self, Abuse};
 use crate::client_ip::client_ip;
 use crate::config::{FormConfig, FormId};
 use crate::pages;
@@ -66,31 +67,46 @@ pub async fn accept(
     request: Request,
 ) -> Response {
     let caller = Caller::from_headers(request.headers());
-    let Some(form) = state.config.form(&form_id) else {
-        crate::metrics::signup_rejected("unknown_form");
-        return caller.refused(None, &SignupError::unknown_form(&form_id));
-    };
-    match receive(&state, form, peer, request).await {
-        Ok(id) => caller.accepted(form, id),
+    let client = client_ip(peer, request.headers(), &state.config.server);
+    let form = state.config.form(&form_id);
+    // Cheap refusals first: another site's page, then the rate limits, before the body is read.
+    let origin = form
+        .map(|form| abuse::origin::check(form, &state.config.server.public_url, request.headers()));
+    let outcome = async {
+        let cors = origin.clone().transpose()?.flatten();
+        state.abuse.admit_client(client)?;
+        let form = form.ok_or_else(|| SignupError::unknown_form(&form_id))?;
+        state.abuse.admit_form(form)?;
+        let id = receive(&state, form, client, request).await?;
+        Ok::<_, SignupError>((form, id, cors))
+    }
+    .await;
+    let (mut response, cors) = match outcome {
+        Ok((form, id, cors)) => (caller.accepted(form, id), cors),
         Err(error) => {
             crate::metrics::signup_rejected(error.code);
-            tracing::info!(form = %form.id, code = error.code, field = ?error.field, "signup refused");
-            caller.refused(Some(form), &error)
+            let shown = form.map_or("-", |f| f.id.as_str());
+            tracing::info!(form = shown, code = error.code, field = ?error.field, "signup refused");
+            let cors = origin.and_then(Result::ok).flatten();
+            (caller.refused(form, &error), cors)
         }
-    }
+    };
+    abuse::origin::decorate(&mut response, cors.as_ref());
+    response
 }
 
 /// Read, validate and store one signup; returns the id to show the caller.
 async fn receive(
     state: &AppState,
     form: &FormConfig,
-    peer: SocketAddr,
+    client: IpAddr,
     request: Request,
 ) -> Result<Uuid, SignupError> {
     let kind = body::BodyKind::from_headers(request.headers())?;
     let (parts, body) = request.into_parts();
     let bytes = read_body(&parts.headers, body, state.config.server.max_body_bytes).await?;
-    let fields = kind.parse(bytes).await?;
+    let mut fields = kind.parse(bytes).await?;
+    let proofs = Abuse::take_proofs(form, &mut fields)?;
 
     let honeypot_filled = form.honeypot().is_some_and(|name| {
         fields
@@ -103,13 +119,13 @@ async fn receive(
         // A bot that filled the honeypot gets the normal success answer and no hint; there is
         // nothing worth keeping when the rest is invalid too.
         (Err(_), true) => {
-            tracing::info!(form = %form.id, "honeypot filled; invalid submission dropped");
             crate::metrics::signup_spam(form.id.as_str());
+            tracing::info!(form = %form.id, "honeypot filled; invalid submission dropped");
             return Ok(Uuid::now_v7());
         }
         (Err(error), false) => return Err(error),
     };
-    signup.client_ip = Some(client_ip(peer, &parts.headers, &state.config.server));
+    signup.client_ip = Some(client);
     signup.user_agent = parts
         .headers
         .get(USER_AGENT)
@@ -119,10 +135,16 @@ async fn receive(
     let intake = if honeypot_filled {
         Intake::Spam { reason: "honeypot" }
     } else {
-        Intake::Deliver
+        state
+            .abuse
+            .screen(form, &proofs, client, state.clock.now())
+            .await?
     };
     let redacted = signup.email.redacted();
-    let deliver = intake == Intake::Deliver;
+    let spam = match &intake {
+        Intake::Spam { reason } => Some(*reason),
+        Intake::Deliver => None,
+    };
     let id = state
         .writer
         .insert(signup, intake, state.clock.now())
@@ -131,16 +153,13 @@ async fn receive(
             tracing::error!(form = %form.id, error = %error, "signup could not be stored; answered 503");
             SignupError::unavailable()
         })?;
-    if deliver {
+    if spam.is_none() {
         state.new_signup.notify_one();
         crate::metrics::signup_accepted(form.id.as_str());
     } else {
         crate::metrics::signup_spam(form.id.as_str());
     }
-    tracing::info!(
-        form = %form.id, signup_id = %id, email = %redacted, spam = honeypot_filled,
-        "signup stored"
-    );
+    tracing::info!(form = %form.id, signup_id = %id, email = %redacted, spam, "signup stored");
     Ok(id)
 }
 

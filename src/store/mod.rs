@@ -22,6 +22,7 @@ use crate::signup::{CustomFieldValue, NewSignup};
 
 mod admin;
 mod delivery;
+mod spam;
 mod tokens;
 
 pub use admin::AdminSession;

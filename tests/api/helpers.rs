@@ -45,6 +45,12 @@ pub fn forms_toml() -> String {
 
 /// A complete config for a test app whose database lives at `db`.
 pub fn config_toml(db: &Path, extra: &str) -> String {
+    // Most tests post many signups from 127.0.0.1; the abuse tests set their own limits.
+    let no_rate_limits = if extra.contains("[rate_limit]") {
+        ""
+    } else {
+        "[rate_limit]\nper_ip_per_minute = 0\nper_form_per_minute = 0\nadmin_failures = 1000000"
+    };
     format!(
         r#"
         [server]
@@ -57,6 +63,7 @@ pub fn config_toml(db: &Path, extra: &str) -> String {
 
         [logging]
         level = "warn"
+        {no_rate_limits}
         {extra}
         {forms}
         "#,
@@ -108,6 +115,9 @@ pub fn admin_hash() -> String {
     .clone()
 }
 
+/// A change a test makes to the parsed config.
+pub type ConfigChange<'a> = Box<dyn FnOnce(&mut Config) + 'a>;
+
 /// Everything a test may vary about an app.
 pub struct AppOptions<'a> {
     pub dir: TempDir,
@@ -119,6 +129,8 @@ pub struct AppOptions<'a> {
     pub background_delivery: bool,
     /// Serve the demo signup page at `/demo` (as `ccbridge demo` does).
     pub demo_page: bool,
+    /// Changes to the parsed config (for keys in sections the test config already has).
+    pub configure: Option<ConfigChange<'a>>,
 }
 
 impl<'a> AppOptions<'a> {
@@ -131,7 +143,15 @@ impl<'a> AppOptions<'a> {
             clock: Arc::new(SystemClock),
             background_delivery: true,
             demo_page: false,
+            configure: None,
         }
+    }
+
+    /// A fresh directory and database.
+    pub fn fresh(extra: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db_path = dir.path().join("ccbridge.db");
+        Self::new(dir, db_path, extra)
     }
 
     /// A fresh directory and database, against `sandbox`.
@@ -160,6 +180,11 @@ impl<'a> AppOptions<'a> {
         self
     }
 
+    pub fn configure(mut self, change: impl FnOnce(&mut Config) + 'a) -> Self {
+        self.configure = Some(Box::new(change));
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         let mut config = Config::from_toml(&config_toml(&self.db_path, &self.extra))
             .expect("test config is valid");
@@ -174,6 +199,9 @@ impl<'a> AppOptions<'a> {
             cc.authorize_url = sandbox.authorize_url();
             cc.token_url = sandbox.token_url();
             cc.api_base_url = sandbox.api_base_url();
+        }
+        if let Some(change) = self.configure {
+            change(&mut config);
         }
         let (alerts, seen) = Alerts::recording();
         let deps = Dependencies {

@@ -1,6 +1,7 @@
 //! Integration tests: real HTTP on real sockets, real SQLite files, the real binary where a
 //! process boundary matters. One test crate, so the suite links once.
 
+mod abuse;
 mod admin;
 mod alerts;
 mod browser;

@@ -1,0 +1,566 @@
+//! The OpenAPI 3.1 description of ccbridge's HTTP API, served at `GET /openapi.json`.
+//!
+//! Written by hand with utoipa's model (no derive macros: they would cost more compile time than
+//! this small API is worth). A test holds it to the router's route table
+//! ([`crate::startup::routes`]): every route is documented and nothing else is.
+
+use std::sync::OnceLock;
+
+use axum::Json;
+use axum::http::Method;
+use axum::http::header::CACHE_CONTROL;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use utoipa::openapi::path::{
+    HttpMethod, Operation, OperationBuilder, ParameterBuilder, ParameterIn,
+};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{
+    ComponentsBuilder, Content, InfoBuilder, OpenApi, OpenApiBuilder, PathItem, PathsBuilder, Ref,
+    RefOr, Required,
+};
+
+const ADMIN_AUTH: &str = "admin";
+
+/// `GET /openapi.json`.
+pub async fn serve() -> Response {
+    static DOCUMENT: OnceLock<serde_json::Value> = OnceLock::new();
+    let document = DOCUMENT
+        .get_or_init(|| serde_json::to_value(document()).expect("the OpenAPI model serializes"));
+    let mut response = Json(document.clone()).into_response();
+    response.headers_mut().insert(
+        CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("public, max-age=3600"),
+    );
+    response
+}
+
+/// The whole document.
+pub fn document() -> OpenApi {
+    let mut paths = PathsBuilder::new();
+    for (method, path, operation) in operations() {
+        paths = paths.path(path, PathItem::new(http_method(&method), operation));
+    }
+    let mut components = ComponentsBuilder::new().security_scheme(
+        ADMIN_AUTH,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Basic)
+                .description(Some(
+                    "admin.username and the password whose hash is admin.password_hash",
+                ))
+                .build(),
+        ),
+    );
+    for (name, schema) in schemas() {
+        components = components.schema(name, schema);
+    }
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("ccbridge")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "Website signup forms into the owner's own Constant Contact account.",
+                ))
+                .build(),
+        )
+        .paths(paths.build())
+        .components(Some(components.build()))
+        .build()
+}
+
+/// Every documented operation: method, path (axum's and OpenAPI's syntax agree), description.
+pub fn operations() -> Vec<(Method, &'static str, Operation)> {
+    let mut operations = service_operations();
+    operations.extend(console_operations());
+    operations
+}
+
+/// The admin console and the operator's scrape endpoint. The console is HTML for people; it is
+/// documented so that every route is accounted for, not as an API to build on.
+fn console_operations() -> Vec<(Method, &'static str, Operation)> {
+    let page = |path: &'static str, summary: &str| {
+        (
+            Method::GET,
+            path,
+            admin("console", summary)
+                .response("200", html("the page"))
+                .response(
+                    "303",
+                    redirect("a browser without a session: to /admin/login"),
+                )
+                .response(
+                    "401",
+                    html("credentials missing or wrong (WWW-Authenticate: Basic)"),
+                )
+                .build(),
+        )
+    };
+    let action = |path: &'static str, summary: &str| {
+        (
+            Method::POST,
+            path,
+            admin("console", summary)
+                .description(Some(
+                    "A console button: needs a session and its CSRF token (form field `csrf`).",
+                ))
+                .response("303", redirect("back to the page, with a notice"))
+                .response("401", html("credentials missing or wrong"))
+                .response("403", html("no session or a wrong CSRF token"))
+                .build(),
+        )
+    };
+    vec![
+        (
+            Method::GET,
+            "/",
+            public("console", "What this service is, with a link to /admin")
+                .response("200", html("a short page revealing nothing private"))
+                .build(),
+        ),
+        page(
+            "/admin",
+            "Overview: connection, queue, API usage, account check",
+        ),
+        page("/admin/", "Redirects to /admin"),
+        page(
+            "/admin/signups",
+            "Recent and dead signups with their upstream errors",
+        ),
+        page("/admin/forms", "Copy-paste HTML snippets for each form"),
+        (
+            Method::GET,
+            "/admin/login",
+            public("console", "The login page")
+                .response("200", html("the form"))
+                .build(),
+        ),
+        (
+            Method::POST,
+            "/admin/login",
+            public("console", "Log in: sets the session cookie")
+                .response("303", redirect("to /admin, with the session cookie"))
+                .response("403", html("wrong user name or password"))
+                .response(
+                    "429",
+                    html("too many failed logins from this address (see Retry-After)"),
+                )
+                .build(),
+        ),
+        action("/admin/logout", "Log out"),
+        action("/admin/connect", "Start connecting (as GET /connect)"),
+        action(
+            "/admin/disconnect",
+            "Forget the token set; signups keep queueing",
+        ),
+        action("/admin/signups/retry", "Requeue every dead signup"),
+        action("/admin/signups/{id}/retry", "Requeue one signup"),
+        (
+            Method::GET,
+            "/metrics",
+            public("operations", "Prometheus metrics (text format)")
+                .description(Some(
+                    "Behind `Authorization: Bearer <metrics.bearer_token>` when one is configured.",
+                ))
+                .response("200", redirect("OpenMetrics text"))
+                .response("401", redirect("bearer token missing or wrong"))
+                .response("404", redirect("metrics.enabled = false"))
+                .build(),
+        ),
+    ]
+}
+
+/// The service's own routes.
+fn service_operations() -> Vec<(Method, &'static str, Operation)> {
+    vec![
+        (
+            Method::POST,
+            "/signup/{form_id}",
+            public("signup", "Accept a signup")
+                .description(Some(
+                    "Stores the signup durably, then answers. Browsers (no JSON in Content-Type or \
+                     Accept) get 303 redirects to the form's success_url or error_url?error=CODE \
+                     (or built-in pages); scripts get JSON. Suspected spam (honeypot, too fast, \
+                     CAPTCHA provider unreachable with on_unreachable = accept_and_mark) gets the \
+                     normal success answer and is kept for review.",
+                ))
+                .parameter(form_id())
+                .request_body(Some(
+                    RequestBodyBuilder::new()
+                        .required(Some(Required::True))
+                        .content("application/x-www-form-urlencoded", content("SignupFields"))
+                        .content("multipart/form-data", content("SignupFields"))
+                        .content("application/json", content("SignupFields"))
+                        .build(),
+                ))
+                .response("202", json_response("Stored; will be delivered", "SignupAccepted"))
+                .response("303", redirect("Browser: to the success page, or to the error page with ?error=CODE"))
+                .response("400", error("malformed_body"))
+                .response("403", error("origin_not_allowed: posted from a page of another site"))
+                .response("404", error("unknown_form"))
+                .response("413", error("payload_too_large"))
+                .response("415", error("unsupported_media_type"))
+                .response(
+                    "422",
+                    error("missing_field, invalid_email, field_too_long, invalid_characters, unknown_list, unknown_field, duplicate_field, invalid_type, unexpected_file, captcha_failed"),
+                )
+                .response("429", error("rate_limited (see Retry-After)"))
+                .response("503", error("unavailable or captcha_unavailable: nothing was stored (see Retry-After)"))
+                .build(),
+        ),
+        (
+            Method::OPTIONS,
+            "/signup/{form_id}",
+            public("signup", "CORS preflight")
+                .description(Some(
+                    "Answered with CORS headers for the form's allowed_origins (and ccbridge's own \
+                     origin) only.",
+                ))
+                .parameter(form_id())
+                .response("204", ResponseBuilder::new().description("Allowed (Access-Control-Allow-* headers), or not a CORS request").build())
+                .response("403", error("origin_not_allowed"))
+                .response("404", html("unknown form"))
+                .build(),
+        ),
+        (
+            Method::GET,
+            "/signup/{form_id}/token",
+            public("signup", "A signed \"form shown at\" value")
+                .description(Some(
+                    "For the hidden `_ts` field of forms with min_submit_time: fetch it when the \
+                     page shows the form, send it back with the signup.",
+                ))
+                .parameter(form_id())
+                .response("200", json_response("The field name and its value", "FormToken"))
+                .response("404", html("unknown form"))
+                .build(),
+        ),
+        (
+            Method::GET,
+            "/signup/{form_id}/thank-you",
+            public("signup", "The built-in thank-you page")
+                .parameter(form_id())
+                .response("200", html("the page"))
+                .response("404", html("unknown form"))
+                .build(),
+        ),
+        (
+            Method::GET,
+            "/healthz",
+            public("operations", "Liveness")
+                .response("200", json_response("The process serves requests", "Health"))
+                .build(),
+        ),
+        (
+            Method::GET,
+            "/readyz",
+            public("operations", "Readiness and status")
+                .description(Some(
+                    "200 when the database accepts a write, 503 otherwise. The body is the status \
+                     shape shared with `ccbridge status --json`.",
+                ))
+                .response("200", json_response("Ready", "Status"))
+                .response("503", json_response("Not ready", "Status"))
+                .build(),
+        ),
+        (
+            Method::GET,
+            "/connect",
+            admin("connection", "Connect to Constant Contact")
+                .description(Some(
+                    "Starts the OAuth2 authorization code flow with PKCE: redirects the admin's \
+                     browser to Constant Contact and sets a cookie binding the flow to it.",
+                ))
+                .response("303", redirect("To Constant Contact's authorize endpoint"))
+                .response("401", html("credentials missing or wrong (WWW-Authenticate: Basic)"))
+                .response("429", html("too many failed logins from this address (see Retry-After)"))
+                .response("503", html("client id or secret not configured, or the database is unavailable"))
+                .build(),
+        ),
+        (
+            Method::GET,
+            "/oauth/callback",
+            public("connection", "Where Constant Contact sends the admin's browser back")
+                .description(Some(
+                    "Checks the single-use state and the browser cookie, exchanges the code, and \
+                     stores the tokens.",
+                ))
+                .parameter(query("code", "The authorization code"))
+                .parameter(query("state", "The state sent by /connect"))
+                .parameter(query("error", "Set when authorization was refused"))
+                .response("200", html("connected"))
+                .response("400", html("unknown, used, expired or foreign state"))
+                .response("403", html("Constant Contact did not authorize"))
+                .response("502", html("the code exchange failed"))
+                .build(),
+        ),
+        (
+            Method::GET,
+            "/openapi.json",
+            public("operations", "This document")
+                .response("200", ResponseBuilder::new().description("OpenAPI 3.1").content("application/json", Content::new(None::<Schema>)).build())
+                .build(),
+        ),
+        (
+            Method::GET,
+            "/demo",
+            public("demo", "A demo signup page (only under `ccbridge demo`)")
+                .response("200", html("the page"))
+                .build(),
+        ),
+    ]
+}
+
+fn public(tag: &str, summary: &str) -> OperationBuilder {
+    OperationBuilder::new().tag(tag).summary(Some(summary))
+}
+
+fn admin(tag: &str, summary: &str) -> OperationBuilder {
+    public(tag, summary).security(SecurityRequirement::new(ADMIN_AUTH, Vec::<String>::new()))
+}
+
+fn form_id() -> ParameterBuilder {
+    ParameterBuilder::new()
+        .name("form_id")
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some("The form's `id` from the configuration"))
+        .schema(Some(string_schema()))
+}
+
+fn query(name: &str, description: &str) -> ParameterBuilder {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(string_schema()))
+}
+
+fn string_schema() -> Schema {
+    serde_json::from_value(json!({ "type": "string" })).expect("a valid schema")
+}
+
+fn reference(name: &str) -> RefOr<Schema> {
+    RefOr::Ref(Ref::from_schema_name(name))
+}
+
+fn content(schema: &str) -> Content {
+    Content::new(Some(reference(schema)))
+}
+
+fn json_response(description: &str, schema: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", content(schema))
+        .build()
+}
+
+fn error(description: &str) -> utoipa::openapi::Response {
+    json_response(description, "Error")
+}
+
+fn html(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content("text/html", Content::new(None::<Schema>))
+        .build()
+}
+
+fn redirect(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new().description(description).build()
+}
+
+fn http_method(method: &Method) -> HttpMethod {
+    match *method {
+        Method::GET => HttpMethod::Get,
+        Method::POST => HttpMethod::Post,
+        Method::PUT => HttpMethod::Put,
+        Method::DELETE => HttpMethod::Delete,
+        Method::OPTIONS => HttpMethod::Options,
+        Method::HEAD => HttpMethod::Head,
+        Method::PATCH => HttpMethod::Patch,
+        Method::TRACE => HttpMethod::Trace,
+        ref other => panic!("OpenAPI has no operation for method {other}"),
+    }
+}
+
+/// The component schemas, written as JSON Schema and checked by utoipa's model at build.
+fn schemas() -> Vec<(&'static str, Schema)> {
+    let string = json!({ "type": "string" });
+    let nullable_string = json!({ "type": ["string", "null"] });
+    let timestamp = json!({ "type": ["string", "null"], "format": "date-time" });
+    let count = json!({ "type": "integer", "minimum": 0 });
+    [
+        (
+            "SignupFields",
+            json!({
+                "type": "object",
+                "description": "Custom fields (as configured per form) and the CAPTCHA response field are also accepted.",
+                "required": ["email"],
+                "properties": {
+                    "email": { "type": "string", "maxLength": 50, "format": "email" },
+                    "first_name": { "type": "string", "maxLength": 50 },
+                    "last_name": { "type": "string", "maxLength": 50 },
+                    "phone": { "type": "string", "maxLength": 25 },
+                    "company": { "type": "string", "maxLength": 50 },
+                    "job_title": { "type": "string", "maxLength": 50 },
+                    "list": {
+                        "description": "Optional list ids the visitor chose (repeatable)",
+                        "oneOf": [
+                            { "type": "string", "format": "uuid" },
+                            { "type": "array", "items": { "type": "string", "format": "uuid" }, "maxItems": 50 }
+                        ]
+                    },
+                    "_ts": { "type": "string", "description": "The value from GET /signup/{form_id}/token" }
+                },
+                "additionalProperties": { "type": "string", "maxLength": 255 }
+            }),
+        ),
+        (
+            "SignupAccepted",
+            json!({
+                "type": "object",
+                "required": ["status", "id"],
+                "properties": {
+                    "status": { "type": "string", "enum": ["accepted"] },
+                    "id": { "type": "string", "format": "uuid" }
+                }
+            }),
+        ),
+        (
+            "Error",
+            json!({
+                "type": "object",
+                "required": ["error"],
+                "properties": {
+                    "error": {
+                        "type": "object",
+                        "required": ["code", "message", "field"],
+                        "properties": {
+                            "code": string, "message": string, "field": nullable_string
+                        }
+                    }
+                }
+            }),
+        ),
+        (
+            "FormToken",
+            json!({
+                "type": "object",
+                "required": ["field", "value", "min_submit_time_ms"],
+                "properties": {
+                    "field": { "type": "string", "enum": ["_ts"] },
+                    "value": string,
+                    "min_submit_time_ms": { "type": ["integer", "null"], "minimum": 0 }
+                }
+            }),
+        ),
+        (
+            "Health",
+            json!({
+                "type": "object",
+                "required": ["status"],
+                "properties": { "status": { "type": "string", "enum": ["ok"] } }
+            }),
+        ),
+        (
+            "Status",
+            json!({
+                "type": "object",
+                "required": ["connection", "queue", "api_usage", "database"],
+                "properties": {
+                    "connection": {
+                        "type": "object",
+                        "properties": {
+                            "state": { "type": "string", "enum": ["not_connected", "connected", "refreshing", "needs_reconnect"] },
+                            "reason": nullable_string,
+                            "account": nullable_string,
+                            "scopes": { "type": "array", "items": string },
+                            "access_token_expires_at": timestamp,
+                            "last_refresh_at": timestamp,
+                            "refresh_failures": count
+                        }
+                    },
+                    "queue": {
+                        "type": "object",
+                        "properties": {
+                            "pending": count, "failed": count, "delivered": count,
+                            "dead": count, "spam": count
+                        }
+                    },
+                    "api_usage": {
+                        "type": "object",
+                        "properties": {
+                            "day": { "type": "string", "format": "date" },
+                            "used": count, "limit": count
+                        }
+                    },
+                    "database": { "type": "string", "enum": ["ok", "unavailable"] }
+                }
+            }),
+        ),
+    ]
+    .into_iter()
+    .map(|(name, schema)| {
+        let schema = serde_json::from_value(schema)
+            .unwrap_or_else(|e| panic!("schema {name} is not valid for utoipa's model: {e}"));
+        (name, schema)
+    })
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::startup::routes;
+
+    #[test]
+    fn every_route_is_documented_and_nothing_else() {
+        let served: BTreeSet<(String, String)> = routes(true)
+            .iter()
+            .map(|r| (r.method.to_string(), r.path.to_owned()))
+            .collect();
+        let documented: BTreeSet<(String, String)> = operations()
+            .into_iter()
+            .map(|(method, path, _)| (method.to_string(), path.to_owned()))
+            .collect();
+        let undocumented: Vec<_> = served.difference(&documented).collect();
+        let unserved: Vec<_> = documented.difference(&served).collect();
+        assert!(
+            undocumented.is_empty(),
+            "routes without documentation: {undocumented:?}"
+        );
+        assert!(
+            unserved.is_empty(),
+            "documented but not served: {unserved:?}"
+        );
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_1_with_every_operation_and_resolvable_references() {
+        let value = serde_json::to_value(document()).unwrap();
+        assert_eq!(value["openapi"], "3.1.0");
+        for (method, path, _) in operations() {
+            let operation = &value["paths"][path][method.as_str().to_ascii_lowercase()];
+            assert!(operation.is_object(), "{method} {path} missing");
+        }
+        let text = value.to_string();
+        for name in text
+            .split("\"#/components/schemas/")
+            .skip(1)
+            .map(|rest| &rest[..rest.find('"').unwrap()])
+        {
+            assert!(
+                value["components"]["schemas"][name].is_object(),
+                "dangling reference to {name}"
+            );
+        }
+    }
+}
