@@ -48,13 +48,12 @@ impl RateLimiter {
     /// calling upstream) once the day's budget is spent.
     pub async fn acquire(&self) -> Result<(), ApiError> {
         let day = self.clock.now().date_naive();
-        let used = self
+        let taken = self
             .store
-            .spend_api_call(day)
+            .spend_api_call(day, self.per_day)
             .await
             .map_err(|e| ApiError::Transport(format!("cannot count the API call: {e}")))?;
-        if used > self.per_day {
-            let _ = self.store.refund_api_call(day).await;
+        if !taken {
             return Err(ApiError::DailyBudgetSpent {
                 resets_at: next_utc_midnight(self.clock.now()),
             });

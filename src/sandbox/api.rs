@@ -118,6 +118,22 @@ async fn check(shared: &Shared, headers: &HeaderMap) -> Result<Granted, Response
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return Err(errors::server_error(status));
         }
+        Some(ApiFault::Forbidden) => {
+            return Err(errors::array(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                &["The application is not allowed to do this (injected fault)"],
+            ));
+        }
+        Some(ApiFault::Conflict) => {
+            return Err(errors::array(
+                StatusCode::CONFLICT,
+                "contacts.api.conflict",
+                &[
+                    "Simultaneous requests are attempting to modify the same contact (injected fault)",
+                ],
+            ));
+        }
         Some(ApiFault::Drop) | None => {}
     }
     let now = shared.clock.now();

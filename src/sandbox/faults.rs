@@ -24,6 +24,10 @@ pub struct Faults {
     pub drop_next: u32,
     /// The next N token-endpoint calls answer 503 (transient).
     pub token_fail_next: u32,
+    /// The next N /v3 calls answer 403 (a missing privilege or a deactivated app).
+    pub forbidden_next: u32,
+    /// The next N /v3 calls answer 409 (simultaneous changes to the same contact).
+    pub conflict_next: u32,
 }
 
 /// What a fault does to one /v3 call, decided on arrival.
@@ -35,6 +39,10 @@ pub enum ApiFault {
     Unauthorized,
     /// Answer this 5xx.
     ServerError(u16),
+    /// Answer 403.
+    Forbidden,
+    /// Answer 409.
+    Conflict,
 }
 
 /// What a fault does to one token-endpoint call.
@@ -70,6 +78,10 @@ impl FaultState {
         let latency = Duration::from_millis(self.faults.latency_ms);
         let fault = if take(&mut self.faults.unauthorized_next) {
             Some(ApiFault::Unauthorized)
+        } else if take(&mut self.faults.forbidden_next) {
+            Some(ApiFault::Forbidden)
+        } else if take(&mut self.faults.conflict_next) {
+            Some(ApiFault::Conflict)
         } else if take(&mut self.faults.fail_next) {
             Some(ApiFault::ServerError(503))
         } else if rng.gen_bool(probability(self.faults.error_rate)) {

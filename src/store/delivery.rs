@@ -231,28 +231,21 @@ impl Store {
         Ok(result.rows_affected())
     }
 
-    /// Count one API call against `day`'s budget. Returns the count including this call; the call
-    /// may go out only if that is within the limit (the increment is atomic, so concurrent callers
-    /// cannot both take the last unit).
-    pub async fn spend_api_call(&self, day: NaiveDate) -> Result<u64, StoreError> {
-        let used: (i64,) = sqlx::query_as(
+    /// Take one API call from `day`'s budget of `limit`. `false` (and nothing counted) when the
+    /// budget is spent. One statement, so concurrent callers cannot both take the last unit and
+    /// the count never shows more than the limit.
+    pub async fn spend_api_call(&self, day: NaiveDate, limit: u64) -> Result<bool, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let taken: Option<(i64,)> = sqlx::query_as(
             "insert into api_usage (day, used) values ($1, 1)
-             on conflict (day) do update set used = api_usage.used + 1
+             on conflict (day) do update set used = api_usage.used + 1 where api_usage.used < $2
              returning used",
         )
         .bind(day.to_string())
-        .fetch_one(&self.pool)
+        .bind(limit)
+        .fetch_optional(&self.pool)
         .await?;
-        Ok(u64::try_from(used.0).unwrap_or(0))
-    }
-
-    /// Give back a unit taken by `spend_api_call` for a call that was then not made.
-    pub async fn refund_api_call(&self, day: NaiveDate) -> Result<(), StoreError> {
-        sqlx::query("update api_usage set used = max(used - 1, 0) where day = $1")
-            .bind(day.to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        Ok(taken.is_some())
     }
 
     /// Count `day` as fully spent (upstream said `quota_exceeded`): at least `limit` calls.

@@ -35,6 +35,15 @@ async fn post(app: &TestApp, email: &str) {
     assert_eq!(response.status(), 202);
 }
 
+/// Connecting starts a check of lists and fields (API calls): let it finish before faults are set.
+async fn wait_account_check(app: &TestApp) {
+    eventually(Duration::from_secs(10), "the account check", || async {
+        let status = app.readyz().await;
+        (!status["account_check"].is_null()).then_some(())
+    })
+    .await;
+}
+
 async fn wait_delivered(app: &TestApp, count: u64, within: Duration) {
     eventually(within, &format!("{count} delivered signups"), || async {
         let counts = app.store.queue_counts().await.ok()?;
@@ -462,5 +471,93 @@ async fn delivered_personal_data_is_erased_after_the_retention_period_but_counts
     );
     assert_eq!(signup.state, SignupState::Delivered);
     assert_eq!(app.store.queue_counts().await.unwrap().delivered, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_403_pauses_all_deliveries_with_one_alert_and_nothing_counts_as_an_attempt() {
+    let clock = ManualClock::new(Utc::now());
+    let shared: SharedClock = Arc::new(clock.clone());
+    let sandbox = fast_sandbox(shared.clone()).await;
+    let app = AppOptions::against(&sandbox, FAST)
+        .clock(shared)
+        .without_background_delivery()
+        .spawn()
+        .await;
+    app.connect_ok().await;
+    wait_account_check(&app).await;
+    post(&app, "one@example.com").await;
+    post(&app, "two@example.com").await;
+    sandbox.set_faults(Faults {
+        forbidden_next: 2,
+        ..Faults::default()
+    });
+
+    let first = app.delivery.deliver_next().await.unwrap();
+    assert!(
+        matches!(first, Some(Delivery::Paused(Pause::Until { .. }))),
+        "{first:?}"
+    );
+    assert!(app.delivery.pause().is_some());
+    assert!(
+        app.signups().await.iter().all(|s| s.attempts == 0),
+        "a pause is not a failed attempt"
+    );
+    clock.advance(chrono::Duration::minutes(16));
+    let again = app.delivery.deliver_next().await.unwrap();
+    assert!(
+        matches!(again, Some(Delivery::Paused(_))),
+        "still forbidden: {again:?}"
+    );
+    let forbidden_alerts = app
+        .alerts
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|a| a.kind == AlertKind::DeliveryPaused)
+        .count();
+    assert_eq!(forbidden_alerts, 1, "one alert for one 403 episode");
+
+    clock.advance(chrono::Duration::minutes(16));
+    while let Some(outcome) = app.delivery.deliver_next().await.unwrap() {
+        assert!(matches!(outcome, Delivery::Delivered { .. }), "{outcome:?}");
+    }
+    assert_eq!(app.store.queue_counts().await.unwrap().delivered, 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_409_is_retried_soon() {
+    let clock = ManualClock::new(Utc::now());
+    let shared: SharedClock = Arc::new(clock.clone());
+    let sandbox = fast_sandbox(shared.clone()).await;
+    let app = AppOptions::against(&sandbox, FAST)
+        .clock(shared)
+        .without_background_delivery()
+        .spawn()
+        .await;
+    app.connect_ok().await;
+    wait_account_check(&app).await;
+    post(&app, "busy@example.com").await;
+    sandbox.set_faults(Faults {
+        conflict_next: 1,
+        ..Faults::default()
+    });
+
+    let first = app.delivery.deliver_next().await.unwrap();
+    assert!(
+        matches!(first, Some(Delivery::Retrying { ref error }) if error.contains("409")),
+        "{first:?}"
+    );
+    let failed = &app.signups().await[0];
+    assert!(
+        failed.next_attempt_at <= clock.now() + chrono::Duration::seconds(2),
+        "soon, not backed off"
+    );
+    clock.advance(chrono::Duration::seconds(3));
+    assert!(matches!(
+        app.delivery.deliver_next().await.unwrap(),
+        Some(Delivery::Delivered { .. })
+    ));
     app.stop().await;
 }
