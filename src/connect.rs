@@ -20,6 +20,8 @@ use crate::store::PendingAuthorization;
 
 /// How long an authorization may take from `/connect` to the callback.
 const AUTHORIZATION_TTL: chrono::Duration = chrono::Duration::minutes(10);
+/// How long the callback waits for the account's name before showing the page without it.
+const ACCOUNT_NAME_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Binds an authorization to the browser that started it.
 const BROWSER_COOKIE: &str = "ccbridge_connect";
 
@@ -192,15 +194,10 @@ async fn finish(
             "Constant Contact sent no refresh token, so the connection could not be kept alive. Make sure constant_contact.scopes includes offline_access.".to_owned(),
         ));
     }
-    let account = state
-        .api
-        .account_summary(&grant.access_token)
-        .await
-        .ok()
-        .and_then(|summary| summary.organization_name);
+    // Commit first: the code is spent and, from here on, these tokens are the connection.
     let generation = state
         .keeper
-        .store_authorized(&grant, account.as_deref())
+        .store_authorized(&grant, None)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "could not store the token set");
@@ -211,6 +208,21 @@ async fn finish(
         })?;
     tracing::info!(generation, scopes = %grant.scopes.join(" "), "connected to Constant Contact");
     state.on_connected();
+    // The account's name is a nicety (it needs the account_read scope): briefly, and after the commit.
+    let summary = tokio::time::timeout(
+        ACCOUNT_NAME_WAIT,
+        state.api.account_summary(&grant.access_token),
+    )
+    .await;
+    let account = summary
+        .ok()
+        .and_then(Result::ok)
+        .and_then(|s| s.organization_name);
+    if let Some(name) = &account {
+        if let Err(e) = state.store.set_account_name(generation, name).await {
+            tracing::warn!(error = %e, "could not store the account name");
+        }
+    }
     Ok(account.unwrap_or_else(|| "your Constant Contact account".to_owned()))
 }
 

@@ -29,6 +29,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     };
     let mut status = Status::gather(&state.config, &state.store, now, database_ok).await;
     status.account_check = state.account_check.lock().expect("check lock").clone();
+    // `/readyz` answers anyone who can reach it (a load balancer needs no credentials): upstream
+    // error texts may quote what a visitor typed, so they are shown only to the admin (CLI,
+    // console). The field stays, empty, so the shape is the same as `status --json`.
+    status.last_errors.clear();
     let code = if database_ok {
         StatusCode::OK
     } else {

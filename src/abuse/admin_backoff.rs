@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, RETRY_AFTER};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -101,7 +101,9 @@ impl AdminBackoff {
 
 /// The middleware: refuse waiting clients that send credentials; count refused logins.
 pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if !request.headers().contains_key(AUTHORIZATION) {
+    // Credentials come in an Authorization header (HTTP Basic) or in the console's login form.
+    let login_form = request.method() == Method::POST && request.uri().path() == "/admin/login";
+    if !request.headers().contains_key(AUTHORIZATION) && !login_form {
         return next.run(request).await;
     }
     let Some(ConnectInfo(peer)) = request

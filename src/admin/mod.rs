@@ -163,7 +163,12 @@ async fn login(State(state): State<AppState>, body: Bytes) -> Response {
     if !crate::admin_auth::verify(&state.config.admin, user, password).await {
         tracing::warn!("admin login failed");
         let page = views::login(Some("Wrong user name or password."), enabled);
-        return no_store((StatusCode::FORBIDDEN, page).into_response());
+        let mut response = no_store((StatusCode::FORBIDDEN, page).into_response());
+        // Counted by the login backoff like a refused HTTP Basic attempt.
+        response
+            .extensions_mut()
+            .insert(crate::admin_auth::AdminAuthFailed);
+        return response;
     }
     match session::start(&state).await {
         Ok(admin) => {

@@ -158,9 +158,17 @@ impl ApiClient {
 
     /// A `_links.next.href` is relative to the API host (`/v3/…`).
     fn next_url(&self, href: &str) -> Result<Url, ApiError> {
-        self.base
+        let url = self
+            .base
             .join(href)
-            .map_err(|e| ApiError::Decode(format!("bad next link {href}: {e}")))
+            .map_err(|e| ApiError::Decode(format!("bad next link {href}: {e}")))?;
+        // The bearer token goes with the request: never to another host.
+        if url.origin() != self.base.origin() {
+            return Err(ApiError::Decode(format!(
+                "next link {href} leaves the API host"
+            )));
+        }
+        Ok(url)
     }
 
     pub async fn sign_up_form(

@@ -20,6 +20,8 @@ type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointN
 /// Used when a token response leaves out `expires_in` (Constant Contact always sends it):
 /// short enough that a wrong guess costs a refresh, not an outage.
 const FALLBACK_LIFETIME: Duration = Duration::from_secs(3600);
+/// Longest access-token lifetime believed (Constant Contact's is 24 hours).
+const MAX_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 
 #[derive(Clone)]
 pub struct OAuthClient {
@@ -132,10 +134,14 @@ impl OAuthClient {
             .scopes()
             .map(|granted| granted.iter().map(|s| s.to_string()).collect())
             .unwrap_or_else(|| self.scopes.clone());
-        let expires_in = response.expires_in().unwrap_or_else(|| {
-            tracing::warn!("token response without expires_in; assuming one hour");
-            FALLBACK_LIFETIME
-        });
+        let expires_in = response
+            .expires_in()
+            .unwrap_or_else(|| {
+                tracing::warn!("token response without expires_in; assuming one hour");
+                FALLBACK_LIFETIME
+            })
+            // A nonsensical lifetime must not overflow date arithmetic; refreshing early is harmless.
+            .min(MAX_LIFETIME);
         TokenGrant {
             access_token: SecretString::from(response.access_token().secret().clone()),
             refresh_token: response

@@ -25,6 +25,8 @@ pub struct AccountCheck {
     pub missing_lists: Vec<Uuid>,
     pub missing_custom_fields: Vec<Uuid>,
     /// Every list of the account by id (the console names lists with it).
+    /// Kept for the console's snippets; never in the (public) status JSON.
+    #[serde(skip)]
     pub list_names: BTreeMap<Uuid, String>,
 }
 

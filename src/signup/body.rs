@@ -87,15 +87,21 @@ fn decode_component(raw: &[u8]) -> Result<String, SignupError> {
 }
 
 fn parse_json(body: &[u8]) -> Result<Vec<(String, String)>, SignupError> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| SignupError::malformed(&format!("the body is not valid JSON: {e}")))?;
-    let serde_json::Value::Object(object) = value else {
-        return Err(SignupError::malformed(
-            "the JSON body must be an object of fields",
-        ));
-    };
-    let mut fields = Vec::with_capacity(object.len());
-    for (name, value) in object {
+    let object: JsonFields = serde_json::from_slice(body).map_err(|e| {
+        if e.is_data() {
+            SignupError::malformed("the JSON body must be an object of fields")
+        } else {
+            SignupError::malformed(&format!("the body is not valid JSON: {e}"))
+        }
+    })?;
+    let mut fields = Vec::with_capacity(object.0.len());
+    let mut seen = std::collections::HashSet::new();
+    for (name, value) in object.0 {
+        // serde_json's maps keep the last of a repeated key; a form body would be refused for the
+        // same thing, so JSON is too.
+        if !seen.insert(name.clone()) {
+            return Err(SignupError::duplicate_field(&name));
+        }
         match value {
             serde_json::Value::Null => {}
             serde_json::Value::String(s) => fields.push((name, s)),
@@ -118,6 +124,32 @@ fn parse_json(body: &[u8]) -> Result<Vec<(String, String)>, SignupError> {
         }
     }
     Ok(fields)
+}
+
+/// A JSON object read as its `(key, value)` pairs in order, repeats included.
+struct JsonFields(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for JsonFields {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Pairs;
+        impl<'de> serde::de::Visitor<'de> for Pairs {
+            type Value = JsonFields;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of fields")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<JsonFields, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(pair) = map.next_entry()? {
+                    pairs.push(pair);
+                }
+                Ok(JsonFields(pairs))
+            }
+        }
+        deserializer.deserialize_map(Pairs)
+    }
 }
 
 async fn parse_multipart(
@@ -188,6 +220,15 @@ mod tests {
         assert_eq!(
             fields,
             pairs(&[("email", "a@b.co"), ("list", "x"), ("list", "y")])
+        );
+    }
+
+    #[test]
+    fn json_refuses_a_repeated_key() {
+        let err = parse_json(br#"{"email":"a@x.io","email":"b@y.io"}"#).unwrap_err();
+        assert_eq!(
+            (err.code, err.field.as_deref()),
+            ("duplicate_field", Some("email"))
         );
     }
 

@@ -10,8 +10,8 @@ use sqlx::FromRow;
 
 use super::{Store, StoreError, from_millis};
 
-/// The stored token set (sealed values).
-#[derive(Debug, Clone)]
+/// The stored token set (sealed values; plain text when no key is configured, so `Debug` hides them).
+#[derive(Clone)]
 pub struct StoredTokenSet {
     pub access_token: String,
     pub refresh_token: String,
@@ -39,7 +39,7 @@ impl StoredTokenSet {
 }
 
 /// A new token set to write (sealed values).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewTokenSet {
     pub access_token: String,
     pub refresh_token: String,
@@ -49,11 +49,44 @@ pub struct NewTokenSet {
 }
 
 /// An authorization in progress, as stored by `/connect`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PendingAuthorization {
     pub browser_key: String,
     pub pkce_verifier: String,
     pub expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for StoredTokenSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredTokenSet")
+            .field("access_token", &"[redacted]")
+            .field("refresh_token", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .field("scopes", &self.scopes)
+            .field("generation", &self.generation)
+            .field("state", &self.state)
+            .field("state_reason", &self.state_reason)
+            .field("refresh_owner", &self.refresh_owner)
+            .field("refresh_lease_until", &self.refresh_lease_until)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for NewTokenSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewTokenSet")
+            .field("expires_at", &self.expires_at)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for PendingAuthorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingAuthorization")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(FromRow)]

@@ -433,8 +433,8 @@ impl TokenKeeper {
         Ok(Some(self.due_at(&set)))
     }
 
-    /// At start: report a refresh that was in flight when the process stopped. With SQLite there
-    /// is one process, so a lease left behind is certainly ours and is released now.
+    /// At start: report a refresh that was in flight when its process stopped (a lease that ran out
+    /// without a result), and release that stale lease.
     pub async fn report_interrupted_refresh(&self) -> Result<(), TokenError> {
         let Some(set) = self.0.store.token_set().await? else {
             return Ok(());
@@ -442,6 +442,13 @@ impl TokenKeeper {
         let Some(started) = set.refresh_started_at else {
             return Ok(());
         };
+        if set.refresh_in_flight(self.0.clock.now()) {
+            // A live lease may belong to another process (`ccbridge lists`, the old container of a
+            // rolling deploy) that is refreshing right now: releasing it would drop its rotated
+            // token set. If it was ours and we crashed, the lease runs out by itself.
+            tracing::info!(owner = ?set.refresh_owner, until = ?set.refresh_lease_until, "a refresh lease is held; waiting for it");
+            return Ok(());
+        }
         self.0.interrupted.store(true, Ordering::SeqCst);
         self.0.alerts.raise(
             AlertKind::RefreshInterrupted,

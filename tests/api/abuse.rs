@@ -825,6 +825,10 @@ async fn secrets_and_personal_data_never_reach_the_logs() {
         .with_ansi(false)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Other tests hit the same callsites at the same time, on threads without a subscriber; a
+    // callsite registered in the instant this dispatcher was being created could keep a cached
+    // "never" interest. Recompute every callsite's interest now that this dispatcher exists.
+    tracing::callsite::rebuild_interest_cache();
     let key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
     let sandbox = start_sandbox(SandboxConfig::default(), Arc::new(SystemClock)).await;
     let app = AppOptions::against(
@@ -921,5 +925,27 @@ async fn the_openapi_document_is_served() {
     assert!(document["paths"]["/signup/{form_id}"]["post"].is_object());
     assert!(document["paths"]["/signup/{form_id}"]["options"].is_object());
     assert!(document["components"]["schemas"]["Error"].is_object());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_console_login_form_backs_off_after_repeated_failures_too() {
+    let app = spawn_app_with("[rate_limit]\nadmin_failures = 2\nadmin_lockout = \"1m\"\n").await;
+    let login = |password: &'static str| {
+        app.client
+            .post(app.url("/admin/login"))
+            .form(&[("username", ADMIN_USER), ("password", password)])
+            .send()
+    };
+
+    assert_eq!(login("guess-1").await.unwrap().status(), 403);
+    assert_eq!(login("guess-2").await.unwrap().status(), 403);
+    let locked = login(ADMIN_PASSWORD).await.unwrap();
+
+    assert_eq!(locked.status(), 429, "the form is held up like HTTP Basic");
+    assert!(
+        locked.headers().get("set-cookie").is_none(),
+        "no session while locked out"
+    );
     app.stop().await;
 }

@@ -552,7 +552,7 @@ async fn a_refresh_interrupted_by_a_crash_is_reported_precisely() {
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db_path.display()))
         .await
         .unwrap();
-    sqlx::query("update token_set set refresh_started_at = 1, refresh_owner = 'crashed', refresh_lease_until = 9999999999999")
+    sqlx::query("update token_set set refresh_started_at = 1, refresh_owner = 'crashed', refresh_lease_until = 2")
         .execute(&pool)
         .await
         .unwrap();
