@@ -132,8 +132,18 @@ impl TokenKeeper {
         }))
     }
 
-    pub fn oauth(&self) -> &OAuthClient {
+        pub fn oauth(&self) -> &OAuthClient {
         &self.0.oauth
+    }
+
+    /// How long a refresh may hold its lease.
+    pub fn lease(&self) -> Duration {
+        self.0.settings.lease
+    }
+
+    /// Wait (at most `max`) until no refresh is in flight in this process. `false` if one still is.
+    pub async fn wait_for_refresh(&self, max: Duration) -> bool {
+        tokio::time::timeout(max, self.0.flight.lock()).await.is_ok()
     }
 
     pub fn cipher(&self) -> &TokenCipher {
