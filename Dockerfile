@@ -2,7 +2,7 @@
 #
 #   docker build -t ccbridge .
 #   docker run -d --name ccbridge -p 8080:8080 -v ccbridge-data:/data \
-#       --stop-timeout 30 \
+#       --stop-timeout 90 \
 #       -e CCBRIDGE__SERVER__PUBLIC_URL=https://forms.example.org \
 #       -e CCBRIDGE__CONSTANT_CONTACT__CLIENT_ID=... \
 #       -e CCBRIDGE__CONSTANT_CONTACT__CLIENT_SECRET=... \
