@@ -226,7 +226,7 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Self { listener, state } = self;
         let grace = state.config.server.shutdown_grace;
-                let store = state.store.clone();
+        let store = state.store.clone();
         let keeper = state.keeper.clone();
         let tasks = TaskTracker::new();
         tasks.spawn(state.keeper.clone().run(shutdown.clone()));
@@ -261,13 +261,15 @@ impl Application {
                 "in-flight requests did not finish within the shutdown grace period"
             );
         }
-                if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+        if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
             tracing::warn!("background tasks did not stop within the shutdown grace period");
         }
         // A refresh in flight must commit its rotated token set before the database closes, or
         // the refresh token is lost with it; the lease bounds how long that can take.
         if !keeper.wait_for_refresh(keeper.lease()).await {
-            tracing::error!("a token refresh was still in flight at shutdown; if it completed upstream, a reconnect may be needed");
+            tracing::error!(
+                "a token refresh was still in flight at shutdown; if it completed upstream, a reconnect may be needed"
+            );
         }
         store.close().await;
         tracing::info!("ccbridge stopped; database closed");

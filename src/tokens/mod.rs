@@ -132,7 +132,7 @@ impl TokenKeeper {
         }))
     }
 
-        pub fn oauth(&self) -> &OAuthClient {
+    pub fn oauth(&self) -> &OAuthClient {
         &self.0.oauth
     }
 
@@ -143,7 +143,9 @@ impl TokenKeeper {
 
     /// Wait (at most `max`) until no refresh is in flight in this process. `false` if one still is.
     pub async fn wait_for_refresh(&self, max: Duration) -> bool {
-        tokio::time::timeout(max, self.0.flight.lock()).await.is_ok()
+        tokio::time::timeout(max, self.0.flight.lock())
+            .await
+            .is_ok()
     }
 
     pub fn cipher(&self) -> &TokenCipher {
