@@ -734,6 +734,8 @@ impl Config {
             }
         };
         let mut out = String::new();
+        let duration =
+            |key: &str, value: Duration| format!("{key} = {}", humantime::format_duration(value));
         let mut line = |s: String| {
             out.push_str(&s);
             out.push('\n');
@@ -751,26 +753,14 @@ impl Config {
         ));
         line(format!("client_ip_header = {}", s.client_ip_header.name()));
         line(format!("max_body_bytes = {}", s.max_body_bytes));
-        line(format!(
-            "request_timeout = {}",
-            humantime::format_duration(s.request_timeout)
-        ));
-        line(format!(
-            "shutdown_grace = {}",
-            humantime::format_duration(s.shutdown_grace)
-        ));
-        line(format!(
-            "header_read_timeout = {}",
-            humantime::format_duration(s.header_read_timeout)
-        ));
+        line(duration("request_timeout", s.request_timeout));
+        line(duration("shutdown_grace", s.shutdown_grace));
+        line(duration("header_read_timeout", s.header_read_timeout));
         line(format!("max_connections = {}", s.max_connections));
         let d = &self.database;
         line("[database]".into());
         line(format!("url = {}", d.url));
-        line(format!(
-            "busy_timeout = {}",
-            humantime::format_duration(d.busy_timeout)
-        ));
+        line(duration("busy_timeout", d.busy_timeout));
         line(format!("max_connections = {}", d.max_connections));
         let c = &self.constant_contact;
         line("[constant_contact]".into());
@@ -789,37 +779,16 @@ impl Config {
         line(format!("api_base_url = {}", c.api_base_url));
         line(format!("requests_per_second = {}", c.requests_per_second));
         line(format!("requests_per_day = {}", c.requests_per_day));
-        line(format!(
-            "request_timeout = {}",
-            humantime::format_duration(c.request_timeout)
-        ));
-        line(format!(
-            "refresh_margin = {}",
-            humantime::format_duration(c.refresh_margin)
-        ));
-        line(format!(
-            "refresh_at_least_every = {}",
-            humantime::format_duration(c.refresh_at_least_every)
-        ));
+        line(duration("request_timeout", c.request_timeout));
+        line(duration("refresh_margin", c.refresh_margin));
+        line(duration("refresh_at_least_every", c.refresh_at_least_every));
         let d = &self.delivery;
         line("[delivery]".into());
         line(format!("concurrency = {}", d.concurrency));
-        line(format!(
-            "max_age = {}",
-            humantime::format_duration(d.max_age)
-        ));
-        line(format!(
-            "retry_base = {}",
-            humantime::format_duration(d.retry_base)
-        ));
-        line(format!(
-            "retry_max = {}",
-            humantime::format_duration(d.retry_max)
-        ));
-        line(format!(
-            "retention = {}",
-            humantime::format_duration(d.retention)
-        ));
+        line(duration("max_age", d.max_age));
+        line(duration("retry_base", d.retry_base));
+        line(duration("retry_max", d.retry_max));
+        line(duration("retention", d.retention));
         line("[admin]".into());
         line(format!("username = {}", self.admin.username));
         line(format!(
@@ -856,14 +825,8 @@ impl Config {
                 "(not set: alerts go to the log only)"
             }
         ));
-        line(format!(
-            "min_interval = {}",
-            humantime::format_duration(a.min_interval)
-        ));
-        line(format!(
-            "timeout = {}",
-            humantime::format_duration(a.timeout)
-        ));
+        line(duration("min_interval", a.min_interval));
+        line(duration("timeout", a.timeout));
         self.rate_limit.summary().into_iter().for_each(&mut line);
         self.spam.summary().into_iter().for_each(&mut line);
         for f in &self.forms {

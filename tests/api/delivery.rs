@@ -35,6 +35,21 @@ async fn post(app: &TestApp, email: &str) {
     assert_eq!(response.status(), 202);
 }
 
+/// A connected app on a manual clock whose delivery worker the test steps itself, against a sandbox
+/// on the same clock.
+async fn stepped_app() -> (ManualClock, Sandbox, TestApp) {
+    let clock = ManualClock::new(Utc::now());
+    let shared: SharedClock = Arc::new(clock.clone());
+    let sandbox = fast_sandbox(shared.clone()).await;
+    let app = AppOptions::against(&sandbox, FAST)
+        .clock(shared)
+        .without_background_delivery()
+        .spawn()
+        .await;
+    app.connect_ok().await;
+    (clock, sandbox, app)
+}
+
 /// Connecting starts a check of lists and fields (API calls): let it finish before faults are set.
 async fn wait_account_check(app: &TestApp) {
     eventually(Duration::from_secs(10), "the account check", || async {
@@ -385,15 +400,7 @@ async fn an_upstream_quota_exceeded_also_pauses_until_midnight() {
 
 #[tokio::test]
 async fn server_errors_back_off_and_a_signup_past_its_max_age_is_dead_and_can_be_requeued() {
-    let clock = ManualClock::new(Utc::now());
-    let shared: SharedClock = Arc::new(clock.clone());
-    let sandbox = fast_sandbox(shared.clone()).await;
-    let app = AppOptions::against(&sandbox, FAST)
-        .clock(shared)
-        .without_background_delivery()
-        .spawn()
-        .await;
-    app.connect_ok().await;
+    let (clock, sandbox, app) = stepped_app().await;
     post(&app, "flaky@example.com").await;
     sandbox.set_faults(Faults {
         error_rate: 1.0,
@@ -452,15 +459,7 @@ async fn dropped_connections_and_timeouts_are_retried() {
 
 #[tokio::test]
 async fn delivered_personal_data_is_erased_after_the_retention_period_but_counts_stay() {
-    let clock = ManualClock::new(Utc::now());
-    let shared: SharedClock = Arc::new(clock.clone());
-    let sandbox = fast_sandbox(shared.clone()).await;
-    let app = AppOptions::against(&sandbox, FAST)
-        .clock(shared)
-        .without_background_delivery()
-        .spawn()
-        .await;
-    app.connect_ok().await;
+    let (clock, _sandbox, app) = stepped_app().await;
     post(&app, "forget@example.com").await;
     app.delivery.deliver_next().await.unwrap();
 
@@ -481,15 +480,7 @@ async fn delivered_personal_data_is_erased_after_the_retention_period_but_counts
 
 #[tokio::test]
 async fn a_403_pauses_all_deliveries_with_one_alert_and_nothing_counts_as_an_attempt() {
-    let clock = ManualClock::new(Utc::now());
-    let shared: SharedClock = Arc::new(clock.clone());
-    let sandbox = fast_sandbox(shared.clone()).await;
-    let app = AppOptions::against(&sandbox, FAST)
-        .clock(shared)
-        .without_background_delivery()
-        .spawn()
-        .await;
-    app.connect_ok().await;
+    let (clock, sandbox, app) = stepped_app().await;
     wait_account_check(&app).await;
     post(&app, "one@example.com").await;
     post(&app, "two@example.com").await;
@@ -533,15 +524,7 @@ async fn a_403_pauses_all_deliveries_with_one_alert_and_nothing_counts_as_an_att
 
 #[tokio::test]
 async fn a_409_is_retried_soon() {
-    let clock = ManualClock::new(Utc::now());
-    let shared: SharedClock = Arc::new(clock.clone());
-    let sandbox = fast_sandbox(shared.clone()).await;
-    let app = AppOptions::against(&sandbox, FAST)
-        .clock(shared)
-        .without_background_delivery()
-        .spawn()
-        .await;
-    app.connect_ok().await;
+    let (clock, sandbox, app) = stepped_app().await;
     wait_account_check(&app).await;
     post(&app, "busy@example.com").await;
     sandbox.set_faults(Faults {
