@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::sandbox::SandboxConfig;
 use crate::startup::{Application, connection};
 use crate::status::Status;
-use crate::store::Store;
+use crate::store::{Store, redacted_url};
 use crate::tokens::{CallError, TokenError};
 use crate::{password, telemetry};
 
@@ -254,9 +254,12 @@ async fn migrate(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let config = load(path)?;
     let store = Store::open(&config.database)
         .await
-        .with_context(|| format!("migrating {}", config.database.url))?;
+        .with_context(|| format!("migrating {}", redacted_url(&config.database.url)))?;
     store.close().await;
-    println!("migrations applied to {}", config.database.url);
+    println!(
+        "migrations applied to {}",
+        redacted_url(&config.database.url)
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -277,9 +280,12 @@ fn hash_password() -> anyhow::Result<ExitCode> {
 
 /// Open the configured database (applying migrations) for a CLI command.
 async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Store::open(&config.database)
-        .await
-        .with_context(|| format!("opening the database at {}", config.database.url))
+    Store::open(&config.database).await.with_context(|| {
+        format!(
+            "opening the database at {}",
+            redacted_url(&config.database.url)
+        )
+    })
 }
 
 async fn status(path: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {

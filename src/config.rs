@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::store::Backend;
 use base64::Engine as _;
 use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
@@ -132,7 +133,7 @@ impl ServerConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
-    /// `sqlite://PATH` (the embedded default). PostgreSQL arrives with the scale-out work.
+    /// `sqlite://PATH` (the embedded default, one process) or `postgres://…` (several replicas).
     pub url: String,
     /// How long a write waits for a lock held by another connection before giving up (then: 503).
     #[serde(with = "humantime_serde")]
@@ -619,11 +620,8 @@ impl Config {
         if let Err((key, message)) = self.spam.validate() {
             return fail(format!("spam.{key}"), message);
         }
-        if !self.database.url.starts_with("sqlite:") {
-            return fail(
-                "database.url".into(),
-                "only sqlite:// URLs are supported by this version".into(),
-            );
+        if let Err(message) = Backend::of_url(&self.database.url) {
+            return fail("database.url".into(), message);
         }
         if self.database.url.contains(":memory:") || self.database.url.contains("mode=memory") {
             return fail(
@@ -759,7 +757,7 @@ impl Config {
         line(format!("max_connections = {}", s.max_connections));
         let d = &self.database;
         line("[database]".into());
-        line(format!("url = {}", d.url));
+        line(format!("url = {}", crate::store::redacted_url(&d.url)));
         line(duration("busy_timeout", d.busy_timeout));
         line(format!("max_connections = {}", d.max_connections));
         let c = &self.constant_contact;

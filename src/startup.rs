@@ -34,7 +34,7 @@ use crate::delivery::account_check::{self, LatestCheck};
 use crate::delivery::{DeliverySettings, DeliveryWorker};
 use crate::serve::{ServeSettings, serve};
 use crate::signup::writer::SignupWriter;
-use crate::store::Store;
+use crate::store::{SingleProcessLock, Store, redacted_url, warn_if_network_filesystem};
 use crate::tokens::{KeeperSettings, TokenCipher, TokenKeeper};
 use crate::{abuse, connect, health, openapi, pages, signup};
 
@@ -110,6 +110,8 @@ impl Default for Dependencies {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    /// Held while this process serves a SQLite database (`None` on PostgreSQL).
+    single_process: Option<SingleProcessLock>,
 }
 
 /// Most signups committed in one transaction.
@@ -123,9 +125,17 @@ impl Application {
     }
 
     pub async fn build_with(config: Config, deps: Dependencies) -> anyhow::Result<Self> {
+        let database = redacted_url(&config.database.url);
+        // Taken before the database is even opened: a second process must not migrate or
+        // release claims under the first.
+        let single_process =
+            SingleProcessLock::acquire(&config.database.url).map_err(anyhow::Error::msg)?;
+        if single_process.is_some() {
+            warn_if_network_filesystem(&config.database.url);
+        }
         let store = Store::open(&config.database)
             .await
-            .with_context(|| format!("opening the database at {}", config.database.url))?;
+            .with_context(|| format!("opening the database at {database}"))?;
         let listener = match deps.listener {
             Some(listener) => {
                 listener.set_nonblocking(true)?;
@@ -197,7 +207,11 @@ impl Application {
                 "signups were being delivered when ccbridge last stopped; they will be sent again"
             );
         }
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            single_process,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -224,7 +238,11 @@ impl Application {
 
     /// Serve until `shutdown` is cancelled, then drain and close.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Self { listener, state } = self;
+        let Self {
+            listener,
+            state,
+            single_process,
+        } = self;
         let grace = state.config.server.shutdown_grace;
         let store = state.store.clone();
         let keeper = state.keeper.clone();
@@ -272,6 +290,7 @@ impl Application {
             );
         }
         store.close().await;
+        drop(single_process);
         tracing::info!("ccbridge stopped; database closed");
         Ok(())
     }

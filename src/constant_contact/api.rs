@@ -260,7 +260,7 @@ impl ApiClient {
         match error.kind() {
             Some(ErrorKind::Throttled) => {
                 crate::metrics::api_rate_limited("throttled");
-                self.limiter.hold(THROTTLED_PAUSE);
+                self.limiter.hold(THROTTLED_PAUSE).await;
             }
             Some(ErrorKind::QuotaExceeded) => {
                 crate::metrics::api_rate_limited("quota_exceeded");

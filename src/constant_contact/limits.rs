@@ -1,34 +1,33 @@
 //! The upstream's limits, kept on our side: at most `requests_per_second` calls in any one-second
-//! window and `requests_per_day` per UTC day (counted in the database, so a restart does not reset
-//! the count). Every API call ccbridge makes goes through one `RateLimiter`. Constant Contact sends
-//! no rate-limit headers, so counting here is the only way to stay under them (invariant 3).
+//! window and `requests_per_day` per UTC day. Both are counted in the database, so a restart does
+//! not reset them and every replica on a shared database draws from the same budget. Every API
+//! call ccbridge makes goes through a `RateLimiter`. Constant Contact sends no rate-limit headers,
+//! so counting here is the only way to stay under them (invariant 3).
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::error::ApiError;
 use crate::clock::SharedClock;
 use crate::store::Store;
 
-/// Calls are spaced over a window slightly longer than a second, so that scheduling and network
-/// jitter cannot squeeze `requests_per_second + 1` arrivals into one upstream second.
-const WINDOW: Duration = Duration::from_millis(1025);
+/// Calls are spaced evenly over a window longer than a second: `requests_per_second` calls span
+/// this much, so a call that leaves up to `LATE_BY` after its slot, plus some network jitter,
+/// still cannot make `requests_per_second + 1` arrivals in one upstream second.
+const WINDOW: Duration = Duration::from_millis(1050);
+
+/// A call that could not leave within this of its slot (a starved host, a long pause) gives the
+/// slot up and takes a new one rather than bunching up with the calls after it.
+const LATE_BY: Duration = Duration::from_millis(15);
 
 pub struct RateLimiter {
     store: Store,
     clock: SharedClock,
-    per_second: usize,
     per_day: u64,
-    /// The least time between two calls: the window shared out evenly.
+    /// The least time between two calls, from any process: the window shared out evenly.
     spacing: Duration,
-    /// When the last `per_second` calls were let through, oldest first.
-    recent: Mutex<VecDeque<Instant>>,
-    /// After a 429 `throttled`, nothing goes out before this.
-    hold_until: std::sync::Mutex<Option<Instant>>,
 }
 
 impl RateLimiter {
@@ -36,11 +35,8 @@ impl RateLimiter {
         Self {
             store,
             clock,
-            per_second: per_second.max(1) as usize,
             per_day: u64::from(per_day),
             spacing: WINDOW / per_second.max(1),
-            recent: Mutex::new(VecDeque::new()),
-            hold_until: std::sync::Mutex::new(None),
         }
     }
 
@@ -58,42 +54,29 @@ impl RateLimiter {
                 resets_at: next_utc_midnight(self.clock.now()),
             });
         }
-        // The lock is held while waiting: callers go out one after another, in arrival order.
-        let mut recent = self.recent.lock().await;
+        // Calls are spaced evenly rather than sent in bursts of `per_second`: a burst needs only a
+        // little delay on its way out (a busy host) to land in the same upstream second as the
+        // next one, while evenly spaced calls would have to be held up by a whole spacing.
         loop {
-            let hold = *self.hold_until.lock().expect("hold lock");
-            if let Some(until) = hold.filter(|until| *until > Instant::now()) {
-                tokio::time::sleep_until(until).await;
-                continue;
-            }
-            let now = Instant::now();
-            while recent
-                .front()
-                .is_some_and(|sent| now.duration_since(*sent) >= WINDOW)
-            {
-                recent.pop_front();
-            }
-            // Calls are also spaced evenly rather than sent in bursts of `per_second`: a burst
-            // needs only a little delay on its way out (a busy host) to land in the same upstream
-            // second as the next one, while evenly spaced calls would have to be held up by a
-            // whole spacing for that.
-            let spaced_until = recent.back().map(|last| *last + self.spacing);
-            if let Some(until) = spaced_until.filter(|until| *until > now) {
-                tokio::time::sleep_until(until).await;
-                continue;
-            }
-            if recent.len() < self.per_second {
-                recent.push_back(now);
+            let slot = self
+                .store
+                .take_call_slot(self.spacing)
+                .await
+                .map_err(|e| ApiError::Transport(format!("cannot pace the API call: {e}")))?;
+            let due = Instant::now() + slot.wait;
+            tokio::time::sleep_until(due).await;
+            if Instant::now() <= due + LATE_BY {
                 return Ok(());
             }
-            let oldest = *recent.front().expect("full window has a front");
-            tokio::time::sleep_until(oldest + WINDOW).await;
+            tracing::debug!("an API call missed its slot; taking the next one");
         }
     }
 
-    /// Upstream said `throttled`: let nothing out for `pause`.
-    pub fn hold(&self, pause: Duration) {
-        *self.hold_until.lock().expect("hold lock") = Some(Instant::now() + pause);
+    /// Upstream said `throttled`: let nothing out, from any process, for `pause`.
+    pub async fn hold(&self, pause: Duration) {
+        if let Err(error) = self.store.hold_calls(pause).await {
+            tracing::warn!(%error, "could not record the upstream's throttling pause");
+        }
     }
 
     /// Upstream said `quota_exceeded`: treat today's budget as spent (persistently).

@@ -5,7 +5,12 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
-use super::{SignupRecord, SignupRow, Store, StoreError};
+use super::{Backend, SignupRecord, SignupRow, Store, StoreError};
+
+/// A signup the worker may claim now (`$1`: now, unix ms): queued, due, not held by a live claim,
+/// and not purged.
+const DUE: &str = "state in ('pending', 'failed') and next_attempt_at <= $1
+    and (claimed_until is null or claimed_until <= $1) and email is not null";
 
 /// An upstream error recorded on a signup (for the status).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -38,7 +43,7 @@ pub enum Settle<'a> {
 }
 
 async fn settle_one(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     id: Uuid,
     owner: &str,
     outcome: &Settle<'_>,
@@ -92,20 +97,37 @@ impl Store {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<SignupRecord>, StoreError> {
+        let rows: Vec<SignupRow> = match self.backend {
+            Backend::Sqlite => self.claim_due_sqlite(owner, now, lease_until).await?,
+            Backend::Postgres => self.claim_due_postgres(owner, now, lease_until).await?,
+        };
+        let mut records = rows
+            .into_iter()
+            .map(SignupRow::into_record)
+            .collect::<Result<Vec<_>, _>>()?;
+        records.sort_by_key(|r| r.id);
+        Ok(records)
+    }
+
+    /// SQLite has one writer at a time, so a plain read and a conditional UPDATE cannot race
+    /// with another claim (and only one process uses the file).
+    async fn claim_due_sqlite(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<SignupRow>, StoreError> {
         let now_ms = now.timestamp_millis();
-        let head: Option<(String,)> = sqlx::query_as(
-            "select email from signups
-             where state in ('pending', 'failed') and next_attempt_at <= $1
-               and (claimed_until is null or claimed_until <= $1) and email is not null
-             order by next_attempt_at, id limit 1",
-        )
+        let head: Option<(String,)> = sqlx::query_as(&format!(
+            "select email from signups where {DUE} order by next_attempt_at, id limit 1"
+        ))
         .bind(now_ms)
         .fetch_optional(&self.pool)
         .await?;
         let Some((email,)) = head else {
             return Ok(Vec::new());
         };
-        let rows: Vec<SignupRow> = sqlx::query_as(
+        Ok(sqlx::query_as(
             "update signups set claimed_by = $1, claimed_until = $2
              where email = $3 and state in ('pending', 'failed')
                and (claimed_until is null or claimed_until <= $4)
@@ -116,13 +138,40 @@ impl Store {
         .bind(&email)
         .bind(now_ms)
         .fetch_all(&self.pool)
-        .await?;
-        let mut records = rows
-            .into_iter()
-            .map(SignupRow::into_record)
-            .collect::<Result<Vec<_>, _>>()?;
-        records.sort_by_key(|r| r.id);
-        Ok(records)
+        .await?)
+    }
+
+    /// Several replicas claim at once. Rows are locked with `FOR UPDATE SKIP LOCKED`: a replica
+    /// never waits on (or takes) a row another replica is claiming, it moves on to the next due
+    /// one. The lease condition is re-checked by PostgreSQL on the row's latest version, so a row
+    /// claimed and committed meanwhile is left to its claimant. (Two replicas can split one
+    /// email's rows between them in a race; each signup is still sent by exactly one.)
+    async fn claim_due_postgres(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<SignupRow>, StoreError> {
+        Ok(sqlx::query_as(&format!(
+            "with head as (
+                select email from signups where {DUE}
+                order by next_attempt_at, id limit 1
+                for update skip locked
+             ), batch as (
+                select id from signups
+                where email = (select email from head) and state in ('pending', 'failed')
+                  and (claimed_until is null or claimed_until <= $1)
+                for update skip locked
+             )
+             update signups set claimed_by = $2, claimed_until = $3
+             where id in (select id from batch)
+             returning *"
+        ))
+        .bind(now.timestamp_millis())
+        .bind(owner)
+        .bind(lease_until.timestamp_millis())
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Record the outcome for claimed signups (only those this owner still holds).
@@ -166,8 +215,13 @@ impl Store {
 
     /// Void every claim. Only at start, and only where one process owns the database (SQLite):
     /// then any claim left behind belongs to a process that died mid-delivery, and those signups
-    /// are sent again at once (at least once: the upstream call is an upsert by email).
+    /// are sent again at once (at least once: the upstream call is an upsert by email). On a
+    /// shared database a claim may belong to a live replica, so nothing is released; a dead
+    /// replica's claims are taken over when their lease runs out.
     pub async fn release_all_claims(&self) -> Result<u64, StoreError> {
+        if self.backend.is_shared() {
+            return Ok(0);
+        }
         let result = sqlx::query(
             "update signups set claimed_by = null, claimed_until = null where claimed_by is not null",
         )
@@ -178,10 +232,11 @@ impl Store {
 
     /// When the next queued signup becomes due (for the worker's sleep).
     pub async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let row: (Option<i64>,) = sqlx::query_as(
-            "select min(max(next_attempt_at, coalesce(claimed_until, 0))) from signups
+        let row: (Option<i64>,) = sqlx::query_as(&format!(
+            "select min({}(next_attempt_at, coalesce(claimed_until, 0))) from signups
              where state in ('pending', 'failed') and email is not null",
-        )
+            self.backend.greatest()
+        ))
         .fetch_one(&self.pool)
         .await?;
         Ok(row.0.map(super::from_millis))
@@ -251,10 +306,11 @@ impl Store {
     /// Count `day` as fully spent (upstream said `quota_exceeded`): at least `limit` calls.
     pub async fn exhaust_api_day(&self, day: NaiveDate, limit: u64) -> Result<(), StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        sqlx::query(
+        sqlx::query(&format!(
             "insert into api_usage (day, used) values ($1, $2)
-             on conflict (day) do update set used = max(api_usage.used, excluded.used)",
-        )
+             on conflict (day) do update set used = {}(api_usage.used, excluded.used)",
+            self.backend.greatest()
+        ))
         .bind(day.to_string())
         .bind(limit)
         .execute(&self.pool)

@@ -1,35 +1,41 @@
 //! The store: every byte ccbridge keeps lives behind this module, and no SQL exists outside it.
 //!
-//! The public methods are the store interface the rest of the service uses; today they run on
-//! SQLite (one process, the embedded default). The SQL is written with `$N` placeholders and plain
-//! types (text, integer) so that a PostgreSQL backend can sit behind the same methods.
+//! The public methods are the store interface the rest of the service uses. They run on SQLite
+//! (one process, the embedded default) or PostgreSQL (several replicas), chosen by the URL scheme,
+//! through sqlx's `Any` driver: one set of SQL with `$N` placeholders and plain types (text,
+//! 64-bit integers), and a `Backend` switch for the few statements the two dialects spell
+//! differently (see `dialect`).
 //!
-//! Durability: WAL journal with `synchronous = FULL`, so a committed signup survives a process
-//! crash *and* a power loss before `insert_signup` returns. That is what lets the HTTP layer send a
-//! success answer right after it (invariant 1).
+//! Durability: on SQLite a WAL journal with `synchronous = FULL`; on PostgreSQL its default
+//! synchronous commit. Either way a committed signup survives a process crash *and* a power loss
+//! before `insert_signup` returns. That is what lets the HTTP layer send a success answer right
+//! after it (invariant 1).
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{FromRow, SqlitePool};
+use sqlx::AnyConnection;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, FromRow};
 use uuid::Uuid;
 
 use crate::config::DatabaseConfig;
 use crate::signup::{CustomFieldValue, NewSignup};
 
 mod admin;
+mod backend;
 mod delivery;
+mod pace;
 mod spam;
 mod tokens;
 
 pub use admin::AdminSession;
+pub use backend::{Backend, SingleProcessLock, redacted_url, warn_if_network_filesystem};
 pub use delivery::{RecentError, Settle};
+pub use pace::Slot;
 pub use tokens::{NewTokenSet, PendingAuthorization, StoredTokenSet};
-
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -39,6 +45,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored row {id} is not readable: {problem}")]
     Corrupt { id: String, problem: String },
+    /// `database.url` names a database this build cannot use.
+    #[error("{0}")]
+    Unsupported(String),
     /// A write that shared a failed transaction with others (group commit).
     #[error("the batch this write belonged to failed: {0}")]
     Batch(String),
@@ -162,32 +171,45 @@ pub struct QueueCounts {
 /// A handle on the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
 }
 
 impl Store {
     /// Open (creating if missing) the database and apply pending migrations.
     pub async fn open(config: &DatabaseConfig) -> Result<Self, StoreError> {
         let store = Self::connect(config).await?;
-        MIGRATOR.run(&store.pool).await?;
+        store.backend.migrator().run(&store.pool).await?;
         Ok(store)
     }
 
     /// Open without migrating (for tools that must not change the schema).
     pub async fn connect(config: &DatabaseConfig) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(&config.url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(config.busy_timeout)
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(&config.url).map_err(StoreError::Unsupported)?;
+        let url = backend.connect_url(&config.url);
+        let session = backend.session_settings(config.busy_timeout);
+        let pool = AnyPoolOptions::new()
             .max_connections(config.max_connections)
             // A request never waits longer for a connection than for a lock.
             .acquire_timeout(config.busy_timeout.max(Duration::from_millis(100)))
-            .connect_with(options)
+            .after_connect(move |conn, _meta| {
+                let session = session.clone();
+                Box::pin(async move {
+                    for statement in &session {
+                        sqlx::query(statement).execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
             .await?;
-        Ok(Self { pool })
+        Ok(Self { pool, backend })
+    }
+
+    /// Which database this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Commit a validated signup. Returns only after the row is durable.
@@ -212,54 +234,67 @@ impl Store {
         tx.finish(result).await
     }
 
-    /// Start a write transaction (`begin immediate`: the write lock is taken now, waiting up to
-    /// the busy timeout, rather than failing halfway through).
+    /// Start a write transaction. On SQLite `begin immediate`: the write lock is taken now,
+    /// waiting up to the busy timeout, rather than failing halfway through.
     pub(crate) async fn begin_write(&self) -> Result<WriteTx, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        sqlx::query("begin immediate").execute(&mut *conn).await?;
+        sqlx::query(self.backend.begin_write())
+            .execute(&mut *conn)
+            .await?;
         Ok(WriteTx(conn))
     }
 
     /// One multi-row INSERT for the whole batch (far cheaper than a statement per row).
     async fn insert_rows(
-        conn: &mut sqlx::SqliteConnection,
+        conn: &mut AnyConnection,
         signups: &[(&NewSignup, &Intake, DateTime<Utc>)],
     ) -> Result<Vec<Uuid>, StoreError> {
+        const COLUMNS: usize = 17;
         let ids: Vec<Uuid> = signups.iter().map(|_| Uuid::now_v7()).collect();
-        let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        // Placeholders are numbered by hand: `QueryBuilder<Any>` writes `?`, which PostgreSQL
+        // does not accept.
+        let mut sql = String::from(
             "insert into signups (id, form_id, email, first_name, last_name, phone, company, job_title,
                 list_ids, custom_fields, state, spam_reason, attempts, next_attempt_at, created_at,
-                client_ip, user_agent) ",
+                client_ip, user_agent) values ",
         );
-        query.push_values(
-            signups.iter().zip(&ids),
-            |mut row, ((signup, intake, now), id)| {
-                let (state, spam_reason) = match intake {
-                    Intake::Deliver => (SignupState::Pending, None),
-                    Intake::Spam { reason } => (SignupState::Spam, Some(*reason)),
-                };
-                row.push_bind(id.to_string())
-                    .push_bind(signup.form_id.as_str().to_owned())
-                    .push_bind(signup.email.as_str().to_owned())
-                    .push_bind(signup.first_name.clone())
-                    .push_bind(signup.last_name.clone())
-                    .push_bind(signup.phone.clone())
-                    .push_bind(signup.company.clone())
-                    .push_bind(signup.job_title.clone())
-                    .push_bind(serde_json::to_string(&signup.list_ids).expect("uuids serialize"))
-                    .push_bind(
-                        serde_json::to_string(&signup.custom_fields).expect("strings serialize"),
-                    )
-                    .push_bind(state.as_str())
-                    .push_bind(spam_reason)
-                    .push_bind(0_i64)
-                    .push_bind(now.timestamp_millis())
-                    .push_bind(now.timestamp_millis())
-                    .push_bind(signup.client_ip.map(|ip| ip.to_string()))
-                    .push_bind(signup.user_agent.clone());
-            },
-        );
-        query.build().execute(&mut *conn).await?;
+        for row in 0..signups.len() {
+            let placeholders: Vec<String> = (1..=COLUMNS)
+                .map(|column| format!("${}", row * COLUMNS + column))
+                .collect();
+            if row > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            sql.push_str(&placeholders.join(","));
+            sql.push(')');
+        }
+        let mut query = sqlx::query(&sql);
+        for ((signup, intake, now), id) in signups.iter().zip(&ids) {
+            let (state, spam_reason) = match intake {
+                Intake::Deliver => (SignupState::Pending, None),
+                Intake::Spam { reason } => (SignupState::Spam, Some(*reason)),
+            };
+            query = query
+                .bind(id.to_string())
+                .bind(signup.form_id.as_str().to_owned())
+                .bind(signup.email.as_str().to_owned())
+                .bind(signup.first_name.clone())
+                .bind(signup.last_name.clone())
+                .bind(signup.phone.clone())
+                .bind(signup.company.clone())
+                .bind(signup.job_title.clone())
+                .bind(serde_json::to_string(&signup.list_ids).expect("uuids serialize"))
+                .bind(serde_json::to_string(&signup.custom_fields).expect("strings serialize"))
+                .bind(state.as_str())
+                .bind(spam_reason)
+                .bind(0_i64)
+                .bind(now.timestamp_millis())
+                .bind(now.timestamp_millis())
+                .bind(signup.client_ip.map(|ip| ip.to_string()))
+                .bind(signup.user_agent.clone());
+        }
+        query.execute(&mut *conn).await?;
         Ok(ids)
     }
 
@@ -324,10 +359,10 @@ impl Store {
 /// A write transaction run by hand rather than with `Pool::begin`: when COMMIT fails (a full
 /// disk), SQLite keeps the transaction open, and it must be rolled back here or its write lock
 /// outlives the failure and every later write gets "database is locked".
-pub(crate) struct WriteTx(sqlx::pool::PoolConnection<sqlx::Sqlite>);
+pub(crate) struct WriteTx(sqlx::pool::PoolConnection<sqlx::Any>);
 
 impl WriteTx {
-    pub(crate) fn conn(&mut self) -> &mut sqlx::SqliteConnection {
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
         &mut self.0
     }
 

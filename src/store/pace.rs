@@ -1,0 +1,64 @@
+//! The pace of upstream calls, shared through the database by every process that uses it: one
+//! row holds the earliest time the next call may go out, and each call takes the slot there and
+//! moves it on by the spacing in one statement. Replicas therefore queue for slots together, and
+//! N replicas together send no faster than one would.
+//!
+//! Slot times are the *database's* clock, and callers only learn how long to wait, so replicas
+//! whose clocks disagree still space their calls correctly.
+
+use std::time::Duration;
+
+use super::{Backend, Store, StoreError};
+
+/// A slot taken for one upstream call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    /// How long from now (the database's now) until the call may go out.
+    pub wait: Duration,
+}
+
+impl Backend {
+    /// The database's current time in unix milliseconds, as SQL.
+    fn now_millis_sql(self) -> &'static str {
+        match self {
+            // SQLite's 'now' has millisecond resolution and stays fixed within one statement.
+            Self::Sqlite => "cast((julianday('now') - 2440587.5) * 86400000.0 as integer)",
+            Self::Postgres => "cast(extract(epoch from clock_timestamp()) * 1000 as bigint)",
+        }
+    }
+}
+
+impl Store {
+    /// Take the next free slot for an upstream call and move the next one `spacing` later.
+    pub async fn take_call_slot(&self, spacing: Duration) -> Result<Slot, StoreError> {
+        let now = self.backend.now_millis_sql();
+        let greatest = self.backend.greatest();
+        let (wait_ms,): (i64,) = sqlx::query_as(&format!(
+            "update api_pace set next_slot_at = {greatest}(next_slot_at, {now}) + $1 where id = 1
+             returning next_slot_at - $1 - {now}"
+        ))
+        .bind(millis(spacing))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Slot {
+            wait: Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0)),
+        })
+    }
+
+    /// Let no call out (from any process) for `pause` from now.
+    pub async fn hold_calls(&self, pause: Duration) -> Result<(), StoreError> {
+        let now = self.backend.now_millis_sql();
+        let greatest = self.backend.greatest();
+        sqlx::query(&format!(
+            "update api_pace set next_slot_at = {greatest}(next_slot_at, {now} + $1) where id = 1"
+        ))
+        .bind(millis(pause))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
