@@ -187,7 +187,7 @@ async fn drive(port: u16, clients: usize, length: Duration) -> Run {
                 n += 1;
                 let email = format!("c{client}n{n}@example.com");
                 let sent = Instant::now();
-                let request = if n % 2 == 0 {
+                let request = if n.is_multiple_of(2) {
                     http.post(&url)
                         .header("accept", "application/json")
                         .json(&serde_json::json!({ "email": email, "first_name": "Bench" }))
@@ -500,10 +500,10 @@ async fn wait_http(url: &str, within: Duration) {
     let deadline = Instant::now() + within;
     let http = reqwest::Client::new();
     loop {
-        if let Ok(r) = http.get(url).send().await {
-            if r.status().is_success() {
-                return;
-            }
+        if let Ok(r) = http.get(url).send().await
+            && r.status().is_success()
+        {
+            return;
         }
         assert!(Instant::now() < deadline, "{url} did not come up");
         tokio::time::sleep(Duration::from_millis(2)).await;

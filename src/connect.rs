@@ -218,10 +218,10 @@ async fn finish(
         .ok()
         .and_then(Result::ok)
         .and_then(|s| s.organization_name);
-    if let Some(name) = &account {
-        if let Err(e) = state.store.set_account_name(generation, name).await {
-            tracing::warn!(error = %e, "could not store the account name");
-        }
+    if let Some(name) = &account
+        && let Err(e) = state.store.set_account_name(generation, name).await
+    {
+        tracing::warn!(error = %e, "could not store the account name");
     }
     Ok(account.unwrap_or_else(|| "your Constant Contact account".to_owned()))
 }

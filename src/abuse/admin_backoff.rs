@@ -119,13 +119,13 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
         return too_many_failures(wait);
     }
     let response = next.run(request).await;
-    if response.extensions().get::<AdminAuthFailed>().is_some() {
-        if let Some(wait) = backoff.failed(ip, Instant::now()) {
-            tracing::warn!(
-                wait = %humantime::format_duration(Duration::from_secs(wait.as_secs())),
-                "repeated admin login failures from one client address; it must wait"
-            );
-        }
+    if response.extensions().get::<AdminAuthFailed>().is_some()
+        && let Some(wait) = backoff.failed(ip, Instant::now())
+    {
+        tracing::warn!(
+            wait = %humantime::format_duration(Duration::from_secs(wait.as_secs())),
+            "repeated admin login failures from one client address; it must wait"
+        );
     }
     response
 }

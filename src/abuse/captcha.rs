@@ -144,10 +144,10 @@ pub fn judge(config: &CaptchaConfig, answer: &SiteVerify) -> Verdict {
             None => return Verdict::Failed("the answer has no score".into()),
         }
     }
-    if let Some(expected) = &config.action {
-        if answer.action.as_deref() != Some(expected.as_str()) {
-            return Verdict::Failed("the page declared another action".into());
-        }
+    if let Some(expected) = &config.action
+        && answer.action.as_deref() != Some(expected.as_str())
+    {
+        return Verdict::Failed("the page declared another action".into());
     }
     Verdict::Passed
 }

@@ -152,10 +152,10 @@ pub async fn start(state: &AppState) -> Result<Admin, ()> {
 
 /// End the session and clear the cookie.
 pub async fn end(state: &AppState, admin: &Admin) -> HeaderValue {
-    if let Some(hash) = &admin.session {
-        if let Err(error) = state.store.delete_admin_session(hash).await {
-            tracing::error!(%error, "could not delete an admin session; it expires by itself");
-        }
+    if let Some(hash) = &admin.session
+        && let Err(error) = state.store.delete_admin_session(hash).await
+    {
+        tracing::error!(%error, "could not delete an admin session; it expires by itself");
     }
     session_cookie("", 0, secure(state))
 }

@@ -228,10 +228,10 @@ impl CaptchaConfig {
                 "must be set (the provider's secret key)".into(),
             ));
         }
-        if let Some(url) = &self.verify_url {
-            if !["http", "https"].contains(&url.scheme()) {
-                return Err(("captcha.verify_url", "must be an http or https URL".into()));
-            }
+        if let Some(url) = &self.verify_url
+            && !["http", "https"].contains(&url.scheme())
+        {
+            return Err(("captcha.verify_url", "must be an http or https URL".into()));
         }
         let v3 = self.provider == CaptchaProvider::RecaptchaV3;
         if let Some(score) = self.min_score {
@@ -304,13 +304,13 @@ pub(super) fn validate_form(form: &super::FormConfig) -> Result<(), (&'static st
             "this name is reserved for the anti-spam checks".into(),
         ));
     }
-    if let Some(min) = form.min_submit_time {
-        if min > Duration::from_secs(600) {
-            return Err((
-                "min_submit_time",
-                "must be at most 10m (people fill a form in faster)".into(),
-            ));
-        }
+    if let Some(min) = form.min_submit_time
+        && min > Duration::from_secs(600)
+    {
+        return Err((
+            "min_submit_time",
+            "must be at most 10m (people fill a form in faster)".into(),
+        ));
     }
     if let Some(captcha) = &form.captcha {
         captcha.validate()?;

@@ -109,10 +109,10 @@ pub fn parse_messages(body: &[u8]) -> Vec<UpstreamMessage> {
     if let Ok(list) = serde_json::from_slice::<Vec<UpstreamMessage>>(body) {
         return list;
     }
-    if let Ok(one) = serde_json::from_slice::<UpstreamMessage>(body) {
-        if !one.error_key.is_empty() || !one.error_message.is_empty() {
-            return vec![one];
-        }
+    if let Ok(one) = serde_json::from_slice::<UpstreamMessage>(body)
+        && (!one.error_key.is_empty() || !one.error_message.is_empty())
+    {
+        return vec![one];
     }
     let text = String::from_utf8_lossy(body);
     let text = text.trim();

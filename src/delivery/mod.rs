@@ -405,11 +405,11 @@ impl DeliveryWorker {
     /// Whether the pause (if any) is still on; clears it when it is over.
     fn paused(&self) -> Option<Pause> {
         let mut current = self.0.pause.lock().expect("pause lock");
-        if let Some(Pause::Until { until, .. }) = current.as_ref() {
-            if *until <= self.0.clock.now() {
-                tracing::info!("deliveries resume");
-                *current = None;
-            }
+        if let Some(Pause::Until { until, .. }) = current.as_ref()
+            && *until <= self.0.clock.now()
+        {
+            tracing::info!("deliveries resume");
+            *current = None;
         }
         current.clone()
     }
