@@ -258,6 +258,11 @@ pub struct DeliveryConfig {
     /// Personal data of delivered signups is erased after this long (the counts stay).
     #[serde(with = "humantime_serde")]
     pub retention: Duration,
+    /// How long a claim on signups being delivered lasts. A process that dies mid-delivery holds
+    /// them this long before another replica takes them over (on SQLite a restart releases them
+    /// at once). Must outlast a delivery call.
+    #[serde(with = "humantime_serde")]
+    pub claim_lease: Duration,
 }
 
 impl Default for DeliveryConfig {
@@ -268,6 +273,7 @@ impl Default for DeliveryConfig {
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(3600),
             retention: Duration::from_secs(30 * 24 * 3600),
+            claim_lease: Duration::from_secs(90),
         }
     }
 }
@@ -696,6 +702,13 @@ impl Config {
                 "retry_base must be more than zero and retry_max at least retry_base".into(),
             );
         }
+        if d.claim_lease < cc.request_timeout * 2 {
+            return fail(
+                "delivery.claim_lease".into(),
+                "must outlast a delivery call: at least twice constant_contact.request_timeout"
+                    .into(),
+            );
+        }
         if self.alerts.timeout.is_zero() || self.alerts.timeout > Duration::from_secs(120) {
             return fail(
                 "alerts.timeout".into(),
@@ -787,6 +800,7 @@ impl Config {
         line(duration("retry_base", d.retry_base));
         line(duration("retry_max", d.retry_max));
         line(duration("retention", d.retention));
+        line(duration("claim_lease", d.claim_lease));
         line("[admin]".into());
         line(format!("username = {}", self.admin.username));
         line(format!(

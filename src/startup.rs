@@ -145,7 +145,6 @@ impl Application {
                 .await
                 .with_context(|| format!("binding {}", config.server.listen))?,
         };
-        let cc = &config.constant_contact;
         let alerts = match &config.alerts.webhook_url {
             Some(webhook) => deps.alerts.with_sink(WebhookSink::start(
                 webhook.url().clone(),
@@ -167,7 +166,7 @@ impl Application {
             max_age: d.max_age,
             retry_base: d.retry_base,
             retry_max: d.retry_max,
-            claim_lease: cc.request_timeout * 2 + Duration::from_secs(30),
+            claim_lease: d.claim_lease,
             retention: d.retention,
         };
         let writer = SignupWriter::start(store.clone(), MAX_COMMIT_BATCH);

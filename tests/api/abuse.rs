@@ -520,7 +520,10 @@ async fn an_admin_can_release_spam_with_the_cli_and_old_spam_is_purged() {
     let config = dir.path().join("release.toml");
     std::fs::write(
         &config,
-        format!("[database]\nurl = \"sqlite://{}\"\n", db_path.display()),
+        format!(
+            "[database]\nurl = \"{}\"\n",
+            crate::helpers::database_url(&db_path).await
+        ),
     )
     .unwrap();
     let release = |id: uuid::Uuid| {

@@ -119,9 +119,7 @@ async fn app_with_data(sandbox: &Sandbox) -> (TestApp, String) {
 }
 
 async fn mark_dead(app: &TestApp, error: &str) {
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path.display()))
-        .await
-        .unwrap();
+    let pool = crate::helpers::raw_pool(&app.db_path).await;
     sqlx::query("update signups set state = 'dead', last_error = $1, attempts = 3")
         .bind(error)
         .execute(&pool)
@@ -280,9 +278,7 @@ async fn login_sets_a_strict_http_only_cookie_whose_id_is_stored_only_as_a_hash(
         .strip_prefix("ccbridge_admin=")
         .unwrap()
         .to_owned();
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path.display()))
-        .await
-        .unwrap();
+    let pool = crate::helpers::raw_pool(&app.db_path).await;
     let stored: Vec<(String,)> = sqlx::query_as("select id_hash from admin_sessions")
         .fetch_all(&pool)
         .await

@@ -90,18 +90,16 @@ fn hash_password_prints_an_argon2id_hash_of_stdin() {
     assert!(!ccbridge::password::verify("correct horse battery\n", &phc));
 }
 
-#[test]
-fn migrate_creates_the_database() {
+#[tokio::test]
+async fn migrate_creates_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("new.db");
+    let url = crate::helpers::database_url(&db).await;
 
     let output = Command::new(env!("CARGO_BIN_EXE_ccbridge"))
         .arg("migrate")
         .env_remove("CCBRIDGE_CONFIG")
-        .env(
-            "CCBRIDGE__DATABASE__URL",
-            format!("sqlite://{}", db.display()),
-        )
+        .env("CCBRIDGE__DATABASE__URL", &url)
         .current_dir(dir.path())
         .output()
         .unwrap();
@@ -111,7 +109,13 @@ fn migrate_creates_the_database() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(db.exists());
+    let pool = crate::helpers::raw_pool(&db).await;
+    let (versions,): (i64,) = sqlx::query_as("select count(*) from _sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(versions, 5, "every migration applied");
+    pool.close().await;
 }
 
 #[tokio::test]
@@ -142,9 +146,7 @@ async fn retry_requeues_dead_signups_only_when_asked() {
         assert_eq!(response.status(), 202);
     }
     let (dir, db_path) = app.stop().await;
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db_path.display()))
-        .await
-        .unwrap();
+    let pool = crate::helpers::raw_pool(&db_path).await;
     sqlx::query("update signups set state = 'dead', last_error = 'upstream 400'")
         .execute(&pool)
         .await
@@ -153,7 +155,10 @@ async fn retry_requeues_dead_signups_only_when_asked() {
     let config = dir.path().join("retry.toml");
     std::fs::write(
         &config,
-        format!("[database]\nurl = \"sqlite://{}\"\n", db_path.display()),
+        format!(
+            "[database]\nurl = \"{}\"\n",
+            crate::helpers::database_url(&db_path).await
+        ),
     )
     .unwrap();
     let run = |args: &'static [&'static str]| {
@@ -173,7 +178,7 @@ async fn retry_requeues_dead_signups_only_when_asked() {
     assert!(String::from_utf8_lossy(&with_dead.stdout).contains("2 signup(s) requeued"));
 
     let store = ccbridge::store::Store::connect(&ccbridge::config::DatabaseConfig {
-        url: format!("sqlite://{}", db_path.display()),
+        url: crate::helpers::database_url(&db_path).await,
         ..Default::default()
     })
     .await
@@ -199,8 +204,8 @@ async fn lists_json_and_the_exit_codes_tell_a_script_what_happened() {
     std::fs::write(
         &config,
         format!(
-            "[database]\nurl = \"sqlite://{}\"\n[constant_contact]\nclient_id = \"{}\"\nclient_secret = \"{}\"\nauthorize_url = \"{}\"\ntoken_url = \"{}\"\napi_base_url = \"{}\"\n[logging]\nlevel = \"error\"\n",
-            app.db_path.display(),
+            "[database]\nurl = \"{}\"\n[constant_contact]\nclient_id = \"{}\"\nclient_secret = \"{}\"\nauthorize_url = \"{}\"\ntoken_url = \"{}\"\napi_base_url = \"{}\"\n[logging]\nlevel = \"error\"\n",
+            app.db_url,
             sandbox.client_id(),
             sandbox.client_secret(),
             sandbox.authorize_url(),

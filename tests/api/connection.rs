@@ -468,7 +468,7 @@ async fn status_json(app: &TestApp) -> (Option<i32>, Value) {
     let config = app.dir.path().join("status.toml");
     std::fs::write(
         &config,
-        format!("[database]\nurl = \"sqlite://{}\"\n", app.db_path.display()),
+        format!("[database]\nurl = \"{}\"\n", app.db_url),
     )
     .unwrap();
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ccbridge"))
@@ -503,8 +503,7 @@ async fn with_an_encryption_key_no_token_appears_in_the_database_files() {
         .unwrap();
     let (dir, db_path) = app.stop().await;
 
-    let mut bytes = std::fs::read(&db_path).unwrap();
-    bytes.extend(std::fs::read(db_path.with_extension("db-wal")).unwrap_or_default());
+    let bytes = stored_bytes(&db_path).await;
     use secrecy::ExposeSecret as _;
     for token in [access.secret.expose_secret(), refresh.expose_secret()] {
         assert!(token.len() > 20);
@@ -514,6 +513,27 @@ async fn with_an_encryption_key_no_token_appears_in_the_database_files() {
         );
     }
     drop(dir);
+}
+
+/// What a copy of the database would show: on SQLite the file and its WAL byte for byte (free
+/// pages included); on PostgreSQL every stored token column.
+async fn stored_bytes(db_path: &std::path::Path) -> Vec<u8> {
+    if !crate::database::on_postgres() {
+        let mut bytes = std::fs::read(db_path).unwrap();
+        bytes.extend(std::fs::read(db_path.with_extension("db-wal")).unwrap_or_default());
+        return bytes;
+    }
+    let pool = crate::helpers::raw_pool(db_path).await;
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("select access_token, refresh_token from token_set")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    rows.into_iter()
+        .flat_map(|(access, refresh)| [access, refresh])
+        .flat_map(String::into_bytes)
+        .collect()
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -528,8 +548,7 @@ async fn without_a_key_tokens_are_stored_readable_which_the_encryption_test_reli
     let access = app.keeper.access_token().await.unwrap();
     let (dir, db_path) = app.stop().await;
 
-    let mut bytes = std::fs::read(&db_path).unwrap();
-    bytes.extend(std::fs::read(db_path.with_extension("db-wal")).unwrap_or_default());
+    let bytes = stored_bytes(&db_path).await;
     use secrecy::ExposeSecret as _;
     assert!(contains(&bytes, access.secret.expose_secret().as_bytes()));
     drop(dir);
@@ -549,9 +568,7 @@ async fn a_refresh_interrupted_by_a_crash_is_reported_precisely() {
     let (dir, db_path) = first.stop().await;
     // The crash: the lease was committed, the token call went out and Constant Contact rotated the
     // token, but the process died before committing the answer.
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db_path.display()))
-        .await
-        .unwrap();
+    let pool = crate::helpers::raw_pool(&db_path).await;
     sqlx::query("update token_set set refresh_started_at = 1, refresh_owner = 'crashed', refresh_lease_until = 2")
         .execute(&pool)
         .await

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sqlx::Connection as _;
 
 use crate::helpers::spawn_app;
 
@@ -44,14 +43,7 @@ async fn readyz_reports_the_status_shape_and_queue_depth() {
 #[tokio::test]
 async fn readyz_is_503_while_the_database_refuses_writes_and_healthz_stays_200() {
     let app = spawn_app().await;
-    let mut locker =
-        sqlx::SqliteConnection::connect(&format!("sqlite://{}", app.db_path.display()))
-            .await
-            .unwrap();
-    sqlx::query("begin exclusive")
-        .execute(&mut locker)
-        .await
-        .unwrap();
+    let locker = crate::helpers::WriteLock::take(&app.db_path).await;
 
     let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
     let live = app.client.get(app.url("/healthz")).send().await.unwrap();
@@ -63,10 +55,9 @@ async fn readyz_is_503_while_the_database_refuses_writes_and_healthz_stays_200()
     );
     assert_eq!(live.status(), 200);
 
-    sqlx::query("rollback").execute(&mut locker).await.unwrap();
+    locker.release().await;
     let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
-    drop(locker);
     tokio::time::timeout(Duration::from_secs(10), app.stop())
         .await
         .expect("stops");

@@ -1,8 +1,9 @@
 //! Test harness: every test gets its own `Application` on a real socket (port 0) and its own
-//! SQLite file in a temporary directory, started exactly as `ccbridge serve` starts it.
+//! database (a SQLite file in a temporary directory, or a PostgreSQL schema: see `database`),
+//! started exactly as `ccbridge serve` starts it.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ use serde_json::Value;
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+pub use crate::database::{WriteLock, database_url, raw_pool, sqlite_url};
 
 pub const FIXED_LIST: &str = "07936f78-662a-11eb-af0a-fa163e56c9b0";
 pub const OPTIONAL_LIST: &str = "17936f78-662a-11eb-af0a-fa163e56c9b0";
@@ -43,8 +46,8 @@ pub fn forms_toml() -> String {
     )
 }
 
-/// A complete config for a test app whose database lives at `db`.
-pub fn config_toml(db: &Path, extra: &str) -> String {
+/// A complete config for a test app on the database at `db_url`.
+pub fn config_toml(db_url: &str, extra: &str) -> String {
     // Most tests post many signups from 127.0.0.1; the abuse tests set their own limits.
     let no_rate_limits = if extra.contains("[rate_limit]") {
         ""
@@ -58,7 +61,7 @@ pub fn config_toml(db: &Path, extra: &str) -> String {
         shutdown_grace = "5s"
 
         [database]
-        url = "sqlite://{}"
+        url = "{db_url}"
         busy_timeout = "500ms"
 
         [logging]
@@ -67,7 +70,6 @@ pub fn config_toml(db: &Path, extra: &str) -> String {
         {extra}
         {forms}
         "#,
-        db.display(),
         forms = forms_toml(),
     )
 }
@@ -76,7 +78,9 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub store: Store,
     pub client: reqwest::Client,
+    /// Names the test's database (see `database`); `db_url` is its URL.
     pub db_path: PathBuf,
+    pub db_url: String,
     pub dir: TempDir,
     pub keeper: TokenKeeper,
     pub api: ccbridge::constant_contact::ApiClient,
@@ -131,6 +135,8 @@ pub struct AppOptions<'a> {
     pub demo_page: bool,
     /// Changes to the parsed config (for keys in sections the test config already has).
     pub configure: Option<ConfigChange<'a>>,
+    /// Use a SQLite file whatever the suite's backend (tests about SQLite itself).
+    pub sqlite_only: bool,
 }
 
 impl<'a> AppOptions<'a> {
@@ -144,6 +150,7 @@ impl<'a> AppOptions<'a> {
             background_delivery: true,
             demo_page: false,
             configure: None,
+            sqlite_only: false,
         }
     }
 
@@ -170,6 +177,11 @@ impl<'a> AppOptions<'a> {
         self
     }
 
+    pub fn sqlite_only(mut self) -> Self {
+        self.sqlite_only = true;
+        self
+    }
+
     pub fn with_demo_page(mut self) -> Self {
         self.demo_page = true;
         self
@@ -186,8 +198,13 @@ impl<'a> AppOptions<'a> {
     }
 
     pub async fn spawn(self) -> TestApp {
-        let mut config = Config::from_toml(&config_toml(&self.db_path, &self.extra))
-            .expect("test config is valid");
+        let db_url = if self.sqlite_only {
+            sqlite_url(&self.db_path)
+        } else {
+            database_url(&self.db_path).await
+        };
+        let mut config =
+            Config::from_toml(&config_toml(&db_url, &self.extra)).expect("test config is valid");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().unwrap();
         config.server.public_url = format!("http://{addr}").parse().unwrap();
@@ -225,6 +242,7 @@ impl<'a> AppOptions<'a> {
             store,
             client: client(),
             db_path: self.db_path,
+            db_url,
             dir: self.dir,
             keeper,
             api,

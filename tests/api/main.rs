@@ -1,4 +1,5 @@
-//! Integration tests: real HTTP on real sockets, real SQLite files, the real binary where a
+//! Integration tests: real HTTP on real sockets, real SQLite files
+//! and PostgreSQL schemas (see `database`), the real binary where a
 //! process boundary matters. One test crate, so the suite links once.
 
 mod abuse;
@@ -8,6 +9,7 @@ mod browser;
 mod cli;
 mod connection;
 mod crash;
+mod database;
 mod delivery;
 mod demo;
 mod health;

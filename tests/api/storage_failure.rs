@@ -7,21 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{Value, json};
-use sqlx::Connection as _;
 
-use crate::helpers::{error_code, spawn_app, spawn_app_in};
+use crate::helpers::{error_code, spawn_app};
 
 #[tokio::test]
 async fn a_locked_database_gets_503_and_nothing_is_accepted() {
     let app = spawn_app().await;
-    let mut locker =
-        sqlx::SqliteConnection::connect(&format!("sqlite://{}", app.db_path.display()))
-            .await
-            .unwrap();
-    sqlx::query("begin exclusive")
-        .execute(&mut locker)
-        .await
-        .unwrap();
+    let locker = crate::helpers::WriteLock::take(&app.db_path).await;
 
     let json = app
         .post_json("newsletter", &json!({ "email": "locked@example.com" }))
@@ -42,8 +34,7 @@ async fn a_locked_database_gets_503_and_nothing_is_accepted() {
         .await;
     assert_eq!(built_in.status(), 503);
 
-    sqlx::query("rollback").execute(&mut locker).await.unwrap();
-    drop(locker);
+    locker.release().await;
     assert!(
         app.signups().await.is_empty(),
         "nothing was stored while locked"
@@ -111,8 +102,12 @@ async fn a_full_disk_gets_503_and_every_success_answer_was_stored() {
             panic!("CI must run the disk-full test, but tmpfs could not be mounted: {reason}")
         }
     };
+    // About SQLite's own file on a full disk, whatever the suite's backend.
     let db_path = mount_point.join("ccbridge.db");
-    let app = spawn_app_in(dir, db_path, "").await;
+    let app = crate::helpers::AppOptions::new(dir, db_path, "")
+        .sqlite_only()
+        .spawn()
+        .await;
     let filler = fill_disk(&mount_point);
 
     let mut accepted = Vec::new();
