@@ -466,11 +466,7 @@ async fn invalid_grant_means_needs_reconnect_while_signups_are_still_accepted_un
 /// Run `ccbridge status --json` against the app's database.
 async fn status_json(app: &TestApp) -> (Option<i32>, Value) {
     let config = app.dir.path().join("status.toml");
-    std::fs::write(
-        &config,
-        format!("[database]\nurl = \"{}\"\n", app.db_url),
-    )
-    .unwrap();
+    std::fs::write(&config, format!("[database]\nurl = \"{}\"\n", app.db_url)).unwrap();
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ccbridge"))
         .args(["status", "--json", "--config"])
         .arg(&config)

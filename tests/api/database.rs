@@ -1,28 +1,44 @@
-//! The database a test runs on. The suite runs on SQLite files by default and on PostgreSQL with
-//! `CCBRIDGE_TEST_BACKEND=postgres` (server: `CCBRIDGE_TEST_POSTGRES_URL`, by default
-//! `postgres://postgres@127.0.0.1:5432/test`). `.ci/run` runs it both ways.
+//! The database a test runs on. The same test modules build two test crates: `api` on SQLite files
+//! and `api_postgres` on PostgreSQL (server: `CCBRIDGE_TEST_POSTGRES_URL`, by default
+//! `postgres://postgres@127.0.0.1:5432/test`), so `cargo test` runs the suite on both backends.
+//! Each crate's root sets `BACKEND`.
 //!
 //! A test's database is named by a path in its temporary directory: on SQLite that is the file,
 //! on PostgreSQL a schema named after it. Reopening the same path (a restart) reopens the same
-//! data on either backend, and no two tests share a database.
+//! data on either backend, and no two tests share a database. Schemas left by runs more than an
+//! hour old are dropped when a run starts.
 
 use std::path::Path;
+use std::sync::LazyLock;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Connection as _, Executor as _};
+use tokio::sync::OnceCell;
 
-pub const BACKEND_VAR: &str = "CCBRIDGE_TEST_BACKEND";
 pub const POSTGRES_VAR: &str = "CCBRIDGE_TEST_POSTGRES_URL";
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 
-/// Whether this run of the suite is on PostgreSQL.
-pub fn on_postgres() -> bool {
-    match std::env::var(BACKEND_VAR).as_deref() {
-        Ok("postgres") => true,
-        Ok("sqlite") | Err(_) => false,
-        Ok(other) => panic!("{BACKEND_VAR} must be `sqlite` or `postgres`, not `{other}`"),
-    }
+/// The backend a test crate runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
 }
+
+/// Whether this test crate runs on PostgreSQL.
+pub fn on_postgres() -> bool {
+    crate::BACKEND == Backend::Postgres
+}
+
+/// When this test process started (unix seconds): part of every schema name, so that stale
+/// schemas can be told from the ones of a run in progress.
+static RUN_STARTED: LazyLock<u64> = LazyLock::new(|| {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+});
 
 /// The PostgreSQL server the suite uses.
 pub fn postgres_server() -> String {
@@ -43,16 +59,18 @@ pub fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
 }
 
-/// A schema of its own for `path` on the test server, and the URL that makes it the search path.
-async fn postgres_schema_url(path: &Path) -> String {
+/// A schema of its own for `path` on the test server (whatever this crate's backend: the
+/// replica tests need a shared database), and the URL that makes it the search path.
+pub async fn postgres_schema_url(path: &Path) -> String {
     let server = postgres_server();
     let digest = Sha256::digest(path.as_os_str().as_encoded_bytes());
-    let schema: String = std::iter::once("t_".to_owned())
-        .chain(digest[..10].iter().map(|b| format!("{b:02x}")))
+    let schema: String = std::iter::once(format!("t_{}_", *RUN_STARTED))
+        .chain(digest[..8].iter().map(|b| format!("{b:02x}")))
         .collect();
     let mut admin = sqlx::PgConnection::connect(&server).await.unwrap_or_else(|e| {
         panic!("the PostgreSQL test server at {server} is not reachable ({e}); start one or set {POSTGRES_VAR}")
     });
+    drop_stale_schemas(&mut admin).await;
     admin
         .execute(format!("create schema if not exists {schema}").as_str())
         .await
@@ -60,6 +78,29 @@ async fn postgres_schema_url(path: &Path) -> String {
     admin.close().await.ok();
     let separator = if server.contains('?') { '&' } else { '?' };
     format!("{server}{separator}options[search_path]={schema}")
+}
+
+/// Once per test process: drop the schemas of runs that started more than an hour ago.
+async fn drop_stale_schemas(admin: &mut sqlx::PgConnection) {
+    static DONE: OnceCell<()> = OnceCell::const_new();
+    DONE.get_or_init(|| async {
+        let names: Vec<(String,)> =
+            sqlx::query_as("select nspname::text from pg_namespace where nspname like 't\\_%'")
+                .fetch_all(&mut *admin)
+                .await
+                .expect("list test schemas");
+        let cutoff = RUN_STARTED.saturating_sub(3600);
+        for (name,) in names {
+            let started = name.split('_').nth(1).and_then(|t| t.parse::<u64>().ok());
+            if started.is_some_and(|t| t < cutoff) {
+                // Another run may drop it at the same time; either way it is gone.
+                let _ = admin
+                    .execute(format!("drop schema if exists {name} cascade").as_str())
+                    .await;
+            }
+        }
+    })
+    .await;
 }
 
 /// A connection pool on the database named by `path`, for tests that look at or change rows

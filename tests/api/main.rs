@@ -1,6 +1,10 @@
-//! Integration tests: real HTTP on real sockets, real SQLite files
-//! and PostgreSQL schemas (see `database`), the real binary where a
-//! process boundary matters. One test crate, so the suite links once.
+//! Integration tests: real HTTP on real sockets, real SQLite files, the real binary where a
+//! process boundary matters. `tests/api_postgres` builds the same modules again on PostgreSQL
+//! (see `database`); tests that involve no database (the sandbox, the demo, the browser) run here
+//! only.
+
+/// The database every test in this crate runs on.
+const BACKEND: database::Backend = database::Backend::Sqlite;
 
 mod abuse;
 mod admin;
