@@ -159,6 +159,14 @@ impl Application {
             tracing::warn!(
                 "security.token_encryption_key is not set: Constant Contact tokens are stored unencrypted in the database"
             );
+            let signs_forms = config.forms.iter().any(|f| f.min_submit_time.is_some());
+            if store.backend().is_shared() && signs_forms {
+                tracing::warn!(
+                    "security.token_encryption_key is not set on a shared database: each replica signs forms' _ts values \
+                     with its own random key, so a form shown by one replica and posted to another is kept as spam. \
+                     Set the same key on every replica"
+                );
+            }
         }
         let d = &config.delivery;
         let delivery_settings = DeliverySettings {
