@@ -34,6 +34,9 @@ use crate::tokens::{CallError, TokenError, TokenKeeper};
 
 /// The longest the worker sleeps without looking at the queue again.
 const MAX_IDLE: Duration = Duration::from_secs(60);
+/// The same on a database shared by replicas, where signups arrive (and a dead replica's claims
+/// run out, and connections are made) without waking this process.
+const SHARED_MAX_IDLE: Duration = Duration::from_secs(5);
 /// A 409 (simultaneous change to the same contact) is retried this soon.
 const CONFLICT_RETRY: chrono::Duration = chrono::Duration::seconds(2);
 /// After a 429 `throttled`, the signup is back in the queue this soon (the limiter also holds).
@@ -499,10 +502,15 @@ impl DeliveryWorker {
             None if nothing_in_flight => self.0.store.next_due_at().await.ok().flatten(),
             None => None,
         };
+        let max_idle = if self.0.store.backend().is_shared() {
+            SHARED_MAX_IDLE
+        } else {
+            MAX_IDLE
+        };
         until
             .and_then(|t| (t - now).to_std().ok())
-            .unwrap_or(MAX_IDLE)
-            .min(MAX_IDLE)
+            .unwrap_or(max_idle)
+            .min(max_idle)
     }
 }
 
