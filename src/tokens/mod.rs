@@ -38,6 +38,9 @@ const LEASE_POLL: Duration = Duration::from_millis(100);
 /// The background task re-reads the token set at least this often, so a changed clock or a token
 /// set written by another process is noticed.
 const MAX_SLEEP: Duration = Duration::from_secs(3600);
+/// The same on a database shared by replicas: a connection made through another replica, or a
+/// token set it refreshed, should not wait an hour to be noticed.
+const SHARED_MAX_SLEEP: Duration = Duration::from_secs(60);
 /// Attempts at committing a refreshed token set before giving up (the database may be briefly busy).
 const COMMIT_ATTEMPTS: u32 = 8;
 
@@ -478,6 +481,14 @@ impl TokenKeeper {
         Ok(())
     }
 
+    fn max_sleep(&self) -> Duration {
+        if self.0.store.backend().is_shared() {
+            SHARED_MAX_SLEEP
+        } else {
+            MAX_SLEEP
+        }
+    }
+
     /// The background task: keep the token set fresh until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) {
         if let Err(error) = self.report_interrupted_refresh().await {
@@ -492,7 +503,7 @@ impl TokenKeeper {
                         .to_std()
                         .unwrap_or(Duration::ZERO)
                 }
-                Ok(None) => MAX_SLEEP,
+                Ok(None) => Duration::MAX,
                 Err(error) => {
                     failures = failures.saturating_add(1);
                     let wait = self.backoff(failures);
@@ -503,7 +514,7 @@ impl TokenKeeper {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = self.0.wake.notified() => {}
-                () = tokio::time::sleep(wait.min(MAX_SLEEP)) => {}
+                () = tokio::time::sleep(wait.min(self.max_sleep())) => {}
             }
         }
     }

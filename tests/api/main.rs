@@ -20,6 +20,7 @@ mod health;
 mod helpers;
 mod metrics;
 mod persistence;
+mod replicas;
 mod sandbox;
 mod signup;
 mod storage_failure;
