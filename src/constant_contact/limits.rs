@@ -1,42 +1,52 @@
 //! The upstream's limits, kept on our side: at most `requests_per_second` calls in any one-second
-//! window and `requests_per_day` per UTC day. Both are counted in the database, so a restart does
-//! not reset them and every replica on a shared database draws from the same budget. Every API
-//! call ccbridge makes goes through a `RateLimiter`. Constant Contact sends no rate-limit headers,
-//! so counting here is the only way to stay under them (invariant 3).
+//! window and `requests_per_day` per UTC day. Every API call ccbridge makes goes through a
+//! `RateLimiter`. Constant Contact sends no rate-limit headers, so counting here is the only way
+//! to stay under them (invariant 3).
+//!
+//! The daily count is always in the database (a restart does not reset it; replicas share it).
+//! The per-second pace depends on who else can call:
+//! - **SQLite** (one process): an in-process pace that records the moment each call actually
+//!   leaves, so nothing between the decision and the send can bunch calls up.
+//! - **PostgreSQL** (replicas): a pace row in the database; each call takes the next slot there.
+//!   The decision and the send are a database round trip apart, so the window is wider and a
+//!   call whose slot came back late is not sent in it (see `SharedPace`).
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::error::ApiError;
 use crate::clock::SharedClock;
 use crate::store::Store;
 
-/// Calls are spaced evenly over a window longer than a second: `requests_per_second` calls span
-/// this much, so a call that leaves up to `LATE_BY` after its slot, plus some network jitter,
-/// still cannot make `requests_per_second + 1` arrivals in one upstream second.
-const WINDOW: Duration = Duration::from_millis(1050);
-
-/// A call that could not leave within this of its slot (a starved host, a long pause) gives the
-/// slot up and takes a new one rather than bunching up with the calls after it.
-const LATE_BY: Duration = Duration::from_millis(15);
-
 pub struct RateLimiter {
     store: Store,
     clock: SharedClock,
     per_day: u64,
-    /// The least time between two calls, from any process: the window shared out evenly.
-    spacing: Duration,
+    pace: Pace,
+}
+
+enum Pace {
+    Local(LocalPace),
+    Shared(SharedPace),
 }
 
 impl RateLimiter {
     pub fn new(store: Store, clock: SharedClock, per_second: u32, per_day: u32) -> Self {
+        let per_second = per_second.max(1);
+        let pace = if store.backend().is_shared() {
+            Pace::Shared(SharedPace::new(store.clone(), per_second))
+        } else {
+            Pace::Local(LocalPace::new(per_second))
+        };
         Self {
             store,
             clock,
             per_day: u64::from(per_day),
-            spacing: WINDOW / per_second.max(1),
+            pace,
         }
     }
 
@@ -54,28 +64,23 @@ impl RateLimiter {
                 resets_at: next_utc_midnight(self.clock.now()),
             });
         }
-        // Calls are spaced evenly rather than sent in bursts of `per_second`: a burst needs only a
-        // little delay on its way out (a busy host) to land in the same upstream second as the
-        // next one, while evenly spaced calls would have to be held up by a whole spacing.
-        loop {
-            let slot = self
-                .store
-                .take_call_slot(self.spacing)
-                .await
-                .map_err(|e| ApiError::Transport(format!("cannot pace the API call: {e}")))?;
-            let due = Instant::now() + slot.wait;
-            tokio::time::sleep_until(due).await;
-            if Instant::now() <= due + LATE_BY {
-                return Ok(());
+        match &self.pace {
+            Pace::Local(pace) => {
+                pace.acquire().await;
+                Ok(())
             }
-            tracing::debug!("an API call missed its slot; taking the next one");
+            Pace::Shared(pace) => pace
+                .acquire()
+                .await
+                .map_err(|e| ApiError::Transport(format!("cannot pace the API call: {e}"))),
         }
     }
 
-    /// Upstream said `throttled`: let nothing out, from any process, for `pause`.
+    /// Upstream said `throttled`: let nothing out (from any process sharing the pace) for `pause`.
     pub async fn hold(&self, pause: Duration) {
-        if let Err(error) = self.store.hold_calls(pause).await {
-            tracing::warn!(%error, "could not record the upstream's throttling pause");
+        match &self.pace {
+            Pace::Local(pace) => pace.hold(pause),
+            Pace::Shared(pace) => pace.hold(pause).await,
         }
     }
 
@@ -97,6 +102,122 @@ impl RateLimiter {
             .await
             .unwrap_or(0)
             .min(self.per_day)
+    }
+}
+
+/// Calls from one process are spaced over a window slightly longer than a second, so that
+/// scheduling and network jitter cannot squeeze `requests_per_second + 1` arrivals into one
+/// upstream second.
+const LOCAL_WINDOW: Duration = Duration::from_millis(1025);
+
+/// The pace of a process that is the only caller (SQLite).
+struct LocalPace {
+    per_second: usize,
+    /// The least time between two calls: the window shared out evenly.
+    spacing: Duration,
+    /// When the last `per_second` calls were let through, oldest first.
+    recent: Mutex<VecDeque<Instant>>,
+    /// After a 429 `throttled`, nothing goes out before this.
+    hold_until: std::sync::Mutex<Option<Instant>>,
+}
+
+impl LocalPace {
+    fn new(per_second: u32) -> Self {
+        Self {
+            per_second: per_second as usize,
+            spacing: LOCAL_WINDOW / per_second,
+            recent: Mutex::new(VecDeque::new()),
+            hold_until: std::sync::Mutex::new(None),
+        }
+    }
+
+    async fn acquire(&self) {
+        // The lock is held while waiting: callers go out one after another, in arrival order.
+        let mut recent = self.recent.lock().await;
+        loop {
+            let hold = *self.hold_until.lock().expect("hold lock");
+            if let Some(until) = hold.filter(|until| *until > Instant::now()) {
+                tokio::time::sleep_until(until).await;
+                continue;
+            }
+            let now = Instant::now();
+            while recent
+                .front()
+                .is_some_and(|sent| now.duration_since(*sent) >= LOCAL_WINDOW)
+            {
+                recent.pop_front();
+            }
+            // Calls are also spaced evenly rather than sent in bursts of `per_second`: a burst
+            // needs only a little delay on its way out (a busy host) to land in the same upstream
+            // second as the next one, while evenly spaced calls would have to be held up by a
+            // whole spacing for that.
+            let spaced_until = recent.back().map(|last| *last + self.spacing);
+            if let Some(until) = spaced_until.filter(|until| *until > now) {
+                tokio::time::sleep_until(until).await;
+                continue;
+            }
+            if recent.len() < self.per_second {
+                recent.push_back(now);
+                return;
+            }
+            let oldest = *recent.front().expect("full window has a front");
+            tokio::time::sleep_until(oldest + LOCAL_WINDOW).await;
+        }
+    }
+
+    fn hold(&self, pause: Duration) {
+        *self.hold_until.lock().expect("hold lock") = Some(Instant::now() + pause);
+    }
+}
+
+/// Calls from all replicas are spaced over this window: `requests_per_second` slots span it.
+/// Wider than the local one, because a slot's time is decided in the database, a round trip
+/// before the call leaves: the extra absorbs the difference between two calls' round trips.
+const SHARED_WINDOW: Duration = Duration::from_millis(1060);
+
+/// A call that cannot leave within this of its slot, counted from *before* the database was
+/// asked, gives the slot up and takes a new one rather than bunch up with the calls after it.
+const LATE_BY: Duration = Duration::from_millis(20);
+
+/// After this many slots given up in a row, the next one is used however late: the database is
+/// consistently slow, and calls equally late are still evenly spaced.
+const MAX_RETAKES: u32 = 3;
+
+/// The pace shared by replicas through the database (PostgreSQL).
+struct SharedPace {
+    store: Store,
+    spacing: Duration,
+}
+
+impl SharedPace {
+    fn new(store: Store, per_second: u32) -> Self {
+        Self {
+            store,
+            spacing: SHARED_WINDOW / per_second,
+        }
+    }
+
+    async fn acquire(&self) -> Result<(), crate::store::StoreError> {
+        for retake in 0.. {
+            let asked = Instant::now();
+            let slot = self.store.take_call_slot(self.spacing).await?;
+            // The slot's time in this process's clock: no earlier than `asked + wait` (the
+            // database read its clock after we asked) and no later than `answered + wait`.
+            let answered = Instant::now();
+            tokio::time::sleep_until(answered + slot.wait).await;
+            let late = Instant::now().duration_since(asked + slot.wait);
+            if late <= LATE_BY || retake >= MAX_RETAKES {
+                return Ok(());
+            }
+            tracing::debug!(?late, "an API call missed its slot; taking the next one");
+        }
+        unreachable!("the loop returns")
+    }
+
+    async fn hold(&self, pause: Duration) {
+        if let Err(error) = self.store.hold_calls(pause).await {
+            tracing::warn!(%error, "could not record the upstream's throttling pause");
+        }
     }
 }
 
