@@ -130,7 +130,7 @@ impl ServerConfig {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     /// `sqlite://PATH` (the embedded default, one process) or `postgres://…` (several replicas).
@@ -140,6 +140,17 @@ pub struct DatabaseConfig {
     pub busy_timeout: Duration,
     /// Size of the connection pool.
     pub max_connections: u32,
+}
+
+/// By hand: a PostgreSQL URL may carry a password.
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &crate::store::redacted_url(&self.url))
+            .field("busy_timeout", &self.busy_timeout)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
 }
 
 impl Default for DatabaseConfig {
@@ -1233,12 +1244,18 @@ mod tests {
                     "very-secret-value",
                 ),
                 ("CCBRIDGE__SECURITY__TOKEN_ENCRYPTION_KEY", &key),
+                (
+                    "CCBRIDGE__DATABASE__URL",
+                    "postgres://ccbridge:db-password@db:5432/ccbridge",
+                ),
             ]),
         )
         .unwrap();
         for text in [config.redacted_summary(), format!("{config:?}")] {
             assert!(!text.contains("very-secret-value"), "{text}");
             assert!(!text.contains(&key), "{text}");
+            assert!(!text.contains("db-password"), "{text}");
+            assert!(text.contains("ccbridge:redacted@db:5432"), "{text}");
         }
         assert!(config.redacted_summary().contains("client_secret = (set)"));
     }
