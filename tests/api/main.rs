@@ -22,5 +22,6 @@ mod metrics;
 mod persistence;
 mod replicas;
 mod sandbox;
+mod sharing;
 mod signup;
 mod storage_failure;

@@ -36,6 +36,8 @@ mod helpers;
 mod metrics;
 #[path = "../api/persistence.rs"]
 mod persistence;
+#[path = "../api/sharing.rs"]
+mod sharing;
 #[path = "../api/signup.rs"]
 mod signup;
 #[path = "../api/storage_failure.rs"]

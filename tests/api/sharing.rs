@@ -1,0 +1,127 @@
+//! Store-level proofs that several handles on one database (replicas, on PostgreSQL) never share a
+//! claim or a rate-limit slot. They run on both backends: on SQLite the handles are connection
+//! pools of one process, which must behave the same.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use ccbridge::config::DatabaseConfig;
+use ccbridge::store::Store;
+use chrono::Utc;
+use serde_json::json;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::helpers::{AppOptions, TestApp};
+
+async fn handles(app: &TestApp, n: usize) -> Vec<Store> {
+    let mut stores = Vec::new();
+    for _ in 0..n {
+        let config = DatabaseConfig {
+            url: app.db_url.clone(),
+            ..DatabaseConfig::default()
+        };
+        stores.push(
+            Store::connect(&config)
+                .await
+                .expect("a second handle opens"),
+        );
+    }
+    stores
+}
+
+#[tokio::test]
+async fn concurrent_claimers_never_get_the_same_signup() {
+    let app = AppOptions::fresh("")
+        .without_background_delivery()
+        .spawn()
+        .await;
+    let mut posted = HashSet::new();
+    for i in 0..60 {
+        let response = app
+            .post_json(
+                "newsletter",
+                &json!({ "email": format!("c{i}@example.com") }),
+            )
+            .await;
+        assert_eq!(response.status(), 202);
+        let body: serde_json::Value = response.json().await.unwrap();
+        posted.insert(body["id"].as_str().unwrap().parse::<Uuid>().unwrap());
+    }
+
+    let mut claimers = Vec::new();
+    for (n, store) in handles(&app, 4).await.into_iter().enumerate() {
+        claimers.push(tokio::spawn(async move {
+            let owner = format!("replica-{n}");
+            let mut mine = Vec::new();
+            loop {
+                let now = Utc::now();
+                let lease = now + chrono::Duration::minutes(5);
+                let claimed = store.claim_due(&owner, now, lease).await.unwrap();
+                if claimed.is_empty() {
+                    break;
+                }
+                mine.extend(claimed.into_iter().map(|s| s.id));
+            }
+            store.close().await;
+            mine
+        }));
+    }
+    let mut seen = HashSet::new();
+    let mut per_claimer = Vec::new();
+    for claimer in claimers {
+        let mine = claimer.await.unwrap();
+        per_claimer.push(mine.len());
+        for id in mine {
+            assert!(seen.insert(id), "signup {id} was claimed twice");
+        }
+    }
+
+    assert_eq!(seen, posted, "every signup claimed, by exactly one claimer");
+    assert_eq!(per_claimer.iter().sum::<usize>(), 60, "{per_claimer:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn handles_on_one_database_take_evenly_spaced_slots() {
+    const SPACING: Duration = Duration::from_millis(100);
+    let app = AppOptions::fresh("")
+        .without_background_delivery()
+        .spawn()
+        .await;
+    let start = Instant::now();
+    let mut takers = Vec::new();
+    for store in handles(&app, 3).await {
+        takers.push(tokio::spawn(async move {
+            let mut slots = Vec::new();
+            for _ in 0..6 {
+                let asked = Instant::now();
+                let slot = store.take_call_slot(SPACING).await.unwrap();
+                slots.push((asked + slot.wait).duration_since(start));
+            }
+            store.close().await;
+            slots
+        }));
+    }
+    let mut slots = Vec::new();
+    for taker in takers {
+        slots.extend(taker.await.unwrap());
+    }
+    slots.sort();
+
+    // Each slot time is seen through one database round trip, so allow a little either way.
+    let tolerance = Duration::from_millis(30);
+    for pair in slots.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap + tolerance >= SPACING,
+            "two slots only {gap:?} apart: {slots:?}"
+        );
+    }
+    let span = *slots.last().unwrap() - slots[0];
+    assert!(
+        span + tolerance >= SPACING * 17,
+        "18 slots span at least 17 spacings: {span:?}"
+    );
+    app.stop().await;
+}
