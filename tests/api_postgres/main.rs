@@ -34,6 +34,7 @@ mod health;
 mod helpers;
 #[path = "../api/metrics.rs"]
 mod metrics;
+mod outage;
 #[path = "../api/persistence.rs"]
 mod persistence;
 #[path = "../api/sharing.rs"]
