@@ -2,8 +2,9 @@
 //! `tokens::TokenCipher`; this module never sees a plaintext token when a key is configured.
 //!
 //! The refresh lease (`refresh_owner`, `refresh_lease_until`) is how "at most one refresh in
-//! flight" holds across tasks *and* processes: it is taken with one conditional UPDATE, and the
-//! new token set is written only by the lease holder, only on top of the generation it refreshed.
+//! flight" holds across tasks *and* processes: it is taken with one conditional UPDATE before the
+//! token endpoint is called, and the new token set is written only on top of the generation it
+//! refreshed.
 
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
@@ -193,12 +194,15 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
-    /// Write the refreshed token set and release the lease. Only the lease holder, and only on top
-    /// of the generation it refreshed: `false` means nothing was written.
+    /// Write the refreshed token set and release the lease, on top of the generation that was
+    /// refreshed: `false` means nothing was written (a reconnect or disconnect replaced the set).
+    /// Only the lease holder calls the token endpoint, but the commit does not insist that the
+    /// lease is still live: a set obtained with generation `g`'s refresh token is the right one
+    /// for as long as the row is at `g` (with rotating tokens, `g`'s refresh token is dead now, and
+    /// dropping the new set would force a reconnect).
     pub async fn finish_refresh(
         &self,
         generation: i64,
-        owner: &str,
         new: &NewTokenSet,
     ) -> Result<bool, StoreError> {
         let result = sqlx::query(
@@ -206,7 +210,7 @@ impl Store {
                 generation = generation + 1, obtained_at = $5, obtained_by = 'refresh_token',
                 last_refresh_at = $5, refresh_failures = 0, state = 'connected', state_reason = null,
                 refresh_started_at = null, refresh_owner = null, refresh_lease_until = null
-             where id = 1 and generation = $6 and refresh_owner = $7",
+             where id = 1 and generation = $6",
         )
         .bind(&new.access_token)
         .bind(&new.refresh_token)
@@ -214,7 +218,6 @@ impl Store {
         .bind(new.scopes.join(" "))
         .bind(new.obtained_at.timestamp_millis())
         .bind(generation)
-        .bind(owner)
         .execute(&self.pool)
         .await?;
         Ok(result.rows_affected() == 1)

@@ -42,7 +42,7 @@ const MAX_SLEEP: Duration = Duration::from_secs(3600);
 /// token set it refreshed, should not wait an hour to be noticed.
 const SHARED_MAX_SLEEP: Duration = Duration::from_secs(60);
 /// Attempts at committing a refreshed token set before giving up (the database may be briefly busy).
-const COMMIT_ATTEMPTS: u32 = 8;
+const COMMIT_PATIENCE: Duration = Duration::from_secs(300);
 
 /// Tuning of the token keeper.
 #[derive(Debug, Clone)]
@@ -310,14 +310,12 @@ impl TokenKeeper {
         // Long-lived refresh tokens may be omitted from the answer: the old one stays valid then.
         let refresh = grant.refresh_token.as_ref().unwrap_or(old_refresh);
         let new = self.seal(grant, refresh, now);
+        // With rotating refresh tokens the old set is dead now: this set must reach the database.
+        // Keep trying for a while (nothing else can refresh without the database either).
+        let give_up_at = tokio::time::Instant::now() + COMMIT_PATIENCE;
         let mut delay = Duration::from_millis(50);
-        for attempt in 1..=COMMIT_ATTEMPTS {
-            match self
-                .0
-                .store
-                .finish_refresh(old.generation, &self.0.owner, &new)
-                .await
-            {
+        for attempt in 1.. {
+            match self.0.store.finish_refresh(old.generation, &new).await {
                 Ok(true) => {
                     tracing::info!(generation = old.generation + 1, expires_at = %new.expires_at, "token set refreshed and committed");
                     self.0.wake.notify_one();
@@ -328,16 +326,20 @@ impl TokenKeeper {
                     });
                 }
                 Ok(false) => {
-                    // Our lease ran out and someone else took over: their set wins; ours is dropped.
-                    tracing::error!(
-                        "refreshed token set not committed: the refresh lease was lost (the token call outlasted the lease)"
+                    // A reconnect or a disconnect replaced the set meanwhile: theirs wins.
+                    tracing::warn!(
+                        "refreshed token set not committed: the token set was replaced meanwhile"
                     );
-                    return Err(TokenError::Transient("refresh lease lost".into()));
+                    return Err(TokenError::Transient("the token set was replaced".into()));
                 }
-                Err(error) => {
+                Err(error) if tokio::time::Instant::now() < give_up_at => {
                     tracing::error!(attempt, %error, "committing the refreshed token set failed; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(2));
+                }
+                Err(error) => {
+                    tracing::error!(attempt, %error, "committing the refreshed token set failed; giving up");
+                    break;
                 }
             }
         }

@@ -682,3 +682,52 @@ async fn a_public_url_with_a_path_prefix_still_connects() {
         "https://example.org/forms/oauth/callback"
     );
 }
+
+#[tokio::test]
+async fn a_refreshed_token_set_survives_a_database_that_refuses_writes_for_a_while() {
+    let sandbox = sandbox().await;
+    let app = AppOptions::against(&sandbox, "").spawn().await;
+    app.connect_ok().await;
+    let before = app.store.token_set().await.unwrap().unwrap();
+    sandbox.set_faults(ccbridge::sandbox::Faults {
+        latency_ms: 1_000,
+        ..Default::default()
+    });
+    let keeper = app.keeper.clone();
+    let refresh = tokio::spawn(async move { keeper.refresh(before.generation).await });
+
+    // The lease is committed before the token call; while the call is out, the database stops
+    // taking writes, so the rotated token set cannot be committed when it arrives.
+    eventually(Duration::from_secs(5), "the refresh lease", || async {
+        app.store.token_set().await.ok()??.refresh_owner.map(|_| ())
+    })
+    .await;
+    let lock = crate::helpers::WriteLock::take(&app.db_path).await;
+    eventually(Duration::from_secs(10), "the upstream refresh", || async {
+        (sandbox.stats().refreshes == 1).then_some(())
+    })
+    .await;
+    // The outage lasts well beyond a few quick retries (the earlier version gave up after 11 s).
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    assert!(!refresh.is_finished(), "still trying to commit");
+    lock.release().await;
+
+    let refreshed = tokio::time::timeout(Duration::from_secs(10), refresh)
+        .await
+        .expect("the commit goes through once the database takes writes")
+        .unwrap()
+        .expect("the refresh succeeds");
+    let after = app.store.token_set().await.unwrap().unwrap();
+    assert_eq!(after.generation, before.generation + 1);
+    assert_eq!(refreshed.generation, after.generation);
+    assert_eq!(after.state, "connected");
+    sandbox.set_faults(ccbridge::sandbox::Faults::default());
+    assert!(list_count(&app).await.is_ok(), "the new set works upstream");
+    assert_eq!(
+        sandbox.stats().invalid_grants,
+        0,
+        "no refresh token was burnt"
+    );
+    assert_eq!(sandbox.stats().refreshes, 1);
+    app.stop().await;
+}

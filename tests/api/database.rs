@@ -126,9 +126,12 @@ impl WriteLock {
             .expect("test database opens");
         if on_postgres() {
             conn.execute("begin").await.unwrap();
-            conn.execute("lock table signups, heartbeat, api_usage, api_pace in exclusive mode")
-                .await
-                .unwrap();
+            conn.execute(
+                "lock table signups, heartbeat, api_usage, api_pace, token_set, oauth_states,
+                    admin_sessions in exclusive mode",
+            )
+            .await
+            .unwrap();
         } else {
             conn.execute("begin exclusive").await.unwrap();
         }
