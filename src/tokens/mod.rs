@@ -31,7 +31,8 @@ use crate::constant_contact::{ApiError, OAuthClient, OAuthError, TokenGrant};
 use crate::store::{NewTokenSet, Store, StoreError, StoredTokenSet};
 pub use cipher::{CipherError, TokenCipher};
 
-/// A token this close to expiry is treated as expired (clock skew, request time).
+/// A token this close to expiry is treated as expired (clock skew, request time); at most a
+/// quarter of the token's lifetime, or a short-lived token would count as expired when issued.
 const EXPIRY_SKEW: chrono::Duration = chrono::Duration::seconds(30);
 /// How often a caller looks again while another process holds the refresh lease.
 const LEASE_POLL: Duration = Duration::from_millis(100);
@@ -158,7 +159,8 @@ impl TokenKeeper {
     /// A usable access token, refreshed first if it is (nearly) expired.
     pub async fn access_token(&self) -> Result<AccessToken, TokenError> {
         let set = self.usable_set().await?;
-        if self.0.clock.now() + EXPIRY_SKEW < set.expires_at {
+        let skew = EXPIRY_SKEW.min((set.expires_at - set.obtained_at) / 4);
+        if self.0.clock.now() + skew < set.expires_at {
             return match self.unseal(&set) {
                 Ok(token) => Ok(token),
                 Err(TokenError::Cipher(error)) => Err(self.undecryptable(&set, error).await),

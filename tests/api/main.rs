@@ -20,7 +20,6 @@ mod health;
 mod helpers;
 mod metrics;
 mod persistence;
-mod replicas;
 mod sandbox;
 mod sharing;
 mod signup;

@@ -37,6 +37,8 @@ mod metrics;
 mod outage;
 #[path = "../api/persistence.rs"]
 mod persistence;
+#[path = "../api/replicas.rs"]
+mod replicas;
 #[path = "../api/sharing.rs"]
 mod sharing;
 #[path = "../api/signup.rs"]
