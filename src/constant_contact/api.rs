@@ -239,7 +239,7 @@ impl ApiClient {
         request: reqwest::RequestBuilder,
         token: &SecretString,
     ) -> Result<(u16, bytes::Bytes), ApiError> {
-        self.limiter.acquire().await?;
+        let day = self.limiter.acquire().await?;
         let response = request
             .header(AUTHORIZATION, format!("Bearer {}", token.expose_secret()))
             .header(ACCEPT, "application/json")
@@ -264,7 +264,7 @@ impl ApiClient {
             }
             Some(ErrorKind::QuotaExceeded) => {
                 crate::metrics::api_rate_limited("quota_exceeded");
-                self.limiter.exhaust_today().await;
+                self.limiter.exhaust_day(day).await;
             }
             _ => {}
         }

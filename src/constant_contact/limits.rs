@@ -50,9 +50,9 @@ impl RateLimiter {
         }
     }
 
-    /// Wait for a slot for one call, counting it against today's budget. Refuses locally (without
-    /// calling upstream) once the day's budget is spent.
-    pub async fn acquire(&self) -> Result<(), ApiError> {
+    /// Wait for a slot for one call, counting it against today's budget; returns the UTC day it
+    /// was counted on. Refuses locally (without calling upstream) once the day's budget is spent.
+    pub async fn acquire(&self) -> Result<NaiveDate, ApiError> {
         let day = self.clock.now().date_naive();
         let taken = self
             .store
@@ -65,15 +65,13 @@ impl RateLimiter {
             });
         }
         match &self.pace {
-            Pace::Local(pace) => {
-                pace.acquire().await;
-                Ok(())
-            }
+            Pace::Local(pace) => pace.acquire().await,
             Pace::Shared(pace) => pace
                 .acquire()
                 .await
-                .map_err(|e| ApiError::Transport(format!("cannot pace the API call: {e}"))),
+                .map_err(|e| ApiError::Transport(format!("cannot pace the API call: {e}")))?,
         }
+        Ok(day)
     }
 
     /// Upstream said `throttled`: let nothing out (from any process sharing the pace) for `pause`.
@@ -84,9 +82,10 @@ impl RateLimiter {
         }
     }
 
-    /// Upstream said `quota_exceeded`: treat today's budget as spent (persistently).
-    pub async fn exhaust_today(&self) {
-        let day = self.clock.now().date_naive();
+    /// Upstream said `quota_exceeded` to a call counted on `day`: treat that day's budget as spent
+    /// (persistently). The day of the call, not of the answer: an answer that arrives just after
+    /// midnight is about the day before, and must not spend the new one.
+    pub async fn exhaust_day(&self, day: NaiveDate) {
         if let Err(error) = self.store.exhaust_api_day(day, self.per_day).await {
             tracing::warn!(%error, "could not record the spent daily quota");
         }

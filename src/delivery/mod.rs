@@ -162,6 +162,7 @@ impl DeliveryWorker {
     async fn deliver(&self, group: Vec<SignupRecord>) -> Result<Delivery, StoreError> {
         let form = merge::sign_up_form(&group);
         let ids: Vec<Uuid> = group.iter().map(|s| s.id).collect();
+        let started = self.0.clock.now();
         let result = self
             .0
             .keeper
@@ -198,7 +199,7 @@ impl DeliveryWorker {
                 return Ok(delivery);
             }
             Err(CallError::Token(error)) => self.token_problem(error, now).await,
-            Err(CallError::Api(error)) => self.api_problem(&group, error, now).await,
+            Err(CallError::Api(error)) => self.api_problem(&group, error, started, now).await,
         };
         crate::metrics::delivery(&delivery);
         let settle_ref = match &settle {
@@ -254,10 +255,12 @@ impl DeliveryWorker {
         }
     }
 
+    /// `started`: when the attempt began (a quota answer is about that day).
     async fn api_problem(
         &self,
         group: &[SignupRecord],
         error: ApiError,
+        started: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> (Owned, Delivery) {
         let text = error.to_string();
@@ -304,7 +307,11 @@ impl DeliveryWorker {
                 Delivery::Retrying { error: text },
             ),
             (ApiError::DailyBudgetSpent { resets_at }, _) => self.quota_pause(*resets_at, text),
-            (_, Some(ErrorKind::QuotaExceeded)) => self.quota_pause(next_utc_midnight(now), text),
+            // The quota of the day the call was made: an answer arriving just after midnight does
+            // not pause the new day.
+            (_, Some(ErrorKind::QuotaExceeded)) => {
+                self.quota_pause(next_utc_midnight(started), text)
+            }
             _ => {
                 let attempts = group.iter().map(|s| s.attempts).max().unwrap_or(0);
                 let next = now + self.backoff(attempts);

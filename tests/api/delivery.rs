@@ -348,6 +348,76 @@ async fn the_daily_budget_pauses_delivery_until_utc_midnight_and_survives_a_rest
 }
 
 #[tokio::test]
+async fn a_quota_answer_arriving_after_midnight_spends_the_day_of_the_call_not_the_new_one() {
+    let before_midnight = Utc.with_ymd_and_hms(2026, 11, 26, 23, 59, 59).unwrap();
+    let after_midnight = Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 1).unwrap();
+    let app_clock = ManualClock::new(before_midnight);
+    let sandbox_clock = ManualClock::new(before_midnight);
+    let sandbox = start_sandbox(
+        SandboxConfig {
+            requests_per_second: 1000,
+            requests_per_day: 4,
+            ..SandboxConfig::default()
+        },
+        Arc::new(sandbox_clock.clone()),
+    )
+    .await;
+    let app = AppOptions::against(&sandbox, "[constant_contact]\nrequests_per_second = 1000")
+        .clock(Arc::new(app_clock.clone()))
+        .without_background_delivery()
+        .spawn()
+        .await;
+    app.connect_ok().await;
+    eventually(Duration::from_secs(10), "the account check", || async {
+        let used = app.readyz().await["api_usage"]["used"].as_u64()?;
+        (used >= 3).then_some(())
+    })
+    .await;
+    post(&app, "one@example.com").await;
+    post(&app, "two@example.com").await;
+    assert!(matches!(
+        app.delivery.deliver_next().await.unwrap(),
+        Some(Delivery::Delivered { .. })
+    ));
+
+    // The next call is counted on the 26th and answered quota_exceeded for the 26th, but the
+    // answer only arrives after midnight.
+    sandbox.set_faults(Faults {
+        latency_ms: 500,
+        ..Faults::default()
+    });
+    let arrived_before = sandbox.stats().api_requests;
+    let delivery = app.delivery.clone();
+    let attempt = tokio::spawn(async move { delivery.deliver_next().await });
+    eventually(Duration::from_secs(5), "the call to arrive", || async {
+        (sandbox.stats().api_requests > arrived_before).then_some(())
+    })
+    .await;
+    app_clock.set(after_midnight);
+    let outcome = attempt.await.unwrap().unwrap();
+
+    assert_eq!(sandbox.stats().quota_exceeded, 1);
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    assert_eq!(app.store.api_calls_on(day(26)).await.unwrap(), 10_000);
+    assert_eq!(
+        app.store.api_calls_on(day(27)).await.unwrap(),
+        0,
+        "the new day's budget is untouched"
+    );
+    assert!(
+        !matches!(outcome, Some(Delivery::Paused(Pause::Until { until, .. })) if until > after_midnight),
+        "no pause into the new day: {outcome:?}"
+    );
+    sandbox_clock.set(after_midnight);
+    sandbox.set_faults(Faults::default());
+    assert!(matches!(
+        app.delivery.deliver_next().await.unwrap(),
+        Some(Delivery::Delivered { .. })
+    ));
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn an_upstream_quota_exceeded_also_pauses_until_midnight() {
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap());
     let shared: SharedClock = Arc::new(clock.clone());
