@@ -10,7 +10,9 @@
 //! - **resources**: binary size, time from start to `/readyz` 200, idle RSS.
 //!
 //! Tunables (environment): `BENCH_SCENARIOS` (default `intake,drain`), `BENCH_CLIENTS` (64),
-//! `BENCH_SECONDS` (10), `BENCH_DRAIN_QUEUED` (10000), `BENCH_DRAIN_SECONDS` (60).
+//! `BENCH_SECONDS` (10), `BENCH_DRAIN_QUEUED` (10000), `BENCH_DRAIN_SECONDS` (60),
+//! `BENCH_DATABASE_URL` (default: a SQLite file per run; a `postgres://` URL runs the service on
+//! PostgreSQL instead, each run in a fresh schema).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -49,11 +51,37 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
+/// The service's database for one run: a SQLite file in `dir`, or a fresh schema on the
+/// PostgreSQL server of `BENCH_DATABASE_URL` (named after `dir`, created by `psql`).
+fn database_url(dir: &Path) -> String {
+    let Ok(server) = std::env::var("BENCH_DATABASE_URL") else {
+        return format!("sqlite://{}", dir.join("ccbridge.db").display());
+    };
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("run")
+        .to_lowercase()
+        .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+    let schema = format!("bench_{name}");
+    let status = Command::new("psql")
+        .args([&server, "-qc", &format!("create schema {schema}")])
+        .status()
+        .expect("psql runs (BENCH_DATABASE_URL needs the PostgreSQL client)");
+    assert!(status.success(), "could not create schema {schema}");
+    let separator = if server.contains('?') { '&' } else { '?' };
+    format!("{server}{separator}options[search_path]={schema}")
+}
+
 async fn run() {
     let scenarios = std::env::var("BENCH_SCENARIOS").unwrap_or_else(|_| "intake,drain".into());
     println!("# ccbridge benchmarks");
     println!("machine: {} cores, {}", num_cpus(), cpu_model());
     println!("date: {}", chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"));
+    match std::env::var("BENCH_DATABASE_URL") {
+        Ok(url) => println!("database: PostgreSQL ({})", ccbridge::store::redacted_url(&url)),
+        Err(_) => println!("database: SQLite"),
+    }
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_ccbridge"));
     println!(
         "binary: {} ({:.1} MB)",
@@ -384,6 +412,7 @@ const ADMIN_PASSWORD: &str = "bench-admin-password";
 
 impl Server {
     fn start(binary: &Path, dir: &Path, port: u16, sandbox: &Sandbox, rps: u32) -> Self {
+        let db = database_url(dir);
         let hash =
             ccbridge::password::hash(&SecretString::from(ADMIN_PASSWORD.to_owned())).unwrap();
         let config = format!(
@@ -392,7 +421,7 @@ impl Server {
             listen = "127.0.0.1:{port}"
             public_url = "http://127.0.0.1:{port}"
             [database]
-            url = "sqlite://{db}"
+            url = "{db}"
             [constant_contact]
             client_id = "{id}"
             client_secret = "{secret}"
@@ -414,7 +443,6 @@ impl Server {
             id = "newsletter"
             list_ids = ["{list}"]
             "#,
-            db = dir.join("ccbridge.db").display(),
             id = sandbox.client_id(),
             secret = sandbox.client_secret(),
             authorize = sandbox.authorize_url(),
