@@ -1,9 +1,8 @@
 //! The real binary, killed with SIGKILL in the middle of a stream of signups: after a restart,
 //! every signup that got a success answer is in the store. On either backend.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,70 +10,7 @@ use ccbridge::config::DatabaseConfig;
 use ccbridge::store::Store;
 use serde_json::{Value, json};
 
-use crate::helpers::{client, config_toml, database_url, eventually, raw_pool};
-
-/// A `ccbridge serve` child process, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(config: &Path, port: u16, log: &Path) -> Self {
-        let log = std::fs::File::create(log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_ccbridge"))
-            .arg("serve")
-            .arg("--config")
-            .arg(config)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("ccbridge starts");
-        Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    async fn wait_ready(&self) {
-        let http = client();
-        let url = format!("{}/readyz", self.base);
-        eventually(
-            Duration::from_secs(30),
-            "the server to become ready",
-            || {
-                let http = http.clone();
-                let url = url.clone();
-                async move {
-                    let ok = http.get(&url).send().await.ok()?.status().is_success();
-                    ok.then_some(())
-                }
-            },
-        )
-        .await;
-    }
-
-    fn kill(&mut self) {
-        // std's kill() is SIGKILL on Unix: no chance to finish anything.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::helpers::{Server, client, config_toml, database_url, eventually, free_port, raw_pool};
 
 fn write_config(dir: &Path, db_url: &str, port: u16) -> PathBuf {
     let text = config_toml(db_url, "").replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));

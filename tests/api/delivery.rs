@@ -347,23 +347,23 @@ async fn the_daily_budget_pauses_delivery_until_utc_midnight_and_survives_a_rest
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_quota_answer_arriving_after_midnight_spends_the_day_of_the_call_not_the_new_one() {
-    let before_midnight = Utc.with_ymd_and_hms(2026, 11, 26, 23, 59, 59).unwrap();
-    let after_midnight = Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 1).unwrap();
-    let app_clock = ManualClock::new(before_midnight);
-    let sandbox_clock = ManualClock::new(before_midnight);
+/// A sandbox with a daily quota of 4 and a connected app (stepped by hand) whose account check has
+/// used 3 of them: one call is left upstream, while the app's own budget is far larger.
+async fn one_call_left_upstream(
+    app_clock: SharedClock,
+    sandbox_clock: SharedClock,
+) -> (Sandbox, TestApp) {
     let sandbox = start_sandbox(
         SandboxConfig {
             requests_per_second: 1000,
             requests_per_day: 4,
             ..SandboxConfig::default()
         },
-        Arc::new(sandbox_clock.clone()),
+        sandbox_clock,
     )
     .await;
     let app = AppOptions::against(&sandbox, "[constant_contact]\nrequests_per_second = 1000")
-        .clock(Arc::new(app_clock.clone()))
+        .clock(app_clock)
         .without_background_delivery()
         .spawn()
         .await;
@@ -373,6 +373,17 @@ async fn a_quota_answer_arriving_after_midnight_spends_the_day_of_the_call_not_t
         (used >= 3).then_some(())
     })
     .await;
+    (sandbox, app)
+}
+
+#[tokio::test]
+async fn a_quota_answer_arriving_after_midnight_spends_the_day_of_the_call_not_the_new_one() {
+    let before_midnight = Utc.with_ymd_and_hms(2026, 11, 26, 23, 59, 59).unwrap();
+    let after_midnight = Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 1).unwrap();
+    let app_clock = ManualClock::new(before_midnight);
+    let sandbox_clock = ManualClock::new(before_midnight);
+    let (sandbox, app) =
+        one_call_left_upstream(Arc::new(app_clock.clone()), Arc::new(sandbox_clock.clone())).await;
     post(&app, "one@example.com").await;
     post(&app, "two@example.com").await;
     assert!(matches!(
@@ -421,26 +432,7 @@ async fn a_quota_answer_arriving_after_midnight_spends_the_day_of_the_call_not_t
 async fn an_upstream_quota_exceeded_also_pauses_until_midnight() {
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap());
     let shared: SharedClock = Arc::new(clock.clone());
-    let sandbox = start_sandbox(
-        SandboxConfig {
-            requests_per_second: 1000,
-            requests_per_day: 4,
-            ..SandboxConfig::default()
-        },
-        shared.clone(),
-    )
-    .await;
-    let app = AppOptions::against(&sandbox, "[constant_contact]\nrequests_per_second = 1000")
-        .clock(shared)
-        .without_background_delivery()
-        .spawn()
-        .await;
-    app.connect_ok().await;
-    eventually(Duration::from_secs(10), "the account check", || async {
-        let used = app.readyz().await["api_usage"]["used"].as_u64()?;
-        (used >= 3).then_some(())
-    })
-    .await;
+    let (sandbox, app) = one_call_left_upstream(shared.clone(), shared).await;
     post(&app, "one@example.com").await;
     post(&app, "two@example.com").await;
 

@@ -407,3 +407,67 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A free TCP port on 127.0.0.1 (for the real binary, which binds its own).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `ccbridge serve` child process (the real binary), killed with SIGKILL when dropped.
+pub struct Server {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl Server {
+    pub fn start(config: &std::path::Path, port: u16, log: &std::path::Path) -> Self {
+        let log = std::fs::File::create(log).unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_ccbridge"))
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("ccbridge starts");
+        Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    pub async fn wait_ready(&self) {
+        let http = client();
+        let url = format!("{}/readyz", self.base);
+        eventually(
+            Duration::from_secs(30),
+            "the server to become ready",
+            || {
+                let http = http.clone();
+                let url = url.clone();
+                async move {
+                    let ok = http.get(&url).send().await.ok()?.status().is_success();
+                    ok.then_some(())
+                }
+            },
+        )
+        .await;
+    }
+
+    /// SIGKILL (std's `kill` on Unix): no chance to settle, release or close anything.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -3,9 +3,8 @@
 //! every app here gets a PostgreSQL schema URL (a missing server fails them, it never skips them).
 //! And SQLite's side of the same rule: a second process on one file is refused.
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,8 +16,8 @@ use serde_json::{Value, json};
 use sqlx::AnyPool;
 
 use crate::helpers::{
-    AppOptions, TestApp, admin_hash, client, config_toml, connect_at, eventually, forms_toml,
-    sqlite_url, start_sandbox,
+    AppOptions, Server, TestApp, admin_hash, client, config_toml, connect_at, eventually,
+    forms_toml, free_port, sqlite_url, start_sandbox,
 };
 
 /// The `database.url` of a PostgreSQL schema named by `path`, whatever this crate's backend.
@@ -41,69 +40,6 @@ async fn pool(url: &str) -> AnyPool {
 
 fn millis(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().expect("a valid time")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A `ccbridge serve` child process, killed (SIGKILL) when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(config: &Path, port: u16, log: &Path) -> Self {
-        let log = std::fs::File::create(log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_ccbridge"))
-            .arg("serve")
-            .arg("--config")
-            .arg(config)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("ccbridge starts");
-        Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    async fn wait_ready(&self) {
-        let http = client();
-        let url = format!("{}/readyz", self.base);
-        eventually(
-            Duration::from_secs(30),
-            "the server to become ready",
-            || {
-                let http = http.clone();
-                let url = url.clone();
-                async move {
-                    let ok = http.get(&url).send().await.ok()?.status().is_success();
-                    ok.then_some(())
-                }
-            },
-        )
-        .await;
-    }
-
-    /// SIGKILL (std's `kill` on Unix): no chance to settle, release or close anything.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 async fn post(app: &TestApp, email: &str) {
