@@ -114,38 +114,14 @@ async fn a_signup_being_delivered_when_the_process_is_killed_is_delivered_after_
     let db = database_url(&db_path).await;
     let port = free_port();
     let config = dir.path().join("ccbridge.toml");
-    let text = format!(
-        r#"
-        [server]
-        listen = "127.0.0.1:{port}"
-        public_url = "http://127.0.0.1:{port}"
-        [database]
-        url = "{db}"
-        [constant_contact]
-        request_timeout = "5s"
-        client_id = "{client_id}"
-        client_secret = "{client_secret}"
-        authorize_url = "{authorize}"
-        token_url = "{token}"
-        api_base_url = "{api}"
-        requests_per_second = 1000
-        [delivery]
-        # On PostgreSQL the restart does not release the killed process's claim (another
-        # replica may hold it); the lease must run out first.
-        claim_lease = "10s"
-        [admin]
-        password_hash = "{hash}"
-        [logging]
-        level = "warn"
-        {forms}
-        "#,
-        client_id = sandbox.client_id(),
-        client_secret = sandbox.client_secret(),
-        authorize = sandbox.authorize_url(),
-        token = sandbox.token_url(),
-        api = sandbox.api_base_url(),
-        hash = crate::helpers::admin_hash(),
-        forms = crate::helpers::forms_toml(),
+    // On PostgreSQL the restart does not release the killed process's claim (another replica may
+    // hold it); the lease must run out first.
+    let text = crate::helpers::serve_config(
+        port,
+        &db,
+        &sandbox,
+        "request_timeout = \"5s\"",
+        "claim_lease = \"10s\"",
     );
     std::fs::write(&config, text).unwrap();
     let mut server = Server::start(&config, port, &dir.path().join("first.log"));

@@ -471,3 +471,45 @@ impl Drop for Server {
         self.kill();
     }
 }
+
+/// A config file's text for the real binary on `port` and `db_url`, connected to `sandbox`
+/// (`requests_per_second = 1000`), with extra keys for its `[constant_contact]` and `[delivery]`.
+pub fn serve_config(
+    port: u16,
+    db_url: &str,
+    sandbox: &Sandbox,
+    constant_contact: &str,
+    delivery: &str,
+) -> String {
+    format!(
+        r#"
+        [server]
+        listen = "127.0.0.1:{port}"
+        public_url = "http://127.0.0.1:{port}"
+        [database]
+        url = "{db_url}"
+        [constant_contact]
+        requests_per_second = 1000
+        client_id = "{client_id}"
+        client_secret = "{client_secret}"
+        authorize_url = "{authorize}"
+        token_url = "{token}"
+        api_base_url = "{api}"
+        {constant_contact}
+        [delivery]
+        {delivery}
+        [admin]
+        password_hash = "{hash}"
+        [logging]
+        level = "warn"
+        {forms}
+        "#,
+        client_id = sandbox.client_id(),
+        client_secret = sandbox.client_secret(),
+        authorize = sandbox.authorize_url(),
+        token = sandbox.token_url(),
+        api = sandbox.api_base_url(),
+        hash = admin_hash(),
+        forms = forms_toml(),
+    )
+}

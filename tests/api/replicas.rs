@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use sqlx::AnyPool;
 
 use crate::helpers::{
-    AppOptions, Server, TestApp, admin_hash, client, config_toml, connect_at, eventually,
-    forms_toml, free_port, sqlite_url, start_sandbox,
+    AppOptions, Server, TestApp, client, config_toml, connect_at, eventually, free_port,
+    serve_config, sqlite_url, start_sandbox,
 };
 
 /// The `database.url` of a PostgreSQL schema named by `path`, whatever this crate's backend.
@@ -210,37 +210,12 @@ async fn a_replica_killed_mid_delivery_leaves_its_signups_to_another() {
     // Replica A: the real binary, so that it can really die.
     let port = free_port();
     let config = dir.path().join("a.toml");
-    let text = format!(
-        r#"
-        [server]
-        listen = "127.0.0.1:{port}"
-        public_url = "http://127.0.0.1:{port}"
-        [database]
-        url = "{url}"
-        [constant_contact]
-        request_timeout = "2s"
-        requests_per_second = 1000
-        client_id = "{client_id}"
-        client_secret = "{client_secret}"
-        authorize_url = "{authorize}"
-        token_url = "{token}"
-        api_base_url = "{api}"
-        [delivery]
-        claim_lease = "4s"
-        concurrency = 8
-        [admin]
-        password_hash = "{hash}"
-        [logging]
-        level = "warn"
-        {forms}
-        "#,
-        client_id = sandbox.client_id(),
-        client_secret = sandbox.client_secret(),
-        authorize = sandbox.authorize_url(),
-        token = sandbox.token_url(),
-        api = sandbox.api_base_url(),
-        hash = admin_hash(),
-        forms = forms_toml(),
+    let text = serve_config(
+        port,
+        &url,
+        &sandbox,
+        "request_timeout = \"2s\"",
+        "claim_lease = \"4s\"\nconcurrency = 8",
     );
     std::fs::write(&config, text).unwrap();
     let mut a = Server::start(&config, port, &dir.path().join("a.log"));
