@@ -34,8 +34,8 @@ use crate::tokens::{CallError, TokenError, TokenKeeper};
 
 /// The longest the worker sleeps without looking at the queue again.
 const MAX_IDLE: Duration = Duration::from_secs(60);
-/// The same on a database shared by replicas, where signups arrive (and a dead replica's claims
-/// run out, and connections are made) without waking this process.
+/// The same on a database shared by replicas, where signups arrive, a dead replica's claims run
+/// out and connections are made without waking this process.
 const SHARED_MAX_IDLE: Duration = Duration::from_secs(5);
 /// A 409 (simultaneous change to the same contact) is retried this soon.
 const CONFLICT_RETRY: chrono::Duration = chrono::Duration::seconds(2);
@@ -424,6 +424,22 @@ impl DeliveryWorker {
         current.clone()
     }
 
+    /// On a shared database a connection made through another replica wakes nobody here, so a
+    /// worker waiting for one looks at the token set itself (each time round its loop, at least
+    /// every `SHARED_MAX_IDLE`).
+    async fn notice_connection_made_elsewhere(&self) {
+        if !self.0.store.backend().is_shared()
+            || !matches!(self.paused(), Some(Pause::AwaitingConnection(_)))
+        {
+            return;
+        }
+        if let Ok(Some(set)) = self.0.store.token_set().await
+            && set.state == "connected"
+        {
+            self.clear_connection_pause();
+        }
+    }
+
     fn clear_connection_pause(&self) {
         let mut current = self.0.pause.lock().expect("pause lock");
         if matches!(current.as_ref(), Some(Pause::AwaitingConnection(_))) {
@@ -462,6 +478,7 @@ impl DeliveryWorker {
                 }
                 next_purge = self.0.clock.now() + chrono::Duration::hours(1);
             }
+            self.notice_connection_made_elsewhere().await;
             let mut store_failed = false;
             while in_flight.len() < self.0.settings.concurrency.max(1) && self.paused().is_none() {
                 match self.claim().await {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ccbridge::clock::SystemClock;
+use ccbridge::delivery::Pause;
 use ccbridge::sandbox::{Faults, SandboxConfig};
 use ccbridge::store::SignupState;
 use chrono::{DateTime, TimeZone as _, Utc};
@@ -336,6 +337,78 @@ async fn a_replica_killed_mid_delivery_leaves_its_signups_to_another() {
     );
     db.close().await;
     b.stop().await;
+}
+
+#[tokio::test]
+async fn a_connection_made_through_one_replica_resumes_deliveries_on_every_replica() {
+    let sandbox = start_sandbox(
+        SandboxConfig {
+            requests_per_second: 1000,
+            ..SandboxConfig::default()
+        },
+        Arc::new(SystemClock),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = shared_database(dir.path()).await;
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let url = url.clone();
+        replicas.push(
+            AppOptions::against(&sandbox, "[constant_contact]\nrequests_per_second = 1000")
+                .configure(move |c| c.database.url = url)
+                .spawn()
+                .await,
+        );
+    }
+    let (a, b) = (&replicas[0], &replicas[1]);
+    // Signups before anyone connected: each replica's worker finds no token and waits.
+    post(a, "first@example.com").await;
+    eventually(
+        Duration::from_secs(10),
+        "replica A to wait for a connection",
+        || async { matches!(a.delivery.pause(), Some(Pause::AwaitingConnection(_))).then_some(()) },
+    )
+    .await;
+    post(b, "second@example.com").await;
+    eventually(
+        Duration::from_secs(10),
+        "replica B to wait for a connection",
+        || async { matches!(b.delivery.pause(), Some(Pause::AwaitingConnection(_))).then_some(()) },
+    )
+    .await;
+
+    // The admin's browser lands on replica A only.
+    a.connect_ok().await;
+
+    eventually(
+        Duration::from_secs(15),
+        "replica B to notice the connection made through A",
+        || async { b.delivery.pause().is_none().then_some(()) },
+    )
+    .await;
+    eventually(
+        Duration::from_secs(15),
+        "both signups delivered",
+        || async {
+            let counts = b.store.queue_counts().await.ok()?;
+            (counts.delivered == 2).then_some(())
+        },
+    )
+    .await;
+    post(b, "third@example.com").await;
+    eventually(
+        Duration::from_secs(15),
+        "a signup posted to B after the connection",
+        || async {
+            let counts = b.store.queue_counts().await.ok()?;
+            (counts.delivered == 3).then_some(())
+        },
+    )
+    .await;
+    for replica in replicas {
+        replica.stop().await;
+    }
 }
 
 #[tokio::test]
