@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::sandbox::SandboxConfig;
 use crate::startup::{Application, connection};
 use crate::status::Status;
-use crate::store::{Store, redacted_url};
+use crate::store::{SingleProcessLock, Store, redacted_url};
 use crate::tokens::{CallError, TokenError};
 use crate::{password, telemetry};
 
@@ -252,6 +252,10 @@ fn check_config(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
 
 async fn migrate(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let config = load(path)?;
+    // Not under a running service on SQLite (it holds the lock); on PostgreSQL the migrator's
+    // own lock orders concurrent migrations.
+    let _single_process =
+        SingleProcessLock::acquire(&config.database.url).map_err(anyhow::Error::msg)?;
     let store = Store::open(&config.database)
         .await
         .with_context(|| format!("migrating {}", redacted_url(&config.database.url)))?;

@@ -21,15 +21,23 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// The backend a URL names, by its scheme.
+    /// The backend a URL names, by its scheme. The URL must parse as a URL, as the driver will
+    /// parse it.
     pub fn of_url(url: &str) -> Result<Self, String> {
-        if url.starts_with("sqlite:") {
-            Ok(Self::Sqlite)
+        let backend = if url.starts_with("sqlite:") {
+            Self::Sqlite
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Self::Postgres)
+            Self::Postgres
         } else {
-            Err("database.url must start with sqlite: (one process) or postgres:// (several replicas)".into())
-        }
+            return Err("database.url must start with sqlite: (one process) or postgres:// (several replicas)".into());
+        };
+        url::Url::parse(url).map_err(|e| {
+            format!(
+                "database.url is not a valid URL ({e}); percent-encode special characters \
+                 such as / ? # @ : or spaces, in a password as %2F %3F %23 %40 %3A %20"
+            )
+        })?;
+        Ok(backend)
     }
 
     pub fn name(self) -> &'static str {
@@ -103,15 +111,31 @@ impl Backend {
     }
 }
 
-/// `url` with any password replaced, for logs and error messages.
+/// `url` with any password replaced, for logs and error messages. A URL that does not parse
+/// (say, a password with an unescaped `/`) shows only its scheme: its parts cannot be told apart.
 pub fn redacted_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("redacted"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        let scheme = url.split(':').next().unwrap_or("");
+        return format!("{scheme}:(unreadable URL, not shown)");
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("redacted"));
     }
+    if parsed.query_pairs().any(|(key, _)| key == "password") {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if key == "password" {
+                    "redacted".to_owned()
+                } else {
+                    value.into_owned()
+                };
+                (key.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
 }
 
 /// SQLite serves one process: a second one would run its own delivery worker, refresh the token
@@ -151,12 +175,16 @@ impl SingleProcessLock {
     }
 }
 
-/// The file a `sqlite:` URL points at (relative paths are relative to the working directory).
+/// The file a `sqlite:` URL points at (relative paths are relative to the working directory),
+/// read the way the driver reads it: from the URL as normalised by the URL parser (`a/../b`
+/// becomes `b`), with percent-escapes decoded.
 pub fn sqlite_path(url: &str) -> PathBuf {
-    let rest = url.strip_prefix("sqlite:").unwrap_or(url);
+    let normalised = url::Url::parse(url).map_or_else(|_| url.to_owned(), |u| u.to_string());
+    let rest = normalised.strip_prefix("sqlite:").unwrap_or(&normalised);
     let rest = rest.strip_prefix("//").unwrap_or(rest);
     let path = rest.split('?').next().unwrap_or(rest);
-    PathBuf::from(path)
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    PathBuf::from(decoded.as_ref())
 }
 
 fn lock_path(db: &Path) -> PathBuf {
@@ -265,6 +293,9 @@ nas:/export /data/shared nfs4 rw,relatime 0 0
         assert_eq!(Backend::of_url("postgresql://h/db"), Ok(Backend::Postgres));
         let refused = Backend::of_url("mysql://h/db").unwrap_err();
         assert!(refused.contains("postgres://"), "{refused}");
+        let unreadable = Backend::of_url("postgres://u:a/b@db/x").unwrap_err();
+        assert!(unreadable.contains("percent-encode"), "{unreadable}");
+        assert!(!unreadable.contains("a/b"), "{unreadable}");
     }
 
     #[test]
@@ -296,6 +327,11 @@ nas:/export /data/shared nfs4 rw,relatime 0 0
             Path::new("/data/c.db")
         );
         assert_eq!(sqlite_path("sqlite:c.db"), Path::new("c.db"));
+        assert_eq!(sqlite_path("sqlite://data/../c.db"), Path::new("data/c.db"));
+        assert_eq!(
+            sqlite_path("sqlite:///my%20data/c.db"),
+            Path::new("/my data/c.db")
+        );
         assert_eq!(
             lock_path(Path::new("/data/c.db")),
             Path::new("/data/c.db.lock")
@@ -304,8 +340,23 @@ nas:/export /data/shared nfs4 rw,relatime 0 0
 
     #[test]
     fn passwords_never_reach_a_message() {
+        for url in [
+            "postgres://ccbridge:s3cret@db:5432/ccbridge",
+            "postgres://ccbridge:s3/cr?et@db:5432/ccbridge",
+            "postgres://ccbridge@db:5432/ccbridge?sslmode=require&password=s3cret",
+        ] {
+            let shown = redacted_url(url);
+            assert!(!shown.contains("s3"), "{shown}");
+        }
+        assert_eq!(
+            redacted_url("postgres://u:s3/cr@db/x"),
+            "postgres:(unreadable URL, not shown)"
+        );
+        assert!(
+            redacted_url("postgres://u@db/x?sslmode=require&password=p")
+                .ends_with("?sslmode=require&password=redacted")
+        );
         let shown = redacted_url("postgres://ccbridge:s3cret@db:5432/ccbridge");
-        assert!(!shown.contains("s3cret"), "{shown}");
         assert_eq!(shown, "postgres://ccbridge:redacted@db:5432/ccbridge");
         assert_eq!(redacted_url("sqlite://a.db"), "sqlite://a.db");
     }
