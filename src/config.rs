@@ -269,9 +269,9 @@ pub struct DeliveryConfig {
     /// Personal data of delivered signups is erased after this long (the counts stay).
     #[serde(with = "humantime_serde")]
     pub retention: Duration,
-    /// How long a claim on signups being delivered lasts. A process that dies mid-delivery holds
-    /// them this long before another replica takes them over (on SQLite a restart releases them
-    /// at once). Must outlast a delivery call.
+    /// How long a claim on signups being delivered lasts. A delivery in flight renews it every
+    /// third of this; a process that dies mid-delivery holds them this long before another replica
+    /// takes them over (on SQLite a restart releases them at once).
     #[serde(with = "humantime_serde")]
     pub claim_lease: Duration,
 }
@@ -716,8 +716,7 @@ impl Config {
         if d.claim_lease < cc.request_timeout * 2 {
             return fail(
                 "delivery.claim_lease".into(),
-                "must outlast a delivery call: at least twice constant_contact.request_timeout"
-                    .into(),
+                "must be at least twice constant_contact.request_timeout".into(),
             );
         }
         if self.alerts.timeout.is_zero() || self.alerts.timeout > Duration::from_secs(120) {

@@ -150,12 +150,40 @@ impl DeliveryWorker {
 
     async fn claim(&self) -> Result<Vec<SignupRecord>, StoreError> {
         let now = self.0.clock.now();
-        let lease = chrono::Duration::from_std(self.0.settings.claim_lease)
-            .unwrap_or(chrono::Duration::MAX);
         self.0
             .store
-            .claim_due(&self.0.owner, now, now + lease)
+            .claim_due(&self.0.owner, now, now + self.lease())
             .await
+    }
+
+    fn lease(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.0.settings.claim_lease).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// Run a delivery call while keeping its claim alive: renewed every third of the lease, so
+    /// however long the call waits (for a slot, a refresh, a slow upstream) the claim only runs
+    /// out if this process stops renewing it, i.e. dies.
+    async fn with_claim_renewed<T>(&self, ids: &[Uuid], call: impl Future<Output = T>) -> T {
+        let every = (self.0.settings.claim_lease / 3).max(Duration::from_millis(100));
+        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tokio::pin!(call);
+        loop {
+            tokio::select! {
+                result = &mut call => return result,
+                _ = renew.tick() => {
+                    let until = self.0.clock.now() + self.lease();
+                    match self.0.store.renew_claims(ids, &self.0.owner, until).await {
+                        Ok(renewed) if renewed < ids.len() as u64 => tracing::warn!(
+                            renewed,
+                            claimed = ids.len(),
+                            "a claim ran out during delivery; another replica may send these signups too"
+                        ),
+                        Ok(_) => {}
+                        Err(error) => tracing::warn!(%error, "could not renew a delivery claim"),
+                    }
+                }
+            }
+        }
     }
 
     /// Send one claimed group and settle it.
@@ -163,15 +191,12 @@ impl DeliveryWorker {
         let form = merge::sign_up_form(&group);
         let ids: Vec<Uuid> = group.iter().map(|s| s.id).collect();
         let started = self.0.clock.now();
-        let result = self
-            .0
-            .keeper
-            .call(|token| {
-                let api = self.0.api.clone();
-                let form = form.clone();
-                async move { api.sign_up_form(&token, &form).await }
-            })
-            .await;
+        let call = self.0.keeper.call(|token| {
+            let api = self.0.api.clone();
+            let form = form.clone();
+            async move { api.sign_up_form(&token, &form).await }
+        });
+        let result = self.with_claim_renewed(&ids, call).await;
         let now = self.0.clock.now();
         let (settle, delivery) = match result {
             Ok(outcome) => {
@@ -231,7 +256,19 @@ impl DeliveryWorker {
         outcome: &Settle<'_>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.0.store.settle(ids, &self.0.owner, outcome, now).await
+        let settled = self
+            .0
+            .store
+            .settle(ids, &self.0.owner, outcome, now)
+            .await?;
+        if settled < ids.len() as u64 {
+            tracing::warn!(
+                settled,
+                claimed = ids.len(),
+                "an outcome was not recorded for every signup: their claim was taken over"
+            );
+        }
+        Ok(())
     }
 
     async fn token_problem(&self, error: TokenError, now: DateTime<Utc>) -> (Owned, Delivery) {

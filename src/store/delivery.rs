@@ -48,7 +48,7 @@ async fn settle_one(
     owner: &str,
     outcome: &Settle<'_>,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<u64, StoreError> {
     let query = match outcome {
         Settle::Delivered {
             contact_id,
@@ -84,8 +84,8 @@ async fn settle_one(
         )
         .bind(next_attempt_at.timestamp_millis()),
     };
-    query.bind(id.to_string()).bind(owner).execute(conn).await?;
-    Ok(())
+    let result = query.bind(id.to_string()).bind(owner).execute(conn).await?;
+    Ok(result.rows_affected())
 }
 
 impl Store {
@@ -174,23 +174,50 @@ impl Store {
         .await?)
     }
 
-    /// Record the outcome for claimed signups (only those this owner still holds).
+    /// Record the outcome for claimed signups (only those this owner still holds). Returns how
+    /// many were recorded.
     pub async fn settle(
         &self,
         ids: &[Uuid],
         owner: &str,
         outcome: &Settle<'_>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
-        let mut result = Ok(());
+        let mut result = Ok(0);
         for id in ids {
-            result = settle_one(tx.conn(), *id, owner, outcome, now).await;
-            if result.is_err() {
-                break;
+            match settle_one(tx.conn(), *id, owner, outcome, now).await {
+                Ok(n) => result = result.map(|total| total + n),
+                Err(error) => {
+                    result = Err(error);
+                    break;
+                }
             }
         }
         tx.finish(result).await
+    }
+
+    /// Push out the claims this owner still holds on `ids` (a delivery still in flight). Returns
+    /// how many it still held.
+    pub async fn renew_claims(
+        &self,
+        ids: &[Uuid],
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let placeholders: Vec<String> = (3..ids.len() + 3).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "update signups set claimed_until = $1 where claimed_by = $2 and id in ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(until.timestamp_millis()).bind(owner);
+        for id in ids {
+            query = query.bind(id.to_string());
+        }
+        Ok(query.execute(&self.pool).await?.rows_affected())
     }
 
     /// The latest upstream errors of failed and dead signups, newest first.

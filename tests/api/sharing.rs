@@ -125,3 +125,72 @@ async fn handles_on_one_database_take_evenly_spaced_slots() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_claim_is_kept_alive_while_its_delivery_takes_longer_than_the_lease() {
+    use ccbridge::delivery::Delivery;
+    use ccbridge::sandbox::{Faults, SandboxConfig};
+    let sandbox = crate::helpers::start_sandbox(
+        SandboxConfig {
+            requests_per_second: 1000,
+            ..SandboxConfig::default()
+        },
+        std::sync::Arc::new(ccbridge::clock::SystemClock),
+    )
+    .await;
+    let app = AppOptions::against(
+        &sandbox,
+        "[constant_contact]\nrequests_per_second = 1000\nrequest_timeout = \"1s\"\n[delivery]\nclaim_lease = \"2s\"",
+    )
+    .without_background_delivery()
+    .spawn()
+    .await;
+    app.connect_ok().await;
+    // Connecting starts the account check (API calls): let it finish before faults are set.
+    crate::helpers::eventually(Duration::from_secs(10), "the account check", || async {
+        (!app.readyz().await["account_check"].is_null()).then_some(())
+    })
+    .await;
+    let response = app
+        .post_json("newsletter", &json!({ "email": "slow@example.com" }))
+        .await;
+    assert_eq!(response.status(), 202);
+    // A 401, a refresh and the retry, each 800 ms upstream: about 2.4 s, longer than the lease.
+    sandbox.set_faults(Faults {
+        latency_ms: 800,
+        unauthorized_next: 1,
+        ..Faults::default()
+    });
+    let delivery = app.delivery.clone();
+    let started = Instant::now();
+    let attempt = tokio::spawn(async move { delivery.deliver_next().await });
+
+    let other = handles(&app, 1).await.remove(0);
+    while !attempt.is_finished() {
+        let now = Utc::now();
+        let taken = other
+            .claim_due("another-replica", now, now + chrono::Duration::minutes(1))
+            .await
+            .unwrap();
+        assert!(
+            taken.is_empty(),
+            "another replica took the signup {:?} into the delivery",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let outcome = attempt.await.unwrap().unwrap();
+
+    assert!(
+        started.elapsed() > Duration::from_secs(2),
+        "the delivery outlasted the lease ({:?})",
+        started.elapsed()
+    );
+    assert!(
+        matches!(outcome, Some(Delivery::Delivered { .. })),
+        "{outcome:?}"
+    );
+    assert_eq!(sandbox.contacts().len(), 1);
+    other.close().await;
+    app.stop().await;
+}
