@@ -174,12 +174,14 @@ impl LocalPace {
 /// before the call leaves: the extra absorbs the difference between two calls' round trips.
 const SHARED_WINDOW: Duration = Duration::from_millis(1060);
 
-/// A call that cannot leave within this of its slot, counted from *before* the database was
-/// asked, gives the slot up and takes a new one rather than bunch up with the calls after it.
-const LATE_BY: Duration = Duration::from_millis(20);
+/// A call that cannot leave within this of its slot's earliest possible time (so the database
+/// round trip counts too) gives the slot up and takes a new one rather than bunch up with the
+/// calls after it. `SHARED_WINDOW` − 1 s leaves this plus 20 ms of network jitter.
+const LATE_BY: Duration = Duration::from_millis(40);
 
 /// After this many slots given up in a row, the next one is used however late: the database is
-/// consistently slow, and calls equally late are still evenly spaced.
+/// consistently slow (a round trip near `LATE_BY`: keep it in the same region), and calls equally
+/// late are still evenly spaced.
 const MAX_RETAKES: u32 = 3;
 
 /// The pace shared by replicas through the database (PostgreSQL).
@@ -198,13 +200,9 @@ impl SharedPace {
 
     async fn acquire(&self) -> Result<(), crate::store::StoreError> {
         for retake in 0.. {
-            let asked = Instant::now();
             let slot = self.store.take_call_slot(self.spacing).await?;
-            // The slot's time in this process's clock: no earlier than `asked + wait` (the
-            // database read its clock after we asked) and no later than `answered + wait`.
-            let answered = Instant::now();
-            tokio::time::sleep_until(answered + slot.wait).await;
-            let late = Instant::now().duration_since(asked + slot.wait);
+            tokio::time::sleep_until(slot.latest).await;
+            let late = Instant::now().duration_since(slot.earliest);
             if late <= LATE_BY || retake >= MAX_RETAKES {
                 return Ok(());
             }

@@ -172,6 +172,9 @@ pub struct QueueCounts {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    /// PostgreSQL: a small pool of connections for the call pace only, whose commits do not wait
+    /// for the disk (a slot is worthless after a crash), so taking a slot is one quick round trip.
+    pace_pool: Option<AnyPool>,
     backend: Backend,
 }
 
@@ -187,10 +190,31 @@ impl Store {
     pub async fn connect(config: &DatabaseConfig) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of_url(&config.url).map_err(StoreError::Unsupported)?;
-        let url = backend.connect_url(&config.url);
         let session = backend.session_settings(config.busy_timeout);
-        let pool = AnyPoolOptions::new()
-            .max_connections(config.max_connections)
+        let pool = Self::pool(config, backend, config.max_connections, session.clone()).await?;
+        let pace_pool = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let mut session = session;
+                session.push("set synchronous_commit = off".into());
+                Some(Self::pool(config, backend, 2, session).await?)
+            }
+        };
+        Ok(Self {
+            pool,
+            pace_pool,
+            backend,
+        })
+    }
+
+    async fn pool(
+        config: &DatabaseConfig,
+        backend: Backend,
+        max_connections: u32,
+        session: Vec<String>,
+    ) -> Result<AnyPool, StoreError> {
+        Ok(AnyPoolOptions::new()
+            .max_connections(max_connections)
             // A request never waits longer for a connection than for a lock.
             .acquire_timeout(config.busy_timeout.max(Duration::from_millis(100)))
             .after_connect(move |conn, _meta| {
@@ -202,9 +226,8 @@ impl Store {
                     Ok(())
                 })
             })
-            .connect(&url)
-            .await?;
-        Ok(Self { pool, backend })
+            .connect(&backend.connect_url(&config.url))
+            .await?)
     }
 
     /// Which database this store runs on.
@@ -352,6 +375,9 @@ impl Store {
 
     /// Wait for in-flight queries, then close every connection (checkpointing the WAL).
     pub async fn close(&self) {
+        if let Some(pace_pool) = &self.pace_pool {
+            pace_pool.close().await;
+        }
         self.pool.close().await;
     }
 }

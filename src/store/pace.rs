@@ -8,13 +8,18 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use super::{Backend, Store, StoreError};
 
-/// A slot taken for one upstream call.
+/// A slot taken for one upstream call, in this process's clock. The database read its clock
+/// somewhere during the round trip, so the slot lies between `earliest` and `latest`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Slot {
-    /// How long from now (the database's now) until the call may go out.
-    pub wait: Duration,
+    /// The slot if the database read its clock as the statement left here.
+    pub earliest: Instant,
+    /// The slot if it read its clock as the answer arrived: the call waits for this.
+    pub latest: Instant,
 }
 
 impl Backend {
@@ -29,7 +34,8 @@ impl Backend {
 }
 
 impl Store {
-    /// Take the next free slot for an upstream call and move the next one `spacing` later.
+    /// Take the next free slot for an upstream call and move the next one `spacing` later: one
+    /// statement, timed without the wait for a pooled connection.
     pub async fn take_call_slot(&self, spacing: Duration) -> Result<Slot, StoreError> {
         let now = self.backend.now_millis_sql();
         let greatest = self.backend.greatest();
@@ -37,21 +43,22 @@ impl Store {
             "update api_pace set next_slot_at = {greatest}(next_slot_at, {now}) + $1 where id = 1
              returning next_slot_at - $1 - {now}"
         );
-        let mut tx = self.pool.begin().await?;
-        if self.backend == Backend::Postgres {
-            // A slot is worth nothing after a crash, so its commit need not wait for the disk:
-            // the time between the slot's decision and the call leaving stays short and even.
-            sqlx::query("set local synchronous_commit = off")
-                .execute(&mut *tx)
-                .await?;
-        }
+        let mut conn = self
+            .pace_pool
+            .as_ref()
+            .unwrap_or(&self.pool)
+            .acquire()
+            .await?;
+        let asked = Instant::now();
         let (wait_ms,): (i64,) = sqlx::query_as(&sql)
             .bind(millis(spacing))
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut *conn)
             .await?;
-        tx.commit().await?;
+        let answered = Instant::now();
+        let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
         Ok(Slot {
-            wait: Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0)),
+            earliest: asked + wait,
+            latest: answered + wait,
         })
     }
 
