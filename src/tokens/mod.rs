@@ -268,10 +268,34 @@ impl TokenKeeper {
         let result = self.0.oauth.refresh(&refresh_token).await;
         let refreshed = match result {
             Ok(grant) => self.commit_refresh(&set, &grant, &refresh_token).await,
-            Err(error) => Err(self.refresh_failed(&set, error).await),
+            Err(error) => match self.replaced_meanwhile(&set, &error).await {
+                Some(newer) => self.unseal(&newer),
+                None => Err(self.refresh_failed(&set, error).await),
+            },
         };
         crate::metrics::refresh(&refreshed);
         refreshed
+    }
+
+    /// `invalid_grant` can also mean that another process used this refresh token and committed
+    /// the result while we held a lease that had run out (its commit outlasted it): then the
+    /// connection is fine, and the newer set is the answer, not a reconnect.
+    async fn replaced_meanwhile(
+        &self,
+        set: &StoredTokenSet,
+        error: &OAuthError,
+    ) -> Option<StoredTokenSet> {
+        if !matches!(error, OAuthError::InvalidGrant(_)) {
+            return None;
+        }
+        let current = self.0.store.token_set().await.ok()??;
+        (current.generation > set.generation && current.state == "connected").then(|| {
+            tracing::info!(
+                generation = current.generation,
+                "the refresh token was already used by another process, which saved a newer token set; using it"
+            );
+            current
+        })
     }
 
     /// Take the lease for `generation`. `None` when the set moved past it; waits (bounded) while
