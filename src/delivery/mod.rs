@@ -300,7 +300,9 @@ impl DeliveryWorker {
         started: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> (Owned, Delivery) {
-        let text = error.to_string();
+        // Constant Contact's messages may quote the address they refused: this text goes to the
+        // log, the status, the console and alerts, where emails are shown redacted.
+        let text = crate::signup::email::redact_emails_in(&error.to_string());
         match (&error, error.kind()) {
             (_, Some(ErrorKind::BadRequest)) => (
                 Owned::Dead {

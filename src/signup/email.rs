@@ -64,6 +64,43 @@ pub fn redact(email: &str) -> String {
     }
 }
 
+/// Hide the local part of every email address inside a free text, such as an upstream error
+/// message that quotes the address it refused, before it goes to a log or an alert.
+pub fn redact_emails_in(text: &str) -> String {
+    let is_local = |c: char| c.is_alphanumeric() || "._%+-'!#$&*=?^`{|}~/".contains(c);
+    let is_domain = |c: char| c.is_alphanumeric() || ".-".contains(c);
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] != '@' {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let local_len = chars[..i]
+            .iter()
+            .rev()
+            .take_while(|c| is_local(**c))
+            .count();
+        let domain_len = chars[i + 1..].iter().take_while(|c| is_domain(**c)).count();
+        let domain: String = chars[i + 1..i + 1 + domain_len].iter().collect();
+        let domain = domain.trim_end_matches('.');
+        if local_len == 0 || !domain.contains('.') {
+            out.push('@');
+            i += 1;
+            continue;
+        }
+        // The local part is already in `out`: take it back out and put the redacted form in.
+        let kept: String = out.chars().take(out.chars().count() - local_len).collect();
+        let local: String = chars[i - local_len..i].iter().collect();
+        out = kept;
+        out.push_str(&redact(&format!("{local}@{domain}")));
+        i += 1 + domain.chars().count();
+    }
+    out
+}
+
 impl fmt::Debug for EmailAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "EmailAddress({})", self.redacted())
@@ -129,6 +166,24 @@ fn check_domain(domain: &str) -> Result<(), EmailError> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn addresses_inside_a_text_are_redacted_and_the_rest_kept() {
+        assert_eq!(
+            redact_emails_in("The email address jane.doe@example.org is invalid."),
+            "The email address j***@example.org is invalid."
+        );
+        assert_eq!(
+            redact_emails_in("[\"a@b.co\", \"x\"] and c@d.io"),
+            "[\"a***@b.co\", \"x\"] and c***@d.io"
+        );
+        assert_eq!(
+            redact_emails_in("no address @ all, @home"),
+            "no address @ all, @home"
+        );
+        assert_eq!(redact_emails_in("user@localhost"), "user@localhost");
+        assert_eq!(redact_emails_in("émile@exämple.fr!"), "é***@exämple.fr!");
+    }
 
     #[test]
     fn ordinary_addresses_are_accepted_and_normalised() {
