@@ -5,28 +5,55 @@
 //! Constant Contact connection never makes an instance unready (it still accepts and queues
 //! signups); it is only reported in the body.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use serde_json::json;
+use tokio::time::Instant;
 
 use crate::startup::AppState;
 use crate::status::Status;
+use crate::store::Store;
 
 pub async fn healthz() -> Response {
     Json(json!({ "status": "ok" })).into_response()
 }
 
+/// Runs `/readyz`'s write probe one at a time, and lets callers share a probe that started after
+/// they arrived: a flood of readiness requests costs the database one write at a time, and no
+/// answer is older than its request.
+#[derive(Clone, Default)]
+pub struct ReadinessProbe(Arc<tokio::sync::Mutex<Option<(Instant, bool)>>>);
+
+impl ReadinessProbe {
+    async fn database_ok(&self, store: &Store, now: DateTime<Utc>) -> bool {
+        let arrived = Instant::now();
+        let mut last = self.0.lock().await;
+        if let Some((started, ok)) = *last
+            && started >= arrived
+        {
+            return ok;
+        }
+        let started = Instant::now();
+        let ok = match store.probe_write(now).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%error, "readiness probe: database does not accept writes");
+                false
+            }
+        };
+        *last = Some((started, ok));
+        ok
+    }
+}
+
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let now = state.clock.now();
-    let database_ok = match state.store.probe_write(now).await {
-        Ok(()) => true,
-        Err(error) => {
-            tracing::warn!(%error, "readiness probe: database does not accept writes");
-            false
-        }
-    };
+    let database_ok = state.readiness.database_ok(&state.store, now).await;
     let mut status = Status::gather(&state.config, &state.store, now, database_ok).await;
     status.account_check = state.account_check.lock().expect("check lock").clone();
     // `/readyz` answers anyone who can reach it (a load balancer needs no credentials): upstream

@@ -56,6 +56,8 @@ pub struct AppState {
     pub connected: Arc<Notify>,
     /// The latest check of configured lists and fields against the account.
     pub account_check: LatestCheck,
+    /// `/readyz`'s write probe, one at a time.
+    pub readiness: crate::health::ReadinessProbe,
     pub demo_page: bool,
     pub background_delivery: bool,
     /// Rate limits, CAPTCHA, submit timing, admin login backoff, security headers.
@@ -204,6 +206,7 @@ impl Application {
             new_signup,
             connected,
             account_check: LatestCheck::default(),
+            readiness: crate::health::ReadinessProbe::default(),
             demo_page: deps.demo_page,
             background_delivery: deps.background_delivery,
         };
