@@ -4,30 +4,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ccbridge::clock::{ManualClock, SystemClock};
-use ccbridge::sandbox::{Sandbox, SandboxConfig};
+use ccbridge::clock::ManualClock;
+use ccbridge::sandbox::Sandbox;
 use ccbridge::store::SignupState;
 use chrono::Utc;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{
-    ADMIN_PASSWORD, ADMIN_USER, AppOptions, TestApp, eventually, spawn_app, start_sandbox,
+    ADMIN_PASSWORD, ADMIN_USER, AppOptions, TestApp, eventually, fast_sandbox, spawn_app,
 };
 
 const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,*/*;q=0.8";
 const SECRET_EMAIL: &str = "private.person@example.com";
-
-async fn fast_sandbox() -> Sandbox {
-    start_sandbox(
-        SandboxConfig {
-            requests_per_second: 1000,
-            ..SandboxConfig::default()
-        },
-        Arc::new(SystemClock),
-    )
-    .await
-}
 
 /// A logged-in console session: its cookie (`name=value`) and CSRF token.
 struct Session {

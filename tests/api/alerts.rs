@@ -10,12 +10,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::routing::post;
 use ccbridge::alerts::AlertKind;
-use ccbridge::clock::SystemClock;
-use ccbridge::sandbox::{Sandbox, SandboxConfig};
+use ccbridge::sandbox::Sandbox;
 use ccbridge::tokens::TokenError;
 use serde_json::Value;
 
-use crate::helpers::{AppOptions, TestApp, eventually, start_sandbox};
+use crate::helpers::{AppOptions, TestApp, eventually, fast_sandbox};
 
 type Received = Arc<Mutex<Vec<Value>>>;
 
@@ -36,17 +35,6 @@ async fn receiver() -> (SocketAddr, Received) {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     (addr, received)
-}
-
-async fn sandbox() -> Sandbox {
-    start_sandbox(
-        SandboxConfig {
-            requests_per_second: 1000,
-            ..SandboxConfig::default()
-        },
-        Arc::new(SystemClock),
-    )
-    .await
 }
 
 /// Revoke every token upstream and make the app refresh: the connection needs a reconnect.
@@ -72,7 +60,7 @@ fn kinds(received: &Received) -> Vec<String> {
 #[tokio::test]
 async fn the_webhook_hears_of_a_broken_connection_and_its_recovery_once_per_interval() {
     let (hook, received) = receiver().await;
-    let sandbox = sandbox().await;
+    let sandbox = fast_sandbox().await;
     let app = AppOptions::against(
         &sandbox,
         &format!(
@@ -129,7 +117,7 @@ async fn a_webhook_that_never_answers_does_not_slow_anything_down() {
     // Accepts connections (the kernel's backlog) but never reads or answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let hook = silent.local_addr().unwrap();
-    let sandbox = sandbox().await;
+    let sandbox = fast_sandbox().await;
     let app = AppOptions::against(
         &sandbox,
         &format!(

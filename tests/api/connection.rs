@@ -11,23 +11,12 @@ use ccbridge::tokens::TokenError;
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_USER, AppOptions, TestApp, cookie_pair, eventually, start_sandbox};
+use crate::helpers::{
+    ADMIN_USER, AppOptions, TestApp, cookie_pair, eventually, fast_sandbox, start_sandbox,
+};
 
 async fn sandbox() -> Sandbox {
     start_sandbox(SandboxConfig::default(), Arc::new(SystemClock)).await
-}
-
-/// For tests with two processes in a row: each keeps its own per-second window, so their calls
-/// together may exceed the upstream's 4/s (a restart forgets the last second's calls).
-async fn fast_sandbox() -> Sandbox {
-    start_sandbox(
-        SandboxConfig {
-            requests_per_second: 1000,
-            ..SandboxConfig::default()
-        },
-        Arc::new(SystemClock),
-    )
-    .await
 }
 
 /// An API call through the keeper (refreshing on 401), for tests.
@@ -258,14 +247,7 @@ async fn a_failed_code_exchange_shows_a_clear_page_and_stores_nothing() {
 
 #[tokio::test]
 async fn fifty_concurrent_callers_that_need_a_fresh_token_cause_exactly_one_refresh() {
-    let sandbox = start_sandbox(
-        SandboxConfig {
-            requests_per_second: 1000,
-            ..SandboxConfig::default()
-        },
-        Arc::new(SystemClock),
-    )
-    .await;
+    let sandbox = fast_sandbox().await;
     let app = AppOptions::against(&sandbox, "[constant_contact]\nrequests_per_second = 1000")
         .spawn()
         .await;

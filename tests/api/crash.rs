@@ -10,7 +10,9 @@ use ccbridge::config::DatabaseConfig;
 use ccbridge::store::Store;
 use serde_json::{Value, json};
 
-use crate::helpers::{Server, client, config_toml, database_url, eventually, free_port, raw_pool};
+use crate::helpers::{
+    Server, client, config_toml, database_url, eventually, fast_sandbox, free_port, raw_pool,
+};
 
 fn write_config(dir: &Path, db_url: &str, port: u16) -> PathBuf {
     let text = config_toml(db_url, "").replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
@@ -98,17 +100,10 @@ async fn every_acknowledged_signup_survives_a_sigkill_mid_stream() {
 
 #[tokio::test]
 async fn a_signup_being_delivered_when_the_process_is_killed_is_delivered_after_the_restart() {
-    use ccbridge::sandbox::{Faults, SandboxConfig};
+    use ccbridge::sandbox::Faults;
     use ccbridge::store::SignupState;
 
-    let sandbox = crate::helpers::start_sandbox(
-        SandboxConfig {
-            requests_per_second: 1000,
-            ..SandboxConfig::default()
-        },
-        std::sync::Arc::new(ccbridge::clock::SystemClock),
-    )
-    .await;
+    let sandbox = fast_sandbox().await;
     let dir = tempfile::tempdir().unwrap();
     let db_path = dir.path().join("ccbridge.db");
     let db = database_url(&db_path).await;

@@ -13,18 +13,7 @@ use chrono::{TimeZone, Utc};
 use serde_json::json;
 
 use crate::helpers::{AppOptions, TestApp, eventually, start_sandbox};
-
-/// A sandbox without a per-second limit worth speaking of, for tests about something else.
-async fn fast_sandbox(clock: SharedClock) -> Sandbox {
-    start_sandbox(
-        SandboxConfig {
-            requests_per_second: 1000,
-            ..SandboxConfig::default()
-        },
-        clock,
-    )
-    .await
-}
+use crate::helpers::{fast_sandbox, fast_sandbox_on};
 
 const FAST: &str = "[constant_contact]\nrequests_per_second = 1000\n[delivery]\nretry_base = \"50ms\"\nretry_max = \"500ms\"";
 
@@ -40,7 +29,7 @@ async fn post(app: &TestApp, email: &str) {
 async fn stepped_app() -> (ManualClock, Sandbox, TestApp) {
     let clock = ManualClock::new(Utc::now());
     let shared: SharedClock = Arc::new(clock.clone());
-    let sandbox = fast_sandbox(shared.clone()).await;
+    let sandbox = fast_sandbox_on(shared.clone()).await;
     let app = AppOptions::against(&sandbox, FAST)
         .clock(shared)
         .without_background_delivery()
@@ -110,7 +99,7 @@ async fn two_hundred_signups_through_20_percent_5xx_all_arrive_and_never_above_4
 
 #[tokio::test]
 async fn a_401_in_the_middle_of_a_stream_costs_exactly_one_refresh() {
-    let sandbox = fast_sandbox(Arc::new(SystemClock)).await;
+    let sandbox = fast_sandbox().await;
     let app = AppOptions::against(&sandbox, FAST).spawn().await;
     app.connect_ok().await;
     for i in 0..10 {
@@ -136,7 +125,7 @@ async fn a_401_in_the_middle_of_a_stream_costs_exactly_one_refresh() {
 
 #[tokio::test]
 async fn signups_wait_without_a_token_and_coalesce_into_one_call_per_email() {
-    let sandbox = fast_sandbox(Arc::new(SystemClock)).await;
+    let sandbox = fast_sandbox().await;
     let app = AppOptions::against(&sandbox, FAST).spawn().await;
     let events = ccbridge::sandbox::EVENTS_LIST_ID.to_string();
     for (first, list) in [
@@ -206,7 +195,7 @@ async fn upstream_throttling_slows_delivery_down_and_loses_nothing() {
 
 #[tokio::test]
 async fn a_validation_error_upstream_makes_the_signup_dead_with_the_message_and_an_alert() {
-    let sandbox = fast_sandbox(Arc::new(SystemClock)).await;
+    let sandbox = fast_sandbox().await;
     // A list id the account does not have: only Constant Contact can tell.
     let app = AppOptions::against(
         &sandbox,
@@ -276,7 +265,7 @@ async fn a_validation_error_upstream_makes_the_signup_dead_with_the_message_and_
 async fn the_daily_budget_pauses_delivery_until_utc_midnight_and_survives_a_restart() {
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 26, 22, 0, 0).unwrap());
     let shared: SharedClock = Arc::new(clock.clone());
-    let sandbox = fast_sandbox(shared.clone()).await;
+    let sandbox = fast_sandbox_on(shared.clone()).await;
     let extra = "[constant_contact]\nrequests_per_second = 1000\nrequests_per_day = 6";
     let app = AppOptions::against(&sandbox, extra)
         .clock(shared.clone())
@@ -501,7 +490,7 @@ async fn server_errors_back_off_and_a_signup_past_its_max_age_is_dead_and_can_be
 
 #[tokio::test]
 async fn dropped_connections_and_timeouts_are_retried() {
-    let sandbox = fast_sandbox(Arc::new(SystemClock)).await;
+    let sandbox = fast_sandbox().await;
     let app = AppOptions::against(&sandbox, FAST).spawn().await;
     app.connect_ok().await;
     sandbox.set_faults(Faults {

@@ -261,6 +261,23 @@ pub async fn start_sandbox(config: SandboxConfig, clock: SharedClock) -> Sandbox
         .expect("sandbox starts")
 }
 
+/// A sandbox whose per-second limit does not get in the way, for tests about something else.
+pub async fn fast_sandbox() -> Sandbox {
+    fast_sandbox_on(Arc::new(SystemClock)).await
+}
+
+/// The same, on `clock`.
+pub async fn fast_sandbox_on(clock: SharedClock) -> Sandbox {
+    start_sandbox(
+        SandboxConfig {
+            requests_per_second: 1000,
+            ..SandboxConfig::default()
+        },
+        clock,
+    )
+    .await
+}
+
 /// An HTTP client that shows redirects instead of following them.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()

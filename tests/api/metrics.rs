@@ -4,14 +4,11 @@
 //! test posts to, or "at least" for unlabelled-by-form counters. Gauges are this app's own.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::Duration;
 
-use ccbridge::clock::SystemClock;
-use ccbridge::sandbox::SandboxConfig;
 use serde_json::json;
 
-use crate::helpers::{AppOptions, TestApp, eventually, spawn_app_with, start_sandbox};
+use crate::helpers::{AppOptions, TestApp, eventually, fast_sandbox, spawn_app_with};
 
 /// Samples by `name{label="value",…}` (labels sorted).
 type Samples = BTreeMap<String, f64>;
@@ -171,14 +168,7 @@ fn get(samples: &Samples, key: &str) -> f64 {
 
 #[tokio::test]
 async fn metrics_parse_and_their_counters_move_as_signups_flow() {
-    let sandbox = start_sandbox(
-        SandboxConfig {
-            requests_per_second: 1000,
-            ..SandboxConfig::default()
-        },
-        Arc::new(SystemClock),
-    )
-    .await;
+    let sandbox = fast_sandbox().await;
     let app = AppOptions::against(
         &sandbox,
         &format!(

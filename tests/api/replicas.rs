@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use sqlx::AnyPool;
 
 use crate::helpers::{
-    AppOptions, Server, TestApp, client, config_toml, connect_at, eventually, free_port,
-    serve_config, sqlite_url, start_sandbox,
+    AppOptions, Server, TestApp, client, config_toml, connect_at, eventually, fast_sandbox,
+    free_port, serve_config, sqlite_url, start_sandbox,
 };
 
 /// The `database.url` of a PostgreSQL schema named by `path`, whatever this crate's backend.
@@ -196,14 +196,7 @@ async fn claims(pool: &AnyPool) -> Vec<ClaimRow> {
 
 #[tokio::test]
 async fn a_replica_killed_mid_delivery_leaves_its_signups_to_another() {
-    let sandbox = start_sandbox(
-        SandboxConfig {
-            requests_per_second: 1000,
-            ..SandboxConfig::default()
-        },
-        Arc::new(SystemClock),
-    )
-    .await;
+    let sandbox = fast_sandbox().await;
     let dir = tempfile::tempdir().unwrap();
     let url = shared_database(dir.path()).await;
     const TUNING: &str = "[constant_contact]\nrequest_timeout = \"2s\"\nrequests_per_second = 1000\n[delivery]\nclaim_lease = \"4s\"\nconcurrency = 8";
@@ -341,14 +334,7 @@ async fn a_replica_killed_mid_delivery_leaves_its_signups_to_another() {
 
 #[tokio::test]
 async fn a_connection_made_through_one_replica_resumes_deliveries_on_every_replica() {
-    let sandbox = start_sandbox(
-        SandboxConfig {
-            requests_per_second: 1000,
-            ..SandboxConfig::default()
-        },
-        Arc::new(SystemClock),
-    )
-    .await;
+    let sandbox = fast_sandbox().await;
     let dir = tempfile::tempdir().unwrap();
     let url = shared_database(dir.path()).await;
     let mut replicas = Vec::new();

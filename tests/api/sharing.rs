@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::helpers::{AppOptions, TestApp};
+use crate::helpers::{AppOptions, TestApp, fast_sandbox};
 
 async fn handles(app: &TestApp, n: usize) -> Vec<Store> {
     let mut stores = Vec::new();
@@ -128,15 +128,8 @@ async fn handles_on_one_database_take_evenly_spaced_slots() {
 #[tokio::test]
 async fn a_claim_is_kept_alive_while_its_delivery_takes_longer_than_the_lease() {
     use ccbridge::delivery::Delivery;
-    use ccbridge::sandbox::{Faults, SandboxConfig};
-    let sandbox = crate::helpers::start_sandbox(
-        SandboxConfig {
-            requests_per_second: 1000,
-            ..SandboxConfig::default()
-        },
-        std::sync::Arc::new(ccbridge::clock::SystemClock),
-    )
-    .await;
+    use ccbridge::sandbox::Faults;
+    let sandbox = fast_sandbox().await;
     let app = AppOptions::against(
         &sandbox,
         "[constant_contact]\nrequests_per_second = 1000\nrequest_timeout = \"1s\"\n[delivery]\nclaim_lease = \"2s\"",
