@@ -189,14 +189,7 @@ async fn retry_requeues_dead_signups_only_when_asked() {
 
 #[tokio::test]
 async fn lists_json_and_the_exit_codes_tell_a_script_what_happened() {
-    let sandbox = crate::helpers::start_sandbox(
-        ccbridge::sandbox::SandboxConfig {
-            requests_per_second: 1000,
-            ..Default::default()
-        },
-        std::sync::Arc::new(ccbridge::clock::SystemClock),
-    )
-    .await;
+    let sandbox = crate::helpers::fast_sandbox().await;
     let app = crate::helpers::AppOptions::against(&sandbox, "")
         .spawn()
         .await;
