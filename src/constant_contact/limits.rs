@@ -199,16 +199,17 @@ impl SharedPace {
     }
 
     async fn acquire(&self) -> Result<(), crate::store::StoreError> {
-        for retake in 0.. {
+        let mut retakes = 0;
+        loop {
             let slot = self.store.take_call_slot(self.spacing).await?;
             tokio::time::sleep_until(slot.latest).await;
             let late = Instant::now().duration_since(slot.earliest);
-            if late <= LATE_BY || retake >= MAX_RETAKES {
+            if late <= LATE_BY || retakes >= MAX_RETAKES {
                 return Ok(());
             }
+            retakes += 1;
             tracing::debug!(?late, "an API call missed its slot; taking the next one");
         }
-        unreachable!("the loop returns")
     }
 
     async fn hold(&self, pause: Duration) {
