@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::domain::FormId;
 use crate::store::Backend;
 use base64::Engine as _;
 use ipnet::IpNet;
@@ -428,40 +429,6 @@ fn default_honeypot() -> String {
 impl FormConfig {
     pub fn honeypot(&self) -> Option<&str> {
         Some(self.honeypot_field.as_str()).filter(|name| !name.is_empty())
-    }
-}
-
-/// A form id: 1-64 characters of `a-z`, `0-9`, `-` and `_`, so it is safe in a URL path as is.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct FormId(String);
-
-impl FormId {
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let ok_char =
-            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
-        if s.is_empty() || s.len() > 64 || !s.chars().all(ok_char) {
-            return Err(format!(
-                "`{s}` is not a valid form id: use 1-64 characters of a-z, 0-9, '-' and '_'"
-            ));
-        }
-        Ok(Self(s.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for FormId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for FormId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        FormId::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 

@@ -11,7 +11,9 @@ pub mod clock;
 pub mod config;
 pub mod connect;
 pub mod constant_contact;
+pub mod delivery;
 pub mod demo;
+pub mod domain;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
@@ -28,4 +30,3 @@ pub mod tokens;
 
 pub use config::Config;
 pub use startup::Application;
-pub mod delivery;

@@ -25,9 +25,10 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::domain::SignupState;
 use crate::startup::AppState;
 use crate::status::ConnectionStatus;
-use crate::store::{SignupRecord, SignupState};
+use crate::store::SignupRecord;
 
 /// The content type of the OpenMetrics text format, which Prometheus reads natively.
 pub const CONTENT_TYPE_OPENMETRICS: &str =

@@ -29,8 +29,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::config::{Config, FormConfig, OnUnreachable, TIMESTAMP_FIELD};
+use crate::domain::Intake;
 use crate::signup::answer::SignupError;
-use crate::store::{Intake, Store, StoreError};
+use crate::store::{Store, StoreError};
 use admin_backoff::AdminBackoff;
 use captcha::{CaptchaVerifier, Verdict};
 use headers::SecurityHeaders;

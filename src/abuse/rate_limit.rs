@@ -9,7 +9,8 @@ use std::time::Duration;
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
-use crate::config::{FormId, RateLimitConfig};
+use crate::config::RateLimitConfig;
+use crate::domain::FormId;
 
 pub struct SignupLimits {
     per_client: Option<DefaultKeyedRateLimiter<IpAddr>>,

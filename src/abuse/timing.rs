@@ -23,7 +23,8 @@ use rand::RngCore as _;
 use serde_json::json;
 use sha2::Sha256;
 
-use crate::config::{EncryptionKey, FormConfig, FormId, TIMESTAMP_FIELD};
+use crate::config::{EncryptionKey, FormConfig, TIMESTAMP_FIELD};
+use crate::domain::FormId;
 use crate::pages;
 use crate::startup::AppState;
 

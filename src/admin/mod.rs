@@ -21,10 +21,10 @@ use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 use crate::alerts::AlertKind;
+use crate::domain::SignupState;
 use crate::pages;
 use crate::startup::{AppState, Route};
 use crate::status::Status;
-use crate::store::SignupState;
 use session::see_other;
 use views::Overview;
 

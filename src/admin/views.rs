@@ -14,9 +14,10 @@ use super::snippet;
 use crate::config::Config;
 use crate::delivery::Pause;
 use crate::delivery::account_check::AccountCheck;
+use crate::domain::SignupState;
 use crate::pages::escape;
 use crate::status::Status;
-use crate::store::{SignupRecord, SignupState};
+use crate::store::SignupRecord;
 
 const STYLE: &str = r#"
 body { font-family: system-ui, sans-serif; margin: 0; color: #222; line-height: 1.5; }

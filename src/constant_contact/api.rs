@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::error::{ApiError, ErrorKind};
 use super::limits::RateLimiter;
-use crate::signup::CustomFieldValue;
+use crate::domain::CustomFieldValue;
 
 /// Never walk more pages than this (a paging bug upstream must not loop forever).
 const MAX_PAGES: usize = 100;

@@ -3,7 +3,7 @@
 //! most recent non-empty value wins.
 
 use crate::constant_contact::SignUpForm;
-use crate::signup::CustomFieldValue;
+use crate::domain::CustomFieldValue;
 use crate::store::SignupRecord;
 
 /// Build the request body for `group` (all one email, oldest first).

@@ -302,7 +302,7 @@ impl DeliveryWorker {
     ) -> (Owned, Delivery) {
         // Constant Contact's messages may quote the address they refused: this text goes to the
         // log, the status, the console and alerts, where emails are shown redacted.
-        let text = crate::signup::email::redact_emails_in(&error.to_string());
+        let text = crate::domain::email::redact_emails_in(&error.to_string());
         match (&error, error.kind()) {
             (_, Some(ErrorKind::BadRequest)) => (
                 Owned::Dead {

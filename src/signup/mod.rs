@@ -6,7 +6,6 @@
 
 pub mod answer;
 pub mod body;
-pub mod email;
 pub mod validate;
 pub mod writer;
 
@@ -19,45 +18,19 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use serde::{Deserialize, Serialize};
+
 use uuid::Uuid;
 
 use crate::abuse::{self, Abuse};
 use crate::client_ip::client_ip;
-use crate::config::{FormConfig, FormId};
+use crate::config::FormConfig;
+use crate::domain::Intake;
 use crate::pages;
 use crate::startup::AppState;
-use crate::store::Intake;
 use answer::{Caller, SignupError};
-pub use email::EmailAddress;
 
 /// Longest user agent kept for the consent record.
 const MAX_USER_AGENT_CHARS: usize = 512;
-
-/// A validated signup, ready to be stored.
-#[derive(Debug, Clone)]
-pub struct NewSignup {
-    pub form_id: FormId,
-    pub email: EmailAddress,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub phone: Option<String>,
-    pub company: Option<String>,
-    pub job_title: Option<String>,
-    /// The form's fixed lists followed by the visitor's chosen optional lists.
-    pub list_ids: Vec<Uuid>,
-    pub custom_fields: Vec<CustomFieldValue>,
-    /// Consent record: where the signup came from.
-    pub client_ip: Option<IpAddr>,
-    pub user_agent: Option<String>,
-}
-
-/// One custom field value, in the shape Constant Contact's `sign_up_form` takes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CustomFieldValue {
-    pub custom_field_id: Uuid,
-    pub value: String,
-}
 
 /// `POST /signup/{form_id}`.
 pub async fn accept(

@@ -5,9 +5,9 @@ use uuid::Uuid;
 
 use super::answer::SignupError;
 use super::body::LIST_FIELD;
-use super::email::{EmailAddress, EmailError, MAX_EMAIL_CHARS};
-use super::{CustomFieldValue, NewSignup};
 use crate::config::FormConfig;
+use crate::domain::email::MAX_EMAIL_CHARS;
+use crate::domain::{CustomFieldValue, EmailAddress, EmailError, NewSignup};
 
 /// Constant Contact's limit for names, company and job title.
 pub const MAX_NAME_CHARS: usize = 50;

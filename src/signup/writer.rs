@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::NewSignup;
-use crate::store::{Intake, Store, StoreError};
+use crate::domain::{Intake, NewSignup};
+use crate::store::{Store, StoreError};
 
 /// Signups waiting for the writer beyond this make callers wait for room (backpressure).
 const QUEUE: usize = 4096;

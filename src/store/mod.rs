@@ -11,7 +11,6 @@
 //! before `insert_signup` returns. That is what lets the HTTP layer send a success answer right
 //! after it (invariant 1).
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -22,7 +21,7 @@ use sqlx::{AnyPool, FromRow};
 use uuid::Uuid;
 
 use crate::config::DatabaseConfig;
-use crate::signup::{CustomFieldValue, NewSignup};
+use crate::domain::{CustomFieldValue, Intake, NewSignup, SignupState};
 
 mod admin;
 mod backend;
@@ -60,62 +59,6 @@ impl StoreError {
     /// A copy for the other members of a failed batch (`sqlx::Error` is not `Clone`).
     pub fn clone_shallow(&self) -> Self {
         Self::Batch(self.to_string())
-    }
-}
-
-/// Where a signup goes at intake.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Intake {
-    /// Queued for delivery.
-    Deliver,
-    /// Kept, never delivered unless an admin releases it.
-    Spam { reason: &'static str },
-}
-
-/// The lifecycle of a signup in the outbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SignupState {
-    /// Waiting for (its next) delivery attempt.
-    Pending,
-    /// Constant Contact has it.
-    Delivered,
-    /// The last attempt failed; it will be retried at `next_attempt_at`.
-    Failed,
-    /// Permanently refused or too old; kept, visible and replayable.
-    Dead,
-    /// Suspected spam; never delivered unless released.
-    Spam,
-}
-
-impl SignupState {
-    pub const ALL: [SignupState; 5] = [
-        Self::Pending,
-        Self::Delivered,
-        Self::Failed,
-        Self::Dead,
-        Self::Spam,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Delivered => "delivered",
-            Self::Failed => "failed",
-            Self::Dead => "dead",
-            Self::Spam => "spam",
-        }
-    }
-}
-
-impl FromStr for SignupState {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|state| state.as_str() == s)
-            .ok_or_else(|| format!("unknown signup state `{s}`"))
     }
 }
 

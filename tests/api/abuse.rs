@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use ccbridge::clock::{ManualClock, SystemClock};
+use ccbridge::domain::SignupState;
 use ccbridge::sandbox::{CAPTCHA_SECRET, Sandbox, SandboxConfig};
-use ccbridge::store::SignupState;
 use chrono::Utc;
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ccbridge::clock::ManualClock;
+use ccbridge::domain::SignupState;
 use ccbridge::sandbox::Sandbox;
-use ccbridge::store::SignupState;
 use chrono::Utc;
 use serde_json::json;
 use sha2::{Digest, Sha256};

@@ -14,11 +14,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ccbridge::clock::SystemClock;
+use ccbridge::domain::SignupState;
 use ccbridge::sandbox::{
     EVENTS_LIST_ID, FAVORITE_TOPIC_FIELD_ID, Faults, GENERAL_INTEREST_LIST_ID,
     PRODUCT_NEWS_LIST_ID, Sandbox, SandboxConfig,
 };
-use ccbridge::store::SignupState;
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures_util::FutureExt as _;
 use serde_json::json;

@@ -7,8 +7,8 @@ use std::time::Duration;
 use ccbridge::alerts::AlertKind;
 use ccbridge::clock::{Clock as _, ManualClock, SharedClock, SystemClock};
 use ccbridge::delivery::{Delivery, Pause};
+use ccbridge::domain::SignupState;
 use ccbridge::sandbox::{Faults, Sandbox, SandboxConfig};
-use ccbridge::store::SignupState;
 use chrono::{TimeZone, Utc};
 use serde_json::json;
 

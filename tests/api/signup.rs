@@ -1,6 +1,6 @@
 //! Every answer path of `POST /signup/{form_id}`.
 
-use ccbridge::store::SignupState;
+use ccbridge::domain::SignupState;
 use serde_json::{Value, json};
 
 use crate::helpers::{FIXED_LIST, OPTIONAL_LIST, TOPIC_FIELD, error_code, spawn_app};

@@ -1,0 +1,90 @@
+//! A signup as the intake hands it to the store, and the states it moves through.
+
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{EmailAddress, FormId};
+
+/// A validated signup, ready to be stored.
+#[derive(Debug, Clone)]
+pub struct NewSignup {
+    pub form_id: FormId,
+    pub email: EmailAddress,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub company: Option<String>,
+    pub job_title: Option<String>,
+    /// The form's fixed lists followed by the visitor's chosen optional lists.
+    pub list_ids: Vec<Uuid>,
+    pub custom_fields: Vec<CustomFieldValue>,
+    /// Consent record: where the signup came from.
+    pub client_ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// One custom field value, in the shape Constant Contact's `sign_up_form` takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomFieldValue {
+    pub custom_field_id: Uuid,
+    pub value: String,
+}
+
+/// Where a signup goes at intake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intake {
+    /// Queued for delivery.
+    Deliver,
+    /// Kept, never delivered unless an admin releases it.
+    Spam { reason: &'static str },
+}
+
+/// The lifecycle of a signup in the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignupState {
+    /// Waiting for (its next) delivery attempt.
+    Pending,
+    /// Constant Contact has it.
+    Delivered,
+    /// The last attempt failed; it will be retried at `next_attempt_at`.
+    Failed,
+    /// Permanently refused or too old; kept, visible and replayable.
+    Dead,
+    /// Suspected spam; never delivered unless released.
+    Spam,
+}
+
+impl SignupState {
+    pub const ALL: [SignupState; 5] = [
+        Self::Pending,
+        Self::Delivered,
+        Self::Failed,
+        Self::Dead,
+        Self::Spam,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::Dead => "dead",
+            Self::Spam => "spam",
+        }
+    }
+}
+
+impl FromStr for SignupState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| format!("unknown signup state `{s}`"))
+    }
+}
