@@ -8,20 +8,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use base64::Engine as _;
-use rand::RngCore as _;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SystemClock;
 use crate::config::{Config, LogFormat};
+use crate::http::demo::DEMO_FORM;
+use crate::password::random_token;
 use crate::sandbox::{self, Sandbox, SandboxConfig};
 use crate::startup::{Application, Dependencies};
 use crate::{password, telemetry};
-
-/// The id of the demo's signup form.
-pub const DEMO_FORM: &str = "demo";
 
 /// Run the demo until `shutdown`. Prints the URLs to visit on stdout.
 pub async fn run(
@@ -48,7 +45,7 @@ async fn run_in(
         Arc::new(SystemClock),
     )
     .await?;
-    let admin_password = random_password();
+    let admin_password = random_token(12);
     let config = demo_config(&sandbox, dir.join("ccbridge.db"), listen, &admin_password)?;
     telemetry::init(&config.logging);
     let listener =
@@ -190,34 +187,4 @@ fn header(
                 response.status()
             )
         })
-}
-
-fn random_password() -> String {
-    let mut bytes = [0u8; 12];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// `GET /demo`: a signup page for the demo form.
-pub async fn page() -> axum::response::Html<String> {
-    crate::pages::layout(
-        "ccbridge demo",
-        &format!(
-            r#"<h1>Sign up for our newsletter</h1>
-<p>This is <strong>ccbridge demo</strong>: submissions are stored, then delivered to the built-in
-Constant Contact sandbox within its limits. Watch them arrive on the sandbox's page.</p>
-<form method="post" action="/signup/{DEMO_FORM}">
-  <p><label>Email<br><input type="email" name="email" id="email" required maxlength="50"></label></p>
-  <p><label>First name<br><input name="first_name" id="first_name" maxlength="50"></label></p>
-  <p><label>Last name<br><input name="last_name" id="last_name" maxlength="50"></label></p>
-  <p><label><input type="checkbox" name="list" value="{events}"> Events</label><br>
-     <label><input type="checkbox" name="list" value="{news}"> Product news</label></p>
-  <p><label>Favorite topic<br><input name="favorite_topic" id="favorite_topic" maxlength="255"></label></p>
-  <input type="text" name="website" tabindex="-1" autocomplete="off" aria-hidden="true" style="position:absolute;left:-10000px">
-  <p><button type="submit" id="submit">Sign up</button></p>
-</form>"#,
-            events = sandbox::EVENTS_LIST_ID,
-            news = sandbox::PRODUCT_NEWS_LIST_ID,
-        ),
-    )
 }

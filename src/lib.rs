@@ -1,32 +1,44 @@
 //! ccbridge: a self-hosted service that turns a website's signup form into contacts in the site
 //! owner's own Constant Contact account, durably and unattended.
+//!
+//! The modules are layered: each imports only the layers below it (see `ARCHITECTURE.md`; the
+//! guard in `.ci/` enforces it). Listed here bottom to top.
 
-pub mod abuse;
-pub mod admin;
-pub mod admin_auth;
-pub mod alerts;
-pub mod cli;
+// 1. Plain types and tools with no knowledge of the rest.
 pub mod client_ip;
 pub mod clock;
-pub mod config;
-pub mod connect;
-pub mod constant_contact;
-pub mod delivery;
-pub mod demo;
 pub mod domain;
-pub mod health;
 pub mod metrics;
-pub mod openapi;
-pub mod pages;
 pub mod password;
-pub mod sandbox;
-pub mod serve;
-pub mod signup;
-pub mod startup;
-pub mod status;
-pub mod store;
+
+// 2. Configuration, parsed into final types once.
+pub mod config;
 pub mod telemetry;
+
+// 3. The database.
+pub mod store;
+
+// 4. Outbound: Constant Contact's API and OAuth server, and alert sinks.
+pub mod alerts;
+pub mod constant_contact;
+
+// 5. The cores of tokens and the signup intake.
+pub mod signup;
 pub mod tokens;
+
+// 6. Abuse resistance, delivery, and the status document.
+pub mod abuse;
+pub mod delivery;
+pub mod status;
+
+// 7. The HTTP surface.
+pub mod http;
+
+// 8. Wiring and the entry points.
+pub mod cli;
+pub mod demo;
+pub mod sandbox;
+pub mod startup;
 
 pub use config::Config;
 pub use startup::Application;

@@ -1,34 +1,23 @@
 //! Metrics: counters and histograms recorded where things happen (one-line hooks in the signup
 //! handler, the delivery worker, the API client, the token keeper and the alert webhook), and
-//! gauges read from the database at scrape time. `GET /metrics` serves them in the Prometheus
-//! (OpenMetrics) text format.
+//! gauges whose values the scraper reads from the database at scrape time ([`Gauges`]).
+//! [`render`] writes both in the Prometheus (OpenMetrics) text format; `GET /metrics`
+//! (`http::metrics`) serves it.
 //!
-//! The recorded metrics live in one process-wide registry: a ccbridge process runs one service,
-//! and a global keeps the hooks free of plumbing. The gauges come from the scraped service's own
-//! store. Label values are always from small fixed sets (error codes, outcomes, configured form
-//! ids), never from request input, so a stranger cannot grow the registry.
+//! The bottom of the layer stack: the hooks take plain labels (`&str`, numbers), so every layer
+//! can record without this module knowing any of them. The recorded metrics live in one
+//! process-wide registry: a ccbridge process runs one service, and a global keeps the hooks free
+//! of plumbing. Label values are always from small fixed sets (error codes, outcomes, configured
+//! form ids), never from request input, so a stranger cannot grow the registry.
 
 use std::sync::OnceLock;
 
-use axum::extract::State;
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use secrecy::ExposeSecret;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
-
-use crate::domain::SignupState;
-use crate::startup::AppState;
-use crate::status::ConnectionStatus;
-use crate::store::SignupRecord;
 
 /// The content type of the OpenMetrics text format, which Prometheus reads natively.
 pub const CONTENT_TYPE_OPENMETRICS: &str =
@@ -173,27 +162,17 @@ pub fn signup_spam(form: &str) {
         .inc();
 }
 
-/// One delivery attempt ended so.
-pub fn delivery(delivery: &crate::delivery::Delivery) {
-    use crate::delivery::Delivery;
-    let outcome = match delivery {
-        Delivery::Delivered { .. } => "delivered",
-        Delivery::Retrying { .. } => "retrying",
-        Delivery::Dead { .. } => "dead",
-        Delivery::Paused(_) => "paused",
-    };
+/// One delivery attempt ended so (`delivered`, `retrying`, `dead`, `paused`).
+pub fn delivery(outcome: &str) {
     global()
         .deliveries
         .get_or_create(&label("outcome", outcome))
         .inc();
 }
 
-/// These signups reached Constant Contact at `now`.
-pub fn delivered(group: &[SignupRecord], now: DateTime<Utc>) {
-    for signup in group {
-        let seconds = (now - signup.created_at).num_milliseconds().max(0) as f64 / 1000.0;
-        global().delivery_latency.observe(seconds);
-    }
+/// A signup reached Constant Contact this long after it was accepted.
+pub fn delivered_after(latency: std::time::Duration) {
+    global().delivery_latency.observe(latency.as_secs_f64());
 }
 
 /// A v3 API call answered with `status` (`None`: no answer at all).
@@ -219,13 +198,8 @@ pub fn api_rate_limited(reason: &str) {
         .inc();
 }
 
-/// A token refresh ended so.
-pub fn refresh<T>(result: &Result<T, crate::tokens::TokenError>) {
-    let outcome = match result {
-        Ok(_) => "success",
-        Err(crate::tokens::TokenError::NeedsReconnect(_)) => "needs_reconnect",
-        Err(_) => "transient_failure",
-    };
+/// A token refresh ended so (`success`, `transient_failure`, `needs_reconnect`).
+pub fn refresh(outcome: &str) {
     global()
         .refreshes
         .get_or_create(&label("outcome", outcome))
@@ -242,98 +216,63 @@ pub fn alert(kind: &str, outcome: &str) {
 
 // ---- scrape ---------------------------------------------------------------------------------
 
-/// `GET /metrics`.
-pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let config = &state.config.metrics;
-    if !config.enabled {
-        return (StatusCode::NOT_FOUND, crate::pages::not_found()).into_response();
-    }
-    let expected = config.bearer_token.expose_secret();
-    if !expected.is_empty() && !bearer_matches(&headers, expected) {
-        let mut response =
-            (StatusCode::UNAUTHORIZED, "a bearer token is required\n").into_response();
-        response.headers_mut().insert(
-            WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"ccbridge metrics\""),
-        );
-        return response;
-    }
-    let now = state.clock.now();
-    let gauges = read_gauges(&state, now).await;
+/// The gauges of one scrape, read by the caller from the service's store. A part that could not
+/// be read is `None` and left out (the scrape still answers; a missing series is what alerting
+/// rules on `absent()` look for).
+#[derive(Debug, Clone, Default)]
+pub struct Gauges {
+    /// Signups in the outbox by state name.
+    pub queue: Option<Vec<(&'static str, u64)>>,
+    pub connection: Option<ConnectionGauges>,
+    pub api_calls_today: Option<u64>,
+    pub api_daily_limit: u32,
+}
+
+/// The Constant Contact connection, as gauges.
+#[derive(Debug, Clone)]
+pub struct ConnectionGauges {
+    /// The current state's name; every state in `all_states` gets a series (1 for this one).
+    pub state: &'static str,
+    pub all_states: &'static [&'static str],
+    /// Seconds until the access token expires (negative: expired), when there is one.
+    pub token_expires_in: Option<i64>,
+    pub refresh_failures: u32,
+}
+
+/// The recorded metrics and `gauges`, in the OpenMetrics text format.
+pub fn render(gauges: &Gauges) -> Result<String, std::fmt::Error> {
     let mut text = String::new();
-    let encoded = encode_registry(&mut text, &global().registry)
-        .and_then(|()| encode_registry(&mut text, &gauges))
-        .and_then(|()| encode_eof(&mut text));
-    if let Err(error) = encoded {
-        tracing::error!(%error, "encoding metrics failed");
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    }
-    let mut response = text.into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static(CONTENT_TYPE_OPENMETRICS),
-    );
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    encode_registry(&mut text, &global().registry)?;
+    encode_registry(&mut text, &gauge_registry(gauges))?;
+    encode_eof(&mut text)?;
+    Ok(text)
 }
 
-fn bearer_matches(headers: &HeaderMap, expected: &str) -> bool {
-    let Some(given) = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-    else {
-        return false;
-    };
-    // Comparing digests keeps the time independent of where the strings differ and of their length.
-    Sha256::digest(given.as_bytes())
-        .ct_eq(&Sha256::digest(expected.as_bytes()))
-        .into()
-}
-
-/// The gauges, read from this service's store now. A part that cannot be read is left out (the
-/// scrape still answers; a missing series is what alerting rules on `absent()` look for).
-async fn read_gauges(state: &AppState, now: DateTime<Utc>) -> Registry {
+fn gauge_registry(gauges: &Gauges) -> Registry {
     let mut registry = Registry::with_prefix("ccbridge");
-    if let Ok(counts) = state.store.queue_counts().await {
+    let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    if let Some(counts) = &gauges.queue {
         let queue = Family::<Labels1, Gauge>::default();
-        for (signup_state, n) in [
-            (SignupState::Pending, counts.pending),
-            (SignupState::Failed, counts.failed),
-            (SignupState::Delivered, counts.delivered),
-            (SignupState::Dead, counts.dead),
-            (SignupState::Spam, counts.spam),
-        ] {
-            queue
-                .get_or_create(&label("state", signup_state.as_str()))
-                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        for (state, n) in counts {
+            queue.get_or_create(&label("state", state)).set(clamp(*n));
         }
         registry.register("queue_signups", "Signups in the outbox by state", queue);
     }
-    if let Ok(set) = state.store.token_set().await {
-        let connection = ConnectionStatus::from_stored(set.as_ref(), now);
+    if let Some(connection) = &gauges.connection {
         let states = Family::<Labels1, Gauge>::default();
-        for name in [
-            "not_connected",
-            "connected",
-            "refreshing",
-            "needs_reconnect",
-        ] {
+        for name in connection.all_states {
             states
                 .get_or_create(&label("state", name))
-                .set(i64::from(connection.state == name));
+                .set(i64::from(connection.state == *name));
         }
         registry.register(
             "connection_state",
             "1 for the current state of the Constant Contact connection",
             states,
         );
-        if let Some(expires_at) = connection.access_token_expires_at {
+        if let Some(seconds) = connection.token_expires_in {
             let expiry = Gauge::<i64>::default();
-            expiry.set((expires_at - now).num_seconds());
+            expiry.set(seconds);
             registry.register_with_unit(
                 "token_expires_in",
                 "Seconds until the access token expires (negative: expired)",
@@ -349,9 +288,9 @@ async fn read_gauges(state: &AppState, now: DateTime<Utc>) -> Registry {
             failures,
         );
     }
-    if let Ok(used) = state.store.api_calls_on(now.date_naive()).await {
+    if let Some(used) = gauges.api_calls_today {
         let today = Gauge::<i64>::default();
-        today.set(i64::try_from(used).unwrap_or(i64::MAX));
+        today.set(clamp(used));
         registry.register(
             "api_calls_today",
             "API calls counted against today's (UTC) daily limit",
@@ -359,7 +298,7 @@ async fn read_gauges(state: &AppState, now: DateTime<Utc>) -> Registry {
         );
     }
     let limit = Gauge::<i64>::default();
-    limit.set(i64::from(state.config.constant_contact.requests_per_day));
+    limit.set(i64::from(gauges.api_daily_limit));
     registry.register(
         "api_daily_limit",
         "The configured daily API call limit",

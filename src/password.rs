@@ -1,11 +1,22 @@
-//! Admin password hashing: `ccbridge hash-password` produces the Argon2id PHC string that
-//! `admin.password_hash` holds, and the admin routes verify against it.
+//! Secrets ccbridge makes or checks: admin password hashing (`ccbridge hash-password` produces the
+//! Argon2id PHC string that `admin.password_hash` holds, and the admin routes verify against it),
+//! and random tokens (session ids, CSRF tokens, the OAuth browser key, the demo's password).
 
 use argon2::password_hash::{
     PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
 };
 use argon2::{Algorithm, Argon2};
+use base64::Engine as _;
+use rand::RngCore as _;
 use secrecy::{ExposeSecret, SecretString};
+
+/// `bytes` random bytes from the OS's generator, base64url without padding (cookie-, URL- and
+/// header-safe). 32 bytes for anything that guards access.
+pub fn random_token(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut buffer);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buffer)
+}
 
 /// Hash a password with Argon2id and a random salt (default, OWASP-recommended parameters).
 pub fn hash(password: &SecretString) -> anyhow::Result<String> {
@@ -63,6 +74,18 @@ mod tests {
             check_hash_format("$argon2i$v=19$m=16,t=2,p=1$c2FsdHNhbHQ$L6NaAvD2sSmxQJRVr2Ykuw")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn random_tokens_are_url_safe_and_differ() {
+        let token = random_token(32);
+        assert_eq!(token.len(), 43);
+        assert!(
+            token
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
+        assert_ne!(random_token(32), token);
     }
 
     #[test]

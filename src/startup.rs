@@ -9,80 +9,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::Router;
-use axum::extract::Request;
-use axum::handler::Handler;
-use axum::http::{HeaderName, Method, StatusCode};
-use axum::response::IntoResponse;
-use axum::routing::{MethodFilter, MethodRouter, on};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower::ServiceBuilder;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
 use crate::abuse::Abuse;
 use crate::alerts::{Alerts, WebhookSink};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::constant_contact::{ApiClient, OAuthClient, RateLimiter, http_client};
-use crate::delivery::account_check::{self, LatestCheck};
+use crate::delivery::account_check::AccountChecker;
 use crate::delivery::{DeliverySettings, DeliveryWorker};
-use crate::serve::{ServeSettings, serve};
-use crate::signup::writer::SignupWriter;
+use crate::http::serve::{ServeSettings, serve};
+use crate::http::{AppState, DemoMode, redirect_uri, router};
+use crate::signup::SignupWriter;
 use crate::store::{SingleProcessLock, Store, redacted_url, warn_if_network_filesystem};
 use crate::tokens::{KeeperSettings, TokenCipher, TokenKeeper};
-use crate::{abuse, connect, health, openapi, pages, signup};
-
-/// What every request handler can reach. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub store: Store,
-    pub clock: SharedClock,
-    pub keeper: TokenKeeper,
-    pub api: ApiClient,
-    pub delivery: DeliveryWorker,
-    pub alerts: Alerts,
-    /// Commits signups in groups (one flush for many).
-    pub writer: SignupWriter,
-    /// Wakes the delivery worker: a signup was stored.
-    pub new_signup: Arc<Notify>,
-    /// Wakes the delivery worker: an admin connected.
-    pub connected: Arc<Notify>,
-    /// The latest check of configured lists and fields against the account.
-    pub account_check: LatestCheck,
-    /// `/readyz`'s write probe, one at a time.
-    pub readiness: crate::health::ReadinessProbe,
-    pub demo_page: bool,
-    pub background_delivery: bool,
-    /// Rate limits, CAPTCHA, submit timing, admin login backoff, security headers.
-    pub abuse: Arc<Abuse>,
-}
-
-impl AppState {
-    /// A new token set was stored by an authorization: queued signups can flow, and the
-    /// configured ids are checked against the (possibly different) account.
-    pub fn on_connected(&self) {
-        self.connected.notify_one();
-        let state = self.clone();
-        tokio::spawn(async move {
-            account_check::check_and_report(
-                &state.keeper,
-                &state.api,
-                &state.config,
-                &state.clock,
-                &state.account_check,
-                &state.alerts,
-            )
-            .await;
-        });
-    }
-}
 
 /// What a caller (a test, `ccbridge demo`) may supply instead of the defaults.
 pub struct Dependencies {
@@ -112,14 +54,13 @@ impl Default for Dependencies {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    background_delivery: bool,
     /// Held while this process serves a SQLite database (`None` on PostgreSQL).
     single_process: Option<SingleProcessLock>,
 }
 
 /// Most signups committed in one transaction.
 const MAX_COMMIT_BATCH: usize = 256;
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
@@ -180,8 +121,6 @@ impl Application {
             retention: d.retention,
         };
         let writer = SignupWriter::start(store.clone(), MAX_COMMIT_BATCH);
-        let new_signup = Arc::new(Notify::new());
-        let connected = Arc::new(Notify::new());
         let delivery = DeliveryWorker::new(
             store.clone(),
             keeper.clone(),
@@ -189,13 +128,19 @@ impl Application {
             deps.clock.clone(),
             delivery_settings,
             alerts.clone(),
-            new_signup.clone(),
-            connected.clone(),
         );
         let abuse = Arc::new(Abuse::new(&config));
+        let config = Arc::new(config);
+        let account = AccountChecker::new(
+            keeper.clone(),
+            api.clone(),
+            config.clone(),
+            deps.clock.clone(),
+            alerts.clone(),
+        );
         let state = AppState {
             abuse,
-            config: Arc::new(config),
+            config,
             store,
             clock: deps.clock,
             keeper,
@@ -203,12 +148,9 @@ impl Application {
             delivery,
             alerts,
             writer,
-            new_signup,
-            connected,
-            account_check: LatestCheck::default(),
-            readiness: crate::health::ReadinessProbe::default(),
-            demo_page: deps.demo_page,
-            background_delivery: deps.background_delivery,
+            account,
+            readiness: Default::default(),
+            demo: DemoMode(deps.demo_page),
         };
         let released = state.store.release_all_claims().await?;
         if released > 0 {
@@ -220,6 +162,7 @@ impl Application {
         Ok(Self {
             listener,
             state,
+            background_delivery: deps.background_delivery,
             single_process,
         })
     }
@@ -251,6 +194,7 @@ impl Application {
         let Self {
             listener,
             state,
+            background_delivery,
             single_process,
         } = self;
         let grace = state.config.server.shutdown_grace;
@@ -258,18 +202,10 @@ impl Application {
         let keeper = state.keeper.clone();
         let tasks = TaskTracker::new();
         tasks.spawn(state.keeper.clone().run(shutdown.clone()));
-        if state.background_delivery {
+        if background_delivery {
             tasks.spawn(state.delivery.clone().run(shutdown.clone()));
         }
-        tasks.spawn(account_check::run(
-            state.keeper.clone(),
-            state.api.clone(),
-            state.config.clone(),
-            state.clock.clone(),
-            state.account_check.clone(),
-            state.alerts.clone(),
-            shutdown.clone(),
-        ));
+        tasks.spawn(state.account.clone().run(shutdown.clone()));
         tasks.spawn(state.abuse.clone().run_housekeeping(
             state.store.clone(),
             state.clock.clone(),
@@ -342,105 +278,4 @@ pub fn connection(
         alerts.clone(),
     );
     (keeper, api)
-}
-
-/// `public_url` + `/oauth/callback`, keeping any path prefix of the public URL.
-pub fn redirect_uri(config: &Config) -> url::Url {
-    let base = config.server.public_url.as_str().trim_end_matches('/');
-    url::Url::parse(&format!("{base}/oauth/callback"))
-        .expect("a valid base URL plus a path is valid")
-}
-
-/// One route: method, path (axum's syntax, which is also OpenAPI's) and handler.
-pub struct Route {
-    pub method: Method,
-    pub path: &'static str,
-    handler: MethodRouter<AppState>,
-}
-
-impl Route {
-    pub(crate) fn new<H, T>(method: Method, path: &'static str, handler: H) -> Self
-    where
-        H: Handler<T, AppState>,
-        T: 'static,
-    {
-        let filter = MethodFilter::try_from(method.clone()).expect("a standard HTTP method");
-        Self {
-            method,
-            path,
-            handler: on(filter, handler),
-        }
-    }
-}
-
-/// Every route, in one table: the router is built from it, and a test holds the OpenAPI
-/// document (`/openapi.json`) to it.
-pub fn routes(demo_page: bool) -> Vec<Route> {
-    let mut routes = vec![
-        Route::new(Method::GET, "/healthz", health::healthz),
-        Route::new(Method::GET, "/readyz", health::readyz),
-        Route::new(Method::POST, "/signup/{form_id}", signup::accept),
-        Route::new(
-            Method::OPTIONS,
-            "/signup/{form_id}",
-            abuse::origin::preflight,
-        ),
-        Route::new(
-            Method::GET,
-            "/signup/{form_id}/thank-you",
-            signup::thank_you,
-        ),
-        Route::new(Method::GET, "/signup/{form_id}/token", abuse::timing::token),
-        Route::new(Method::GET, "/connect", connect::connect),
-        Route::new(Method::GET, "/oauth/callback", connect::callback),
-        Route::new(Method::GET, "/openapi.json", openapi::serve),
-        Route::new(Method::GET, "/metrics", crate::metrics::scrape),
-    ];
-    routes.extend(crate::admin::routes());
-    if demo_page {
-        routes.push(Route::new(Method::GET, "/demo", crate::demo::page));
-    }
-    routes
-}
-
-/// Every route and the layers around them.
-pub fn router(state: AppState) -> Router {
-    let timeout = state.config.server.request_timeout;
-    let trace = TraceLayer::new_for_http()
-        .make_span_with(|request: &Request| {
-            let request_id = request
-                .headers()
-                .get(&REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("-");
-            // The path only: query strings may carry personal data.
-            tracing::info_span!("request", request_id, method = %request.method(), path = %request.uri().path())
-        })
-        .on_response(DefaultOnResponse::new().level(Level::INFO));
-    let routes = routes(state.demo_page)
-        .into_iter()
-        .fold(Router::new(), |router, route| {
-            router.route(route.path, route.handler)
-        })
-        .fallback(|| async { (StatusCode::NOT_FOUND, pages::not_found()).into_response() });
-    let security_headers = state.abuse.security_headers();
-    let admin_backoff =
-        axum::middleware::from_fn_with_state(state.clone(), abuse::admin_backoff::middleware);
-    routes
-        .with_state(state)
-        .layer(admin_backoff)
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-                .layer(trace)
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::REQUEST_TIMEOUT,
-                    timeout,
-                ))
-                .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
-        )
-        .layer(axum::middleware::from_fn_with_state(
-            security_headers,
-            abuse::headers::middleware,
-        ))
 }

@@ -36,6 +36,14 @@ pub struct ConnectionStatus {
 }
 
 impl ConnectionStatus {
+    /// Every value `state` takes.
+    pub const STATES: &'static [&'static str] = &[
+        "not_connected",
+        "connected",
+        "refreshing",
+        "needs_reconnect",
+    ];
+
     /// The connection as the stored token set describes it.
     pub fn from_stored(set: Option<&StoredTokenSet>, now: DateTime<Utc>) -> Self {
         let Some(set) = set else {

@@ -4,26 +4,15 @@
 //! the last one. While an address waits, every request of it that carries credentials is answered
 //! 429 without checking them — right or wrong — so guessing costs time and no Argon2 work.
 //!
-//! It works as a middleware around all routes: `admin_auth` marks a refused login on its 401
-//! response ([`AdminAuthFailed`]), so every route that checks the admin's password, today's and
-//! future ones, is covered without knowing about this module.
+//! The HTTP layer applies it as a middleware around all routes (`http::middleware`), so every
+//! route that checks the admin's password, today's and future ones, is covered.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, RETRY_AFTER};
-use axum::http::{HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-
-pub use crate::admin_auth::AdminAuthFailed;
-use crate::client_ip::client_ip;
 use crate::config::RateLimitConfig;
-use crate::pages;
-use crate::startup::AppState;
 
 #[derive(Debug, Clone, Copy)]
 struct Failures {
@@ -97,54 +86,6 @@ impl AdminBackoff {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-}
-
-/// The middleware: refuse waiting clients that send credentials; count refused logins.
-pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    // Credentials come in an Authorization header (HTTP Basic) or in the console's login form.
-    let login_form = request.method() == Method::POST && request.uri().path() == "/admin/login";
-    if !request.headers().contains_key(AUTHORIZATION) && !login_form {
-        return next.run(request).await;
-    }
-    let Some(ConnectInfo(peer)) = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .copied()
-    else {
-        return next.run(request).await;
-    };
-    let ip = client_ip(peer, request.headers(), &state.config.server);
-    let backoff = state.abuse.admin_backoff();
-    if let Err(wait) = backoff.check(ip, Instant::now()) {
-        return too_many_failures(wait);
-    }
-    let response = next.run(request).await;
-    if response.extensions().get::<AdminAuthFailed>().is_some()
-        && let Some(wait) = backoff.failed(ip, Instant::now())
-    {
-        tracing::warn!(
-            wait = %humantime::format_duration(Duration::from_secs(wait.as_secs())),
-            "repeated admin login failures from one client address; it must wait"
-        );
-    }
-    response
-}
-
-fn too_many_failures(wait: Duration) -> Response {
-    let seconds = wait.as_millis().div_ceil(1000).max(1) as u64;
-    let mut response = (
-        StatusCode::TOO_MANY_REQUESTS,
-        pages::notice(
-            "Too many attempts",
-            "Too many failed logins",
-            &format!("Please wait {seconds} seconds before trying again."),
-        ),
-    )
-        .into_response();
-    let headers = response.headers_mut();
-    headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 #[cfg(test)]

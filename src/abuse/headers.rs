@@ -7,15 +7,10 @@
 //! `Origin: null` with a form post, which the origin check would rightly refuse, and the built-in
 //! pages (the demo form, the admin console) post to ccbridge itself.
 
-use std::sync::Arc;
-
-use axum::extract::{Request, State};
 use axum::http::header::{
     CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue};
-use axum::middleware::Next;
-use axum::response::Response;
 
 use crate::config::Config;
 
@@ -70,16 +65,6 @@ impl SecurityHeaders {
             set(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
         }
     }
-}
-
-pub async fn middleware(
-    State(headers): State<Arc<SecurityHeaders>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let mut response = next.run(request).await;
-    headers.apply(response.headers_mut());
-    response
 }
 
 #[cfg(test)]

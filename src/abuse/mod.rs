@@ -6,7 +6,11 @@
 //! - [`captcha`]: Turnstile, hCaptcha and reCAPTCHA verification, optional per form,
 //! - [`timing`]: minimum time-to-submit with a signed "form shown at" value, optional per form,
 //! - [`admin_backoff`]: growing waits after failed admin logins,
-//! - [`headers`]: security headers on every answer.
+//! - [`headers`]: security headers on every answer,
+//! - the honeypot: a field people leave empty and bots fill in.
+//!
+//! This is the core: decisions and the state behind them. The HTTP layer applies them (the signup
+//! handler, the CORS preflight, the middlewares for security headers and the login backoff).
 //!
 //! A submission that looks like spam but might not be (a filled honeypot, too fast, CAPTCHA
 //! provider unreachable) is answered like a success and kept with `state = spam` and a reason, for
@@ -30,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::SharedClock;
 use crate::config::{Config, FormConfig, OnUnreachable, TIMESTAMP_FIELD};
 use crate::domain::Intake;
-use crate::signup::answer::SignupError;
+use crate::signup::SignupError;
 use crate::store::{Store, StoreError};
 use admin_backoff::AdminBackoff;
 use captcha::{CaptchaVerifier, Verdict};
@@ -48,7 +52,7 @@ const PURGE_SPAM_EVERY: chrono::Duration = chrono::Duration::hours(1);
 /// The longest a CAPTCHA call may take (each form's `captcha.timeout` is at most this).
 const CAPTCHA_CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The abuse-resistance state every request handler can reach (through `AppState::abuse`).
+/// The abuse-resistance state the request handlers share.
 pub struct Abuse {
     limits: SignupLimits,
     timer: SubmitTimer,
@@ -125,6 +129,15 @@ impl Abuse {
         self.limits
             .check_form(&form.id)
             .map_err(SignupError::rate_limited)
+    }
+
+    /// Whether the form's honeypot field came filled in (a bot).
+    pub fn honeypot_filled(form: &FormConfig, fields: &[(String, String)]) -> bool {
+        form.honeypot().is_some_and(|name| {
+            fields
+                .iter()
+                .any(|(n, v)| n == name && !v.trim().is_empty())
+        })
     }
 
     /// Take the anti-spam fields (the CAPTCHA response when the form has a CAPTCHA, and `_ts`,

@@ -4,22 +4,15 @@
 //! (curl, a server-side script) and is let through, because such a client could send any header
 //! it liked anyway. The check keeps *other websites* from making their visitors' browsers sign up.
 //!
-//! Allowed origins also get CORS headers, so `fetch()` from their pages can read the answers, and
-//! `OPTIONS /signup/{form_id}` answers their preflights.
+//! Allowed origins also get CORS headers (`http::signup::cors`), so `fetch()` from their pages can
+//! read the answers.
 
-use axum::extract::{Path, State};
-use axum::http::header::{
-    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
-    ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ALLOW, ORIGIN, REFERER, VARY,
-};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::header::{ORIGIN, REFERER};
+use axum::http::{HeaderMap, HeaderValue};
 use url::Url;
 
 use crate::config::FormConfig;
-use crate::pages;
-use crate::signup::answer::{Caller, SignupError};
-use crate::startup::AppState;
+use crate::signup::SignupError;
 
 /// Where a browser says a request comes from: the `Origin` header, else the origin of `Referer`.
 /// `None` when there is neither. An opaque origin is `"null"`, which matches nothing.
@@ -66,69 +59,6 @@ pub fn check(
     } else {
         Err(SignupError::origin_not_allowed())
     }
-}
-
-/// Add the CORS headers for an allowed origin; every answer varies by `Origin`.
-pub fn decorate(response: &mut Response, allowed: Option<&HeaderValue>) {
-    let headers = response.headers_mut();
-    headers.append(VARY, HeaderValue::from_static("Origin"));
-    if let Some(origin) = allowed {
-        headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-        headers.insert(
-            ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("Retry-After, X-Request-Id"),
-        );
-    }
-}
-
-/// How long a browser may cache a preflight answer.
-const PREFLIGHT_MAX_AGE_SECS: u32 = 600;
-
-/// `OPTIONS /signup/{form_id}`: the CORS preflight, answered for allowed origins only.
-pub async fn preflight(
-    State(state): State<AppState>,
-    Path(form_id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let Some(form) = state.config.form(&form_id) else {
-        return (StatusCode::NOT_FOUND, pages::not_found()).into_response();
-    };
-    let allow = HeaderValue::from_static("OPTIONS, POST");
-    let mut response = match check(form, &state.config.server.public_url, &headers) {
-        Ok(Some(origin)) => {
-            let mut response = StatusCode::NO_CONTENT.into_response();
-            let h = response.headers_mut();
-            h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-            h.insert(
-                ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static("POST"),
-            );
-            h.insert(
-                ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static("Content-Type, Accept, X-Request-Id"),
-            );
-            h.insert(
-                ACCESS_CONTROL_MAX_AGE,
-                HeaderValue::from(PREFLIGHT_MAX_AGE_SECS),
-            );
-            response
-        }
-        // Not a CORS request: just say what the route takes.
-        Ok(None) => StatusCode::NO_CONTENT.into_response(),
-        Err(error) => {
-            tracing::info!(form = %form.id, "CORS preflight from an origin the form does not allow");
-            Caller::Script.refused(Some(form), &error)
-        }
-    };
-    response.headers_mut().insert(ALLOW, allow);
-    response
-        .headers_mut()
-        .append(VARY, HeaderValue::from_static("Origin"));
-    response.headers_mut().append(
-        VARY,
-        HeaderValue::from_static("Access-Control-Request-Headers"),
-    );
-    response
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Minimum time-to-submit: people take a few seconds to fill a form in, simple bots post at once.
 //!
 //! The page that shows the form gets a signed "shown at" time from `GET /signup/{form_id}/token`
+//! (served by `http::signup`)
 //! and sends it back in the hidden `_ts` field. The value is `<unix ms>.<signature>`, where the
 //! signature is HMAC-SHA256 over the form id and the time, so it cannot be forged, moved to
 //! another form, or edited to look older.
@@ -10,23 +11,15 @@
 //! invalidates the values of pages shown before it, and those signups are kept as spam
 //! (`invalid_timestamp`) for review instead of being delivered.
 
-use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::header::CACHE_CONTROL;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use rand::RngCore as _;
-use serde_json::json;
 use sha2::Sha256;
 
-use crate::config::{EncryptionKey, FormConfig, TIMESTAMP_FIELD};
+use crate::config::{EncryptionKey, FormConfig};
 use crate::domain::FormId;
-use crate::pages;
-use crate::startup::AppState;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -108,34 +101,6 @@ impl SubmitTimer {
         mac.update(millis.to_string().as_bytes());
         mac
     }
-}
-
-/// `GET /signup/{form_id}/token`: a fresh signed value for the form's hidden `_ts` field.
-pub async fn token(
-    State(state): State<AppState>,
-    Path(form_id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let Some(form) = state.config.form(&form_id) else {
-        return (StatusCode::NOT_FOUND, pages::not_found()).into_response();
-    };
-    let value = state.abuse.timer().issue(&form.id, state.clock.now());
-    let body = json!({
-        "field": TIMESTAMP_FIELD,
-        "value": value,
-        "min_submit_time_ms": form.min_submit_time.map(|d| d.as_millis() as u64),
-    });
-    let mut response = Json(body).into_response();
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    // A page on an allowed site fetches this cross-origin; anyone else may fetch it too (it is
-    // no secret), but their browsers do not let their scripts read it.
-    let cors = super::origin::check(form, &state.config.server.public_url, &headers)
-        .ok()
-        .flatten();
-    super::origin::decorate(&mut response, cors.as_ref());
-    response
 }
 
 #[cfg(test)]

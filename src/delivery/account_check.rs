@@ -36,9 +36,6 @@ impl AccountCheck {
     }
 }
 
-/// The latest result, shared with the status.
-pub type LatestCheck = Arc<Mutex<Option<AccountCheck>>>;
-
 /// Compare the configuration with the account (2 API calls, or more with paging).
 pub async fn check(
     keeper: &TokenKeeper,
@@ -80,53 +77,91 @@ pub async fn check(
     })
 }
 
-/// Run `check` and publish the result; an alert when something is missing.
-pub async fn check_and_report(
-    keeper: &TokenKeeper,
-    api: &ApiClient,
-    config: &Config,
-    clock: &SharedClock,
-    latest: &LatestCheck,
-    alerts: &Alerts,
-) {
-    match check(keeper, api, config, clock.now()).await {
-        Ok(result) => {
-            if !result.ok() {
-                alerts.raise(
-                    AlertKind::ConfigurationMismatch,
-                    format!(
-                        "The connected Constant Contact account lacks configured lists {:?} / custom fields {:?}; signups naming them will be refused upstream. Fix the [[forms]] ids (see `ccbridge lists`).",
-                        result.missing_lists.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                        result.missing_custom_fields.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                    ),
-                );
-            } else {
-                tracing::info!("configured lists and custom fields exist in the account");
-            }
-            *latest.lock().expect("check lock") = Some(result);
-        }
-        Err(CallError::Token(TokenError::NotConnected | TokenError::NeedsReconnect(_))) => {}
-        Err(error) => {
-            tracing::warn!(%error, "could not check the configured lists and custom fields")
-        }
-    }
-}
-
-/// Daily, while connected.
-pub async fn run(
+/// Checks the configuration against the account when asked and daily, and keeps the latest
+/// result for the status and the console. Cheap to clone.
+#[derive(Clone)]
+pub struct AccountChecker {
     keeper: TokenKeeper,
     api: ApiClient,
     config: Arc<Config>,
     clock: SharedClock,
-    latest: LatestCheck,
     alerts: Alerts,
-    shutdown: CancellationToken,
-) {
-    loop {
-        check_and_report(&keeper, &api, &config, &clock, &latest, &alerts).await;
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(EVERY) => {}
+    latest: Arc<Mutex<Option<AccountCheck>>>,
+}
+
+impl AccountChecker {
+    pub fn new(
+        keeper: TokenKeeper,
+        api: ApiClient,
+        config: Arc<Config>,
+        clock: SharedClock,
+        alerts: Alerts,
+    ) -> Self {
+        Self {
+            keeper,
+            api,
+            config,
+            clock,
+            alerts,
+            latest: Arc::default(),
+        }
+    }
+
+    /// The latest result (`None` before the first check or after a disconnect).
+    pub fn latest(&self) -> Option<AccountCheck> {
+        self.lock().clone()
+    }
+
+    /// Forget the result (the account it was about is disconnected).
+    pub fn forget(&self) {
+        *self.lock() = None;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<AccountCheck>> {
+        self.latest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Run `check` and publish the result; an alert when something is missing.
+    pub async fn check_and_report(&self) {
+        match check(&self.keeper, &self.api, &self.config, self.clock.now()).await {
+            Ok(result) => {
+                if !result.ok() {
+                    self.alerts.raise(
+                        AlertKind::ConfigurationMismatch,
+                        format!(
+                            "The connected Constant Contact account lacks configured lists {:?} / custom fields {:?}; signups naming them will be refused upstream. Fix the [[forms]] ids (see `ccbridge lists`).",
+                            result.missing_lists.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                            result.missing_custom_fields.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                        ),
+                    );
+                } else {
+                    tracing::info!("configured lists and custom fields exist in the account");
+                }
+                *self.lock() = Some(result);
+            }
+            Err(CallError::Token(TokenError::NotConnected | TokenError::NeedsReconnect(_))) => {}
+            Err(error) => {
+                tracing::warn!(%error, "could not check the configured lists and custom fields")
+            }
+        }
+    }
+
+    /// Check now, in the background (a new connection was just stored).
+    pub fn check_soon(&self) {
+        let checker = self.clone();
+        tokio::spawn(async move { checker.check_and_report().await });
+    }
+
+    /// Daily, while connected, until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            self.check_and_report().await;
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(EVERY) => {}
+            }
         }
     }
 }

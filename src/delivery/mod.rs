@@ -75,6 +75,18 @@ pub enum Delivery {
     Paused(Pause),
 }
 
+impl Delivery {
+    /// The outcome's name (a metrics label).
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Delivered { .. } => "delivered",
+            Self::Retrying { .. } => "retrying",
+            Self::Dead { .. } => "dead",
+            Self::Paused(_) => "paused",
+        }
+    }
+}
+
 /// Why deliveries stop for a while.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pause {
@@ -98,17 +110,16 @@ struct Inner {
     settings: DeliverySettings,
     alerts: Alerts,
     owner: String,
-    /// A new signup was stored.
-    wake: Arc<Notify>,
+    /// A new signup was stored (or requeued).
+    wake: Notify,
     /// An admin connected.
-    connected: Arc<Notify>,
+    connected: Notify,
     pause: Mutex<Option<Pause>>,
     /// The pause alert raised last, so the first delivery after it raises its recovery.
     pause_alert: Mutex<Option<AlertKind>>,
 }
 
 impl DeliveryWorker {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
         keeper: TokenKeeper,
@@ -116,8 +127,6 @@ impl DeliveryWorker {
         clock: SharedClock,
         settings: DeliverySettings,
         alerts: Alerts,
-        wake: Arc<Notify>,
-        connected: Arc<Notify>,
     ) -> Self {
         Self(Arc::new(Inner {
             store,
@@ -127,11 +136,21 @@ impl DeliveryWorker {
             settings,
             alerts,
             owner: format!("delivery-{}", Uuid::new_v4()),
-            wake,
-            connected,
+            wake: Notify::new(),
+            connected: Notify::new(),
             pause: Mutex::new(None),
             pause_alert: Mutex::new(None),
         }))
+    }
+
+    /// A signup was stored or requeued: look at the queue now rather than at the next timer.
+    pub fn signup_queued(&self) {
+        self.0.wake.notify_one();
+    }
+
+    /// A token set was stored by an authorization: a wait for a connection is over.
+    pub fn connection_made(&self) {
+        self.0.connected.notify_one();
     }
 
     /// The current pause, if deliveries are paused.
@@ -209,7 +228,10 @@ impl DeliveryWorker {
                     signups: ids.len(),
                     created: outcome.created,
                 };
-                crate::metrics::delivered(&group, now);
+                for signup in &group {
+                    let latency = (now - signup.created_at).to_std().unwrap_or_default();
+                    crate::metrics::delivered_after(latency);
+                }
                 self.recovered();
                 self.settle(
                     &ids,
@@ -220,13 +242,13 @@ impl DeliveryWorker {
                     now,
                 )
                 .await?;
-                crate::metrics::delivery(&delivery);
+                crate::metrics::delivery(delivery.outcome());
                 return Ok(delivery);
             }
             Err(CallError::Token(error)) => self.token_problem(error, now).await,
             Err(CallError::Api(error)) => self.api_problem(&group, error, started, now).await,
         };
-        crate::metrics::delivery(&delivery);
+        crate::metrics::delivery(delivery.outcome());
         let settle_ref = match &settle {
             Owned::Failed { error, next } => Settle::Failed {
                 error,

@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
-pub use crate::pages::escape;
+pub use crate::http::pages::escape;
 
 /// A complete page around already-escaped `body` HTML. `head` is extra, already-safe markup.
 pub fn page(title: &str, head: &str, body: &str) -> Html<String> {

@@ -10,7 +10,7 @@ use axum::http::header::CONTENT_TYPE;
 use bytes::Bytes;
 use percent_encoding::percent_decode;
 
-use super::answer::SignupError;
+use super::error::SignupError;
 
 /// The repeatable field that names optional lists.
 pub const LIST_FIELD: &str = "list";

@@ -3,8 +3,8 @@
 
 use uuid::Uuid;
 
-use super::answer::SignupError;
 use super::body::LIST_FIELD;
+use super::error::SignupError;
 use crate::config::FormConfig;
 use crate::domain::email::MAX_EMAIL_CHARS;
 use crate::domain::{CustomFieldValue, EmailAddress, EmailError, NewSignup};

@@ -273,7 +273,11 @@ impl TokenKeeper {
                 None => Err(self.refresh_failed(&set, error).await),
             },
         };
-        crate::metrics::refresh(&refreshed);
+        crate::metrics::refresh(match &refreshed {
+            Ok(_) => "success",
+            Err(TokenError::NeedsReconnect(_)) => "needs_reconnect",
+            Err(_) => "transient_failure",
+        });
         refreshed
     }
 

@@ -828,9 +828,12 @@ async fn secrets_and_personal_data_never_reach_the_logs() {
         .with_ansi(false)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
-    // Other tests hit the same callsites at the same time, on threads without a subscriber; a
-    // callsite registered in the instant this dispatcher was being created could keep a cached
-    // "never" interest. Recompute every callsite's interest now that this dispatcher exists.
+    // Other tests hit the same callsites at the same time, on threads without a subscriber. While
+    // only one dispatcher exists, tracing-core decides a new callsite's interest by asking the
+    // *registering thread's* default alone, so a callsite first reached by another test would be
+    // "never" for this subscriber too, and its lines silently missing. A second live dispatcher
+    // (interested in nothing) makes every registration ask all of them.
+    let _second_dispatcher = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     tracing::callsite::rebuild_interest_cache();
     let key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
     let sandbox = start_sandbox(SandboxConfig::default(), Arc::new(SystemClock)).await;

@@ -1,7 +1,7 @@
 //! Admin credentials: HTTP Basic against `admin.username` and the Argon2id `admin.password_hash`.
 //! Without valid credentials the answer is 401 with `WWW-Authenticate` and nothing else.
 
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -9,38 +9,51 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 use crate::config::AdminConfig;
-use crate::{pages, password};
+use crate::http::pages;
+use crate::password;
 
-/// Marks the 401 of a login with wrong credentials (in the response's extensions), so that the
-/// admin login backoff (`abuse::admin_backoff`) can count it wherever the check happened.
+/// Marks the answer to a login with wrong credentials (in the response's extensions), so that the
+/// admin login backoff (`http::middleware::admin_backoff`) can count it wherever the check happened.
 #[derive(Debug, Clone, Copy)]
 pub struct AdminAuthFailed;
-
-/// `Ok` when the request carries the admin's credentials; otherwise the 401 to send.
-pub async fn require_admin(headers: &HeaderMap, admin: &AdminConfig) -> Result<(), Response> {
-    if admin.password_hash.expose_secret().is_empty() {
-        return Err(unauthorized(DISABLED));
-    }
-    let Some((user, pass)) = basic_credentials(headers) else {
-        return Err(unauthorized("Authentication required."));
-    };
-    if verify(admin, user, pass).await {
-        Ok(())
-    } else {
-        tracing::warn!("admin authentication failed");
-        let mut response = unauthorized("Authentication required.");
-        response.extensions_mut().insert(AdminAuthFailed);
-        Err(response)
-    }
-}
 
 /// What the 401 says while no password hash is configured.
 pub const DISABLED: &str =
     "Admin access is disabled until admin.password_hash is set (see `ccbridge hash-password`).";
 
+/// What the 401 says otherwise.
+const REQUIRED: &str = "Authentication required.";
+
+/// `Ok` when the request carries the admin's credentials; otherwise the 401 to send.
+pub async fn require_admin(headers: &HeaderMap, admin: &AdminConfig) -> Result<(), Response> {
+    if !is_enabled(admin) {
+        return Err(unauthorized(DISABLED));
+    }
+    let Some((user, pass)) = basic_credentials(headers) else {
+        return Err(unauthorized(REQUIRED));
+    };
+    if verify(admin, user, pass).await {
+        Ok(())
+    } else {
+        tracing::warn!("admin authentication failed");
+        Err(failed(unauthorized(REQUIRED)))
+    }
+}
+
+/// Whether admin access is possible at all (a password hash is configured).
+pub fn is_enabled(admin: &AdminConfig) -> bool {
+    !admin.password_hash.expose_secret().is_empty()
+}
+
+/// Mark `response` as the answer to a failed login, for the backoff.
+pub fn failed(mut response: Response) -> Response {
+    response.extensions_mut().insert(AdminAuthFailed);
+    response
+}
+
 /// Whether `user` and `pass` are the admin's (false while no password hash is configured).
 pub async fn verify(admin: &AdminConfig, user: String, pass: SecretString) -> bool {
-    if admin.password_hash.expose_secret().is_empty() {
+    if !is_enabled(admin) {
         return false;
     }
     let hash = admin.password_hash.clone();
@@ -75,8 +88,17 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, SecretString)> {
     Some((user.to_owned(), SecretString::from(pass.to_owned())))
 }
 
+/// 401 with `WWW-Authenticate: Basic`, saying why (disabled, or credentials required).
+pub fn unauthorized_for(admin: &AdminConfig) -> Response {
+    unauthorized(if is_enabled(admin) {
+        REQUIRED
+    } else {
+        DISABLED
+    })
+}
+
 /// 401 with `WWW-Authenticate: Basic` and nothing else revealed.
-pub fn unauthorized(message: &str) -> Response {
+fn unauthorized(message: &str) -> Response {
     let mut response = (
         StatusCode::UNAUTHORIZED,
         pages::notice(
@@ -86,11 +108,9 @@ pub fn unauthorized(message: &str) -> Response {
         ),
     )
         .into_response();
-    let headers = response.headers_mut();
-    headers.insert(
+    response.headers_mut().insert(
         WWW_AUTHENTICATE,
         HeaderValue::from_static("Basic realm=\"ccbridge admin\", charset=\"UTF-8\""),
     );
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

@@ -8,14 +8,17 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::startup::AppState;
+use super::AppState;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::delivery::account_check::AccountChecker;
 use crate::status::Status;
 use crate::store::Store;
 
@@ -51,11 +54,33 @@ impl ReadinessProbe {
     }
 }
 
-pub async fn readyz(State(state): State<AppState>) -> Response {
+/// What `/readyz` needs of the application.
+#[derive(Clone)]
+pub struct Readiness {
+    config: Arc<Config>,
+    store: Store,
+    clock: SharedClock,
+    probe: ReadinessProbe,
+    account: AccountChecker,
+}
+
+impl FromRef<AppState> for Readiness {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            config: state.config.clone(),
+            store: state.store.clone(),
+            clock: state.clock.clone(),
+            probe: state.readiness.clone(),
+            account: state.account.clone(),
+        }
+    }
+}
+
+pub async fn readyz(State(state): State<Readiness>) -> Response {
     let now = state.clock.now();
-    let database_ok = state.readiness.database_ok(&state.store, now).await;
+    let database_ok = state.probe.database_ok(&state.store, now).await;
     let mut status = Status::gather(&state.config, &state.store, now, database_ok).await;
-    status.account_check = state.account_check.lock().expect("check lock").clone();
+    status.account_check = state.account.latest();
     // `/readyz` answers anyone who can reach it (a load balancer needs no credentials): upstream
     // error texts may quote what a visitor typed, so they are shown only to the admin (CLI,
     // console). The field stays, empty, so the shape is the same as `status --json`.

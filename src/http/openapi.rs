@@ -2,7 +2,7 @@
 //!
 //! Written by hand with utoipa's model (no derive macros: they would cost more compile time than
 //! this small API is worth). A test holds it to the router's route table
-//! ([`crate::startup::routes`]): every route is documented and nothing else is.
+//! ([`super::routes`]): every route is documented and nothing else is.
 
 use std::sync::OnceLock;
 
@@ -519,7 +519,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::startup::routes;
+    use crate::http::routes;
 
     #[test]
     fn every_route_is_documented_and_nothing_else() {

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::delivery::Pause;
 use crate::delivery::account_check::AccountCheck;
 use crate::domain::SignupState;
-use crate::pages::escape;
+use crate::http::pages::escape;
 use crate::status::Status;
 use crate::store::SignupRecord;
 

@@ -4,19 +4,26 @@
 //! expiring after ten minutes, stored server-side with the PKCE verifier and bound to the browser
 //! that started it by a cookie. `GET /oauth/callback` checks all three before exchanging the code,
 //! so a stranger can neither finish someone else's authorization nor connect their own account.
+//! Both routes are private (`Cache-Control: no-store`, set by the route table).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use axum::extract::{RawQuery, State};
-use axum::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
+use axum::extract::{FromRef, RawQuery, State};
+use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use rand::RngCore as _;
 
-use crate::pages;
-use crate::startup::{AppState, redirect_uri};
-use crate::store::PendingAuthorization;
+use super::admin::session::{SessionOrBasic, cookie};
+use super::{AppState, pages};
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::constant_contact::ApiClient;
+use crate::delivery::DeliveryWorker;
+use crate::delivery::account_check::AccountChecker;
+use crate::password::random_token;
+use crate::store::{PendingAuthorization, Store};
+use crate::tokens::TokenKeeper;
 
 /// How long an authorization may take from `/connect` to the callback.
 const AUTHORIZATION_TTL: chrono::Duration = chrono::Duration::minutes(10);
@@ -25,17 +32,49 @@ const ACCOUNT_NAME_WAIT: std::time::Duration = std::time::Duration::from_secs(5)
 /// Binds an authorization to the browser that started it.
 const BROWSER_COOKIE: &str = "ccbridge_connect";
 
-/// `GET /connect`: for an admin with a console session or HTTP Basic credentials.
-pub async fn connect(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(denied) = crate::admin::session::session_or_basic(&state, &headers).await {
-        return denied;
+/// What connecting needs of the application.
+#[derive(Clone)]
+pub struct Connector {
+    config: Arc<Config>,
+    store: Store,
+    clock: SharedClock,
+    keeper: TokenKeeper,
+    api: ApiClient,
+    delivery: DeliveryWorker,
+    account: AccountChecker,
+}
+
+impl FromRef<AppState> for Connector {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            config: state.config.clone(),
+            store: state.store.clone(),
+            clock: state.clock.clone(),
+            keeper: state.keeper.clone(),
+            api: state.api.clone(),
+            delivery: state.delivery.clone(),
+            account: state.account.clone(),
+        }
     }
-    start_authorization(&state).await
+}
+
+impl Connector {
+    /// A new token set was stored by an authorization: queued signups can flow, and the
+    /// configured ids are checked against the (possibly different) account.
+    fn connected(&self) {
+        self.delivery.connection_made();
+        self.account.check_soon();
+    }
+}
+
+/// `GET /connect`: for an admin with a console session or HTTP Basic credentials.
+pub async fn connect(_: SessionOrBasic, State(connector): State<Connector>) -> Response {
+    start_authorization(&connector).await
 }
 
 /// Send the (already authenticated) admin's browser to the authorize endpoint. Also the console's
 /// Connect / Reconnect button.
-pub async fn start_authorization(state: &AppState) -> Response {
+pub async fn start_authorization(state: &Connector) -> Response {
     if !state.config.constant_contact.is_configured() {
         return page(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -44,7 +83,7 @@ pub async fn start_authorization(state: &AppState) -> Response {
         );
     }
     let (authorize_url, csrf_state, verifier) = state.keeper.oauth().authorize_url();
-    let browser_key = random_key();
+    let browser_key = random_token(32);
     let now = state.clock.now();
     let pending = PendingAuthorization {
         browser_key: browser_key.clone(),
@@ -70,21 +109,20 @@ pub async fn start_authorization(state: &AppState) -> Response {
     };
     let cookie = format!(
         "{BROWSER_COOKIE}={browser_key}; Path={}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
-        callback_path(state),
+        callback_path(&state.config),
         AUTHORIZATION_TTL.num_seconds()
     );
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    let headers = response.headers_mut();
-    headers.insert(LOCATION, header(authorize_url.as_str()));
-    headers.insert(SET_COOKIE, header(&cookie));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     tracing::info!("authorization started; browser sent to Constant Contact");
-    response
+    let headers = [
+        (LOCATION, header(authorize_url.as_str())),
+        (SET_COOKIE, header(&cookie)),
+    ];
+    (StatusCode::SEE_OTHER, headers).into_response()
 }
 
 /// `GET /oauth/callback`.
 pub async fn callback(
-    State(state): State<AppState>,
+    State(state): State<Connector>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -98,16 +136,12 @@ pub async fn callback(
                 "<h1>Connected</h1>\n<p>ccbridge is connected to {}. Queued signups will now be delivered; you can close this page.</p>\n<p><a href=\"/admin\">Go to the admin console</a></p>",
                 pages::escape(&account)
             );
-            let mut response = (StatusCode::OK, pages::layout("Connected", &body)).into_response();
-            response
-                .headers_mut()
-                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
             let clear = format!(
                 "{BROWSER_COOKIE}=; Path={}; Max-Age=0; HttpOnly; SameSite=Lax",
-                callback_path(&state)
+                callback_path(&state.config)
             );
-            response.headers_mut().insert(SET_COOKIE, header(&clear));
-            response
+            let page = pages::layout("Connected", &body);
+            ([(SET_COOKIE, header(&clear))], page).into_response()
         }
         Err((status, message)) => page(status, "Not connected", &message),
     }
@@ -115,7 +149,7 @@ pub async fn callback(
 
 /// Verify the state, exchange the code, store the token set. Returns the account's name for the page.
 async fn finish(
-    state: &AppState,
+    state: &Connector,
     headers: &HeaderMap,
     params: &HashMap<String, String>,
 ) -> Result<String, (StatusCode, String)> {
@@ -207,7 +241,7 @@ async fn finish(
             )
         })?;
     tracing::info!(generation, scopes = %grant.scopes.join(" "), "connected to Constant Contact");
-    state.on_connected();
+    state.connected();
     // The account's name is a nicety (it needs the account_read scope): briefly, and after the commit.
     let summary = tokio::time::timeout(
         ACCOUNT_NAME_WAIT,
@@ -228,18 +262,20 @@ async fn finish(
 
 /// The path the browser comes back to (the redirect URI's, so a `public_url` with a path prefix
 /// behind a reverse proxy still gets the cookie).
-fn callback_path(state: &AppState) -> String {
-    redirect_uri(&state.config).path().to_owned()
+fn callback_path(config: &Config) -> String {
+    redirect_uri(config).path().to_owned()
+}
+
+/// `public_url` + `/oauth/callback`, keeping any path prefix of the public URL: the redirect URI
+/// registered at Constant Contact.
+pub fn redirect_uri(config: &Config) -> url::Url {
+    let base = config.server.public_url.as_str().trim_end_matches('/');
+    url::Url::parse(&format!("{base}/oauth/callback"))
+        .expect("a valid base URL plus a path is valid")
 }
 
 fn browser_key(headers: &HeaderMap) -> Option<String> {
-    crate::admin::session::cookie(headers, BROWSER_COOKIE)
-}
-
-fn random_key() -> String {
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    cookie(headers, BROWSER_COOKIE)
 }
 
 fn header(value: &str) -> HeaderValue {
@@ -247,9 +283,5 @@ fn header(value: &str) -> HeaderValue {
 }
 
 fn page(status: StatusCode, title: &str, text: &str) -> Response {
-    let mut response = (status, pages::notice(title, title, text)).into_response();
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    (status, pages::notice(title, title, text)).into_response()
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 use crate::config::FormConfig;
-use crate::pages::escape;
+use crate::http::pages::escape;
 
 /// The URL a form posts to: `server.public_url` + `/signup/{id}` (keeping any path prefix).
 pub fn signup_url(public_url: &url::Url, form: &FormConfig) -> String {

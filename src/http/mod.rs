@@ -1,0 +1,190 @@
+//! The HTTP surface: the application state handlers draw from, the route table, the layers
+//! around it, and the handlers themselves. The top of the stack below `startup`: only this module
+//! knows `AppState`, and each handler extracts just the part it uses (a `FromRef` substate, as in
+//! axum's examples), so what a handler can touch is in its signature.
+//!
+//! - [`signup`]: the public intake (`POST /signup/{form_id}` and its companions),
+//! - [`admin`]: the console, its sessions, credentials and CSRF extractors,
+//! - [`connect`]: the OAuth authorization (`/connect`, `/oauth/callback`),
+//! - [`health`], [`metrics`], [`openapi`], [`demo`]: the small routes,
+//! - [`middleware`]: security headers, the admin login backoff, `no-store`,
+//! - [`pages`]: the built-in HTML pages, [`serve`]: the accept loop.
+
+pub mod admin;
+pub mod connect;
+pub mod demo;
+pub mod health;
+pub mod metrics;
+pub mod middleware;
+pub mod openapi;
+pub mod pages;
+pub mod serve;
+pub mod signup;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRef, Request};
+use axum::handler::Handler;
+use axum::http::{HeaderName, Method, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{MethodFilter, MethodRouter, on};
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::abuse::Abuse;
+use crate::alerts::Alerts;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::constant_contact::ApiClient;
+use crate::delivery::DeliveryWorker;
+use crate::delivery::account_check::AccountChecker;
+use crate::signup::SignupWriter;
+use crate::store::Store;
+use crate::tokens::TokenKeeper;
+pub use connect::redirect_uri;
+pub use middleware::no_store;
+
+/// Everything the handlers can draw from; each takes only its part (`State<Store>`,
+/// `State<Arc<Config>>`, or a substate such as `signup::IntakeState`). Cheap to clone.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub clock: SharedClock,
+    pub keeper: TokenKeeper,
+    pub api: ApiClient,
+    pub delivery: DeliveryWorker,
+    pub alerts: Alerts,
+    /// Commits signups in groups (one flush for many).
+    pub writer: SignupWriter,
+    /// The latest check of configured lists and fields against the account.
+    pub account: AccountChecker,
+    /// `/readyz`'s write probe, one at a time.
+    pub readiness: health::ReadinessProbe,
+    /// Rate limits, CAPTCHA, submit timing, admin login backoff, security headers.
+    pub abuse: Arc<Abuse>,
+    pub demo: DemoMode,
+}
+
+/// Whether this is `ccbridge demo` (the landing page links the demo form, `/demo` is served).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DemoMode(pub bool);
+
+/// The request id header: taken from the client or made up, echoed, and in every log line.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// One route: method, path (axum's syntax, which is also OpenAPI's) and handler.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    /// Answers hold something private (admin pages, tokens, signed values): `no-store`.
+    pub private: bool,
+    handler: MethodRouter<AppState>,
+}
+
+impl Route {
+    /// A route whose answers a browser or proxy may keep.
+    pub(crate) fn public<H, T>(method: Method, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).expect("a standard HTTP method");
+        Self {
+            method,
+            path,
+            private: false,
+            handler: on(filter, handler),
+        }
+    }
+
+    /// A route whose answers must not be stored (`Cache-Control: no-store`).
+    pub(crate) fn private<H, T>(method: Method, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let route = Self::public(method, path, handler);
+        Self {
+            private: true,
+            handler: route
+                .handler
+                .layer(axum::middleware::map_response(middleware::no_store_layer)),
+            ..route
+        }
+    }
+}
+
+/// Every route, in one table: the router is built from it, and a test holds the OpenAPI
+/// document (`/openapi.json`) to it.
+pub fn routes(demo_page: bool) -> Vec<Route> {
+    let mut routes = vec![
+        Route::public(Method::GET, "/healthz", health::healthz),
+        Route::public(Method::GET, "/readyz", health::readyz),
+        Route::public(Method::POST, "/signup/{form_id}", signup::accept),
+        Route::public(Method::OPTIONS, "/signup/{form_id}", signup::preflight),
+        Route::public(
+            Method::GET,
+            "/signup/{form_id}/thank-you",
+            signup::thank_you,
+        ),
+        Route::private(Method::GET, "/signup/{form_id}/token", signup::timestamp),
+        Route::private(Method::GET, "/connect", connect::connect),
+        Route::private(Method::GET, "/oauth/callback", connect::callback),
+        Route::public(Method::GET, "/openapi.json", openapi::serve),
+        Route::private(Method::GET, "/metrics", metrics::scrape),
+    ];
+    routes.extend(admin::routes());
+    if demo_page {
+        routes.push(Route::public(Method::GET, "/demo", demo::page));
+    }
+    routes
+}
+
+/// Every route and the layers around them.
+pub fn router(state: AppState) -> Router {
+    let timeout = state.config.server.request_timeout;
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &Request| {
+            let request_id = request
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            // The path only: query strings may carry personal data.
+            tracing::info_span!("request", request_id, method = %request.method(), path = %request.uri().path())
+        })
+        .on_response(DefaultOnResponse::new().level(Level::INFO));
+    let routes = routes(state.demo.0)
+        .into_iter()
+        .fold(Router::new(), |router, route| {
+            router.route(route.path, route.handler)
+        })
+        .fallback(|| async { (StatusCode::NOT_FOUND, pages::not_found()).into_response() });
+    let security_headers = state.abuse.security_headers();
+    let admin_backoff = axum::middleware::from_fn_with_state(
+        middleware::Backoff::from_ref(&state),
+        middleware::admin_backoff,
+    );
+    routes
+        .with_state(state)
+        .layer(admin_backoff)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(trace)
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    timeout,
+                ))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            security_headers,
+            middleware::security_headers,
+        ))
+}

@@ -1,0 +1,108 @@
+//! How the signup endpoint answers the two kinds of caller: a browser posting an HTML form
+//! (redirects and pages) and a script (JSON).
+
+use axum::Json;
+use axum::http::header::{ACCEPT, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::config::FormConfig;
+use crate::http::pages;
+use crate::signup::SignupError;
+
+/// How the caller wants its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// A browser posting a form: redirects and HTML pages.
+    Browser,
+    /// A script: JSON bodies and plain status codes.
+    Script,
+}
+
+impl Caller {
+    /// JSON when the body is JSON or the caller accepts JSON; a browser otherwise.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let mentions_json = |name| {
+            headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .any(|v| v.to_ascii_lowercase().contains("application/json"))
+        };
+        if mentions_json(CONTENT_TYPE) || mentions_json(ACCEPT) {
+            Self::Script
+        } else {
+            Self::Browser
+        }
+    }
+
+    /// The success answer. Only ever called after the signup is committed (or deliberately dropped
+    /// as spam, which must look the same to the sender).
+    pub fn accepted(self, form: &FormConfig, id: Uuid) -> Response {
+        match self {
+            Self::Script => (
+                StatusCode::ACCEPTED,
+                Json(json!({ "status": "accepted", "id": id })),
+            )
+                .into_response(),
+            Self::Browser => {
+                let target = form
+                    .success_url
+                    .as_ref()
+                    .map(|u| u.to_string())
+                    .unwrap_or_else(|| format!("/signup/{}/thank-you", form.id));
+                see_other(&target)
+            }
+        }
+    }
+
+    /// The failure answer. `form` is `None` when the form itself is unknown.
+    pub fn refused(self, form: Option<&FormConfig>, error: &SignupError) -> Response {
+        match self {
+            Self::Script => {
+                let body = json!({ "error": {
+                    "code": error.code, "message": error.message, "field": error.field,
+                }});
+                with_retry_after(error, (error.status, Json(body)).into_response())
+            }
+            Self::Browser => match form.and_then(|f| f.error_url.as_ref()) {
+                Some(url) => {
+                    let mut url = url.clone();
+                    url.query_pairs_mut().append_pair("error", error.code);
+                    if let Some(field) = &error.field {
+                        url.query_pairs_mut().append_pair("field", field);
+                    }
+                    see_other(url.as_str())
+                }
+                None => {
+                    let page = pages::signup_error(&error.message);
+                    with_retry_after(error, (error.status, page).into_response())
+                }
+            },
+        }
+    }
+}
+
+fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(value) => (StatusCode::SEE_OTHER, [(LOCATION, value)]).into_response(),
+        // Config URLs are parsed `Url`s and form ids are URL-safe, so this cannot happen;
+        // if it ever did, a page is better than a panic.
+        Err(_) => (StatusCode::OK, pages::thank_you()).into_response(),
+    }
+}
+
+fn with_retry_after(error: &SignupError, mut response: Response) -> Response {
+    let seconds = match error.retry_after {
+        // Whole seconds, rounded up: a client that waits as told is not refused again.
+        Some(wait) => wait.as_millis().div_ceil(1000).max(1) as u64,
+        None if error.status == StatusCode::SERVICE_UNAVAILABLE => 5,
+        None => return response,
+    };
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}

@@ -1,0 +1,214 @@
+//! The public signup routes: `POST /signup/{form_id}` (the intake), its CORS preflight, the
+//! built-in thank-you page and the signed "form shown at" value for `min_submit_time`.
+//!
+//! The promise this module keeps (invariant 1): a success answer is sent only after the signup is
+//! committed to the store. If the store cannot take it, the caller gets a 503 and nothing is
+//! accepted. Bad input gets a specific error code and changes nothing (invariant 5).
+
+mod answer;
+mod cors;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRef, Path, Request, State};
+use axum::http::header::{CONTENT_LENGTH, USER_AGENT};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::AppState;
+use super::pages;
+use crate::abuse::Abuse;
+use crate::clock::SharedClock;
+use crate::config::{Config, FormConfig, TIMESTAMP_FIELD};
+use crate::delivery::DeliveryWorker;
+use crate::domain::Intake;
+use crate::signup::{SignupError, SignupWriter, body, validate};
+use answer::Caller;
+pub use cors::preflight;
+
+/// What the intake needs of the application.
+#[derive(Clone)]
+pub struct IntakeState {
+    config: Arc<Config>,
+    abuse: Arc<Abuse>,
+    writer: SignupWriter,
+    clock: SharedClock,
+    delivery: DeliveryWorker,
+}
+
+impl FromRef<AppState> for IntakeState {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            config: state.config.clone(),
+            abuse: state.abuse.clone(),
+            writer: state.writer.clone(),
+            clock: state.clock.clone(),
+            delivery: state.delivery.clone(),
+        }
+    }
+}
+
+/// Longest user agent kept for the consent record.
+const MAX_USER_AGENT_CHARS: usize = 512;
+
+/// `POST /signup/{form_id}`.
+pub async fn accept(
+    State(state): State<IntakeState>,
+    Path(form_id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let caller = Caller::from_headers(request.headers());
+    let client = crate::client_ip::client_ip(peer, request.headers(), &state.config.server);
+    let form = state.config.form(&form_id);
+    // Cheap refusals first: another site's page, then the rate limits, before the body is read.
+    let origin = form.map(|form| {
+        crate::abuse::origin::check(form, &state.config.server.public_url, request.headers())
+    });
+    let outcome = async {
+        let cors = origin.clone().transpose()?.flatten();
+        state.abuse.admit_client(client)?;
+        let form = form.ok_or_else(|| SignupError::unknown_form(&form_id))?;
+        state.abuse.admit_form(form)?;
+        let id = receive(&state, form, client, request).await?;
+        Ok::<_, SignupError>((form, id, cors))
+    }
+    .await;
+    let (mut response, cors) = match outcome {
+        Ok((form, id, cors)) => (caller.accepted(form, id), cors),
+        Err(error) => {
+            crate::metrics::signup_rejected(error.code);
+            let shown = form.map_or("-", |f| f.id.as_str());
+            tracing::info!(form = shown, code = error.code, field = ?error.field, "signup refused");
+            let cors = origin.and_then(Result::ok).flatten();
+            (caller.refused(form, &error), cors)
+        }
+    };
+    cors::decorate(&mut response, cors.as_ref());
+    response
+}
+
+/// Read, validate and store one signup; returns the id to show the caller.
+async fn receive(
+    state: &IntakeState,
+    form: &FormConfig,
+    client: IpAddr,
+    request: Request,
+) -> Result<Uuid, SignupError> {
+    let kind = body::BodyKind::from_headers(request.headers())?;
+    let (parts, body) = request.into_parts();
+    let bytes = read_body(&parts.headers, body, state.config.server.max_body_bytes).await?;
+    let mut fields = kind.parse(bytes).await?;
+    let proofs = Abuse::take_proofs(form, &mut fields)?;
+
+    let honeypot_filled = Abuse::honeypot_filled(form, &fields);
+    let validated = validate::validate(form, fields);
+    let mut signup = match (validated, honeypot_filled) {
+        (Ok(signup), _) => signup,
+        // A bot that filled the honeypot gets the normal success answer and no hint; there is
+        // nothing worth keeping when the rest is invalid too.
+        (Err(_), true) => {
+            crate::metrics::signup_spam(form.id.as_str());
+            tracing::info!(form = %form.id, "honeypot filled; invalid submission dropped");
+            return Ok(Uuid::now_v7());
+        }
+        (Err(error), false) => return Err(error),
+    };
+    signup.client_ip = Some(client);
+    signup.user_agent = parts
+        .headers
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect());
+
+    let intake = if honeypot_filled {
+        Intake::Spam { reason: "honeypot" }
+    } else {
+        state
+            .abuse
+            .screen(form, &proofs, client, state.clock.now())
+            .await?
+    };
+    let redacted = signup.email.redacted();
+    let spam = match &intake {
+        Intake::Spam { reason } => Some(*reason),
+        Intake::Deliver => None,
+    };
+    let id = state
+        .writer
+        .insert(signup, intake, state.clock.now())
+        .await
+        .map_err(|error| {
+            tracing::error!(form = %form.id, error = %error, "signup could not be stored; answered 503");
+            SignupError::unavailable()
+        })?;
+    if spam.is_none() {
+        state.delivery.signup_queued();
+        crate::metrics::signup_accepted(form.id.as_str());
+    } else {
+        crate::metrics::signup_spam(form.id.as_str());
+    }
+    tracing::info!(form = %form.id, signup_id = %id, email = %redacted, spam, "signup stored");
+    Ok(id)
+}
+
+/// Read the whole body, refusing more than `limit` bytes (by the declared length when there is one,
+/// so an oversized upload is refused before it is read).
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, SignupError> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(SignupError::too_large(limit));
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(SignupError::too_large(limit))
+        }
+        Err(_) => Err(SignupError::malformed("the request body could not be read")),
+    }
+}
+
+/// `GET /signup/{form_id}/thank-you`: the built-in page a browser lands on after a successful
+/// post when the form has no `success_url`.
+pub async fn thank_you(State(config): State<Arc<Config>>, Path(form_id): Path<String>) -> Response {
+    if config.form(&form_id).is_some() {
+        pages::thank_you().into_response()
+    } else {
+        (StatusCode::NOT_FOUND, pages::not_found()).into_response()
+    }
+}
+
+/// `GET /signup/{form_id}/token`: a fresh signed value for the form's hidden `_ts` field.
+pub async fn timestamp(
+    State(state): State<IntakeState>,
+    Path(form_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(form) = state.config.form(&form_id) else {
+        return (StatusCode::NOT_FOUND, pages::not_found()).into_response();
+    };
+    let value = state.abuse.timer().issue(&form.id, state.clock.now());
+    let body = json!({
+        "field": TIMESTAMP_FIELD,
+        "value": value,
+        "min_submit_time_ms": form.min_submit_time.map(|d| d.as_millis() as u64),
+    });
+    let mut response = Json(body).into_response();
+    // A page on an allowed site fetches this cross-origin; anyone else may fetch it too (it is
+    // no secret), but their browsers do not let their scripts read it.
+    let allowed = crate::abuse::origin::check(form, &state.config.server.public_url, &headers)
+        .ok()
+        .flatten();
+    cors::decorate(&mut response, allowed.as_ref());
+    response
+}
