@@ -37,6 +37,7 @@ pub struct Metrics {
     api_requests: Family<Labels1, Counter>,
     api_rate_limited: Family<Labels1, Counter>,
     refreshes: Family<Labels1, Counter>,
+    commit_retries: Counter,
     alerts: Family<Labels2, Counter>,
 }
 
@@ -106,6 +107,12 @@ impl Metrics {
             "Token refreshes by outcome (success, transient_failure, needs_reconnect)",
             refreshes.clone(),
         );
+        let commit_retries = Counter::default();
+        registry.register(
+            "token_commit_retries",
+            "Refreshed token sets the database refused to store, retried (the old refresh token is already spent upstream)",
+            commit_retries.clone(),
+        );
         let alerts = Family::<Labels2, Counter>::default();
         registry.register(
             "alerts",
@@ -122,6 +129,7 @@ impl Metrics {
             api_requests,
             api_rate_limited,
             refreshes,
+            commit_retries,
             alerts,
         }
     }
@@ -204,6 +212,11 @@ pub fn refresh(outcome: &str) {
         .refreshes
         .get_or_create(&label("outcome", outcome))
         .inc();
+}
+
+/// The database refused a refreshed token set; committing it is tried again.
+pub fn token_commit_retry() {
+    global().commit_retries.inc();
 }
 
 /// The alert webhook did this (`sent`, `failed`, `suppressed`, `dropped`) with an alert of `kind`.

@@ -137,8 +137,10 @@ fn layers(doc: &Path) -> BTreeMap<String, u32> {
 fn module_graph(src: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
     let files = rust_files(src);
     let modules: BTreeSet<String> = files.iter().filter_map(|f| top_module(src, f)).collect();
-    let mut graph: BTreeMap<String, BTreeMap<String, String>> =
-        modules.iter().map(|m| (m.clone(), BTreeMap::new())).collect();
+    let mut graph: BTreeMap<String, BTreeMap<String, String>> = modules
+        .iter()
+        .map(|m| (m.clone(), BTreeMap::new()))
+        .collect();
     for file in &files {
         let Some(from) = top_module(src, file) else {
             continue;

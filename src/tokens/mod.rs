@@ -42,8 +42,9 @@ const MAX_SLEEP: Duration = Duration::from_secs(3600);
 /// The same on a database shared by replicas: a connection made through another replica, or a
 /// token set it refreshed, should not wait an hour to be noticed.
 const SHARED_MAX_SLEEP: Duration = Duration::from_secs(60);
-/// Attempts at committing a refreshed token set before giving up (the database may be briefly busy).
-const COMMIT_PATIENCE: Duration = Duration::from_secs(300);
+/// How long a refreshed token set is offered to a database that refuses writes before giving up.
+/// Measured on the injected clock, so a test can move past it instead of waiting.
+const COMMIT_PATIENCE: chrono::Duration = chrono::Duration::minutes(5);
 
 /// Tuning of the token keeper.
 #[derive(Debug, Clone)]
@@ -342,7 +343,7 @@ impl TokenKeeper {
         let new = self.seal(grant, refresh, now);
         // With rotating refresh tokens the old set is dead now: this set must reach the database.
         // Keep trying for a while (nothing else can refresh without the database either).
-        let give_up_at = tokio::time::Instant::now() + COMMIT_PATIENCE;
+        let give_up_at = now + COMMIT_PATIENCE;
         let mut delay = Duration::from_millis(50);
         for attempt in 1.. {
             match self.0.store.finish_refresh(old.generation, &new).await {
@@ -362,7 +363,8 @@ impl TokenKeeper {
                     );
                     return Err(TokenError::Transient("the token set was replaced".into()));
                 }
-                Err(error) if tokio::time::Instant::now() < give_up_at => {
+                Err(error) if self.0.clock.now() < give_up_at => {
+                    crate::metrics::token_commit_retry();
                     tracing::error!(attempt, %error, "committing the refreshed token set failed; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(2));

@@ -19,6 +19,23 @@ async fn sandbox() -> Sandbox {
     start_sandbox(SandboxConfig::default(), Arc::new(SystemClock)).await
 }
 
+/// How often, so far in this process, a refreshed token set was refused by the database and
+/// retried (`ccbridge_token_commit_retries_total` from `/metrics`).
+async fn commit_retries(app: &TestApp) -> u64 {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix("ccbridge_token_commit_retries_total "))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
 /// An API call through the keeper (refreshing on 401), for tests.
 async fn list_count(app: &TestApp) -> Result<usize, ccbridge::tokens::CallError> {
     let api = app_api(app);
@@ -674,7 +691,11 @@ async fn a_public_url_with_a_path_prefix_still_connects() {
 #[tokio::test]
 async fn a_refreshed_token_set_survives_a_database_that_refuses_writes_for_a_while() {
     let sandbox = sandbox().await;
-    let app = AppOptions::against(&sandbox, "").spawn().await;
+    let clock = ManualClock::new(Utc::now());
+    let app = AppOptions::against(&sandbox, "")
+        .clock(Arc::new(clock.clone()))
+        .spawn()
+        .await;
     app.connect_ok().await;
     let before = app.store.token_set().await.unwrap().unwrap();
     sandbox.set_faults(ccbridge::sandbox::Faults {
@@ -691,12 +712,25 @@ async fn a_refreshed_token_set_survives_a_database_that_refuses_writes_for_a_whi
     })
     .await;
     let lock = crate::helpers::WriteLock::take(&app.db_path).await;
+    let retries_before = commit_retries(&app).await;
     eventually(Duration::from_secs(10), "the upstream refresh", || async {
         (sandbox.stats().refreshes == 1).then_some(())
     })
     .await;
-    // The outage lasts well beyond a few quick retries (the earlier version gave up after 11 s).
-    tokio::time::sleep(Duration::from_secs(15)).await;
+    eventually(Duration::from_secs(10), "a refused commit", || async {
+        (commit_retries(&app).await > retries_before).then_some(())
+    })
+    .await;
+    // The outage lasts almost all of the keeper's patience (5 minutes on its clock; the earlier
+    // version gave up after 11 s): it keeps offering the set to the database.
+    clock.advance(chrono::Duration::seconds(290));
+    let retries_late = commit_retries(&app).await;
+    eventually(
+        Duration::from_secs(10),
+        "commit attempts late in the outage",
+        || async { (commit_retries(&app).await >= retries_late + 2).then_some(()) },
+    )
+    .await;
     assert!(!refresh.is_finished(), "still trying to commit");
     lock.release().await;
 
