@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ccbridge::clock::SystemClock;
-use ccbridge::sandbox::{self, Sandbox, SandboxConfig};
+use ccbridge_sandbox::{self as sandbox, Sandbox, SandboxConfig};
 use secrecy::SecretString;
 
 const BARE_FLAG: &str = "--bare-server";

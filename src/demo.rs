@@ -16,9 +16,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SystemClock;
 use crate::config::{Config, LogFormat};
-use crate::sandbox::{self, Sandbox, SandboxConfig};
 use crate::startup::{Application, Dependencies};
 use crate::{password, telemetry};
+use ccbridge_sandbox::{self as sandbox, Sandbox, SandboxConfig};
 
 /// The id of the demo's signup form.
 pub const DEMO_FORM: &str = "demo";

@@ -19,7 +19,6 @@ pub mod metrics;
 pub mod openapi;
 pub mod pages;
 pub mod password;
-pub mod sandbox;
 pub mod serve;
 pub mod signup;
 pub mod startup;

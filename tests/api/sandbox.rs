@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ccbridge::clock::ManualClock;
-use ccbridge::sandbox::{
+use ccbridge_sandbox::{
     EVENTS_LIST_ID, FAVORITE_TOPIC_FIELD_ID, Faults, GENERAL_INTEREST_LIST_ID,
     PRODUCT_NEWS_LIST_ID, Sandbox, SandboxConfig,
 };
@@ -1298,7 +1298,7 @@ async fn the_control_routes_drive_the_same_state_as_the_rust_api() {
     let token = token_field(&body, "access_token");
     sandbox.sign_up(&token, &a_signup()).await;
 
-    let stats: ccbridge::sandbox::SandboxStats = sandbox
+    let stats: ccbridge_sandbox::SandboxStats = sandbox
         .get(sandbox.url("/_sandbox/stats"))
         .await
         .json()
@@ -1422,7 +1422,7 @@ async fn after_shutdown_nothing_listens() {
 #[tokio::test]
 async fn run_serves_until_its_shutdown_token_is_cancelled() {
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let running = tokio::spawn(ccbridge::sandbox::run(
+    let running = tokio::spawn(ccbridge_sandbox::run(
         "127.0.0.1:0".parse().unwrap(),
         SandboxConfig::default(),
         shutdown.clone(),

@@ -8,8 +8,11 @@
 //!   the per-second and daily limits (`api`, `faults`, `limits`),
 //! - `/_sandbox/...` and `/`: control and inspection for tests and people (`control`).
 //!
+//! It is a crate of its own so that the production binary's code and the simulator that tests it
+//! cannot share code by accident; it depends on nothing of ccbridge's but the clock.
+//!
 //! Everything that decides by the calendar (code and token expiry, the UTC day of the quota) asks
-//! the injected [`Clock`](crate::clock::Clock); only the per-second window uses real time,
+//! the injected [`Clock`](ccbridge_clock::Clock); only the per-second window uses real time,
 //! because a burst is a real-time property of the client.
 
 mod api;
@@ -40,7 +43,7 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 use uuid::Uuid;
 
-use crate::clock::{SharedClock, SystemClock};
+use ccbridge_clock::{SharedClock, SystemClock};
 
 pub use captcha::CAPTCHA_SECRET;
 pub use config::{

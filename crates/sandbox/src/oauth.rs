@@ -25,9 +25,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 use url::Url;
 
-use super::grants::{self, CodeRequest, GrantError, Issued};
-use super::html::{self, escape};
-use super::{Shared, lock};
+use crate::grants::{self, CodeRequest, GrantError, Issued};
+use crate::html::{self, escape};
+use crate::{Shared, lock};
 
 pub const AUTHORIZE_PATH: &str = "/oauth2/default/v1/authorize";
 pub const DECISION_PATH: &str = "/oauth2/default/v1/authorize/decision";
@@ -451,7 +451,7 @@ async fn token(
     shared.count(|s| s.token_requests += 1);
     let fault = lock(&shared.faults).next_token_call();
     if !shared.delay(fault.latency).await {
-        return super::faults::dropped_connection();
+        return crate::faults::dropped_connection();
     }
     if fault.unavailable {
         return TokenError::new(

@@ -20,11 +20,11 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use tokio::time::Instant;
 
-use super::contacts::Upsert;
-use super::errors;
-use super::faults::{self, ApiFault};
-use super::limits::Admission;
-use super::{Shared, lock, sign_up_form};
+use crate::contacts::Upsert;
+use crate::errors;
+use crate::faults::{self, ApiFault};
+use crate::limits::Admission;
+use crate::{Shared, lock, sign_up_form};
 
 pub const BASE_PATH: &str = "/v3";
 
