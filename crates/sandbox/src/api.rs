@@ -2,10 +2,12 @@
 //! and daily limits, in that order) and the routes ccbridge uses: `contacts/sign_up_form`,
 //! `contact_lists`, `contact_custom_fields` and `account/summary`.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
-use axum::extract::{RawQuery, Request, State};
+use axum::extract::{FromRequestParts, RawQuery, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -62,22 +64,41 @@ pub fn is_api(path: &str) -> bool {
 #[derive(Clone)]
 pub struct Granted(Vec<String>);
 
-impl Granted {
-    /// A real CC 403 most often means the token lacks the route's scope.
-    fn require(&self, scope: &'static str) -> Result<(), MissingScope> {
-        if self.0.iter().any(|s| s == scope) {
-            Ok(())
-        } else {
-            Err(MissingScope(scope))
-        }
-    }
+/// A scope a route needs, named by a type so that a handler states it in its signature.
+pub trait Scope {
+    const NAME: &'static str;
 }
 
-struct MissingScope(&'static str);
+/// `contact_data`: the contact and list routes.
+pub struct ContactData;
 
-impl IntoResponse for MissingScope {
-    fn into_response(self) -> Response {
-        errors::forbidden(self.0)
+impl Scope for ContactData {
+    const NAME: &'static str = "contact_data";
+}
+
+/// `account_read`: the account routes.
+pub struct AccountRead;
+
+impl Scope for AccountRead {
+    const NAME: &'static str = "account_read";
+}
+
+/// An extractor that lets a request through only if the gate's access token has scope `S`;
+/// otherwise it answers 403, as a real CC 403 most often means the token lacks the route's scope.
+pub struct Scoped<S>(PhantomData<S>);
+
+impl<S: Scope, T: Send + Sync> FromRequestParts<T> for Scoped<S> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &T) -> Result<Self, Response> {
+        let Extension(Granted(scopes)) = Extension::<Granted>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if scopes.iter().any(|s| s == S::NAME) {
+            Ok(Self(PhantomData))
+        } else {
+            Err(errors::forbidden(S::NAME))
+        }
     }
 }
 
@@ -173,13 +194,10 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 
 async fn sign_up_form(
     State(shared): State<Arc<Shared>>,
-    Extension(granted): Extension<Granted>,
+    _: Scoped<ContactData>,
     headers: HeaderMap,
     body: bytes::Bytes,
 ) -> Response {
-    if let Err(missing) = granted.require("contact_data") {
-        return missing.into_response();
-    }
     if !is_json(&headers) {
         return errors::unsupported_media_type();
     }
@@ -231,12 +249,9 @@ struct ListQuery {
 
 async fn contact_lists(
     State(shared): State<Arc<Shared>>,
-    Extension(granted): Extension<Granted>,
+    _: Scoped<ContactData>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if let Err(missing) = granted.require("contact_data") {
-        return missing.into_response();
-    }
     let params = QueryParams::parse(raw.as_deref());
     let (limit, query) = match list_query(&params) {
         Ok(parsed) => parsed,
@@ -334,12 +349,9 @@ struct FieldQuery {
 
 async fn custom_fields(
     State(shared): State<Arc<Shared>>,
-    Extension(granted): Extension<Granted>,
+    _: Scoped<ContactData>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if let Err(missing) = granted.require("contact_data") {
-        return missing.into_response();
-    }
     let params = QueryParams::parse(raw.as_deref());
     let limit = match params.limit(100) {
         Ok(limit) => limit,
@@ -379,12 +391,9 @@ async fn custom_fields(
 
 async fn account_summary(
     State(shared): State<Arc<Shared>>,
-    Extension(granted): Extension<Granted>,
+    _: Scoped<AccountRead>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if let Err(missing) = granted.require("account_read") {
-        return missing.into_response();
-    }
     let params = QueryParams::parse(raw.as_deref());
     let extra: Vec<&str> = params
         .get("extra_fields")
