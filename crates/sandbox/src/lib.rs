@@ -5,7 +5,8 @@
 //! everything in memory and serves on one socket:
 //! - `/oauth2/default/v1/authorize` and `/token` (`oauth`, backed by `grants`),
 //! - `/v3/...` behind one gate that applies, in order, arrival counting, faults, bearer auth and
-//!   the per-second and daily limits (`api`, `faults`, `limits`),
+//!   the per-second and daily limits (`api`, `faults`, `limits`); each route then states the
+//!   scope it needs, and the GET routes read their query strings and page alike (`query`),
 //! - `/_sandbox/...` and `/`: control and inspection for tests and people (`control`).
 //!
 //! It is a crate of its own so that the production binary's code and the simulator that tests it
@@ -26,6 +27,7 @@ mod grants;
 mod html;
 mod limits;
 mod oauth;
+mod query;
 mod sign_up_form;
 
 use std::net::SocketAddr;
