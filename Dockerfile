@@ -19,20 +19,29 @@ FROM rust:1.95-slim-bookworm AS builder
 
 WORKDIR /build
 
-# Dependencies first, against placeholder sources, so that this layer is reused as long as
-# Cargo.toml and Cargo.lock do not change.
+# Dependencies first, against placeholder sources, so that this layer is reused as long as the
+# manifests and Cargo.lock do not change. The workspace is the app at the root plus the crates in
+# crates/ (the clock and the Constant Contact sandbox, which `ccbridge demo` and `ccbridge sandbox`
+# run): cargo needs every member's manifest, and a file for every target a manifest declares (the
+# benchmark too, although `cargo build` does not compile it), before it reads the workspace at all.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src \
+COPY crates/clock/Cargo.toml crates/clock/
+COPY crates/sandbox/Cargo.toml crates/sandbox/
+RUN mkdir -p src benches crates/clock/src crates/sandbox/src \
     && echo 'fn main() {}' > src/main.rs \
-    && touch src/lib.rs \
+    && echo 'fn main() {}' > benches/load.rs \
+    && touch src/lib.rs crates/clock/src/lib.rs crates/sandbox/src/lib.rs \
     && cargo build --release --locked \
-    && rm -rf src
+    && rm -rf src benches crates/clock/src crates/sandbox/src
 
 # The real sources. `migrations/` is embedded at compile time by `sqlx::migrate!`.
-# Touching the entry points makes them newer than the placeholder build, so cargo rebuilds the crate.
+# Touching every member's entry points makes them newer than the placeholder build, so cargo
+# rebuilds each workspace crate instead of reusing its empty placeholder.
 COPY src ./src
+COPY crates ./crates
+COPY benches ./benches
 COPY migrations ./migrations
-RUN touch src/main.rs src/lib.rs \
+RUN touch src/main.rs src/lib.rs crates/clock/src/lib.rs crates/sandbox/src/lib.rs \
     && cargo build --release --locked \
     && cp target/release/ccbridge /usr/local/bin/ccbridge
 

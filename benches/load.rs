@@ -21,7 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ccbridge::clock::SystemClock;
-use ccbridge::sandbox::{self, Sandbox, SandboxConfig};
+use ccbridge::config::ConstantContactConfig;
+use ccbridge_sandbox::{self as sandbox, Sandbox, SandboxConfig};
 use secrecy::SecretString;
 
 const BARE_FLAG: &str = "--bare-server";
@@ -426,11 +427,7 @@ impl Server {
             [database]
             url = "{db}"
             [constant_contact]
-            client_id = "{id}"
-            client_secret = "{secret}"
-            authorize_url = "{authorize}"
-            token_url = "{token}"
-            api_base_url = "{api}"
+            {sandbox_keys}
             requests_per_second = {rps}
             requests_per_day = 10000000
             [admin]
@@ -446,11 +443,7 @@ impl Server {
             id = "newsletter"
             list_ids = ["{list}"]
             "#,
-            id = sandbox.client_id(),
-            secret = sandbox.client_secret(),
-            authorize = sandbox.authorize_url(),
-            token = sandbox.token_url(),
-            api = sandbox.api_base_url(),
+            sandbox_keys = ConstantContactConfig::sandbox_toml(sandbox),
             list = sandbox::GENERAL_INTEREST_LIST_ID,
         );
         let path = dir.join("ccbridge.toml");

@@ -17,12 +17,12 @@ use std::sync::Arc;
 use crate::alerts::Alerts;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
-use crate::sandbox::SandboxConfig;
 use crate::startup::{Application, connection};
 use crate::status::Status;
 use crate::store::{SingleProcessLock, Store, redacted_url};
 use crate::tokens::{CallError, TokenError};
 use crate::{password, telemetry};
+use ccbridge_sandbox::SandboxConfig;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -201,7 +201,7 @@ async fn sandbox(listen: SocketAddr, config: SandboxConfig) -> anyhow::Result<Ex
     telemetry::init(&crate::config::LoggingConfig::default());
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    crate::sandbox::run(listen, config, shutdown).await?;
+    ccbridge_sandbox::run(listen, config, shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }
 

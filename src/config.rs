@@ -31,6 +31,7 @@ pub use abuse::{
     CaptchaConfig, CaptchaProvider, DEFAULT_MIN_SCORE, OnUnreachable, RateLimitConfig, SpamConfig,
     TIMESTAMP_FIELD,
 };
+mod sandbox;
 
 /// The environment variable that names the config file when `--config` is not given.
 pub const CONFIG_ENV: &str = "CCBRIDGE_CONFIG";

@@ -16,9 +16,9 @@ use crate::clock::SystemClock;
 use crate::config::{Config, LogFormat};
 use crate::http::demo::DEMO_FORM;
 use crate::password::random_token;
-use crate::sandbox::{self, Sandbox, SandboxConfig};
 use crate::startup::{Application, Dependencies};
 use crate::{password, telemetry};
+use ccbridge_sandbox::{self as sandbox, Sandbox, SandboxConfig};
 
 /// Run the demo until `shutdown`. Prints the URLs to visit on stdout.
 pub async fn run(
@@ -104,10 +104,6 @@ fn demo_config(
         url = "sqlite://{db}"
 
         [constant_contact]
-        client_id = "{client_id}"
-        authorize_url = "{authorize}"
-        token_url = "{token}"
-        api_base_url = "{api}"
         scopes = ["contact_data", "offline_access", "account_read"]
 
         [[forms]]
@@ -117,17 +113,13 @@ fn demo_config(
         custom_fields = {{ favorite_topic = "{topic}" }}
         "#,
         db = db.display(),
-        client_id = sandbox.client_id(),
-        authorize = sandbox.authorize_url(),
-        token = sandbox.token_url(),
-        api = sandbox.api_base_url(),
         general = sandbox::GENERAL_INTEREST_LIST_ID,
         events = sandbox::EVENTS_LIST_ID,
         news = sandbox::PRODUCT_NEWS_LIST_ID,
         topic = sandbox::FAVORITE_TOPIC_FIELD_ID,
     );
     let mut config = Config::from_toml(&text)?;
-    config.constant_contact.client_secret = SecretString::from(sandbox.client_secret().to_owned());
+    config.constant_contact.point_at_sandbox(sandbox);
     config.admin.password_hash = SecretString::from(password::hash(&SecretString::from(
         admin_password.to_owned(),
     ))?);

@@ -37,7 +37,6 @@ pub mod http;
 // 8. Wiring and the entry points.
 pub mod cli;
 pub mod demo;
-pub mod sandbox;
 pub mod startup;
 
 pub use config::Config;

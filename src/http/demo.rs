@@ -1,6 +1,6 @@
 //! `GET /demo`: the demo signup page that `ccbridge demo` serves, posting to the demo form.
 
-use crate::sandbox;
+use ccbridge_sandbox as sandbox;
 
 /// The id of the demo's signup form.
 pub const DEMO_FORM: &str = "demo";

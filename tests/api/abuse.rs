@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use ccbridge::clock::{ManualClock, SystemClock};
 use ccbridge::domain::SignupState;
-use ccbridge::sandbox::{CAPTCHA_SECRET, Sandbox, SandboxConfig};
+use ccbridge_sandbox::{CAPTCHA_SECRET, Sandbox, SandboxConfig};
 use chrono::Utc;
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
@@ -822,7 +822,7 @@ async fn secrets_and_personal_data_never_reach_the_logs() {
     let sink = logs.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "info,ccbridge=trace,tower_http=trace,ccbridge::sandbox=off",
+            "info,ccbridge=trace,tower_http=trace,ccbridge_sandbox=off",
         ))
         .with_writer(move || sink.clone())
         .with_ansi(false)

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ccbridge::clock::ManualClock;
 use ccbridge::domain::SignupState;
-use ccbridge::sandbox::Sandbox;
+use ccbridge_sandbox::Sandbox;
 use chrono::Utc;
 use serde_json::json;
 use sha2::{Digest, Sha256};

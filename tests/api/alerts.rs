@@ -10,8 +10,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::routing::post;
 use ccbridge::alerts::AlertKind;
-use ccbridge::sandbox::Sandbox;
 use ccbridge::tokens::TokenError;
+use ccbridge_sandbox::Sandbox;
 use serde_json::Value;
 
 use crate::helpers::{AppOptions, TestApp, eventually, fast_sandbox};

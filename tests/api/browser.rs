@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use ccbridge::clock::SystemClock;
 use ccbridge::domain::SignupState;
-use ccbridge::sandbox::{
+use ccbridge_sandbox::{
     EVENTS_LIST_ID, FAVORITE_TOPIC_FIELD_ID, Faults, GENERAL_INTEREST_LIST_ID,
     PRODUCT_NEWS_LIST_ID, Sandbox, SandboxConfig,
 };

@@ -197,13 +197,9 @@ async fn lists_json_and_the_exit_codes_tell_a_script_what_happened() {
     std::fs::write(
         &config,
         format!(
-            "[database]\nurl = \"{}\"\n[constant_contact]\nclient_id = \"{}\"\nclient_secret = \"{}\"\nauthorize_url = \"{}\"\ntoken_url = \"{}\"\napi_base_url = \"{}\"\n[logging]\nlevel = \"error\"\n",
+            "[database]\nurl = \"{}\"\n[constant_contact]\n{}[logging]\nlevel = \"error\"\n",
             app.db_url,
-            sandbox.client_id(),
-            sandbox.client_secret(),
-            sandbox.authorize_url(),
-            sandbox.token_url(),
-            sandbox.api_base_url(),
+            ccbridge::config::ConstantContactConfig::sandbox_toml(&sandbox),
         ),
     )
     .unwrap();

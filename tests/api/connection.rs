@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use ccbridge::alerts::AlertKind;
 use ccbridge::clock::{ManualClock, SharedClock, SystemClock};
-use ccbridge::sandbox::{Sandbox, SandboxConfig};
 use ccbridge::tokens::TokenError;
+use ccbridge_sandbox::{Sandbox, SandboxConfig};
 use chrono::Utc;
 use serde_json::{Value, json};
 
@@ -698,7 +698,7 @@ async fn a_refreshed_token_set_survives_a_database_that_refuses_writes_for_a_whi
         .await;
     app.connect_ok().await;
     let before = app.store.token_set().await.unwrap().unwrap();
-    sandbox.set_faults(ccbridge::sandbox::Faults {
+    sandbox.set_faults(ccbridge_sandbox::Faults {
         latency_ms: 1_000,
         ..Default::default()
     });
@@ -743,7 +743,7 @@ async fn a_refreshed_token_set_survives_a_database_that_refuses_writes_for_a_whi
     assert_eq!(after.generation, before.generation + 1);
     assert_eq!(refreshed.generation, after.generation);
     assert_eq!(after.state, "connected");
-    sandbox.set_faults(ccbridge::sandbox::Faults::default());
+    sandbox.set_faults(ccbridge_sandbox::Faults::default());
     assert!(list_count(&app).await.is_ok(), "the new set works upstream");
     assert_eq!(
         sandbox.stats().invalid_grants,

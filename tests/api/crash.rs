@@ -101,7 +101,7 @@ async fn every_acknowledged_signup_survives_a_sigkill_mid_stream() {
 #[tokio::test]
 async fn a_signup_being_delivered_when_the_process_is_killed_is_delivered_after_the_restart() {
     use ccbridge::domain::SignupState;
-    use ccbridge::sandbox::Faults;
+    use ccbridge_sandbox::Faults;
 
     let sandbox = fast_sandbox().await;
     let dir = tempfile::tempdir().unwrap();

@@ -8,7 +8,7 @@ use ccbridge::alerts::AlertKind;
 use ccbridge::clock::{Clock as _, ManualClock, SharedClock, SystemClock};
 use ccbridge::delivery::{Delivery, Pause};
 use ccbridge::domain::SignupState;
-use ccbridge::sandbox::{Faults, Sandbox, SandboxConfig};
+use ccbridge_sandbox::{Faults, Sandbox, SandboxConfig};
 use chrono::{TimeZone, Utc};
 use serde_json::json;
 
@@ -127,7 +127,7 @@ async fn a_401_in_the_middle_of_a_stream_costs_exactly_one_refresh() {
 async fn signups_wait_without_a_token_and_coalesce_into_one_call_per_email() {
     let sandbox = fast_sandbox().await;
     let app = AppOptions::against(&sandbox, FAST).spawn().await;
-    let events = ccbridge::sandbox::EVENTS_LIST_ID.to_string();
+    let events = ccbridge_sandbox::EVENTS_LIST_ID.to_string();
     for (first, list) in [
         ("Ann", None),
         ("Anne", Some(events.as_str())),
@@ -164,7 +164,7 @@ async fn signups_wait_without_a_token_and_coalesce_into_one_call_per_email() {
     assert!(
         contact
             .list_memberships
-            .contains(&ccbridge::sandbox::EVENTS_LIST_ID),
+            .contains(&ccbridge_sandbox::EVENTS_LIST_ID),
         "lists are merged"
     );
     app.stop().await;

@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use ccbridge::alerts::{Alert, Alerts};
 use ccbridge::clock::{SharedClock, SystemClock};
+use ccbridge::config::ConstantContactConfig;
 use ccbridge::delivery::DeliveryWorker;
-use ccbridge::sandbox::{Sandbox, SandboxConfig};
 use ccbridge::startup::Dependencies;
 use ccbridge::store::{SignupRecord, Store};
 use ccbridge::tokens::TokenKeeper;
 use ccbridge::{Application, Config};
+use ccbridge_sandbox::{Sandbox, SandboxConfig};
 use secrecy::SecretString;
 use serde_json::Value;
 use tempfile::TempDir;
@@ -210,12 +211,7 @@ impl<'a> AppOptions<'a> {
         config.server.public_url = format!("http://{addr}").parse().unwrap();
         config.admin.password_hash = SecretString::from(admin_hash());
         if let Some(sandbox) = self.sandbox {
-            let cc = &mut config.constant_contact;
-            cc.client_id = sandbox.client_id().to_owned();
-            cc.client_secret = SecretString::from(sandbox.client_secret().to_owned());
-            cc.authorize_url = sandbox.authorize_url();
-            cc.token_url = sandbox.token_url();
-            cc.api_base_url = sandbox.api_base_url();
+            config.constant_contact.point_at_sandbox(sandbox);
         }
         if let Some(change) = self.configure {
             change(&mut config);
@@ -507,11 +503,7 @@ pub fn serve_config(
         url = "{db_url}"
         [constant_contact]
         requests_per_second = 1000
-        client_id = "{client_id}"
-        client_secret = "{client_secret}"
-        authorize_url = "{authorize}"
-        token_url = "{token}"
-        api_base_url = "{api}"
+        {sandbox_keys}
         {constant_contact}
         [delivery]
         {delivery}
@@ -521,11 +513,7 @@ pub fn serve_config(
         level = "warn"
         {forms}
         "#,
-        client_id = sandbox.client_id(),
-        client_secret = sandbox.client_secret(),
-        authorize = sandbox.authorize_url(),
-        token = sandbox.token_url(),
-        api = sandbox.api_base_url(),
+        sandbox_keys = ConstantContactConfig::sandbox_toml(sandbox),
         hash = admin_hash(),
         forms = forms_toml(),
     )

@@ -11,7 +11,7 @@ use std::time::Duration;
 use ccbridge::clock::SystemClock;
 use ccbridge::delivery::Pause;
 use ccbridge::domain::SignupState;
-use ccbridge::sandbox::{Faults, SandboxConfig};
+use ccbridge_sandbox::{Faults, SandboxConfig};
 use chrono::{DateTime, TimeZone as _, Utc};
 use serde_json::{Value, json};
 use sqlx::AnyPool;

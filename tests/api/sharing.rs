@@ -135,7 +135,7 @@ async fn handles_on_one_database_take_evenly_spaced_slots() {
 #[tokio::test]
 async fn a_claim_is_kept_alive_while_its_delivery_takes_longer_than_the_lease() {
     use ccbridge::delivery::Delivery;
-    use ccbridge::sandbox::Faults;
+    use ccbridge_sandbox::Faults;
     let sandbox = fast_sandbox().await;
     let app = AppOptions::against(
         &sandbox,

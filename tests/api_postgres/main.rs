@@ -3,8 +3,8 @@
 //! database. Needs a server: `CCBRIDGE_TEST_POSTGRES_URL`, by default
 //! `postgres://postgres@127.0.0.1:5432/test`; a missing server fails the tests, it never skips them.
 //!
-//! Left out, because they involve no database of their own: the sandbox's tests, the demo (always
-//! SQLite) and the browser tests, which run in `tests/api`.
+//! Left out, because they involve no database of their own: the demo (always SQLite) and the
+//! browser tests, which run in `tests/api`, and the sandbox's tests, in `crates/sandbox/tests`.
 
 // The helpers are shared with `tests/api`; the few only its tests use are unused here.
 #![allow(dead_code)]

@@ -8,8 +8,8 @@ use chrono::NaiveDate;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::SandboxCustomFieldValue;
-use super::config::Settings;
+use crate::SandboxCustomFieldValue;
+use crate::config::Settings;
 
 const MAX_EMAIL: usize = 50;
 const MAX_NAME: usize = 50;

@@ -24,7 +24,7 @@ use axum::{Form, Json, Router};
 use chrono::SecondsFormat;
 use serde_json::{Value, json};
 
-use super::Shared;
+use crate::Shared;
 
 pub const VERIFY_PATH: &str = "/captcha/verify";
 /// The secret the test verifier accepts.

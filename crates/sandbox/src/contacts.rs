@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::SandboxContact;
-use super::sign_up_form::SignUpForm;
+use crate::SandboxContact;
+use crate::sign_up_form::SignUpForm;
 
 /// What an upsert did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

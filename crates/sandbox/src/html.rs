@@ -1,10 +1,25 @@
 //! The page shell shared by the sandbox's HTML (authorize errors, the consent page, the
-//! inspection page). Dynamic text goes through [`escape`] before it reaches a page.
+//! inspection page), and the escaping every piece of dynamic text goes through before it reaches
+//! a page. The sandbox has its own, not ccbridge's: the simulator shares no code with the client.
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
-pub use crate::http::pages::escape;
+/// Escape text for HTML element content and quoted attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 /// A complete page around already-escaped `body` HTML. `head` is extra, already-safe markup.
 pub fn page(title: &str, head: &str, body: &str) -> Html<String> {
@@ -41,4 +56,23 @@ button {{ font-size: 1rem; padding: .4rem 1.2rem; margin-right: .5rem; }}
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
     let body = format!("<h1>{}</h1>\n<p>{}</p>", escape(title), escape(message));
     (status, page(title, "", &body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_neutralises_markup_and_both_quotes_and_keeps_other_text() {
+        assert_eq!(
+            escape(r#"<a href="x" title='y'>Tom & Jerry</a>"#),
+            "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;Tom &amp; Jerry&lt;/a&gt;"
+        );
+        assert_eq!(escape("plain text, ünïcode"), "plain text, ünïcode");
+        assert_eq!(
+            escape("&amp;"),
+            "&amp;amp;",
+            "text is escaped as given, once"
+        );
+    }
 }

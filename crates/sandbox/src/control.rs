@@ -10,9 +10,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use super::faults::Faults;
-use super::html::{escape, page};
-use super::{SandboxContact, SandboxStats, Shared, api, lock, oauth};
+use crate::faults::Faults;
+use crate::html::{escape, page};
+use crate::{SandboxContact, SandboxStats, Shared, api, lock, oauth};
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()

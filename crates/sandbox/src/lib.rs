@@ -5,11 +5,15 @@
 //! everything in memory and serves on one socket:
 //! - `/oauth2/default/v1/authorize` and `/token` (`oauth`, backed by `grants`),
 //! - `/v3/...` behind one gate that applies, in order, arrival counting, faults, bearer auth and
-//!   the per-second and daily limits (`api`, `faults`, `limits`),
+//!   the per-second and daily limits (`api`, `faults`, `limits`); each route then states the
+//!   scope it needs, and the GET routes read their query strings and page alike (`query`),
 //! - `/_sandbox/...` and `/`: control and inspection for tests and people (`control`).
 //!
+//! It is a crate of its own so that the production binary's code and the simulator that tests it
+//! cannot share code by accident; it depends on nothing of ccbridge's but the clock.
+//!
 //! Everything that decides by the calendar (code and token expiry, the UTC day of the quota) asks
-//! the injected [`Clock`](crate::clock::Clock); only the per-second window uses real time,
+//! the injected [`Clock`](ccbridge_clock::Clock); only the per-second window uses real time,
 //! because a burst is a real-time property of the client.
 
 mod api;
@@ -23,6 +27,7 @@ mod grants;
 mod html;
 mod limits;
 mod oauth;
+mod query;
 mod sign_up_form;
 
 use std::net::SocketAddr;
@@ -40,7 +45,7 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 use uuid::Uuid;
 
-use crate::clock::{SharedClock, SystemClock};
+use ccbridge_clock::{SharedClock, SystemClock};
 
 pub use captcha::CAPTCHA_SECRET;
 pub use config::{

@@ -1,30 +1,31 @@
 //! The `/v3` API: the gate every call passes (arrival counting, faults, bearer auth, per-second
-//! and daily limits, in that order) and the routes ccbridge uses: `contacts/sign_up_form`,
-//! `contact_lists`, `contact_custom_fields` and `account/summary`.
+//! and daily limits, in that order), the [`Scoped`] extractor by which a route requires a scope,
+//! and the routes ccbridge uses: `contacts/sign_up_form`, `contact_lists`,
+//! `contact_custom_fields` and `account/summary`.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
-use axum::extract::{RawQuery, Request, State};
+use axum::extract::{FromRequestParts, RawQuery, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use tokio::time::Instant;
 
-use super::contacts::Upsert;
-use super::errors;
-use super::faults::{self, ApiFault};
-use super::limits::Admission;
-use super::{Shared, lock, sign_up_form};
+use crate::contacts::Upsert;
+use crate::errors;
+use crate::faults::{self, ApiFault};
+use crate::limits::Admission;
+use crate::query::{NoFilters, PageRequest, QueryParams};
+use crate::{Shared, lock, sign_up_form};
 
 pub const BASE_PATH: &str = "/v3";
 
@@ -62,22 +63,41 @@ pub fn is_api(path: &str) -> bool {
 #[derive(Clone)]
 pub struct Granted(Vec<String>);
 
-impl Granted {
-    /// A real CC 403 most often means the token lacks the route's scope.
-    fn require(&self, scope: &'static str) -> Result<(), MissingScope> {
-        if self.0.iter().any(|s| s == scope) {
-            Ok(())
-        } else {
-            Err(MissingScope(scope))
-        }
-    }
+/// A scope a route needs, named by a type so that a handler states it in its signature.
+pub trait Scope {
+    const NAME: &'static str;
 }
 
-struct MissingScope(&'static str);
+/// `contact_data`: the contact and list routes.
+pub struct ContactData;
 
-impl IntoResponse for MissingScope {
-    fn into_response(self) -> Response {
-        errors::forbidden(self.0)
+impl Scope for ContactData {
+    const NAME: &'static str = "contact_data";
+}
+
+/// `account_read`: the account routes.
+pub struct AccountRead;
+
+impl Scope for AccountRead {
+    const NAME: &'static str = "account_read";
+}
+
+/// An extractor that lets a request through only if the gate's access token has scope `S`;
+/// otherwise it answers 403, as a real CC 403 most often means the token lacks the route's scope.
+pub struct Scoped<S>(PhantomData<S>);
+
+impl<S: Scope, T: Send + Sync> FromRequestParts<T> for Scoped<S> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &T) -> Result<Self, Response> {
+        let Extension(Granted(scopes)) = Extension::<Granted>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if scopes.iter().any(|s| s == S::NAME) {
+            Ok(Self(PhantomData))
+        } else {
+            Err(errors::forbidden(S::NAME))
+        }
     }
 }
 
@@ -173,13 +193,10 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 
 async fn sign_up_form(
     State(shared): State<Arc<Shared>>,
-    Extension(granted): Extension<Granted>,
+    _: Scoped<ContactData>,
     headers: HeaderMap,
     body: bytes::Bytes,
 ) -> Response {
-    if let Err(missing) = granted.require("contact_data") {
-        return missing.into_response();
-    }
     if !is_json(&headers) {
         return errors::unsupported_media_type();
     }
@@ -218,11 +235,9 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 // ── GET /v3/contact_lists ────────────────────────────────────────────────────────────────────
 
-/// The query of a `contact_lists` page. A cursor carries it whole, so following
-/// `_links.next.href` gives the same kind of page.
-#[derive(serde::Deserialize, Serialize)]
+/// The query of a `contact_lists` page.
+#[derive(Deserialize, Serialize)]
 struct ListQuery {
-    offset: usize,
     include_count: bool,
     include_membership_count: bool,
     name: Option<String>,
@@ -231,17 +246,15 @@ struct ListQuery {
 
 async fn contact_lists(
     State(shared): State<Arc<Shared>>,
-    Extension(granted): Extension<Granted>,
+    _: Scoped<ContactData>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if let Err(missing) = granted.require("contact_data") {
-        return missing.into_response();
-    }
     let params = QueryParams::parse(raw.as_deref());
-    let (limit, query) = match list_query(&params) {
-        Ok(parsed) => parsed,
+    let request = match PageRequest::parse(&params, 1000, list_query) {
+        Ok(request) => request,
         Err(message) => return errors::bad_request(&message),
     };
+    let query = &request.query;
     let settings = &shared.settings;
     // The sandbox has only active email lists: asking for deleted (or SMS) lists finds none.
     let matching: Vec<_> = settings
@@ -250,7 +263,7 @@ async fn contact_lists(
         .filter(|l| !query.deleted_only && query.name.as_ref().is_none_or(|n| *n == l.name))
         .collect();
     let total = matching.len();
-    let (page, next_offset) = page_of(matching, query.offset, limit);
+    let (page, links) = request.page(matching, "/v3/contact_lists");
     let lists: Vec<Value> = {
         let contacts = lock(&shared.contacts);
         page.iter()
@@ -274,19 +287,14 @@ async fn contact_lists(
     if query.include_count {
         body["lists_count"] = json!(total);
     }
-    if let Some(offset) = next_offset {
-        let cursor = encode_cursor(&ListQuery { offset, ..query });
-        body["_links"] = next_link("/v3/contact_lists", &cursor, limit);
+    if let Some(links) = links {
+        body["_links"] = links;
     }
     Json(body).into_response()
 }
 
-fn list_query(params: &QueryParams) -> Result<(usize, ListQuery), String> {
-    let limit = params.limit(1000)?;
-    if let Some(cursor) = params.get("cursor") {
-        let query = decode_cursor(cursor).ok_or("cursor does not have a valid value")?;
-        return Ok((limit, query));
-    }
+/// The query of a first page (later pages take theirs from the cursor).
+fn list_query(params: &QueryParams) -> Result<ListQuery, String> {
     let include_count = match params.get("include_count") {
         None | Some("false") => false,
         Some("true") => true,
@@ -313,47 +321,31 @@ fn list_query(params: &QueryParams) -> Result<(usize, ListQuery), String> {
         Some("sms") => deleted_only = true,
         Some(_) => return Err("channel_type does not have a valid value".into()),
     }
-    Ok((
-        limit,
-        ListQuery {
-            offset: 0,
-            include_count,
-            include_membership_count,
-            name: params.get("name").map(str::to_owned),
-            deleted_only,
-        },
-    ))
+    Ok(ListQuery {
+        include_count,
+        include_membership_count,
+        name: params.get("name").map(str::to_owned),
+        deleted_only,
+    })
 }
 
 // ── GET /v3/contact_custom_fields ────────────────────────────────────────────────────────────
 
-#[derive(serde::Deserialize, Serialize)]
-struct FieldQuery {
-    offset: usize,
-}
-
 async fn custom_fields(
     State(shared): State<Arc<Shared>>,
-    Extension(granted): Extension<Granted>,
+    _: Scoped<ContactData>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if let Err(missing) = granted.require("contact_data") {
-        return missing.into_response();
-    }
     let params = QueryParams::parse(raw.as_deref());
-    let limit = match params.limit(100) {
-        Ok(limit) => limit,
+    let request = match PageRequest::parse(&params, 100, |_| Ok(NoFilters {})) {
+        Ok(request) => request,
         Err(message) => return errors::bad_request(&message),
     };
-    let offset = match params.get("cursor") {
-        None => 0,
-        Some(cursor) => match decode_cursor::<FieldQuery>(cursor) {
-            Some(query) => query.offset,
-            None => return errors::bad_request("cursor does not have a valid value"),
-        },
-    };
     let settings = &shared.settings;
-    let (page, next_offset) = page_of(settings.custom_fields.iter().collect(), offset, limit);
+    let (page, links) = request.page(
+        settings.custom_fields.iter().collect(),
+        "/v3/contact_custom_fields",
+    );
     let fields: Vec<Value> = page
         .iter()
         .map(|field| {
@@ -368,9 +360,8 @@ async fn custom_fields(
         })
         .collect();
     let mut body = json!({ "custom_fields": fields });
-    if let Some(offset) = next_offset {
-        let cursor = encode_cursor(&FieldQuery { offset });
-        body["_links"] = next_link("/v3/contact_custom_fields", &cursor, limit);
+    if let Some(links) = links {
+        body["_links"] = links;
     }
     Json(body).into_response()
 }
@@ -379,12 +370,9 @@ async fn custom_fields(
 
 async fn account_summary(
     State(shared): State<Arc<Shared>>,
-    Extension(granted): Extension<Granted>,
+    _: Scoped<AccountRead>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if let Err(missing) = granted.require("account_read") {
-        return missing.into_response();
-    }
     let params = QueryParams::parse(raw.as_deref());
     let extra: Vec<&str> = params
         .get("extra_fields")
@@ -439,62 +427,44 @@ fn encoded_account_id(account_name: &str) -> String {
         .collect()
 }
 
-// ── Shared pieces ────────────────────────────────────────────────────────────────────────────
-
-/// Query parameters, the last value winning.
-struct QueryParams(Vec<(String, String)>);
-
-impl QueryParams {
-    fn parse(raw: Option<&str>) -> Self {
-        Self(
-            url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
-                .into_owned()
-                .collect(),
-        )
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// `limit`: 1..=max, default 50.
-    fn limit(&self, max: usize) -> Result<usize, String> {
-        match self.get("limit") {
-            None => Ok(50),
-            Some(raw) => match raw.parse::<usize>() {
-                Ok(limit) if (1..=max).contains(&limit) => Ok(limit),
-                _ => Err(format!("limit must be an integer from 1 to {max}")),
-            },
-        }
-    }
-}
-
-/// One page and the offset of the next, if there is more.
-fn page_of<T>(items: Vec<T>, offset: usize, limit: usize) -> (Vec<T>, Option<usize>) {
-    let total = items.len();
-    let page: Vec<T> = items.into_iter().skip(offset).take(limit).collect();
-    let end = offset.saturating_add(limit);
-    (page, (end < total).then_some(end))
-}
-
-/// `_links.next.href`, relative to the API host like CC's.
-fn next_link(path: &str, cursor: &str, limit: usize) -> Value {
-    json!({ "next": { "href": format!("{path}?cursor={cursor}&limit={limit}") } })
-}
-
-/// An opaque cursor (base64url JSON: URL-safe as it stands).
-fn encode_cursor(query: &impl Serialize) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(query).expect("a cursor serializes"))
-}
-
-fn decode_cursor<T: DeserializeOwned>(cursor: &str) -> Option<T> {
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()
-}
-
 fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    use super::*;
+
+    #[test]
+    fn a_contact_lists_cursor_carries_every_filter_of_the_first_page() {
+        let params = QueryParams::parse(Some("limit=1&include_count=true&name=Events"));
+        let first = PageRequest::parse(&params, 1000, list_query).unwrap();
+        let (_, links) = first.page(vec!["a", "b"], "/v3/contact_lists");
+        let href = links.unwrap()["next"]["href"].as_str().unwrap().to_owned();
+        let query = href.split_once('?').unwrap().1;
+        let cursor = QueryParams::parse(Some(query))
+            .get("cursor")
+            .unwrap()
+            .to_owned();
+        let cursor: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(cursor).unwrap()).unwrap();
+        assert_eq!(
+            cursor,
+            json!({
+                "offset": 1,
+                "include_count": true,
+                "include_membership_count": false,
+                "name": "Events",
+                "deleted_only": false,
+            })
+        );
+        let second =
+            PageRequest::parse(&QueryParams::parse(Some(query)), 1000, list_query).unwrap();
+        assert_eq!((second.offset, second.limit), (1, 1));
+        assert_eq!(second.query.name.as_deref(), Some("Events"));
+        assert!(second.query.include_count && !second.query.deleted_only);
+    }
 }

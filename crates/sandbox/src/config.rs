@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use url::Url;
 use uuid::Uuid;
 
-use super::faults::Faults;
+use crate::faults::Faults;
 
 /// The default list "General Interest" (the list id in Constant Contact's own examples).
 pub const GENERAL_INTEREST_LIST_ID: Uuid = Uuid::from_u128(0x07936f78_662a_11eb_af0a_fa163e56c9b0);

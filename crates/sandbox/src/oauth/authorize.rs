@@ -1,0 +1,321 @@
+//! The authorize endpoint: checks an authorization request, then approves it at once or shows
+//! the owner a consent page whose decision comes back to `DECISION_PATH`; either way a single-use
+//! code goes back to the client's redirect URI.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::http::header::{CACHE_CONTROL, LOCATION};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use chrono::{DateTime, TimeDelta, Utc};
+use url::Url;
+
+use super::DECISION_PATH;
+use super::params::Params;
+use crate::grants::{self, CodeRequest};
+use crate::html::{self, escape};
+use crate::{Shared, lock};
+
+/// The scopes CC documents for the v3 API.
+const KNOWN_SCOPES: [&str; 5] = [
+    "account_read",
+    "account_update",
+    "contact_data",
+    "campaign_data",
+    grants::OFFLINE_ACCESS,
+];
+
+/// How long a consent page may stay open before its request is forgotten.
+const CONSENT_LIFETIME: TimeDelta = TimeDelta::minutes(10);
+
+/// A valid authorization request, waiting for (or past) the owner's decision.
+#[derive(Clone)]
+struct AuthorizeRequest {
+    code: CodeRequest,
+    redirect: Url,
+    state: String,
+}
+
+/// An RFC 6749 §4.1.2.1 error to send back to the client's redirect URI.
+struct RedirectError {
+    error: &'static str,
+    description: String,
+}
+
+impl RedirectError {
+    fn new(error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            error,
+            description: description.into(),
+        }
+    }
+}
+
+/// `GET /oauth2/default/v1/authorize`
+pub(super) async fn authorize(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = Params::parse(&[query.as_deref().unwrap_or("").as_bytes()]);
+    let redirect = match trusted_redirect(&shared, &params) {
+        Ok(redirect) => redirect,
+        Err(message) => {
+            return html::error_page(
+                StatusCode::BAD_REQUEST,
+                "Invalid authorization request",
+                &message,
+            );
+        }
+    };
+    let state = params.get("state").map(str::to_owned);
+    let request = match authorization_request(&shared, &params, redirect.clone()) {
+        Ok(request) => request,
+        Err(error) => return redirect_with_error(&redirect, &error, state.as_deref()),
+    };
+    if shared.settings.consent {
+        let now = shared.clock.now();
+        let pending_id = lock(&shared.consents).insert(request.clone(), now);
+        consent_page(&shared, &request, &pending_id)
+    } else {
+        approve(&shared, request)
+    }
+}
+
+/// The client and its redirect URI, checked before anything may be sent to that URI; the error
+/// is the message for the page shown instead.
+fn trusted_redirect(shared: &Shared, params: &Params) -> Result<Url, String> {
+    if params.is_repeated("client_id") || params.is_repeated("redirect_uri") {
+        return Err("The client_id and redirect_uri parameters must be given once each.".into());
+    }
+    match params.get("client_id") {
+        None => return Err("The client_id parameter is missing.".into()),
+        Some(id) if id != shared.settings.client_id => {
+            return Err(format!(
+                "The client_id '{id}' is not a registered application."
+            ));
+        }
+        Some(_) => {}
+    }
+    let Some(raw) = params.get("redirect_uri") else {
+        return Err("The redirect_uri parameter is missing.".into());
+    };
+    match Url::parse(raw) {
+        Ok(url)
+            if matches!(url.scheme(), "http" | "https")
+                && url.has_host()
+                && url.fragment().is_none() =>
+        {
+            Ok(url)
+        }
+        _ => Err("The redirect_uri must be an absolute http(s) URL without a fragment.".into()),
+    }
+}
+
+/// Everything else about the request; these errors go back to the (trusted) redirect URI.
+fn authorization_request(
+    shared: &Shared,
+    params: &Params,
+    redirect: Url,
+) -> Result<AuthorizeRequest, RedirectError> {
+    if let Some(name) = params.first_repeated() {
+        return Err(RedirectError::new(
+            "invalid_request",
+            format!("The '{name}' parameter must not be given more than once."),
+        ));
+    }
+    match params.get("response_type") {
+        None => {
+            return Err(RedirectError::new(
+                "invalid_request",
+                "The 'response_type' parameter is missing.",
+            ));
+        }
+        Some("code") => {}
+        Some(_) => {
+            return Err(RedirectError::new(
+                "unsupported_response_type",
+                "The response type is not supported by the authorization server. Use 'code'.",
+            ));
+        }
+    }
+    let Some(state) = params.get("state") else {
+        return Err(RedirectError::new(
+            "invalid_request",
+            "The 'state' parameter is required.",
+        ));
+    };
+    let scopes = requested_scopes(params.get("scope"))?;
+    if params.get("code_challenge_method") != Some("S256") {
+        return Err(RedirectError::new(
+            "invalid_request",
+            "PKCE is required: 'code_challenge_method' must be 'S256'.",
+        ));
+    }
+    let challenge = params.get("code_challenge").unwrap_or("");
+    if !grants::is_pkce_value(challenge) {
+        return Err(RedirectError::new(
+            "invalid_request",
+            "PKCE is required: 'code_challenge' must be a base64url S256 challenge.",
+        ));
+    }
+    Ok(AuthorizeRequest {
+        code: CodeRequest {
+            client_id: shared.settings.client_id.clone(),
+            // Kept as sent: the token request must repeat it exactly.
+            redirect_uri: params.get("redirect_uri").unwrap_or("").to_owned(),
+            scopes,
+            code_challenge: challenge.to_owned(),
+        },
+        redirect,
+        state: state.to_owned(),
+    })
+}
+
+/// Space-delimited scopes, each known, in the order given, without repeats.
+fn requested_scopes(scope: Option<&str>) -> Result<Vec<String>, RedirectError> {
+    let mut scopes: Vec<String> = Vec::new();
+    for scope in scope.unwrap_or("").split(' ').filter(|s| !s.is_empty()) {
+        if !KNOWN_SCOPES.contains(&scope) {
+            return Err(RedirectError::new(
+                "invalid_scope",
+                format!(
+                    "One or more scopes are not configured for the authorization server resource: '{scope}'."
+                ),
+            ));
+        }
+        if !scopes.iter().any(|s| s == scope) {
+            scopes.push(scope.to_owned());
+        }
+    }
+    if scopes.is_empty() {
+        return Err(RedirectError::new(
+            "invalid_scope",
+            "The 'scope' parameter is missing; request at least one scope.",
+        ));
+    }
+    Ok(scopes)
+}
+
+/// Issue a code and send the browser back with it.
+fn approve(shared: &Shared, request: AuthorizeRequest) -> Response {
+    let now = shared.clock.now();
+    let code = lock(&shared.grants).issue_code(request.code, now);
+    let mut target = request.redirect;
+    target
+        .query_pairs_mut()
+        .append_pair("code", &code)
+        .append_pair("state", &request.state);
+    found(&target)
+}
+
+fn redirect_with_error(redirect: &Url, error: &RedirectError, state: Option<&str>) -> Response {
+    let mut target = redirect.clone();
+    {
+        let mut query = target.query_pairs_mut();
+        query
+            .append_pair("error", error.error)
+            .append_pair("error_description", &error.description);
+        if let Some(state) = state {
+            query.append_pair("state", state);
+        }
+    }
+    found(&target)
+}
+
+fn found(target: &Url) -> Response {
+    (
+        StatusCode::FOUND,
+        [(LOCATION, target.as_str()), (CACHE_CONTROL, "no-store")],
+    )
+        .into_response()
+}
+
+// ── Consent ──────────────────────────────────────────────────────────────────────────────────
+
+/// Authorization requests shown on a consent page, by an unguessable id. The decision form
+/// carries only that id, so nothing the browser sends back can change where the code goes.
+#[derive(Default)]
+pub struct PendingConsents {
+    requests: HashMap<String, (AuthorizeRequest, DateTime<Utc>)>,
+}
+
+impl PendingConsents {
+    fn insert(&mut self, request: AuthorizeRequest, now: DateTime<Utc>) -> String {
+        self.requests
+            .retain(|_, (_, shown)| now - *shown < CONSENT_LIFETIME);
+        let id = grants::random_token(24);
+        self.requests.insert(id.clone(), (request, now));
+        id
+    }
+
+    /// The request, once: a decision cannot be replayed.
+    fn take(&mut self, id: &str, now: DateTime<Utc>) -> Option<AuthorizeRequest> {
+        self.requests
+            .remove(id)
+            .filter(|(_, shown)| now - *shown < CONSENT_LIFETIME)
+            .map(|(request, _)| request)
+    }
+}
+
+fn consent_page(shared: &Shared, request: &AuthorizeRequest, pending_id: &str) -> Response {
+    let scopes: String = request
+        .code
+        .scopes
+        .iter()
+        .map(|s| format!("<li><code>{}</code></li>", escape(s)))
+        .collect();
+    let body = format!(
+        r#"<h1>Allow access to {account}?</h1>
+<p>The application <code>{client}</code> asks for access to the Constant Contact account
+<strong>{account}</strong> with these scopes:</p>
+<ul id="scopes">{scopes}</ul>
+<p>After your decision you will be sent to <code>{redirect}</code>.</p>
+<form method="post" action="{action}">
+<input type="hidden" name="request_id" value="{pending}">
+<button type="submit" id="approve" name="decision" value="approve">Approve</button>
+<button type="submit" id="deny" name="decision" value="deny">Deny</button>
+</form>"#,
+        account = escape(&shared.settings.account_name),
+        client = escape(&request.code.client_id),
+        redirect = escape(&request.code.redirect_uri),
+        action = DECISION_PATH,
+        pending = escape(pending_id),
+    );
+    (
+        [(CACHE_CONTROL, "no-store")],
+        html::page("Authorize application", "", &body),
+    )
+        .into_response()
+}
+
+/// `POST /oauth2/default/v1/authorize/decision` from the consent page's buttons.
+pub(super) async fn decision(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let params = Params::parse(&[&body]);
+    let now = shared.clock.now();
+    let pending = params
+        .get("request_id")
+        .and_then(|id| lock(&shared.consents).take(id, now));
+    let Some(request) = pending else {
+        return html::error_page(
+            StatusCode::BAD_REQUEST,
+            "Authorization request expired",
+            "This authorization request is unknown, expired or already answered. Start again from the application.",
+        );
+    };
+    match params.get("decision") {
+        Some("approve") => approve(&shared, request),
+        Some("deny") => redirect_with_error(
+            &request.redirect,
+            &RedirectError::new("access_denied", "The resource owner denied the request."),
+            Some(&request.state),
+        ),
+        _ => html::error_page(
+            StatusCode::BAD_REQUEST,
+            "Invalid decision",
+            "The decision must be approve or deny.",
+        ),
+    }
+}

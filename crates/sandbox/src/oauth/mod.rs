@@ -1,0 +1,33 @@
+//! Constant Contact's OAuth2 authorization server, as far as ccbridge meets it: the authorize
+//! endpoint, auto-approving or with a consent page (`authorize`), and the token endpoint:
+//! authorization code with PKCE S256, refresh, HTTP Basic client authentication only (`token`).
+//! Both read their urlencoded parameters alike (`params`); the codes and tokens themselves are
+//! kept by [`crate::grants`].
+//!
+//! Errors follow RFC 6749: until the client and its redirect URI are known good, the browser
+//! gets an error page and is never redirected; after that, errors go back to the redirect URI
+//! with `state` echoed.
+
+mod authorize;
+mod params;
+mod token;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::Shared;
+
+pub use authorize::PendingConsents;
+
+pub const AUTHORIZE_PATH: &str = "/oauth2/default/v1/authorize";
+pub const DECISION_PATH: &str = "/oauth2/default/v1/authorize/decision";
+pub const TOKEN_PATH: &str = "/oauth2/default/v1/token";
+
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route(AUTHORIZE_PATH, get(authorize::authorize))
+        .route(DECISION_PATH, post(authorize::decision))
+        .route(TOKEN_PATH, post(token::token))
+}
