@@ -80,10 +80,10 @@ async fn run() {
     println!("machine: {} cores, {}", num_cpus(), cpu_model());
     println!("date: {}", chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"));
     match std::env::var("BENCH_DATABASE_URL") {
-        Ok(url) => println!(
-            "database: PostgreSQL ({})",
-            ccbridge::store::redacted_url(&url)
-        ),
+        Ok(url) => match ccbridge::store::DatabaseUrl::parse(&url) {
+            Ok(url) => println!("database: PostgreSQL ({url})"),
+            Err(message) => panic!("BENCH_DATABASE_URL: {message}"),
+        },
         Err(_) => println!("database: SQLite"),
     }
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_ccbridge"));

@@ -19,7 +19,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::startup::{Application, connection};
 use crate::status::Status;
-use crate::store::{SingleProcessLock, Store, redacted_url};
+use crate::store::{SingleProcessLock, Store};
 use crate::tokens::{CallError, TokenError};
 use crate::{password, telemetry};
 use ccbridge_sandbox::SandboxConfig;
@@ -258,12 +258,9 @@ async fn migrate(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         SingleProcessLock::acquire(&config.database.url).map_err(anyhow::Error::msg)?;
     let store = Store::open(&config.database)
         .await
-        .with_context(|| format!("migrating {}", redacted_url(&config.database.url)))?;
+        .with_context(|| format!("migrating {}", config.database.url.redacted()))?;
     store.close().await;
-    println!(
-        "migrations applied to {}",
-        redacted_url(&config.database.url)
-    );
+    println!("migrations applied to {}", config.database.url.redacted());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -284,12 +281,9 @@ fn hash_password() -> anyhow::Result<ExitCode> {
 
 /// Open the configured database (applying migrations) for a CLI command.
 async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Store::open(&config.database).await.with_context(|| {
-        format!(
-            "opening the database at {}",
-            redacted_url(&config.database.url)
-        )
-    })
+    Store::open(&config.database)
+        .await
+        .with_context(|| format!("opening the database at {}", config.database.url.redacted()))
 }
 
 async fn status(path: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {

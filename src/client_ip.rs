@@ -10,12 +10,11 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::http::HeaderMap;
-use serde::Deserialize;
-
-use crate::config::ServerConfig;
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
 
 /// Which header a trusted proxy records the client's address in.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ForwardingHeader {
     #[default]
@@ -33,17 +32,25 @@ impl ForwardingHeader {
     }
 }
 
-pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, server: &ServerConfig) -> IpAddr {
+/// The client's address, given the peer, the request's headers, the proxies whose forwarding
+/// header is believed (`server.trusted_proxies`) and the header they write.
+pub fn client_ip(
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    trusted_proxies: &[IpNet],
+    header: ForwardingHeader,
+) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted_proxies.iter().any(|net| net.contains(&ip));
     let peer_ip = peer.ip().to_canonical();
-    if !server.is_trusted_proxy(peer_ip) {
+    if !is_trusted(peer_ip) {
         return peer_ip;
     }
     let values = headers
-        .get_all(server.client_ip_header.name())
+        .get_all(header.name())
         .iter()
         .filter_map(|v| v.to_str().ok());
     // Each proxy appends the address it saw; walk from the nearest hop outwards.
-    let hops: Vec<Option<IpAddr>> = match server.client_ip_header {
+    let hops: Vec<Option<IpAddr>> = match header {
         ForwardingHeader::XForwardedFor => values
             .flat_map(|v| v.split(','))
             .map(|s| s.trim().parse::<IpAddr>().ok())
@@ -56,7 +63,7 @@ pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, server: &ServerConfig) -
     let mut nearest_trusted = peer_ip;
     for hop in hops.into_iter().rev() {
         match hop.map(|ip| ip.to_canonical()) {
-            Some(ip) if server.is_trusted_proxy(ip) => nearest_trusted = ip,
+            Some(ip) if is_trusted(ip) => nearest_trusted = ip,
             Some(ip) => return ip,
             None => return nearest_trusted,
         }
@@ -92,11 +99,21 @@ fn forwarded_for(element: &str) -> Option<IpAddr> {
 mod tests {
     use super::*;
 
-    fn server(trusted: &[&str]) -> ServerConfig {
-        ServerConfig {
-            trusted_proxies: trusted.iter().map(|s| s.parse().unwrap()).collect(),
-            ..ServerConfig::default()
+    /// Proxies and the header they write.
+    struct Server {
+        trusted: Vec<IpNet>,
+        header: ForwardingHeader,
+    }
+
+    fn server(trusted: &[&str]) -> Server {
+        Server {
+            trusted: trusted.iter().map(|s| s.parse().unwrap()).collect(),
+            header: ForwardingHeader::XForwardedFor,
         }
+    }
+
+    fn client_ip(peer: SocketAddr, headers: &HeaderMap, server: &Server) -> IpAddr {
+        super::client_ip(peer, headers, &server.trusted, server.header)
     }
 
     fn xff(value: &str) -> HeaderMap {
@@ -150,7 +167,7 @@ mod tests {
     #[test]
     fn rfc_7239_forwarded_is_read_when_configured() {
         let mut config = server(&["10.0.0.0/8"]);
-        config.client_ip_header = ForwardingHeader::Forwarded;
+        config.header = ForwardingHeader::Forwarded;
         let peer = "10.0.0.2:5000".parse().unwrap();
         let headers = forwarded(
             "for=198.51.100.1, for=\"[2001:db8:cafe::17]:4711\";proto=https, For=10.1.1.1;by=10.0.0.2",

@@ -18,12 +18,12 @@ use crate::alerts::{Alerts, WebhookSink};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::constant_contact::{ApiClient, OAuthClient, RateLimiter, http_client};
+use crate::delivery::DeliveryWorker;
 use crate::delivery::account_check::AccountChecker;
-use crate::delivery::{DeliverySettings, DeliveryWorker};
 use crate::http::serve::{ServeSettings, serve};
 use crate::http::{AppState, DemoMode, redirect_uri, router};
 use crate::signup::SignupWriter;
-use crate::store::{SingleProcessLock, Store, redacted_url, warn_if_network_filesystem};
+use crate::store::{SingleProcessLock, Store, warn_if_network_filesystem};
 use crate::tokens::{KeeperSettings, TokenCipher, TokenKeeper};
 
 /// What a caller (a test, `ccbridge demo`) may supply instead of the defaults.
@@ -68,7 +68,7 @@ impl Application {
     }
 
     pub async fn build_with(config: Config, deps: Dependencies) -> anyhow::Result<Self> {
-        let database = redacted_url(&config.database.url);
+        let database = config.database.url.redacted();
         // Taken before the database is even opened: a second process must not migrate or
         // release claims under the first.
         let single_process =
@@ -111,22 +111,13 @@ impl Application {
                 );
             }
         }
-        let d = &config.delivery;
-        let delivery_settings = DeliverySettings {
-            concurrency: d.concurrency,
-            max_age: d.max_age,
-            retry_base: d.retry_base,
-            retry_max: d.retry_max,
-            claim_lease: d.claim_lease,
-            retention: d.retention,
-        };
         let writer = SignupWriter::start(store.clone(), MAX_COMMIT_BATCH);
         let delivery = DeliveryWorker::new(
             store.clone(),
             keeper.clone(),
             api.clone(),
             deps.clock.clone(),
-            delivery_settings,
+            config.delivery.clone(),
             alerts.clone(),
         );
         let abuse = Arc::new(Abuse::new(&config));

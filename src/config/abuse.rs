@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 /// `[rate_limit]`: how often one client, and one form, may post signups; how admin logins back off.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimitConfig {
     /// Signups per minute from one client address (IPv6: one /64 network). 0 turns it off.
@@ -63,33 +63,10 @@ impl RateLimitConfig {
         }
         Ok(())
     }
-
-    pub(super) fn summary(&self) -> Vec<String> {
-        let off = |n: u32| if n == 0 { "  (off)" } else { "" };
-        let wait = |d: Duration| humantime::format_duration(d).to_string();
-        vec![
-            "[rate_limit]".into(),
-            format!(
-                "per_ip_per_minute = {}{}",
-                self.per_ip_per_minute,
-                off(self.per_ip_per_minute)
-            ),
-            format!("per_ip_burst = {}", self.per_ip_burst),
-            format!(
-                "per_form_per_minute = {}{}",
-                self.per_form_per_minute,
-                off(self.per_form_per_minute)
-            ),
-            format!("per_form_burst = {}", self.per_form_burst),
-            format!("admin_failures = {}", self.admin_failures),
-            format!("admin_lockout = {}", wait(self.admin_lockout)),
-            format!("admin_lockout_max = {}", wait(self.admin_lockout_max)),
-        ]
-    }
 }
 
 /// `[spam]`: what happens to signups kept as suspected spam.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SpamConfig {
     /// Suspected spam is deleted this long after it arrived (unless an admin released it).
@@ -112,17 +89,10 @@ impl SpamConfig {
         }
         Ok(())
     }
-
-    pub(super) fn summary(&self) -> Vec<String> {
-        vec![
-            "[spam]".into(),
-            format!("keep_for = {}", humantime::format_duration(self.keep_for)),
-        ]
-    }
 }
 
 /// The CAPTCHA services a form can ask; they differ only in their defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CaptchaProvider {
     /// Cloudflare Turnstile.
@@ -167,7 +137,7 @@ impl CaptchaProvider {
 }
 
 /// What to do with a signup when the CAPTCHA provider cannot be asked.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnUnreachable {
     /// Refuse the signup (503 `captcha_unavailable`); nothing is stored.
@@ -178,11 +148,12 @@ pub enum OnUnreachable {
 }
 
 /// A form's `[forms.captcha]` table.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaptchaConfig {
     pub provider: CaptchaProvider,
     /// The provider's secret key (better: `CCBRIDGE__FORMS__<n>__CAPTCHA__SECRET`).
+    #[serde(serialize_with = "super::secret::presence")]
     pub secret: SecretString,
     /// Overrides the provider's verification endpoint (tests, the sandbox, a proxy).
     #[serde(default)]
@@ -256,26 +227,6 @@ impl CaptchaConfig {
         }
         Ok(())
     }
-
-    pub(super) fn summary(&self) -> String {
-        let mut text = format!(
-            "captcha = {} via {}, secret (set), timeout {}, when unreachable {}",
-            self.provider.name(),
-            self.verify_url(),
-            humantime::format_duration(self.timeout),
-            match self.on_unreachable {
-                OnUnreachable::Reject => "reject",
-                OnUnreachable::AcceptAndMark => "accept_and_mark",
-            }
-        );
-        if let Some(score) = self.min_score() {
-            text.push_str(&format!(", min_score {score}"));
-        }
-        if let Some(action) = &self.action {
-            text.push_str(&format!(", action {action}"));
-        }
-        text
-    }
 }
 
 /// The hidden field that carries the signed "form shown at" time (`min_submit_time`).
@@ -327,20 +278,6 @@ pub(super) fn validate_form(form: &super::FormConfig) -> Result<(), (&'static st
 }
 
 /// Summary lines for a form's abuse settings.
-pub(super) fn form_summary(form: &super::FormConfig) -> Vec<String> {
-    vec![
-        format!(
-            "min_submit_time = {}",
-            form.min_submit_time
-                .map_or("(off)".into(), |d| humantime::format_duration(d)
-                    .to_string())
-        ),
-        form.captcha
-            .as_ref()
-            .map_or("captcha = (off)".into(), CaptchaConfig::summary),
-    ]
-}
-
 #[cfg(test)]
 mod tests {
     use crate::config::Config;
@@ -410,6 +347,6 @@ mod tests {
         for text in [config.redacted_summary(), format!("{config:?}")] {
             assert!(!text.contains("captcha-secret-value"), "{text}");
         }
-        assert!(config.redacted_summary().contains("secret (set)"));
+        assert!(config.redacted_summary().contains("secret = \"(set)\""));
     }
 }

@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use crate::alerts::{AlertKind, Alerts};
 use crate::clock::SharedClock;
+use crate::config::DeliveryConfig;
 use crate::constant_contact::limits::next_utc_midnight;
 use crate::constant_contact::{ApiClient, ApiError, ErrorKind};
 use crate::store::{Settle, SignupRecord, Store, StoreError};
@@ -43,20 +44,6 @@ const CONFLICT_RETRY: chrono::Duration = chrono::Duration::seconds(2);
 const THROTTLED_RETRY: chrono::Duration = chrono::Duration::seconds(1);
 /// A 403 (scope, privilege or a deactivated app) needs a human; look again this often.
 const FORBIDDEN_PAUSE: chrono::Duration = chrono::Duration::minutes(15);
-
-#[derive(Debug, Clone)]
-pub struct DeliverySettings {
-    /// Deliveries in flight at once (useful when the upstream is slow).
-    pub concurrency: usize,
-    /// A signup still failing this long after it was accepted (or requeued) becomes dead.
-    pub max_age: Duration,
-    pub retry_base: Duration,
-    pub retry_max: Duration,
-    /// How long a claim lasts; longer than one API call can take.
-    pub claim_lease: Duration,
-    /// Personal data of delivered signups is erased after this long.
-    pub retention: Duration,
-}
 
 /// What happened to one claimed group of signups.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,7 +94,7 @@ struct Inner {
     keeper: TokenKeeper,
     api: ApiClient,
     clock: SharedClock,
-    settings: DeliverySettings,
+    settings: DeliveryConfig,
     alerts: Alerts,
     owner: String,
     /// A new signup was stored (or requeued).
@@ -125,7 +112,7 @@ impl DeliveryWorker {
         keeper: TokenKeeper,
         api: ApiClient,
         clock: SharedClock,
-        settings: DeliverySettings,
+        settings: DeliveryConfig,
         alerts: Alerts,
     ) -> Self {
         Self(Arc::new(Inner {

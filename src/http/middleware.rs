@@ -15,7 +15,6 @@ use super::admin::credentials::AdminAuthFailed;
 use super::{AppState, pages};
 use crate::abuse::Abuse;
 use crate::abuse::headers::SecurityHeaders;
-use crate::client_ip::client_ip;
 use crate::config::Config;
 
 /// What the backoff needs of the application.
@@ -49,7 +48,7 @@ pub async fn admin_backoff(State(state): State<Backoff>, request: Request, next:
     else {
         return next.run(request).await;
     };
-    let ip = client_ip(peer, request.headers(), &state.config.server);
+    let ip = state.config.server.client_ip(peer, request.headers());
     let backoff = state.abuse.admin_backoff();
     if let Err(wait) = backoff.check(ip, Instant::now()) {
         return too_many_failures(wait);

@@ -8,51 +8,13 @@ use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 
+pub use crate::domain::{Backend, DatabaseUrl};
+
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Which database a `database.url` names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// One process, one file: the embedded default.
-    Sqlite,
-    /// Shared by several replicas.
-    Postgres,
-}
-
+/// What the store does differently on each backend.
 impl Backend {
-    /// The backend a URL names, by its scheme. The URL must parse as a URL, as the driver will
-    /// parse it.
-    pub fn of_url(url: &str) -> Result<Self, String> {
-        let backend = if url.starts_with("sqlite:") {
-            Self::Sqlite
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Self::Postgres
-        } else {
-            return Err("database.url must start with sqlite: (one process) or postgres:// (several replicas)".into());
-        };
-        url::Url::parse(url).map_err(|e| {
-            format!(
-                "database.url is not a valid URL ({e}); percent-encode special characters \
-                 such as / ? # @ : or spaces, in a password as %2F %3F %23 %40 %3A %20"
-            )
-        })?;
-        Ok(backend)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Sqlite => "sqlite",
-            Self::Postgres => "postgres",
-        }
-    }
-
-    /// Whether several processes may share this database. Only then may a claim or lease left
-    /// behind belong to a live process rather than to a crashed predecessor.
-    pub fn is_shared(self) -> bool {
-        self == Self::Postgres
-    }
-
     pub(super) fn migrator(self) -> &'static Migrator {
         match self {
             Self::Sqlite => &SQLITE_MIGRATOR,
@@ -111,33 +73,6 @@ impl Backend {
     }
 }
 
-/// `url` with any password replaced, for logs and error messages. A URL that does not parse
-/// (say, a password with an unescaped `/`) shows only its scheme: its parts cannot be told apart.
-pub fn redacted_url(url: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        let scheme = url.split(':').next().unwrap_or("");
-        return format!("{scheme}:(unreadable URL, not shown)");
-    };
-    if parsed.password().is_some() {
-        let _ = parsed.set_password(Some("redacted"));
-    }
-    if parsed.query_pairs().any(|(key, _)| key == "password") {
-        let pairs: Vec<(String, String)> = parsed
-            .query_pairs()
-            .map(|(key, value)| {
-                let value = if key == "password" {
-                    "redacted".to_owned()
-                } else {
-                    value.into_owned()
-                };
-                (key.into_owned(), value)
-            })
-            .collect();
-        parsed.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    parsed.to_string()
-}
-
 /// SQLite serves one process: a second one would run its own delivery worker, refresh the token
 /// set on its own and keep its own rate limits. This exclusive lock on a file next to the
 /// database makes a second `serve` on the same file refuse to start. The operating system drops
@@ -149,11 +84,11 @@ pub struct SingleProcessLock {
 
 impl SingleProcessLock {
     /// Take the lock for the SQLite database at `url`; `Ok(None)` for other backends.
-    pub fn acquire(url: &str) -> Result<Option<Self>, String> {
-        if Backend::of_url(url)? != Backend::Sqlite {
+    pub fn acquire(url: &DatabaseUrl) -> Result<Option<Self>, String> {
+        if url.backend() != Backend::Sqlite {
             return Ok(None);
         }
-        let db = sqlite_path(url);
+        let db = sqlite_path(url.expose());
         let lock_path = lock_path(&db);
         let file = File::options()
             .create(true)
@@ -255,8 +190,8 @@ fn unescape_mount_path(raw: &str) -> PathBuf {
 
 /// Warn when the SQLite database at `url` sits on a network filesystem (Linux only; elsewhere
 /// nothing is checked). Returns the filesystem type when it does.
-pub fn warn_if_network_filesystem(url: &str) -> Option<String> {
-    let db = sqlite_path(url);
+pub fn warn_if_network_filesystem(url: &DatabaseUrl) -> Option<String> {
+    let db = sqlite_path(url.expose());
     let dir = db
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -284,19 +219,6 @@ proc /proc proc rw,nosuid 0 0
 nas:/export /data/shared nfs4 rw,relatime 0 0
 //server/share /mnt/my\\040files cifs rw 0 0
 ";
-
-    #[test]
-    fn backends_are_chosen_by_scheme() {
-        assert_eq!(Backend::of_url("sqlite://x.db"), Ok(Backend::Sqlite));
-        assert_eq!(Backend::of_url("sqlite:x.db"), Ok(Backend::Sqlite));
-        assert_eq!(Backend::of_url("postgres://h/db"), Ok(Backend::Postgres));
-        assert_eq!(Backend::of_url("postgresql://h/db"), Ok(Backend::Postgres));
-        let refused = Backend::of_url("mysql://h/db").unwrap_err();
-        assert!(refused.contains("postgres://"), "{refused}");
-        let unreadable = Backend::of_url("postgres://u:a/b@db/x").unwrap_err();
-        assert!(unreadable.contains("percent-encode"), "{unreadable}");
-        assert!(!unreadable.contains("a/b"), "{unreadable}");
-    }
 
     #[test]
     fn sqlite_files_are_created_unless_the_url_says_otherwise() {
@@ -339,29 +261,6 @@ nas:/export /data/shared nfs4 rw,relatime 0 0
     }
 
     #[test]
-    fn passwords_never_reach_a_message() {
-        for url in [
-            "postgres://ccbridge:s3cret@db:5432/ccbridge",
-            "postgres://ccbridge:s3/cr?et@db:5432/ccbridge",
-            "postgres://ccbridge@db:5432/ccbridge?sslmode=require&password=s3cret",
-        ] {
-            let shown = redacted_url(url);
-            assert!(!shown.contains("s3"), "{shown}");
-        }
-        assert_eq!(
-            redacted_url("postgres://u:s3/cr@db/x"),
-            "postgres:(unreadable URL, not shown)"
-        );
-        assert!(
-            redacted_url("postgres://u@db/x?sslmode=require&password=p")
-                .ends_with("?sslmode=require&password=redacted")
-        );
-        let shown = redacted_url("postgres://ccbridge:s3cret@db:5432/ccbridge");
-        assert_eq!(shown, "postgres://ccbridge:redacted@db:5432/ccbridge");
-        assert_eq!(redacted_url("sqlite://a.db"), "sqlite://a.db");
-    }
-
-    #[test]
     fn network_filesystems_are_recognised_by_the_innermost_mount() {
         let nfs = network_filesystem(MOUNTS, Path::new("/data/shared/ccbridge"));
         assert_eq!(nfs.as_deref(), Some("nfs4"));
@@ -376,7 +275,8 @@ nas:/export /data/shared nfs4 rw,relatime 0 0
     #[test]
     fn a_second_lock_on_the_same_database_is_refused_until_the_first_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("c.db").display());
+        let url =
+            DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("c.db").display())).unwrap();
         let first = SingleProcessLock::acquire(&url).unwrap();
         assert!(first.is_some());
         let refused = SingleProcessLock::acquire(&url).unwrap_err();
@@ -384,7 +284,7 @@ nas:/export /data/shared nfs4 rw,relatime 0 0
         drop(first);
         assert!(SingleProcessLock::acquire(&url).unwrap().is_some());
         assert!(
-            SingleProcessLock::acquire("postgres://h/d")
+            SingleProcessLock::acquire(&DatabaseUrl::parse("postgres://h/d").unwrap())
                 .unwrap()
                 .is_none()
         );

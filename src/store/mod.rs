@@ -31,7 +31,7 @@ mod spam;
 mod tokens;
 
 pub use admin::AdminSession;
-pub use backend::{Backend, SingleProcessLock, redacted_url, warn_if_network_filesystem};
+pub use backend::{Backend, DatabaseUrl, SingleProcessLock, warn_if_network_filesystem};
 pub use delivery::{RecentError, Settle};
 pub use pace::Slot;
 pub use tokens::{NewTokenSet, PendingAuthorization, StoredTokenSet};
@@ -44,9 +44,6 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored row {id} is not readable: {problem}")]
     Corrupt { id: String, problem: String },
-    /// `database.url` names a database this build cannot use.
-    #[error("{0}")]
-    Unsupported(String),
     /// A write that shared a failed transaction with others (group commit).
     #[error("the batch this write belonged to failed: {0}")]
     Batch(String),
@@ -132,7 +129,7 @@ impl Store {
     /// Open without migrating (for tools that must not change the schema).
     pub async fn connect(config: &DatabaseConfig) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
-        let backend = Backend::of_url(&config.url).map_err(StoreError::Unsupported)?;
+        let backend = config.url.backend();
         let session = backend.session_settings(config.busy_timeout);
         let pool = Self::pool(config, backend, config.max_connections, session.clone()).await?;
         let pace_pool = match backend {
@@ -169,7 +166,7 @@ impl Store {
                     Ok(())
                 })
             })
-            .connect(&backend.connect_url(&config.url))
+            .connect(&backend.connect_url(config.url.expose()))
             .await?)
     }
 

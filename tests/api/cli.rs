@@ -63,7 +63,7 @@ fn check_config_never_prints_secrets() {
     assert!(output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(!stdout.contains("hunter2-very-secret"));
-    assert!(stdout.contains("client_secret = (set)"));
+    assert!(stdout.contains("client_secret = \"(set)\""), "{stdout}");
 }
 
 #[test]
@@ -178,7 +178,10 @@ async fn retry_requeues_dead_signups_only_when_asked() {
     assert!(String::from_utf8_lossy(&with_dead.stdout).contains("2 signup(s) requeued"));
 
     let store = ccbridge::store::Store::connect(&ccbridge::config::DatabaseConfig {
-        url: crate::helpers::database_url(&db_path).await,
+        url: crate::helpers::database_url(&db_path)
+            .await
+            .parse()
+            .unwrap(),
         ..Default::default()
     })
     .await

@@ -77,7 +77,7 @@ async fn every_acknowledged_signup_survives_a_sigkill_mid_stream() {
     let restarted = Server::start(&config, port, &dir.path().join("second.log"));
     restarted.wait_ready().await;
     let store = Store::connect(&DatabaseConfig {
-        url: db.clone(),
+        url: db.parse().unwrap(),
         ..DatabaseConfig::default()
     })
     .await
@@ -129,7 +129,7 @@ async fn a_signup_being_delivered_when_the_process_is_killed_is_delivered_after_
         200
     );
     let store = Store::connect(&DatabaseConfig {
-        url: db.clone(),
+        url: db.parse().unwrap(),
         ..DatabaseConfig::default()
     })
     .await

@@ -77,7 +77,7 @@ async fn three_replicas_share_one_refresh_per_lifetime_and_one_rate_limit() {
         let url = url.clone();
         replicas.push(
             AppOptions::against(&sandbox, &extra)
-                .configure(move |c| c.database.url = url)
+                .configure(move |c| c.database.url = url.parse().unwrap())
                 .spawn()
                 .await,
         );
@@ -274,7 +274,7 @@ async fn a_replica_killed_mid_delivery_leaves_its_signups_to_another() {
     sandbox.set_faults(Faults::default());
     let b_url = url.clone();
     let b = AppOptions::against(&sandbox, TUNING)
-        .configure(move |c| c.database.url = b_url)
+        .configure(move |c| c.database.url = b_url.parse().unwrap())
         .spawn()
         .await;
     let b_started = Utc::now();
@@ -342,7 +342,7 @@ async fn a_connection_made_through_one_replica_resumes_deliveries_on_every_repli
         let url = url.clone();
         replicas.push(
             AppOptions::against(&sandbox, "[constant_contact]\nrequests_per_second = 1000")
-                .configure(move |c| c.database.url = url)
+                .configure(move |c| c.database.url = url.parse().unwrap())
                 .spawn()
                 .await,
         );

@@ -18,7 +18,7 @@ async fn handles(app: &TestApp, n: usize) -> Vec<Store> {
     let mut stores = Vec::new();
     for _ in 0..n {
         let config = DatabaseConfig {
-            url: app.db_url.clone(),
+            url: app.db_url.parse().unwrap(),
             ..DatabaseConfig::default()
         };
         stores.push(

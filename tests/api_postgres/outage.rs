@@ -91,7 +91,7 @@ async fn a_lost_database_gets_503s_and_the_service_recovers_by_itself() {
     let proxied = through(&direct, proxy.addr);
     let app = AppOptions::new(dir, db_path, "")
         .without_background_delivery()
-        .configure(move |c| c.database.url = proxied)
+        .configure(move |c| c.database.url = proxied.parse().unwrap())
         .spawn()
         .await;
     let post = |email: String| {

@@ -66,7 +66,7 @@ pub async fn accept(
     request: Request,
 ) -> Response {
     let caller = Caller::from_headers(request.headers());
-    let client = crate::client_ip::client_ip(peer, request.headers(), &state.config.server);
+    let client = state.config.server.client_ip(peer, request.headers());
     let form = state.config.form(&form_id);
     // Cheap refusals first: another site's page, then the rate limits, before the body is read.
     let origin = form.map(|form| {

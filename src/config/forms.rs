@@ -1,0 +1,186 @@
+//! `[[forms]]`: one signup form each, `POST /signup/{id}`: its lists, its pages, its fields and
+//! its defences.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+use uuid::Uuid;
+
+use super::CaptchaConfig;
+use crate::domain::FormId;
+
+/// Constant Contact's `sign_up_form` accepts at most 50 list memberships.
+pub const MAX_LISTS_PER_SIGNUP: usize = 50;
+/// Field names the signup endpoint reserves; a custom field or honeypot may not reuse them.
+pub const STANDARD_FIELDS: [&str; 7] = [
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "company",
+    "job_title",
+    "list",
+];
+
+/// One signup form: `POST /signup/{id}`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormConfig {
+    pub id: FormId,
+    /// Every signup through this form joins these lists (at least one).
+    pub list_ids: Vec<Uuid>,
+    /// Lists a visitor may choose with the repeatable `list` field.
+    #[serde(default)]
+    pub optional_list_ids: Vec<Uuid>,
+    #[serde(default)]
+    pub success_url: Option<Url>,
+    /// Gets `?error=<code>` (and `&field=<name>`) appended on invalid input.
+    #[serde(default)]
+    pub error_url: Option<Url>,
+    #[serde(default)]
+    pub allowed_origins: Vec<Url>,
+    /// A field that people leave empty and bots fill in. Empty string disables it.
+    #[serde(default = "default_honeypot")]
+    pub honeypot_field: String,
+    /// Form field name → Constant Contact custom field id.
+    #[serde(default)]
+    pub custom_fields: BTreeMap<String, Uuid>,
+    /// Submissions faster than this after the form was shown are kept as spam (needs the `_ts`
+    /// field from `GET /signup/{id}/token`).
+    #[serde(default, with = "humantime_serde::option")]
+    pub min_submit_time: Option<Duration>,
+    #[serde(default)]
+    pub captcha: Option<CaptchaConfig>,
+}
+
+fn default_honeypot() -> String {
+    "website".to_owned()
+}
+
+impl FormConfig {
+    pub fn honeypot(&self) -> Option<&str> {
+        Some(self.honeypot_field.as_str()).filter(|name| !name.is_empty())
+    }
+
+    /// Returns the offending key (relative to the form) and a message.
+    pub(super) fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.list_ids.is_empty() {
+            return Err((
+                "list_ids",
+                format!(
+                    "form `{}` needs at least one list id: every signup must join a list (find ids with `ccbridge lists`)",
+                    self.id
+                ),
+            ));
+        }
+        let total = self.list_ids.len() + self.optional_list_ids.len();
+        if total > MAX_LISTS_PER_SIGNUP {
+            return Err((
+                "optional_list_ids",
+                format!(
+                    "list_ids and optional_list_ids together name {total} lists; Constant Contact accepts at most {MAX_LISTS_PER_SIGNUP}"
+                ),
+            ));
+        }
+        if self.custom_fields.len() > 50 {
+            return Err(("custom_fields", "at most 50 custom fields".into()));
+        }
+        for name in self.custom_fields.keys() {
+            check_field_name(name).map_err(|m| ("custom_fields", m))?;
+            if Some(name.as_str()) == self.honeypot() {
+                return Err((
+                    "custom_fields",
+                    format!("`{name}` is also the honeypot field"),
+                ));
+            }
+        }
+        if let Some(honeypot) = self.honeypot() {
+            check_field_name(honeypot).map_err(|m| ("honeypot_field", m))?;
+        }
+        for url in [&self.success_url, &self.error_url].into_iter().flatten() {
+            if !["http", "https"].contains(&url.scheme()) {
+                let key = if Some(url) == self.success_url.as_ref() {
+                    "success_url"
+                } else {
+                    "error_url"
+                };
+                return Err((key, "must be an http or https URL".into()));
+            }
+        }
+        super::abuse::validate_form(self)
+    }
+}
+
+fn check_field_name(name: &str) -> Result<(), String> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if name.is_empty() || name.len() > 64 || !name.chars().all(ok_char) {
+        return Err(format!(
+            "`{name}` is not a usable field name: use 1-64 characters of letters, digits, '-' and '_'"
+        ));
+    }
+    if STANDARD_FIELDS.contains(&name) {
+        return Err(format!(
+            "`{name}` is a standard signup field and cannot be reused"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    const FORM: &str = r#"
+        [[forms]]
+        id = "newsletter"
+        list_ids = ["07936f78-662a-11eb-af0a-fa163e56c9b0"]
+    "#;
+
+    #[test]
+    fn a_form_without_lists_is_a_clear_error() {
+        let err = Config::from_toml("[[forms]]\nid = \"a\"\nlist_ids = []").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("forms[0].list_ids"), "{text}");
+        assert!(text.contains("at least one list"), "{text}");
+    }
+
+    #[test]
+    fn a_form_missing_list_ids_names_the_key() {
+        let err = Config::from_toml("[[forms]]\nid = \"a\"").unwrap_err();
+        assert!(err.to_string().contains("list_ids"), "{err}");
+    }
+
+    #[test]
+    fn a_list_id_must_be_a_uuid() {
+        let err = Config::from_toml("[[forms]]\nid = \"a\"\nlist_ids = [\"abc\"]").unwrap_err();
+        assert!(err.to_string().contains("forms[0].list_ids[0]"), "{err}");
+    }
+
+    #[test]
+    fn form_ids_are_unique_and_url_safe() {
+        let twice = format!("{FORM}{FORM}");
+        assert!(
+            Config::from_toml(&twice)
+                .unwrap_err()
+                .to_string()
+                .contains("used twice")
+        );
+        let bad = FORM.replace("newsletter", "News Letter");
+        assert!(
+            Config::from_toml(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("forms[0].id")
+        );
+    }
+
+    #[test]
+    fn a_custom_field_cannot_shadow_a_standard_field() {
+        let text =
+            format!("{FORM}custom_fields = {{ email = \"07936f78-662a-11eb-af0a-fa163e56c9b0\" }}");
+        let err = Config::from_toml(&text).unwrap_err();
+        assert!(err.to_string().contains("standard signup field"), "{err}");
+    }
+}
