@@ -18,12 +18,12 @@ use super::admin::session::{SessionOrBasic, cookie};
 use super::{AppState, pages};
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::constant_contact::ApiClient;
+use crate::constant_contact::{ApiClient, OAuthError};
 use crate::delivery::DeliveryWorker;
 use crate::delivery::account_check::AccountChecker;
 use crate::password::random_token;
-use crate::store::{PendingAuthorization, Store};
-use crate::tokens::TokenKeeper;
+use crate::store::{PendingAuthorization, Store, StoreError};
+use crate::tokens::{CipherError, TokenError, TokenKeeper};
 
 /// How long an authorization may take from `/connect` to the callback.
 const AUTHORIZATION_TTL: chrono::Duration = chrono::Duration::minutes(10);
@@ -72,15 +72,139 @@ pub async fn connect(_: SessionOrBasic, State(connector): State<Connector>) -> R
     start_authorization(&connector).await
 }
 
+/// Why a connection was not started or not finished. Each becomes the page the admin sees, and
+/// is logged once, when it does.
+#[derive(Debug)]
+enum ConnectError {
+    /// `client_id` or `client_secret` is missing.
+    NotConfigured,
+    /// The database could not keep a new authorization's state.
+    NotStarted(StoreError),
+    /// The database could not read the state the callback names.
+    StateUnreadable(StoreError),
+    /// The callback belongs to no live authorization started in this browser (`message` says
+    /// which check failed, to the admin).
+    Refused {
+        message: &'static str,
+        logged: Option<&'static str>,
+    },
+    /// Constant Contact (or the person at its login page) did not authorize.
+    Denied { error: String, description: String },
+    /// The stored PKCE verifier could not be opened.
+    Unsealable(CipherError),
+    /// Constant Contact did not accept the code.
+    Exchange(OAuthError),
+    /// The grant came without a refresh token (no `offline_access`).
+    NoRefreshToken,
+    /// The token set could not be committed.
+    NotSaved(TokenError),
+}
+
+impl ConnectError {
+    fn refused(message: &'static str) -> Self {
+        Self::Refused {
+            message,
+            logged: None,
+        }
+    }
+
+    fn log(&self) {
+        match self {
+            Self::NotConfigured | Self::NoRefreshToken | Self::Refused { logged: None, .. } => {}
+            Self::Refused {
+                logged: Some(what), ..
+            } => tracing::warn!("{what}"),
+            Self::NotStarted(error) => {
+                tracing::error!(%error, "could not store the authorization state")
+            }
+            Self::StateUnreadable(error) => {
+                tracing::error!(%error, "could not read the authorization state")
+            }
+            Self::Denied { error, .. } => {
+                tracing::warn!(error = %error, "Constant Contact did not authorize")
+            }
+            Self::Unsealable(error) => {
+                tracing::error!(%error, "could not open the authorization's PKCE verifier")
+            }
+            Self::Exchange(error) => {
+                tracing::error!(error = %error, "authorization code exchange failed")
+            }
+            Self::NotSaved(error) => {
+                tracing::error!(error = %error, "could not store the token set")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ConnectError {
+    fn into_response(self) -> Response {
+        self.log();
+        let (status, title, text) = match self {
+            Self::NotConfigured => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Not configured",
+                "constant_contact.client_id and constant_contact.client_secret must be set before connecting.".to_owned(),
+            ),
+            Self::NotStarted(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again",
+                "The database is unavailable right now.".to_owned(),
+            ),
+            Self::StateUnreadable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Not connected",
+                "The database is unavailable right now.".to_owned(),
+            ),
+            Self::Refused { message, .. } => (
+                StatusCode::BAD_REQUEST,
+                "Not connected",
+                format!("{message} Start again at /connect."),
+            ),
+            Self::Denied { error, description } => (
+                StatusCode::FORBIDDEN,
+                "Not connected",
+                format!(
+                    "Constant Contact did not authorize ccbridge ({error}{}{description}). Nothing was changed.",
+                    if description.is_empty() { "" } else { ": " }
+                ),
+            ),
+            Self::Unsealable(error) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Not connected",
+                error.to_string(),
+            ),
+            Self::Exchange(error) => (
+                StatusCode::BAD_GATEWAY,
+                "Not connected",
+                format!("Constant Contact did not accept the authorization: {error}."),
+            ),
+            Self::NoRefreshToken => (
+                StatusCode::BAD_GATEWAY,
+                "Not connected",
+                "Constant Contact sent no refresh token, so the connection could not be kept alive. Make sure constant_contact.scopes includes offline_access.".to_owned(),
+            ),
+            Self::NotSaved(error) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Not connected",
+                format!("The connection could not be saved: {error}."),
+            ),
+        };
+        page(status, title, &text)
+    }
+}
+
 /// Send the (already authenticated) admin's browser to the authorize endpoint. Also the console's
 /// Connect / Reconnect button.
 pub async fn start_authorization(state: &Connector) -> Response {
+    match begin(state).await {
+        Ok(redirect) => redirect,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn begin(state: &Connector) -> Result<Response, ConnectError> {
     if !state.config.constant_contact.is_configured() {
-        return page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Not configured",
-            "constant_contact.client_id and constant_contact.client_secret must be set before connecting.",
-        );
+        return Err(ConnectError::NotConfigured);
     }
     let (authorize_url, csrf_state, verifier) = state.keeper.oauth().authorize_url();
     let browser_key = random_token(32);
@@ -90,18 +214,11 @@ pub async fn start_authorization(state: &Connector) -> Response {
         pkce_verifier: state.keeper.cipher().seal(&verifier, "pkce_verifier"),
         expires_at: now + AUTHORIZATION_TTL,
     };
-    if let Err(error) = state
+    state
         .store
         .insert_pending_authorization(&csrf_state, &pending, now)
         .await
-    {
-        tracing::error!(%error, "could not store the authorization state");
-        return page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Try again",
-            "The database is unavailable right now.",
-        );
-    }
+        .map_err(ConnectError::NotStarted)?;
     let secure = if state.config.server.public_url.scheme() == "https" {
         "; Secure"
     } else {
@@ -117,7 +234,7 @@ pub async fn start_authorization(state: &Connector) -> Response {
         (LOCATION, header(authorize_url.as_str())),
         (SET_COOKIE, header(&cookie)),
     ];
-    (StatusCode::SEE_OTHER, headers).into_response()
+    Ok((StatusCode::SEE_OTHER, headers).into_response())
 }
 
 /// `GET /oauth/callback`.
@@ -143,7 +260,7 @@ pub async fn callback(
             let page = pages::layout("Connected", &body);
             ([(SET_COOKIE, header(&clear))], page).into_response()
         }
-        Err((status, message)) => page(status, "Not connected", &message),
+        Err(error) => error.into_response(),
     }
 }
 
@@ -152,94 +269,61 @@ async fn finish(
     state: &Connector,
     headers: &HeaderMap,
     params: &HashMap<String, String>,
-) -> Result<String, (StatusCode, String)> {
-    let bad = |message: &str| {
-        (
-            StatusCode::BAD_REQUEST,
-            format!("{message} Start again at /connect."),
-        )
-    };
+) -> Result<String, ConnectError> {
     let csrf_state = params
         .get("state")
-        .ok_or_else(|| bad("The answer has no state."))?;
+        .ok_or(ConnectError::refused("The answer has no state."))?;
     let pending = state
         .store
         .take_pending_authorization(csrf_state)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "could not read the authorization state");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The database is unavailable right now.".to_owned(),
-            )
-        })?
-        .ok_or_else(|| {
-            tracing::warn!("callback with an unknown or already used state");
-            bad("This authorization is unknown or was already used.")
+        .map_err(ConnectError::StateUnreadable)?
+        .ok_or(ConnectError::Refused {
+            message: "This authorization is unknown or was already used.",
+            logged: Some("callback with an unknown or already used state"),
         })?;
     if pending.expires_at <= state.clock.now() {
-        return Err(bad(
+        return Err(ConnectError::refused(
             "This authorization expired (it must be finished within 10 minutes).",
         ));
     }
     if browser_key(headers).as_deref() != Some(pending.browser_key.as_str()) {
-        tracing::warn!("callback from a browser other than the one that started the authorization");
-        return Err(bad(
-            "This authorization was started in a different browser.",
-        ));
+        return Err(ConnectError::Refused {
+            message: "This authorization was started in a different browser.",
+            logged: Some(
+                "callback from a browser other than the one that started the authorization",
+            ),
+        });
     }
     if let Some(error) = params.get("error") {
-        let description = params
-            .get("error_description")
-            .map(String::as_str)
-            .unwrap_or("");
-        tracing::warn!(error = %error, "Constant Contact did not authorize");
-        return Err((
-            StatusCode::FORBIDDEN,
-            format!(
-                "Constant Contact did not authorize ccbridge ({error}{}{description}). Nothing was changed.",
-                if description.is_empty() { "" } else { ": " }
-            ),
-        ));
+        return Err(ConnectError::Denied {
+            error: error.clone(),
+            description: params.get("error_description").cloned().unwrap_or_default(),
+        });
     }
-    let code = params
-        .get("code")
-        .ok_or_else(|| bad("The answer has no authorization code."))?;
+    let code = params.get("code").ok_or(ConnectError::refused(
+        "The answer has no authorization code.",
+    ))?;
     let verifier = state
         .keeper
         .cipher()
         .open(&pending.pkce_verifier, "pkce_verifier")
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        .map_err(ConnectError::Unsealable)?;
     let grant = state
         .keeper
         .oauth()
         .exchange_code(code, &verifier)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "authorization code exchange failed");
-            (
-                StatusCode::BAD_GATEWAY,
-                format!("Constant Contact did not accept the authorization: {e}."),
-            )
-        })?;
+        .map_err(ConnectError::Exchange)?;
     if grant.refresh_token.is_none() {
-        return Err((
-            StatusCode::BAD_GATEWAY,
-            "Constant Contact sent no refresh token, so the connection could not be kept alive. Make sure constant_contact.scopes includes offline_access.".to_owned(),
-        ));
+        return Err(ConnectError::NoRefreshToken);
     }
     // Commit first: the code is spent and, from here on, these tokens are the connection.
     let generation = state
         .keeper
         .store_authorized(&grant, None)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "could not store the token set");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("The connection could not be saved: {e}."),
-            )
-        })?;
+        .map_err(ConnectError::NotSaved)?;
     tracing::info!(generation, scopes = %grant.scopes.join(" "), "connected to Constant Contact");
     state.connected();
     // The account's name is a nicety (it needs the account_read scope): briefly, and after the commit.

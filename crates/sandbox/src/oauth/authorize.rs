@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::http::header::{CACHE_CONTROL, LOCATION};
+use axum::http::header::LOCATION;
+
+use super::no_store;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -226,11 +228,7 @@ fn redirect_with_error(redirect: &Url, error: &RedirectError, state: Option<&str
 }
 
 fn found(target: &Url) -> Response {
-    (
-        StatusCode::FOUND,
-        [(LOCATION, target.as_str()), (CACHE_CONTROL, "no-store")],
-    )
-        .into_response()
+    (StatusCode::FOUND, no_store(), [(LOCATION, target.as_str())]).into_response()
 }
 
 // ── Consent ──────────────────────────────────────────────────────────────────────────────────
@@ -284,11 +282,7 @@ fn consent_page(shared: &Shared, request: &AuthorizeRequest, pending_id: &str) -
         action = DECISION_PATH,
         pending = escape(pending_id),
     );
-    (
-        [(CACHE_CONTROL, "no-store")],
-        html::page("Authorize application", "", &body),
-    )
-        .into_response()
+    (no_store(), html::page("Authorize application", "", &body)).into_response()
 }
 
 /// `POST /oauth2/default/v1/authorize/decision` from the consent page's buttons.

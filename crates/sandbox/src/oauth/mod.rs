@@ -21,6 +21,13 @@ use crate::Shared;
 
 pub use authorize::PendingConsents;
 
+/// Headers of every answer that carries a code, a token or a consent form: never stored
+/// (RFC 6749 5.1 asks for both).
+fn no_store() -> [(axum::http::HeaderName, &'static str); 2] {
+    use axum::http::header::{CACHE_CONTROL, PRAGMA};
+    [(CACHE_CONTROL, "no-store"), (PRAGMA, "no-cache")]
+}
+
 pub const AUTHORIZE_PATH: &str = "/oauth2/default/v1/authorize";
 pub const DECISION_PATH: &str = "/oauth2/default/v1/authorize/decision";
 pub const TOKEN_PATH: &str = "/oauth2/default/v1/token";

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+
+use super::no_store;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -67,10 +69,6 @@ impl IntoResponse for TokenError {
         }
         response
     }
-}
-
-fn no_store() -> [(axum::http::HeaderName, &'static str); 2] {
-    [(CACHE_CONTROL, "no-store"), (PRAGMA, "no-cache")]
 }
 
 /// `POST /oauth2/default/v1/token`
