@@ -11,10 +11,16 @@
 //!   connections back off exponentially with jitter; past `max_age`, dead. Without a usable token,
 //!   signups wait and flow as soon as an admin connects.
 //!
-//! `deliver_next` is the step (tests drive it); `run` only schedules it.
+//! `deliver_next` is the step (tests drive it); `run` only schedules it. What each answer means is
+//! decided in `outcome`; the pauses it can lead to, and their alerts, live in `pause`.
 
 pub mod account_check;
 mod merge;
+mod outcome;
+mod pause;
+
+use outcome::Owned;
+pub use pause::Pause;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -28,23 +34,15 @@ use uuid::Uuid;
 use crate::alerts::{AlertKind, Alerts};
 use crate::clock::SharedClock;
 use crate::config::DeliveryConfig;
-use crate::constant_contact::limits::next_utc_midnight;
-use crate::constant_contact::{ApiClient, ApiError, ErrorKind};
+use crate::constant_contact::ApiClient;
 use crate::store::{Settle, SignupRecord, Store, StoreError};
-use crate::tokens::{CallError, TokenError, TokenKeeper};
+use crate::tokens::{CallError, TokenKeeper};
 
 /// The longest the worker sleeps without looking at the queue again.
 const MAX_IDLE: Duration = Duration::from_secs(60);
 /// The same on a database shared by replicas, where signups arrive, a dead replica's claims run
 /// out and connections are made without waking this process.
 const SHARED_MAX_IDLE: Duration = Duration::from_secs(5);
-/// A 409 (simultaneous change to the same contact) is retried this soon.
-const CONFLICT_RETRY: chrono::Duration = chrono::Duration::seconds(2);
-/// After a 429 `throttled`, the signup is back in the queue this soon (the limiter also holds).
-const THROTTLED_RETRY: chrono::Duration = chrono::Duration::seconds(1);
-/// A 403 (scope, privilege or a deactivated app) needs a human; look again this often.
-const FORBIDDEN_PAUSE: chrono::Duration = chrono::Duration::minutes(15);
-
 /// What happened to one claimed group of signups.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
@@ -72,18 +70,6 @@ impl Delivery {
             Self::Paused(_) => "paused",
         }
     }
-}
-
-/// Why deliveries stop for a while.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Pause {
-    /// No usable token: resume when an admin connects.
-    AwaitingConnection(String),
-    /// Until a moment (daily quota, 403).
-    Until {
-        until: DateTime<Utc>,
-        reason: String,
-    },
 }
 
 #[derive(Clone)]
@@ -280,222 +266,6 @@ impl DeliveryWorker {
         Ok(())
     }
 
-    async fn token_problem(&self, error: TokenError, now: DateTime<Utc>) -> (Owned, Delivery) {
-        match error {
-            TokenError::NotConnected | TokenError::NeedsReconnect(_) => {
-                let pause = Pause::AwaitingConnection(error.to_string());
-                (Owned::Release { next: now }, Delivery::Paused(pause))
-            }
-            other => {
-                // The keeper retries refreshes itself; look again a little later.
-                tracing::warn!(error = %other, "no token for delivery right now");
-                let until = now + chrono::Duration::seconds(10);
-                (
-                    Owned::Release { next: until },
-                    Delivery::Paused(Pause::Until {
-                        until,
-                        reason: other.to_string(),
-                    }),
-                )
-            }
-        }
-    }
-
-    /// `started`: when the attempt began (a quota answer is about that day).
-    async fn api_problem(
-        &self,
-        group: &[SignupRecord],
-        error: ApiError,
-        started: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> (Owned, Delivery) {
-        // Constant Contact's messages may quote the address they refused: this text goes to the
-        // log, the status, the console and alerts, where emails are shown redacted.
-        let text = crate::domain::email::redact_emails_in(&error.to_string());
-        match (&error, error.kind()) {
-            (_, Some(ErrorKind::BadRequest)) => (
-                Owned::Dead {
-                    error: text.clone(),
-                },
-                Delivery::Dead { error: text },
-            ),
-            (_, Some(ErrorKind::Unauthorized)) => {
-                // Refused even with a freshly refreshed token: the app was revoked. Wait for a human.
-                let reason = self.0.keeper.give_up_unauthorized().await;
-                (
-                    Owned::Release { next: now },
-                    Delivery::Paused(Pause::AwaitingConnection(reason)),
-                )
-            }
-            (_, Some(ErrorKind::Forbidden)) => {
-                let until = now + FORBIDDEN_PAUSE;
-                // Alert once per episode, not every time the pause runs out and 403 comes back.
-                let already =
-                    matches!(self.pause(), Some(Pause::Until { reason, .. }) if reason == text);
-                if !already {
-                    self.0.alerts.raise(
-                        AlertKind::DeliveryPaused,
-                        format!("Constant Contact refused delivery with 403 ({text}): a missing scope or privilege, or a deactivated app. Deliveries are paused; signups are queued."),
-                    );
-                    self.pause_alerted(AlertKind::DeliveryPaused);
-                }
-                (
-                    Owned::Release { next: until },
-                    Delivery::Paused(Pause::Until {
-                        until,
-                        reason: text,
-                    }),
-                )
-            }
-            (_, Some(ErrorKind::Conflict)) => self.retry(group, text, now + CONFLICT_RETRY, now),
-            (_, Some(ErrorKind::Throttled)) => (
-                Owned::Release {
-                    next: now + THROTTLED_RETRY,
-                },
-                Delivery::Retrying { error: text },
-            ),
-            (ApiError::DailyBudgetSpent { resets_at }, _) => self.quota_pause(*resets_at, text),
-            // The quota of the day the call was made: an answer arriving just after midnight does
-            // not pause the new day.
-            (_, Some(ErrorKind::QuotaExceeded)) => {
-                self.quota_pause(next_utc_midnight(started), text)
-            }
-            _ => {
-                let attempts = group.iter().map(|s| s.attempts).max().unwrap_or(0);
-                let next = now + self.backoff(attempts);
-                self.retry(group, text, next, now)
-            }
-        }
-    }
-
-    fn quota_pause(&self, until: DateTime<Utc>, reason: String) -> (Owned, Delivery) {
-        if !matches!(self.pause(), Some(Pause::Until { until: u, .. }) if u == until) {
-            self.0.alerts.raise(
-                AlertKind::QuotaExhausted,
-                format!("The daily Constant Contact API quota is spent; deliveries resume at {until}. Signups are queued."),
-            );
-            self.pause_alerted(AlertKind::QuotaExhausted);
-        }
-        (
-            Owned::Release { next: until },
-            Delivery::Paused(Pause::Until { until, reason }),
-        )
-    }
-
-    /// Retry at `next`, unless the group is older than `max_age`: then it is dead.
-    fn retry(
-        &self,
-        group: &[SignupRecord],
-        error: String,
-        next: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> (Owned, Delivery) {
-        let max_age =
-            chrono::Duration::from_std(self.0.settings.max_age).unwrap_or(chrono::Duration::MAX);
-        // A coalesced group lives as long as its newest signup: a fresh signup is never given up
-        // on because an older one for the same email was.
-        let newest = group
-            .iter()
-            .map(SignupRecord::age_origin)
-            .max()
-            .unwrap_or(now);
-        if now - newest > max_age {
-            let error = format!(
-                "gave up after {}: {error}",
-                humantime::format_duration(self.0.settings.max_age)
-            );
-            return (
-                Owned::Dead {
-                    error: error.clone(),
-                },
-                Delivery::Dead { error },
-            );
-        }
-        tracing::warn!(error = %error, retry_at = %next, "delivery failed; will retry");
-        (
-            Owned::Failed {
-                error: error.clone(),
-                next,
-            },
-            Delivery::Retrying { error },
-        )
-    }
-
-    /// `retry_base · 2^attempts`, at most `retry_max`, with "equal jitter" (between half and all of it).
-    fn backoff(&self, attempts: u32) -> chrono::Duration {
-        let s = &self.0.settings;
-        let full = s
-            .retry_base
-            .saturating_mul(1u32 << attempts.min(20))
-            .min(s.retry_max);
-        let wait = full / 2 + full.mul_f64(rand::random::<f64>() / 2.0);
-        chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX)
-    }
-
-    fn pause_alerted(&self, kind: AlertKind) {
-        *self.0.pause_alert.lock().expect("pause alert lock") = Some(kind);
-    }
-
-    /// A delivery went through: if a pause was alerted, say that it is over.
-    fn recovered(&self) {
-        let alerted = self.0.pause_alert.lock().expect("pause alert lock").take();
-        match alerted {
-            Some(AlertKind::QuotaExhausted) => self.0.alerts.raise(
-                AlertKind::QuotaReset,
-                "The daily Constant Contact API quota was reset; queued signups are being delivered again.",
-            ),
-            Some(_) => self.0.alerts.raise(
-                AlertKind::DeliveriesResumed,
-                "Constant Contact accepts deliveries again; queued signups are being delivered.",
-            ),
-            None => {}
-        }
-    }
-
-    fn set_pause(&self, pause: Pause) {
-        let mut current = self.0.pause.lock().expect("pause lock");
-        if current.as_ref() != Some(&pause) {
-            tracing::warn!(?pause, "deliveries paused");
-        }
-        *current = Some(pause);
-    }
-
-    /// Whether the pause (if any) is still on; clears it when it is over.
-    fn paused(&self) -> Option<Pause> {
-        let mut current = self.0.pause.lock().expect("pause lock");
-        if let Some(Pause::Until { until, .. }) = current.as_ref()
-            && *until <= self.0.clock.now()
-        {
-            tracing::info!("deliveries resume");
-            *current = None;
-        }
-        current.clone()
-    }
-
-    /// On a shared database a connection made through another replica wakes nobody here, so a
-    /// worker waiting for one looks at the token set itself (each time round its loop, at least
-    /// every `SHARED_MAX_IDLE`).
-    async fn notice_connection_made_elsewhere(&self) {
-        if !self.0.store.backend().is_shared()
-            || !matches!(self.paused(), Some(Pause::AwaitingConnection(_)))
-        {
-            return;
-        }
-        if let Ok(Some(set)) = self.0.store.token_set().await
-            && set.state == "connected"
-        {
-            self.clear_connection_pause();
-        }
-    }
-
-    fn clear_connection_pause(&self) {
-        let mut current = self.0.pause.lock().expect("pause lock");
-        if matches!(current.as_ref(), Some(Pause::AwaitingConnection(_))) {
-            tracing::info!("connected; deliveries resume");
-            *current = None;
-        }
-    }
-
     /// Erase personal data of signups delivered longer ago than `retention`.
     pub async fn purge_old(&self) -> Result<u64, StoreError> {
         let retention =
@@ -584,11 +354,4 @@ impl DeliveryWorker {
             .unwrap_or(max_idle)
             .min(max_idle)
     }
-}
-
-/// A settle decision that owns its strings (the store takes borrowed ones).
-enum Owned {
-    Failed { error: String, next: DateTime<Utc> },
-    Dead { error: String },
-    Release { next: DateTime<Utc> },
 }
