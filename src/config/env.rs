@@ -100,19 +100,7 @@ mod tests {
 
     use super::parse_env_value;
     use crate::config::Config;
-
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    const FORM: &str = r#"
-        [[forms]]
-        id = "newsletter"
-        list_ids = ["07936f78-662a-11eb-af0a-fa163e56c9b0"]
-    "#;
+    use crate::config::tests::{FORM, env};
 
     #[test]
     fn env_override_wins_over_the_file() {

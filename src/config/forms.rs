@@ -131,12 +131,7 @@ fn check_field_name(name: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use crate::config::Config;
-
-    const FORM: &str = r#"
-        [[forms]]
-        id = "newsletter"
-        list_ids = ["07936f78-662a-11eb-af0a-fa163e56c9b0"]
-    "#;
+    use crate::config::tests::FORM;
 
     #[test]
     fn a_form_without_lists_is_a_clear_error() {

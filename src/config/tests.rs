@@ -7,7 +7,8 @@ use base64::Engine as _;
 
 use super::Config;
 
-fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+/// An environment of `CCBRIDGE__…` variables, for `Config::load_from`.
+pub(super) fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -97,6 +98,13 @@ fn metrics_and_alerts_secrets_are_never_shown() {
     assert!(summary.contains("bearer_token = \"(set)\""), "{summary}");
     assert!(summary.contains("webhook_url = \"(set)\""), "{summary}");
 }
+
+/// The smallest valid form.
+pub(super) const FORM: &str = r#"
+        [[forms]]
+        id = "newsletter"
+        list_ids = ["07936f78-662a-11eb-af0a-fa163e56c9b0"]
+    "#;
 
 /// A configuration with every key set, optional ones included.
 const EVERY_KEY: &str = r#"
