@@ -21,7 +21,15 @@ pub(super) fn apply_env_overrides(
         .into_iter()
         .filter(|(k, _)| k.starts_with(ENV_PREFIX))
         .collect();
-    vars.sort();
+    // Indexes in numeric order, so that FORMS__2 is created before FORMS__10.
+    vars.sort_by_cached_key(|(var, _)| {
+        var.split("__")
+            .map(|segment| match usize::from_str(segment) {
+                Ok(index) => (index, String::new()),
+                Err(_) => (usize::MAX, segment.to_owned()),
+            })
+            .collect::<Vec<_>>()
+    });
     for (var, raw) in vars {
         let segments: Vec<String> = var[ENV_PREFIX.len()..]
             .split("__")
@@ -58,18 +66,24 @@ fn set_path(
     segments: &[String],
     value: toml::Value,
 ) -> Result<String, String> {
+    // A section created here is a list when the next segment is an index (`FORMS__0__ID` with no
+    // `[[forms]]` in the file creates the first form), a table otherwise.
+    let new_node = |next: Option<&String>| match next {
+        Some(segment) if usize::from_str(segment).is_ok() => toml::Value::Array(Vec::new()),
+        _ => toml::Value::Table(toml::Table::new()),
+    };
     let (first, rest) = segments.split_first().expect("at least one segment");
     let mut path = first.clone();
     let mut node = table
         .entry(first.clone())
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-    for segment in rest {
+        .or_insert_with(|| new_node(rest.first()));
+    for (i, segment) in rest.iter().enumerate() {
+        let next = rest.get(i + 1);
         node = match node {
             toml::Value::Table(t) => {
                 path.push('.');
                 path.push_str(segment);
-                t.entry(segment.clone())
-                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                t.entry(segment.clone()).or_insert_with(|| new_node(next))
             }
             toml::Value::Array(items) => {
                 let index = usize::from_str(segment).map_err(|_| {
@@ -82,7 +96,7 @@ fn set_path(
                     ));
                 }
                 if index == items.len() {
-                    items.push(toml::Value::Table(toml::Table::new()));
+                    items.push(new_node(next));
                 }
                 path.push_str(&format!("[{index}]"));
                 &mut items[index]
@@ -168,5 +182,61 @@ mod tests {
             toml::Value::String("0.0.0.0:80".into())
         );
         assert_eq!(parse_env_value("\"8\""), toml::Value::String("8".into()));
+    }
+
+    #[test]
+    fn forms_can_come_from_the_environment_alone() {
+        let mut vars = vec![
+            ("CCBRIDGE__FORMS__0__ID", "newsletter"),
+            (
+                "CCBRIDGE__FORMS__0__LIST_IDS",
+                r#"["07936f78-662a-11eb-af0a-fa163e56c9b0"]"#,
+            ),
+            (
+                "CCBRIDGE__FORMS__0__ALLOWED_ORIGINS",
+                r#"["https://example.org"]"#,
+            ),
+            (
+                "CCBRIDGE__FORMS__0__CUSTOM_FIELDS__TOPIC",
+                "1618ae62-4752-11e9-9c8a-fa163e6b01c1",
+            ),
+            ("CCBRIDGE__FORMS__0__CAPTCHA__PROVIDER", "turnstile"),
+            ("CCBRIDGE__FORMS__0__CAPTCHA__SECRET", "s"),
+        ];
+        // Eleven forms: the tenth and eleventh come after the second in numeric order only.
+        let ids: Vec<(String, String)> = (1..11)
+            .map(|i| (format!("CCBRIDGE__FORMS__{i}__ID"), format!("form-{i}")))
+            .collect();
+        let lists: Vec<(String, String)> = (1..11)
+            .map(|i| {
+                (
+                    format!("CCBRIDGE__FORMS__{i}__LIST_IDS"),
+                    r#"["07936f78-662a-11eb-af0a-fa163e56c9b0"]"#.to_owned(),
+                )
+            })
+            .collect();
+        vars.reverse();
+        let mut all = env(&vars);
+        all.extend(ids);
+        all.extend(lists);
+
+        let config = Config::load_from(None, all).unwrap();
+
+        assert_eq!(config.forms.len(), 11);
+        let form = &config.forms[0];
+        assert_eq!(form.id.as_str(), "newsletter");
+        assert_eq!(form.allowed_origins[0].as_str(), "https://example.org/");
+        assert!(form.custom_fields.contains_key("topic"));
+        assert!(form.captcha.is_some());
+        assert_eq!(config.forms[10].id.as_str(), "form-10");
+    }
+
+    #[test]
+    fn a_form_index_that_leaves_a_gap_names_the_variable() {
+        let err = Config::load_from(None, env(&[("CCBRIDGE__FORMS__1__ID", "second")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("CCBRIDGE__FORMS__1__ID"), "{err}");
+        assert!(err.contains("gap"), "{err}");
     }
 }
