@@ -1,6 +1,8 @@
 //! Logging setup. JSON or human-readable by config; `RUST_LOG` overrides the configured level.
 //! Nothing in ccbridge logs a token, a secret, a full email address or a form body.
 
+use std::io::IsTerminal as _;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, LoggingConfig};
@@ -11,7 +13,9 @@ pub fn init(config: &LoggingConfig) {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never into a file or `docker logs`.
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = match config.format {
         LogFormat::Json => builder
             .json()

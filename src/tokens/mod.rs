@@ -495,7 +495,11 @@ impl TokenKeeper {
             // A live lease may belong to another process (`ccbridge lists`, the old container of a
             // rolling deploy) that is refreshing right now: releasing it would drop its rotated
             // token set. If it was ours and we crashed, the lease runs out by itself.
-            tracing::info!(owner = ?set.refresh_owner, until = ?set.refresh_lease_until, "a refresh lease is held; waiting for it");
+            tracing::info!(
+                owner = set.refresh_owner.as_deref(),
+                until = set.refresh_lease_until.map(|t| t.to_rfc3339()).as_deref(),
+                "a refresh lease is held; waiting for it"
+            );
             return Ok(());
         }
         self.0.interrupted.store(true, Ordering::SeqCst);

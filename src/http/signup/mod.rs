@@ -86,7 +86,12 @@ pub async fn accept(
         Err(error) => {
             crate::metrics::signup_rejected(error.code);
             let shown = form.map_or("-", |f| f.id.as_str());
-            tracing::info!(form = shown, code = error.code, field = ?error.field, "signup refused");
+            tracing::info!(
+                form = shown,
+                code = error.code,
+                field = error.field.as_deref(),
+                "signup refused"
+            );
             let cors = origin.and_then(Result::ok).flatten();
             (caller.refused(form, &error), cors)
         }
