@@ -1,7 +1,7 @@
 //! The `ccbridge` command line. `main` parses it and calls `run`; each subcommand is a small
 //! function over the library.
 
-use std::io::Read as _;
+use std::io::{IsTerminal as _, Read as _};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -265,6 +265,33 @@ async fn migrate(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
 }
 
 fn hash_password() -> anyhow::Result<ExitCode> {
+    let password = if std::io::stdin().is_terminal() {
+        prompt_password_twice()?
+    } else {
+        password_from_stdin()?
+    };
+    let hash = password::hash(&password)?;
+    println!("{hash}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A person at a terminal: asked twice, nothing echoed.
+fn prompt_password_twice() -> anyhow::Result<SecretString> {
+    let first = rpassword::prompt_password("New admin password: ")
+        .context("reading the password from the terminal")?;
+    if first.is_empty() {
+        anyhow::bail!("the password is empty; nothing was hashed");
+    }
+    let second = rpassword::prompt_password("The same password again: ")
+        .context("reading the password from the terminal")?;
+    if first != second {
+        anyhow::bail!("the two passwords differ; nothing was hashed");
+    }
+    Ok(SecretString::from(first))
+}
+
+/// A script: the whole of stdin, less the line ending a shell adds.
+fn password_from_stdin() -> anyhow::Result<SecretString> {
     let mut input = String::new();
     std::io::stdin()
         .read_to_string(&mut input)
@@ -274,9 +301,7 @@ fn hash_password() -> anyhow::Result<ExitCode> {
         .strip_suffix('\n')
         .map(|s| s.strip_suffix('\r').unwrap_or(s))
         .unwrap_or(&input);
-    let hash = password::hash(&SecretString::from(password.to_owned()))?;
-    println!("{hash}");
-    Ok(ExitCode::SUCCESS)
+    Ok(SecretString::from(password.to_owned()))
 }
 
 /// Open the configured database (applying migrations) for a CLI command.
