@@ -304,16 +304,47 @@ fn password_from_stdin() -> anyhow::Result<SecretString> {
     Ok(SecretString::from(password.to_owned()))
 }
 
-/// Open the configured database (applying migrations) for a CLI command.
-async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Store::open(&config.database)
+/// A configuration and where it came from: commands that use the database say which one.
+struct Loaded {
+    config: Config,
+    source: String,
+}
+
+fn load_with_source(path: Option<PathBuf>) -> anyhow::Result<Loaded> {
+    let file = Config::locate(path.as_deref());
+    let config = Config::load_from(file.as_deref(), std::env::vars())?;
+    let source = match &file {
+        Some(file) => format!("{} and CCBRIDGE__* variables", file.display()),
+        None => "built-in defaults and CCBRIDGE__* variables (no --config, no $CCBRIDGE_CONFIG, \
+                 no ./ccbridge.toml here)"
+            .to_owned(),
+    };
+    Ok(Loaded { config, source })
+}
+
+/// Open the database ccbridge already uses (applying pending migrations), never creating one,
+/// and say on stderr which database and configuration the command uses.
+async fn open_store(loaded: &Loaded) -> anyhow::Result<Store> {
+    let url = loaded.config.database.url.redacted();
+    let store = Store::open_existing(&loaded.config.database)
         .await
-        .with_context(|| format!("opening the database at {}", config.database.url.redacted()))
+        .with_context(|| {
+            format!(
+                "opening the database at {url} (database.url; configuration from {})",
+                loaded.source
+            )
+        })?;
+    eprintln!(
+        "ccbridge: database {url}; configuration from {}",
+        loaded.source
+    );
+    Ok(store)
 }
 
 async fn status(path: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
-    let config = load(path)?;
-    let store = open_store(&config).await?;
+    let loaded = load_with_source(path)?;
+    let store = open_store(&loaded).await?;
+    let config = loaded.config;
     let now = chrono::Utc::now();
     let database_ok = store.probe_write(now).await.is_ok();
     let status = Status::gather(&config, &store, now, database_ok).await;
@@ -336,9 +367,10 @@ const EXIT_NOT_CONNECTED: u8 = 2;
 const EXIT_NO_MATCH: u8 = 3;
 
 async fn lists(path: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
-    let config = load(path)?;
-    telemetry::init(&config.logging);
-    let store = open_store(&config).await?;
+    let loaded = load_with_source(path)?;
+    telemetry::init(&loaded.config.logging);
+    let store = open_store(&loaded).await?;
+    let config = loaded.config;
     let clock: SharedClock = Arc::new(SystemClock);
     let (keeper, api) = connection(&config, &store, &clock, &Alerts::log_only());
     let result = keeper
@@ -380,8 +412,7 @@ async fn retry(
     id: Option<uuid::Uuid>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let config = load(path)?;
-    let store = open_store(&config).await?;
+    let store = open_store(&load_with_source(path)?).await?;
     let requeued = store
         .requeue(dead || id.is_some(), id, chrono::Utc::now())
         .await?;
@@ -399,8 +430,7 @@ async fn retry(
 }
 
 async fn release_spam(path: Option<PathBuf>, id: uuid::Uuid) -> anyhow::Result<ExitCode> {
-    let config = load(path)?;
-    let store = open_store(&config).await?;
+    let store = open_store(&load_with_source(path)?).await?;
     let released = store.release_spam(id, chrono::Utc::now()).await?;
     store.close().await;
     if !released {

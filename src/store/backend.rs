@@ -55,6 +55,19 @@ impl Backend {
         }
     }
 
+    /// Counts ccbridge's migration table (1 once a database was set up, 0 before).
+    pub(super) fn migrations_table_count(self) -> &'static str {
+        match self {
+            Self::Sqlite => {
+                "select count(*) from sqlite_master where type = 'table' and name = '_sqlx_migrations'"
+            }
+            Self::Postgres => {
+                "select count(*) from information_schema.tables \
+                 where table_schema = current_schema() and table_name = '_sqlx_migrations'"
+            }
+        }
+    }
+
     /// Opens a write transaction. SQLite's `immediate` takes the write lock at once, waiting up to
     /// the busy timeout, instead of failing on the first write halfway through.
     pub(super) fn begin_write(self) -> &'static str {

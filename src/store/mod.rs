@@ -44,6 +44,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored row {id} is not readable: {problem}")]
     Corrupt { id: String, problem: String },
+    /// A command that only reads or changes existing data found no ccbridge database.
+    #[error("no ccbridge database: {0}")]
+    Missing(String),
     /// A write that shared a failed transaction with others (group commit).
     #[error("the batch this write belonged to failed: {0}")]
     Batch(String),
@@ -122,6 +125,33 @@ impl Store {
     /// Open (creating if missing) the database and apply pending migrations.
     pub async fn open(config: &DatabaseConfig) -> Result<Self, StoreError> {
         let store = Self::connect(config).await?;
+        store.backend.migrator().run(&store.pool).await?;
+        Ok(store)
+    }
+
+    /// Open a database ccbridge has already set up (applying any pending migrations), never
+    /// creating one: for commands that read or change existing data, so that one run in the
+    /// wrong directory reports the missing database instead of creating an empty one.
+    pub async fn open_existing(config: &DatabaseConfig) -> Result<Self, StoreError> {
+        if config.url.backend() == Backend::Sqlite {
+            let path = backend::sqlite_path(config.url.expose());
+            if !path.exists() {
+                return Err(StoreError::Missing(format!(
+                    "there is no file {}",
+                    path.display()
+                )));
+            }
+        }
+        let store = Self::connect(config).await?;
+        let count: i64 = sqlx::query_scalar(store.backend.migrations_table_count())
+            .fetch_one(&store.pool)
+            .await?;
+        if count == 0 {
+            store.close().await;
+            return Err(StoreError::Missing(
+                "the database holds no ccbridge data (ccbridge serve or migrate sets it up)".into(),
+            ));
+        }
         store.backend.migrator().run(&store.pool).await?;
         Ok(store)
     }
