@@ -72,8 +72,14 @@ pub enum Command {
         #[arg(long, default_value_t = 10_000)]
         requests_per_day: u32,
     },
-    /// Load and validate the configuration, print a redacted summary.
-    CheckConfig,
+    /// Load and validate the configuration, print a redacted summary, the redirect URI to register
+    /// at Constant Contact and a warning for each piece still to set.
+    /// Exit code: 0 valid, 1 invalid (or, with --strict, any warning).
+    CheckConfig {
+        /// Fail (exit 1) on warnings too, e.g. in CI before a deploy.
+        #[arg(long)]
+        strict: bool,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Read a password from stdin, print an Argon2id hash for `admin.password_hash`.
@@ -142,7 +148,7 @@ pub fn run(cli: Cli) -> ExitCode {
             };
             runtime().and_then(|rt| rt.block_on(sandbox(listen, config)))
         }
-        Command::CheckConfig => check_config(cli.config),
+        Command::CheckConfig { strict } => check_config(cli.config, strict),
         Command::Migrate => runtime().and_then(|rt| rt.block_on(migrate(cli.config))),
         Command::HashPassword => hash_password(),
         Command::Status { json } => runtime().and_then(|rt| rt.block_on(status(cli.config, json))),
@@ -183,6 +189,13 @@ fn load(path: Option<PathBuf>) -> anyhow::Result<Config> {
 async fn serve(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let config = load(path)?;
     telemetry::init(&config.logging);
+    for warning in config.setup_warnings() {
+        tracing::warn!("{warning}");
+    }
+    tracing::info!(
+        redirect_uri = %config.server.redirect_uri(),
+        "the redirect URI to register at Constant Contact"
+    );
     let app = Application::build(config).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
@@ -232,19 +245,25 @@ async fn cancel_on_signal(token: CancellationToken) {
     token.cancel();
 }
 
-fn check_config(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let located = Config::locate(path.as_deref());
-    let config = load(path)?;
-    match located {
-        Some(file) => println!(
-            "# configuration from {} and CCBRIDGE__* variables",
-            file.display()
-        ),
-        None => println!("# no config file; defaults and CCBRIDGE__* variables"),
-    }
+fn check_config(path: Option<PathBuf>, strict: bool) -> anyhow::Result<ExitCode> {
+    let loaded = load_with_source(path)?;
+    let config = &loaded.config;
+    println!("# configuration from {}", loaded.source);
     print!("{}", config.redacted_summary());
-    if config.forms.is_empty() {
-        println!("# warning: no [[forms]] configured; every POST /signup/* will answer 404");
+    println!(
+        "# the redirect URI to register at Constant Contact: {}",
+        config.server.redirect_uri()
+    );
+    let warnings = config.setup_warnings();
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
+    if strict && !warnings.is_empty() {
+        eprintln!(
+            "ccbridge: the configuration is valid but {} piece(s) are not set up (--strict)",
+            warnings.len()
+        );
+        return Ok(ExitCode::FAILURE);
     }
     println!("# configuration is valid");
     Ok(ExitCode::SUCCESS)

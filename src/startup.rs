@@ -21,7 +21,7 @@ use crate::constant_contact::{ApiClient, OAuthClient, RateLimiter, http_client};
 use crate::delivery::DeliveryWorker;
 use crate::delivery::account_check::AccountChecker;
 use crate::http::serve::{ServeSettings, serve};
-use crate::http::{AppState, DemoMode, redirect_uri, router};
+use crate::http::{AppState, DemoMode, router};
 use crate::signup::SignupWriter;
 use crate::store::{SingleProcessLock, Store, warn_if_network_filesystem};
 use crate::tokens::{KeeperSettings, TokenCipher, TokenKeeper};
@@ -98,10 +98,8 @@ impl Application {
             None => deps.alerts,
         };
         let (keeper, api) = connection(&config, &store, &deps.clock, &alerts);
+        // That the key is missing at all is among `Config::setup_warnings`, which `serve` logs.
         if !keeper.cipher().encrypts() {
-            tracing::warn!(
-                "security.token_encryption_key is not set: Constant Contact tokens are stored unencrypted in the database"
-            );
             let signs_forms = config.forms.iter().any(|f| f.min_submit_time.is_some());
             if store.backend().is_shared() && signs_forms {
                 tracing::warn!(
@@ -243,7 +241,7 @@ pub fn connection(
 ) -> (TokenKeeper, ApiClient) {
     let cc = &config.constant_contact;
     let http = http_client(cc.request_timeout);
-    let oauth = OAuthClient::new(cc, redirect_uri(config), http.clone());
+    let oauth = OAuthClient::new(cc, config.server.redirect_uri(), http.clone());
     let limiter = Arc::new(RateLimiter::new(
         store.clone(),
         clock.clone(),

@@ -32,6 +32,7 @@ mod observability;
 mod sandbox;
 mod secret;
 mod server;
+mod setup;
 #[cfg(test)]
 mod tests;
 

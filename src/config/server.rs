@@ -59,6 +59,14 @@ impl ServerConfig {
         crate::client_ip::client_ip(peer, headers, &self.trusted_proxies, self.client_ip_header)
     }
 
+    /// `public_url` + `/oauth/callback`, keeping any path prefix of the public URL: the redirect
+    /// URI to register at Constant Contact.
+    pub fn redirect_uri(&self) -> Url {
+        let base = self.public_url.as_str().trim_end_matches('/');
+        Url::parse(&format!("{base}/oauth/callback"))
+            .expect("a valid base URL plus a path is valid")
+    }
+
     /// Returns the offending key (relative to the section) and a message.
     pub(super) fn validate(&self) -> Result<(), (&'static str, String)> {
         if !["http", "https"].contains(&self.public_url.scheme()) {

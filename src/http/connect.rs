@@ -347,15 +347,7 @@ async fn finish(
 /// The path the browser comes back to (the redirect URI's, so a `public_url` with a path prefix
 /// behind a reverse proxy still gets the cookie).
 fn callback_path(config: &Config) -> String {
-    redirect_uri(config).path().to_owned()
-}
-
-/// `public_url` + `/oauth/callback`, keeping any path prefix of the public URL: the redirect URI
-/// registered at Constant Contact.
-pub fn redirect_uri(config: &Config) -> url::Url {
-    let base = config.server.public_url.as_str().trim_end_matches('/');
-    url::Url::parse(&format!("{base}/oauth/callback"))
-        .expect("a valid base URL plus a path is valid")
+    config.server.redirect_uri().path().to_owned()
 }
 
 fn browser_key(headers: &HeaderMap) -> Option<String> {

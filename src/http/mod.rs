@@ -45,7 +45,6 @@ use crate::delivery::account_check::AccountChecker;
 use crate::signup::SignupWriter;
 use crate::store::Store;
 use crate::tokens::TokenKeeper;
-pub use connect::redirect_uri;
 pub use middleware::no_store;
 
 /// Everything the handlers can draw from; each takes only its part (`State<Store>`,

@@ -683,7 +683,7 @@ async fn a_public_url_with_a_path_prefix_still_connects() {
     let mut config = ccbridge::Config::from_toml("").unwrap();
     config.server.public_url = "https://example.org/forms/".parse().unwrap();
     assert_eq!(
-        ccbridge::http::redirect_uri(&config).as_str(),
+        config.server.redirect_uri().as_str(),
         "https://example.org/forms/oauth/callback"
     );
 }
