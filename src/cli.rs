@@ -169,10 +169,27 @@ pub fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("ccbridge: {error:#}");
+            eprintln!("ccbridge: {}", describe(&error));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, leaving out a cause whose text the line already holds
+/// (a database error quotes its source, which quotes its own: said once is enough).
+fn describe(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -482,5 +499,27 @@ async fn healthcheck(path: Option<PathBuf>, url: Option<String>) -> anyhow::Resu
             eprintln!("{url}: {error}");
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("error returned from database: {0}")]
+    struct Wrapper(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("database \"nosuch\" does not exist")]
+    struct Inner;
+
+    #[test]
+    fn a_cause_already_quoted_is_said_once() {
+        let error = anyhow::Error::new(Wrapper(Inner)).context("opening the database");
+        assert_eq!(
+            describe(&error),
+            "opening the database: error returned from database: database \"nosuch\" does not exist"
+        );
     }
 }

@@ -86,7 +86,7 @@ impl Application {
             }
             None => TcpListener::bind(config.server.listen)
                 .await
-                .with_context(|| format!("binding {}", config.server.listen))?,
+                .map_err(|error| bind_error(config.server.listen, error))?,
         };
         let alerts = match &config.alerts.webhook_url {
             Some(webhook) => deps.alerts.with_sink(WebhookSink::start(
@@ -267,4 +267,22 @@ pub fn connection(
         alerts.clone(),
     );
     (keeper, api)
+}
+
+/// Why the listener could not be opened, with what to do about the common cases.
+fn bind_error(listen: std::net::SocketAddr, error: std::io::Error) -> anyhow::Error {
+    let hint = match error.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "; another process (another ccbridge?) already listens there: stop it, or set \
+             server.listen to a free port"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "; ports below 1024 need privileges: use a port such as 8080 behind a reverse proxy"
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "; this machine has no such address: use 0.0.0.0 (every interface) or 127.0.0.1"
+        }
+        _ => "",
+    };
+    anyhow::anyhow!("cannot listen on {listen} (server.listen): {error}{hint}")
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::http::HeaderMap;
 use ipnet::IpNet;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use url::Url;
 
 use crate::client_ip::ForwardingHeader;
@@ -14,6 +14,7 @@ use crate::client_ip::ForwardingHeader;
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Address the HTTP server binds to.
+    #[serde(deserialize_with = "deserialize_listen")]
     pub listen: SocketAddr,
     /// External base URL; the OAuth redirect URI is `public_url + "/oauth/callback"`.
     pub public_url: Url,
@@ -34,6 +35,17 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     /// Connections served at once; more wait to be accepted.
     pub max_connections: usize,
+}
+
+/// An IP address and a port; a host name (`localhost:8080`) gets an example of what works.
+fn deserialize_listen<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse().map_err(|_| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not an IP address and port: use e.g. \"0.0.0.0:8080\" (every interface) \
+             or \"127.0.0.1:8080\" (this machine only); host names such as localhost are not accepted"
+        ))
+    })
 }
 
 impl Default for ServerConfig {
@@ -85,5 +97,20 @@ impl ServerConfig {
             return Err(("max_connections", "must be at least 1".into()));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn a_host_name_as_listen_address_gets_an_example() {
+        let err = Config::from_toml("[server]\nlisten = \"localhost:8080\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`server.listen`"), "{err}");
+        assert!(err.contains("\"127.0.0.1:8080\""), "{err}");
+        assert!(err.contains("localhost"), "{err}");
     }
 }

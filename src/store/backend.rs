@@ -108,7 +108,7 @@ impl SingleProcessLock {
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|e| format!("cannot open the lock file {}: {e}", lock_path.display()))?;
+            .map_err(|e| unusable_place(url, &db, &lock_path, &e))?;
         match file.try_lock() {
             Ok(()) => Ok(Some(Self { _file: file })),
             Err(TryLockError::WouldBlock) => Err(format!(
@@ -121,6 +121,47 @@ impl SingleProcessLock {
             Err(TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", lock_path.display())),
         }
     }
+}
+
+/// Why the SQLite database's directory cannot be used, naming `database.url` and what to change.
+fn unusable_place(
+    url: &DatabaseUrl,
+    db: &Path,
+    lock_path: &Path,
+    error: &std::io::Error,
+) -> String {
+    let dir = db
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match error.kind() {
+        std::io::ErrorKind::NotFound => format!(
+            "the directory {} of the SQLite database (database.url = {url}) does not exist: \
+             create it (in Docker: mount a volume there) or point database.url elsewhere",
+            dir.display()
+        ),
+        std::io::ErrorKind::PermissionDenied => format!(
+            "ccbridge may not write in {}, the directory of the SQLite database (database.url = \
+             {url}){}: make it writable by the user ccbridge runs as (in Docker: the volume's \
+             owner must be that user, e.g. `chown` it)",
+            dir.display(),
+            owner(dir)
+        ),
+        _ => format!("cannot open the lock file {}: {error}", lock_path.display()),
+    }
+}
+
+/// ", which belongs to uid N" where that can be read.
+fn owner(dir: &Path) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        if let Ok(meta) = std::fs::metadata(dir) {
+            return format!(", which belongs to uid {}", meta.uid());
+        }
+    }
+    let _ = dir;
+    String::new()
 }
 
 /// The file a `sqlite:` URL points at (relative paths are relative to the working directory),
