@@ -14,6 +14,7 @@ use ccbridge::tokens::TokenError;
 use ccbridge_sandbox::Sandbox;
 use serde_json::Value;
 
+use crate::database::Backend;
 use crate::helpers::{AppOptions, TestApp, eventually, fast_sandbox};
 
 type Received = Arc<Mutex<Vec<Value>>>;
@@ -57,11 +58,13 @@ fn kinds(received: &Received) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn the_webhook_hears_of_a_broken_connection_and_its_recovery_once_per_interval() {
+backends!(the_webhook_hears_of_a_broken_connection_and_its_recovery_once_per_interval: sqlite, postgres);
+async fn the_webhook_hears_of_a_broken_connection_and_its_recovery_once_per_interval(
+    backend: Backend,
+) {
     let (hook, received) = receiver().await;
     let sandbox = fast_sandbox().await;
-    let app = AppOptions::against(
+    let app = AppOptions::against(backend,
         &sandbox,
         &format!(
             "[constant_contact]\nrequests_per_second = 1000\n[alerts]\nwebhook_url = \"http://{hook}/hook\"\nmin_interval = \"1h\""
@@ -112,13 +115,13 @@ async fn the_webhook_hears_of_a_broken_connection_and_its_recovery_once_per_inte
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_webhook_that_never_answers_does_not_slow_anything_down() {
+backends!(a_webhook_that_never_answers_does_not_slow_anything_down: sqlite, postgres);
+async fn a_webhook_that_never_answers_does_not_slow_anything_down(backend: Backend) {
     // Accepts connections (the kernel's backlog) but never reads or answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let hook = silent.local_addr().unwrap();
     let sandbox = fast_sandbox().await;
-    let app = AppOptions::against(
+    let app = AppOptions::against(backend,
         &sandbox,
         &format!(
             "[constant_contact]\nrequests_per_second = 1000\n[alerts]\nwebhook_url = \"http://{hook}/hook\"\ntimeout = \"30s\""

@@ -11,6 +11,7 @@ use chrono::Utc;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use crate::database::Backend;
 use crate::helpers::{
     ADMIN_PASSWORD, ADMIN_USER, AppOptions, TestApp, eventually, fast_sandbox, spawn_app,
 };
@@ -89,11 +90,15 @@ fn posts(id: &str) -> Vec<String> {
 }
 
 /// A connected app with one dead signup whose email must never leak.
-async fn app_with_data(sandbox: &Sandbox) -> (TestApp, String) {
-    let app = AppOptions::against(sandbox, "[constant_contact]\nrequests_per_second = 1000")
-        .without_background_delivery()
-        .spawn()
-        .await;
+async fn app_with_data(backend: Backend, sandbox: &Sandbox) -> (TestApp, String) {
+    let app = AppOptions::against(
+        backend,
+        sandbox,
+        "[constant_contact]\nrequests_per_second = 1000",
+    )
+    .without_background_delivery()
+    .spawn()
+    .await;
     app.connect_ok().await;
     let response = app
         .post_json("newsletter", &json!({ "email": SECRET_EMAIL }))
@@ -108,7 +113,7 @@ async fn app_with_data(sandbox: &Sandbox) -> (TestApp, String) {
 }
 
 async fn mark_dead(app: &TestApp, error: &str) {
-    let pool = crate::helpers::raw_pool(&app.db_path).await;
+    let pool = crate::helpers::raw_pool(app.backend, &app.db_path).await;
     sqlx::query("update signups set state = 'dead', last_error = $1, attempts = 3")
         .bind(error)
         .execute(&pool)
@@ -121,10 +126,12 @@ fn leaks(body: &str) -> bool {
     body.contains(SECRET_EMAIL) || body.contains("Sandbox Organization") || body.contains("csrf")
 }
 
-#[tokio::test]
-async fn every_admin_page_without_credentials_is_401_or_the_login_page_and_never_data() {
+backends!(every_admin_page_without_credentials_is_401_or_the_login_page_and_never_data: sqlite, postgres);
+async fn every_admin_page_without_credentials_is_401_or_the_login_page_and_never_data(
+    backend: Backend,
+) {
     let sandbox = fast_sandbox().await;
-    let (app, id) = app_with_data(&sandbox).await;
+    let (app, id) = app_with_data(backend, &sandbox).await;
 
     for path in PAGES {
         let script = app.client.get(app.url(path)).send().await.unwrap();
@@ -194,10 +201,12 @@ async fn every_admin_page_without_credentials_is_401_or_the_login_page_and_never
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_state_changing_post_without_the_sessions_csrf_token_is_refused_with_403() {
+backends!(a_state_changing_post_without_the_sessions_csrf_token_is_refused_with_403: sqlite, postgres);
+async fn a_state_changing_post_without_the_sessions_csrf_token_is_refused_with_403(
+    backend: Backend,
+) {
     let sandbox = fast_sandbox().await;
-    let (app, id) = app_with_data(&sandbox).await;
+    let (app, id) = app_with_data(backend, &sandbox).await;
     let session = login(&app).await;
     let other = login(&app).await;
     assert_ne!(session.csrf, other.csrf, "the token is per session");
@@ -227,9 +236,9 @@ async fn a_state_changing_post_without_the_sessions_csrf_token_is_refused_with_4
     app.stop().await;
 }
 
-#[tokio::test]
-async fn login_sets_a_strict_http_only_cookie_whose_id_is_stored_only_as_a_hash() {
-    let app = spawn_app().await;
+backends!(login_sets_a_strict_http_only_cookie_whose_id_is_stored_only_as_a_hash: sqlite, postgres);
+async fn login_sets_a_strict_http_only_cookie_whose_id_is_stored_only_as_a_hash(backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let wrong = app
         .client
@@ -267,7 +276,7 @@ async fn login_sets_a_strict_http_only_cookie_whose_id_is_stored_only_as_a_hash(
         .strip_prefix("ccbridge_admin=")
         .unwrap()
         .to_owned();
-    let pool = crate::helpers::raw_pool(&app.db_path).await;
+    let pool = crate::helpers::raw_pool(app.backend, &app.db_path).await;
     let stored: Vec<(String,)> = sqlx::query_as("select id_hash from admin_sessions")
         .fetch_all(&pool)
         .await
@@ -281,12 +290,12 @@ async fn login_sets_a_strict_http_only_cookie_whose_id_is_stored_only_as_a_hash(
     app.stop().await;
 }
 
-#[tokio::test]
-async fn logout_ends_the_session_and_sessions_expire() {
+backends!(logout_ends_the_session_and_sessions_expire: sqlite, postgres);
+async fn logout_ends_the_session_and_sessions_expire(backend: Backend) {
     let clock = ManualClock::new(Utc::now());
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ccbridge.db");
-    let app = AppOptions::new(dir, db, "")
+    let app = AppOptions::new(backend, dir, db, "")
         .clock(Arc::new(clock.clone()))
         .spawn()
         .await;
@@ -327,9 +336,9 @@ async fn logout_ends_the_session_and_sessions_expire() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn basic_credentials_work_for_scripts_and_give_a_browser_a_session() {
-    let app = spawn_app().await;
+backends!(basic_credentials_work_for_scripts_and_give_a_browser_a_session: sqlite, postgres);
+async fn basic_credentials_work_for_scripts_and_give_a_browser_a_session(backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let script = app
         .client
@@ -364,10 +373,10 @@ async fn basic_credentials_work_for_scripts_and_give_a_browser_a_session() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn connect_accepts_a_console_session_as_well_as_basic_credentials() {
+backends!(connect_accepts_a_console_session_as_well_as_basic_credentials: sqlite, postgres);
+async fn connect_accepts_a_console_session_as_well_as_basic_credentials(backend: Backend) {
     let sandbox = fast_sandbox().await;
-    let app = AppOptions::against(&sandbox, "").spawn().await;
+    let app = AppOptions::against(backend, &sandbox, "").spawn().await;
     let session = login(&app).await;
 
     let via_get = app
@@ -387,10 +396,10 @@ async fn connect_accepts_a_console_session_as_well_as_basic_credentials() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn the_overview_shows_the_connection_queue_usage_and_account_check() {
+backends!(the_overview_shows_the_connection_queue_usage_and_account_check: sqlite, postgres);
+async fn the_overview_shows_the_connection_queue_usage_and_account_check(backend: Backend) {
     let sandbox = fast_sandbox().await;
-    let app = AppOptions::against(
+    let app = AppOptions::against(backend,
         &sandbox,
         "[constant_contact]\nrequests_per_second = 1000\nscopes = [\"contact_data\", \"offline_access\", \"account_read\"]",
     )
@@ -438,12 +447,16 @@ async fn the_overview_shows_the_connection_queue_usage_and_account_check() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn disconnect_forgets_the_tokens_and_signups_keep_queueing() {
+backends!(disconnect_forgets_the_tokens_and_signups_keep_queueing: sqlite, postgres);
+async fn disconnect_forgets_the_tokens_and_signups_keep_queueing(backend: Backend) {
     let sandbox = fast_sandbox().await;
-    let app = AppOptions::against(&sandbox, "[constant_contact]\nrequests_per_second = 1000")
-        .spawn()
-        .await;
+    let app = AppOptions::against(
+        backend,
+        &sandbox,
+        "[constant_contact]\nrequests_per_second = 1000",
+    )
+    .spawn()
+    .await;
     app.connect_ok().await;
     let session = login(&app).await;
 
@@ -475,10 +488,12 @@ async fn disconnect_forgets_the_tokens_and_signups_keep_queueing() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn dead_signups_show_their_upstream_error_and_the_retry_buttons_requeue_them() {
+backends!(dead_signups_show_their_upstream_error_and_the_retry_buttons_requeue_them: sqlite, postgres);
+async fn dead_signups_show_their_upstream_error_and_the_retry_buttons_requeue_them(
+    backend: Backend,
+) {
     let sandbox = fast_sandbox().await;
-    let (app, id) = app_with_data(&sandbox).await;
+    let (app, id) = app_with_data(backend, &sandbox).await;
     let response = app
         .post_json("newsletter", &json!({ "email": "second@example.com" }))
         .await;
@@ -514,12 +529,18 @@ async fn dead_signups_show_their_upstream_error_and_the_retry_buttons_requeue_th
     app.stop().await;
 }
 
-#[tokio::test]
-async fn the_forms_page_gives_a_snippet_per_form_with_the_public_url_and_list_names() {
+backends!(the_forms_page_gives_a_snippet_per_form_with_the_public_url_and_list_names: sqlite, postgres);
+async fn the_forms_page_gives_a_snippet_per_form_with_the_public_url_and_list_names(
+    backend: Backend,
+) {
     let sandbox = fast_sandbox().await;
-    let app = AppOptions::against(&sandbox, "[constant_contact]\nrequests_per_second = 1000")
-        .spawn()
-        .await;
+    let app = AppOptions::against(
+        backend,
+        &sandbox,
+        "[constant_contact]\nrequests_per_second = 1000",
+    )
+    .spawn()
+    .await;
     let session = login(&app).await;
     let before = get_page(&app, "/admin/forms", &session.cookie).await;
     // Before the account is checked, lists are shown by id.
@@ -552,10 +573,10 @@ async fn the_forms_page_gives_a_snippet_per_form_with_the_public_url_and_list_na
     app.stop().await;
 }
 
-#[tokio::test]
-async fn the_landing_page_says_what_this_is_and_reveals_nothing_private() {
+backends!(the_landing_page_says_what_this_is_and_reveals_nothing_private: sqlite, postgres);
+async fn the_landing_page_says_what_this_is_and_reveals_nothing_private(backend: Backend) {
     let sandbox = fast_sandbox().await;
-    let (app, _) = app_with_data(&sandbox).await;
+    let (app, _) = app_with_data(backend, &sandbox).await;
 
     let response = app.client.get(app.url("/")).send().await.unwrap();
 

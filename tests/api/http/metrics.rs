@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::database::Backend;
 use crate::helpers::{AppOptions, TestApp, eventually, fast_sandbox, spawn_app_with};
 
 /// Samples by `name{label="value",…}` (labels sorted).
@@ -166,10 +167,10 @@ fn get(samples: &Samples, key: &str) -> f64 {
     samples.get(key).copied().unwrap_or(0.0)
 }
 
-#[tokio::test]
-async fn metrics_parse_and_their_counters_move_as_signups_flow() {
+backends!(metrics_parse_and_their_counters_move_as_signups_flow: sqlite, postgres);
+async fn metrics_parse_and_their_counters_move_as_signups_flow(backend: Backend) {
     let sandbox = fast_sandbox().await;
-    let app = AppOptions::against(
+    let app = AppOptions::against(backend,
         &sandbox,
         &format!(
             "[constant_contact]\nrequests_per_second = 1000\n[[forms]]\nid = \"metered\"\nlist_ids = [\"{}\"]",
@@ -252,9 +253,9 @@ async fn metrics_parse_and_their_counters_move_as_signups_flow() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn metrics_can_require_a_bearer_token_or_be_turned_off() {
-    let app = spawn_app_with("[metrics]\nbearer_token = \"scrape-me-please\"").await;
+backends!(metrics_can_require_a_bearer_token_or_be_turned_off: sqlite, postgres);
+async fn metrics_can_require_a_bearer_token_or_be_turned_off(backend: Backend) {
+    let app = spawn_app_with(backend, "[metrics]\nbearer_token = \"scrape-me-please\"").await;
     let with = |token: Option<&str>| {
         let mut request = app.client.get(app.url("/metrics"));
         if let Some(token) = token {
@@ -278,7 +279,7 @@ async fn metrics_can_require_a_bearer_token_or_be_turned_off() {
     parse(&right.text().await.unwrap());
     app.stop().await;
 
-    let off = spawn_app_with("[metrics]\nenabled = false").await;
+    let off = spawn_app_with(backend, "[metrics]\nenabled = false").await;
     let response = off.client.get(off.url("/metrics")).send().await.unwrap();
     assert_eq!(response.status(), 404);
     off.stop().await;
