@@ -281,7 +281,8 @@ async fn a_visitor_signs_up_on_the_demo_page_and_the_contact_arrives_in_the_sand
 backends!(the_admin_logs_in_presses_connect_approves_and_sees_connected: sqlite);
 async fn the_admin_logs_in_presses_connect_approves_and_sees_connected(backend: Backend) {
     let sandbox = fast_sandbox(true).await;
-    let app = AppOptions::against(backend,
+    let app = AppOptions::against(
+        backend,
         &sandbox,
         "[constant_contact]\nrequests_per_second = 1000\nscopes = [\"contact_data\", \"offline_access\", \"account_read\"]",
     )

@@ -145,10 +145,21 @@ async fn signups_wait_without_a_token_and_coalesce_into_one_call_per_email(backe
         }
         assert_eq!(app.post_json("newsletter", &body).await.status(), 202);
     }
-    tokio::time::sleep(Duration::from_millis(300)).await; // give a (wrong) eager worker a chance
+    // The worker has looked at the queue and holds it for a connection: all three still pending
+    // (a wrong, eager worker would have sent them, and they would never be pending again).
+    eventually(
+        Duration::from_secs(10),
+        "the worker to wait for a connection with nothing sent",
+        || async {
+            let awaiting = matches!(app.delivery.pause(), Some(Pause::AwaitingConnection(_)));
+            let pending = app.store.queue_counts().await.ok()?.pending;
+            (awaiting && pending == 3).then_some(())
+        },
+    )
+    .await;
     assert_eq!(
-        app.store.queue_counts().await.unwrap().pending,
-        3,
+        sandbox.stats().contacts_created,
+        0,
         "nothing is sent before connecting"
     );
 
@@ -180,7 +191,8 @@ backends!(upstream_throttling_slows_delivery_down_and_loses_nothing: sqlite, pos
 async fn upstream_throttling_slows_delivery_down_and_loses_nothing(backend: Backend) {
     // ccbridge misconfigured to 10/s against an upstream that allows 4/s.
     let sandbox = start_sandbox(SandboxConfig::default(), Arc::new(SystemClock)).await;
-    let app = AppOptions::against(backend,
+    let app = AppOptions::against(
+        backend,
         &sandbox,
         "[constant_contact]\nrequests_per_second = 10\n[delivery]\nretry_base = \"100ms\"\nretry_max = \"1s\"",
     )
@@ -205,7 +217,8 @@ async fn a_validation_error_upstream_makes_the_signup_dead_with_the_message_and_
 ) {
     let sandbox = fast_sandbox().await;
     // A list id the account does not have: only Constant Contact can tell.
-    let app = AppOptions::against(backend,
+    let app = AppOptions::against(
+        backend,
         &sandbox,
         "[constant_contact]\nrequests_per_second = 1000\n[[forms]]\nid = \"wrong\"\nlist_ids = [\"99999999-662a-11eb-af0a-fa163e56c9b0\"]",
     )

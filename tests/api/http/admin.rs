@@ -399,7 +399,8 @@ async fn connect_accepts_a_console_session_as_well_as_basic_credentials(backend:
 backends!(the_overview_shows_the_connection_queue_usage_and_account_check: sqlite, postgres);
 async fn the_overview_shows_the_connection_queue_usage_and_account_check(backend: Backend) {
     let sandbox = fast_sandbox().await;
-    let app = AppOptions::against(backend,
+    let app = AppOptions::against(
+        backend,
         &sandbox,
         "[constant_contact]\nrequests_per_second = 1000\nscopes = [\"contact_data\", \"offline_access\", \"account_read\"]",
     )
@@ -474,8 +475,17 @@ async fn disconnect_forgets_the_tokens_and_signups_keep_queueing(backend: Backen
         .post_json("newsletter", &json!({ "email": "waiting@example.com" }))
         .await;
     assert_eq!(signup.status(), 202);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(app.store.queue_counts().await.unwrap().pending, 1);
+    // The console shows the worker holding the signup for a connection; it is still pending.
+    eventually(
+        Duration::from_secs(10),
+        "the console to show deliveries waiting for a connection",
+        || async {
+            let page = get_page(&app, "/admin", &session.cookie).await;
+            let pending = app.store.queue_counts().await.ok()?.pending;
+            (page.contains("paused until an admin connects") && pending == 1).then_some(())
+        },
+    )
+    .await;
     assert!(sandbox.contacts().is_empty());
 
     app.connect_ok().await;

@@ -170,7 +170,8 @@ fn get(samples: &Samples, key: &str) -> f64 {
 backends!(metrics_parse_and_their_counters_move_as_signups_flow: sqlite, postgres);
 async fn metrics_parse_and_their_counters_move_as_signups_flow(backend: Backend) {
     let sandbox = fast_sandbox().await;
-    let app = AppOptions::against(backend,
+    let app = AppOptions::against(
+        backend,
         &sandbox,
         &format!(
             "[constant_contact]\nrequests_per_second = 1000\n[[forms]]\nid = \"metered\"\nlist_ids = [\"{}\"]",

@@ -138,7 +138,8 @@ async fn a_claim_is_kept_alive_while_its_delivery_takes_longer_than_the_lease(ba
     use ccbridge::delivery::Delivery;
     use ccbridge_sandbox::Faults;
     let sandbox = fast_sandbox().await;
-    let app = AppOptions::against(backend,
+    let app = AppOptions::against(
+        backend,
         &sandbox,
         "[constant_contact]\nrequests_per_second = 1000\nrequest_timeout = \"1s\"\n[delivery]\nclaim_lease = \"2s\"",
     )
