@@ -25,6 +25,17 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// `sqlite` or `postgres`, as in the tests' names: for names a test must not share with its
+    /// twin on the other backend, which runs in the same process.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
 /// When this test process started (unix seconds): part of every schema name, so that stale
 /// schemas can be told from the ones of a run in progress.
 static RUN_STARTED: LazyLock<u64> = LazyLock::new(|| {

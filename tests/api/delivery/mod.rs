@@ -254,14 +254,20 @@ async fn a_validation_error_upstream_makes_the_signup_dead_with_the_message_and_
             .iter()
             .any(|a| a.kind == AlertKind::SignupDead)
     );
-    assert!(
-        app.alerts
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|a| a.kind == AlertKind::ConfigurationMismatch),
-        "the account check names the missing list at connect time"
-    );
+    // The account check runs in the background after connecting, alongside the delivery.
+    eventually(
+        Duration::from_secs(10),
+        "the account check to name the missing list at connect time",
+        || async {
+            app.alerts
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|a| a.kind == AlertKind::ConfigurationMismatch)
+                .then_some(())
+        },
+    )
+    .await;
     let status = app.readyz().await;
     assert_eq!(
         status["account_check"]["missing_lists"],

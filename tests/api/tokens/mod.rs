@@ -20,7 +20,9 @@ use crate::helpers::{
 };
 
 /// How often, so far in this process, a refreshed token set was refused by the database and
-/// retried (`ccbridge_token_commit_retries_total` from `/metrics`).
+/// retried (`ccbridge_token_commit_retries_total` from `/metrics`). The counter is process-wide
+/// and has no label to tell apps apart, so a test that reads it holds `COMMIT_RETRIES`: its twin
+/// on the other backend, in the same process, waits its turn.
 async fn commit_retries(app: &TestApp) -> u64 {
     let text = app
         .client
@@ -35,6 +37,9 @@ async fn commit_retries(app: &TestApp) -> u64 {
         .find_map(|line| line.strip_prefix("ccbridge_token_commit_retries_total "))
         .map_or(0, |n| n.trim().parse().unwrap())
 }
+
+/// Held by the tests that read `commit_retries` (see there).
+static COMMIT_RETRIES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 backends!(fifty_concurrent_callers_that_need_a_fresh_token_cause_exactly_one_refresh: sqlite, postgres);
 async fn fifty_concurrent_callers_that_need_a_fresh_token_cause_exactly_one_refresh(
@@ -335,6 +340,7 @@ backends!(a_refreshed_token_set_survives_a_database_that_refuses_writes_for_a_wh
 async fn a_refreshed_token_set_survives_a_database_that_refuses_writes_for_a_while(
     backend: Backend,
 ) {
+    let _turn = COMMIT_RETRIES.lock().await;
     let sandbox = sandbox().await;
     let clock = ManualClock::new(Utc::now());
     let app = AppOptions::against(backend, &sandbox, "")
