@@ -11,9 +11,11 @@ use axum::extract::State;
 use axum::routing::post;
 use ccbridge::alerts::AlertKind;
 use ccbridge::tokens::TokenError;
-use ccbridge_sandbox::Sandbox;
-use serde_json::Value;
+use ccbridge_sandbox::{Faults, Sandbox};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
 
+use crate::database::Backend;
 use crate::helpers::{AppOptions, TestApp, eventually, fast_sandbox};
 
 type Received = Arc<Mutex<Vec<Value>>>;
@@ -48,6 +50,16 @@ async fn break_connection(app: &TestApp, sandbox: &Sandbox) {
     );
 }
 
+/// How many alerts of `kind` the app raised (whether or not the webhook sent them).
+fn raised(app: &TestApp, kind: AlertKind) -> usize {
+    app.alerts
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|a| a.kind == kind)
+        .count()
+}
+
 fn kinds(received: &Received) -> Vec<String> {
     received
         .lock()
@@ -57,11 +69,14 @@ fn kinds(received: &Received) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn the_webhook_hears_of_a_broken_connection_and_its_recovery_once_per_interval() {
+backends!(the_webhook_hears_of_a_broken_connection_and_its_recovery_once_per_interval: sqlite, postgres);
+async fn the_webhook_hears_of_a_broken_connection_and_its_recovery_once_per_interval(
+    backend: Backend,
+) {
     let (hook, received) = receiver().await;
     let sandbox = fast_sandbox().await;
     let app = AppOptions::against(
+        backend,
         &sandbox,
         &format!(
             "[constant_contact]\nrequests_per_second = 1000\n[alerts]\nwebhook_url = \"http://{hook}/hook\"\nmin_interval = \"1h\""
@@ -86,21 +101,56 @@ async fn the_webhook_hears_of_a_broken_connection_and_its_recovery_once_per_inte
 
     // The same again within the hour: logged and raised, but not sent again.
     break_connection(&app, &sandbox).await;
+    let reconnected_at = Utc::now();
     app.connect_ok().await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    eventually(
+        Duration::from_secs(10),
+        "both alerts raised again and the new connection's account check done",
+        || async {
+            // Published once its API calls are done, so none of them can meet the 403 below.
+            let checked_at = app.readyz().await["account_check"]["checked_at"].clone();
+            let rechecked = checked_at
+                .as_str()
+                .and_then(|at| at.parse::<DateTime<Utc>>().ok())
+                .is_some_and(|at| at >= reconnected_at);
+            (raised(&app, AlertKind::ConnectionNeedsReconnect) == 2
+                && raised(&app, AlertKind::ConnectionRestored) == 2
+                && rechecked)
+                .then_some(())
+        },
+    )
+    .await;
+    // The webhook sends in the order alerts are raised: once an alert raised after those two (a
+    // 403 pausing deliveries) has arrived, either of them sent again would have arrived before it.
+    sandbox.set_faults(Faults {
+        forbidden_next: 1,
+        ..Faults::default()
+    });
+    let signup = app
+        .post_json("newsletter", &json!({ "email": "paused@example.com" }))
+        .await;
+    assert_eq!(signup.status(), 202);
+    eventually(
+        Duration::from_secs(20),
+        "the delivery-paused alert",
+        || async {
+            kinds(&received)
+                .contains(&"delivery_paused".to_owned())
+                .then_some(())
+        },
+    )
+    .await;
     assert_eq!(
         kinds(&received),
-        ["connection_needs_reconnect", "connection_restored"]
+        [
+            "connection_needs_reconnect",
+            "connection_restored",
+            "delivery_paused"
+        ]
     );
-    let raised = app
-        .alerts
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|a| a.kind == AlertKind::ConnectionNeedsReconnect)
-        .count();
     assert_eq!(
-        raised, 2,
+        raised(&app, AlertKind::ConnectionNeedsReconnect),
+        2,
         "both were raised; only the webhook held one back"
     );
 
@@ -112,13 +162,14 @@ async fn the_webhook_hears_of_a_broken_connection_and_its_recovery_once_per_inte
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_webhook_that_never_answers_does_not_slow_anything_down() {
+backends!(a_webhook_that_never_answers_does_not_slow_anything_down: sqlite, postgres);
+async fn a_webhook_that_never_answers_does_not_slow_anything_down(backend: Backend) {
     // Accepts connections (the kernel's backlog) but never reads or answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let hook = silent.local_addr().unwrap();
     let sandbox = fast_sandbox().await;
     let app = AppOptions::against(
+        backend,
         &sandbox,
         &format!(
             "[constant_contact]\nrequests_per_second = 1000\n[alerts]\nwebhook_url = \"http://{hook}/hook\"\ntimeout = \"30s\""

@@ -23,6 +23,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use futures_util::FutureExt as _;
 use serde_json::json;
 
+use crate::database::Backend;
 use crate::helpers::{ADMIN_PASSWORD, ADMIN_USER, AppOptions, TestApp, eventually, start_sandbox};
 
 /// How long the browser may take to show something.
@@ -221,8 +222,11 @@ async fn fast_sandbox(consent: bool) -> Sandbox {
     .await
 }
 
-#[tokio::test]
-async fn a_visitor_signs_up_on_the_demo_page_and_the_contact_arrives_in_the_sandbox() {
+// SQLite only: the browser tests are about pages, and one backend is enough for them.
+backends!(a_visitor_signs_up_on_the_demo_page_and_the_contact_arrives_in_the_sandbox: sqlite);
+async fn a_visitor_signs_up_on_the_demo_page_and_the_contact_arrives_in_the_sandbox(
+    backend: Backend,
+) {
     let sandbox = fast_sandbox(false).await;
     let demo_form = format!(
         "[constant_contact]\nrequests_per_second = 1000\n\
@@ -230,7 +234,7 @@ async fn a_visitor_signs_up_on_the_demo_page_and_the_contact_arrives_in_the_sand
          optional_list_ids = [\"{EVENTS_LIST_ID}\", \"{PRODUCT_NEWS_LIST_ID}\"]\n\
          custom_fields = {{ favorite_topic = \"{FAVORITE_TOPIC_FIELD_ID}\" }}\n"
     );
-    let app = AppOptions::against(&sandbox, &demo_form)
+    let app = AppOptions::against(backend, &sandbox, &demo_form)
         .with_demo_page()
         .spawn()
         .await;
@@ -273,10 +277,12 @@ async fn a_visitor_signs_up_on_the_demo_page_and_the_contact_arrives_in_the_sand
     .await;
 }
 
-#[tokio::test]
-async fn the_admin_logs_in_presses_connect_approves_and_sees_connected() {
+// SQLite only: the browser tests are about pages, and one backend is enough for them.
+backends!(the_admin_logs_in_presses_connect_approves_and_sees_connected: sqlite);
+async fn the_admin_logs_in_presses_connect_approves_and_sees_connected(backend: Backend) {
     let sandbox = fast_sandbox(true).await;
     let app = AppOptions::against(
+        backend,
         &sandbox,
         "[constant_contact]\nrequests_per_second = 1000\nscopes = [\"contact_data\", \"offline_access\", \"account_read\"]",
     )
@@ -322,10 +328,12 @@ async fn the_admin_logs_in_presses_connect_approves_and_sees_connected() {
     .await;
 }
 
-#[tokio::test]
-async fn a_dead_signup_retried_from_the_console_is_delivered() {
+// SQLite only: the browser tests are about pages, and one backend is enough for them.
+backends!(a_dead_signup_retried_from_the_console_is_delivered: sqlite);
+async fn a_dead_signup_retried_from_the_console_is_delivered(backend: Backend) {
     let sandbox = fast_sandbox(false).await;
     let app = AppOptions::against(
+        backend,
         &sandbox,
         "[constant_contact]\nrequests_per_second = 1000\n\
          [delivery]\nmax_age = \"1s\"\nretry_base = \"50ms\"\nretry_max = \"200ms\"",

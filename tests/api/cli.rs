@@ -5,6 +5,7 @@ use std::process::{Command, Output, Stdio};
 
 use secrecy::SecretString;
 
+use crate::database::Backend;
 use crate::helpers::spawn_app;
 
 fn ccbridge(args: &[&str]) -> Output {
@@ -15,6 +16,7 @@ fn ccbridge(args: &[&str]) -> Output {
         .expect("ccbridge runs")
 }
 
+// No database: runs on neither backend.
 #[test]
 fn check_config_accepts_the_example_config() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml");
@@ -30,6 +32,7 @@ fn check_config_accepts_the_example_config() {
     assert!(stdout.contains("configuration is valid"));
 }
 
+// No database: runs on neither backend.
 #[test]
 fn check_config_names_the_bad_key_and_fails() {
     let dir = tempfile::tempdir().unwrap();
@@ -47,6 +50,7 @@ fn check_config_names_the_bad_key_and_fails() {
     assert!(stderr.contains("public_ur1"), "{stderr}");
 }
 
+// No database: runs on neither backend.
 #[test]
 fn check_config_never_prints_secrets() {
     let output = Command::new(env!("CARGO_BIN_EXE_ccbridge"))
@@ -66,6 +70,7 @@ fn check_config_never_prints_secrets() {
     assert!(stdout.contains("client_secret = \"(set)\""), "{stdout}");
 }
 
+// No database: runs on neither backend.
 #[test]
 fn hash_password_prints_an_argon2id_hash_of_stdin() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ccbridge"))
@@ -90,11 +95,11 @@ fn hash_password_prints_an_argon2id_hash_of_stdin() {
     assert!(!ccbridge::password::verify("correct horse battery\n", &phc));
 }
 
-#[tokio::test]
-async fn migrate_creates_the_database() {
+backends!(migrate_creates_the_database: sqlite, postgres);
+async fn migrate_creates_the_database(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("new.db");
-    let url = crate::helpers::database_url(&db).await;
+    let url = crate::helpers::database_url(backend, &db).await;
 
     let output = Command::new(env!("CARGO_BIN_EXE_ccbridge"))
         .arg("migrate")
@@ -109,7 +114,7 @@ async fn migrate_creates_the_database() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let pool = crate::helpers::raw_pool(&db).await;
+    let pool = crate::helpers::raw_pool(backend, &db).await;
     let (versions,): (i64,) = sqlx::query_as("select count(*) from _sqlx_migrations")
         .fetch_one(&pool)
         .await
@@ -118,9 +123,9 @@ async fn migrate_creates_the_database() {
     pool.close().await;
 }
 
-#[tokio::test]
-async fn healthcheck_exits_0_for_a_live_server_and_1_otherwise() {
-    let app = spawn_app().await;
+backends!(healthcheck_exits_0_for_a_live_server_and_1_otherwise: sqlite, postgres);
+async fn healthcheck_exits_0_for_a_live_server_and_1_otherwise(backend: Backend) {
+    let app = spawn_app(backend).await;
     let live = format!("http://{}/healthz", app.addr);
 
     let ok = tokio::task::spawn_blocking(move || ccbridge(&["healthcheck", "--url", &live]))
@@ -136,9 +141,9 @@ async fn healthcheck_exits_0_for_a_live_server_and_1_otherwise() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn retry_requeues_dead_signups_only_when_asked() {
-    let app = spawn_app().await;
+backends!(retry_requeues_dead_signups_only_when_asked: sqlite, postgres);
+async fn retry_requeues_dead_signups_only_when_asked(backend: Backend) {
+    let app = spawn_app(backend).await;
     for email in ["a@example.com", "b@example.com"] {
         let response = app
             .post_json("newsletter", &serde_json::json!({ "email": email }))
@@ -146,7 +151,7 @@ async fn retry_requeues_dead_signups_only_when_asked() {
         assert_eq!(response.status(), 202);
     }
     let (dir, db_path) = app.stop().await;
-    let pool = crate::helpers::raw_pool(&db_path).await;
+    let pool = crate::helpers::raw_pool(backend, &db_path).await;
     sqlx::query("update signups set state = 'dead', last_error = 'upstream 400'")
         .execute(&pool)
         .await
@@ -157,7 +162,7 @@ async fn retry_requeues_dead_signups_only_when_asked() {
         &config,
         format!(
             "[database]\nurl = \"{}\"\n",
-            crate::helpers::database_url(&db_path).await
+            crate::helpers::database_url(backend, &db_path).await
         ),
     )
     .unwrap();
@@ -178,7 +183,7 @@ async fn retry_requeues_dead_signups_only_when_asked() {
     assert!(String::from_utf8_lossy(&with_dead.stdout).contains("2 signup(s) requeued"));
 
     let store = ccbridge::store::Store::connect(&ccbridge::config::DatabaseConfig {
-        url: crate::helpers::database_url(&db_path)
+        url: crate::helpers::database_url(backend, &db_path)
             .await
             .parse()
             .unwrap(),
@@ -190,10 +195,10 @@ async fn retry_requeues_dead_signups_only_when_asked() {
     store.close().await;
 }
 
-#[tokio::test]
-async fn lists_json_and_the_exit_codes_tell_a_script_what_happened() {
+backends!(lists_json_and_the_exit_codes_tell_a_script_what_happened: sqlite, postgres);
+async fn lists_json_and_the_exit_codes_tell_a_script_what_happened(backend: Backend) {
     let sandbox = crate::helpers::fast_sandbox().await;
-    let app = crate::helpers::AppOptions::against(&sandbox, "")
+    let app = crate::helpers::AppOptions::against(backend, &sandbox, "")
         .spawn()
         .await;
     let config = app.dir.path().join("cli.toml");

@@ -10,6 +10,7 @@ use ccbridge::config::DatabaseConfig;
 use ccbridge::store::Store;
 use serde_json::{Value, json};
 
+use crate::database::Backend;
 use crate::helpers::{
     Server, client, config_toml, database_url, eventually, fast_sandbox, free_port, raw_pool,
 };
@@ -21,10 +22,10 @@ fn write_config(dir: &Path, db_url: &str, port: u16) -> PathBuf {
     path
 }
 
-#[tokio::test]
-async fn every_acknowledged_signup_survives_a_sigkill_mid_stream() {
+backends!(every_acknowledged_signup_survives_a_sigkill_mid_stream: sqlite, postgres);
+async fn every_acknowledged_signup_survives_a_sigkill_mid_stream(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let db = database_url(&dir.path().join("ccbridge.db")).await;
+    let db = database_url(backend, &dir.path().join("ccbridge.db")).await;
     let port = free_port();
     let config = write_config(dir.path(), &db, port);
     let mut server = Server::start(&config, port, &dir.path().join("first.log"));
@@ -98,15 +99,17 @@ async fn every_acknowledged_signup_survives_a_sigkill_mid_stream() {
     store.close().await;
 }
 
-#[tokio::test]
-async fn a_signup_being_delivered_when_the_process_is_killed_is_delivered_after_the_restart() {
+backends!(a_signup_being_delivered_when_the_process_is_killed_is_delivered_after_the_restart: sqlite, postgres);
+async fn a_signup_being_delivered_when_the_process_is_killed_is_delivered_after_the_restart(
+    backend: Backend,
+) {
     use ccbridge::domain::SignupState;
     use ccbridge_sandbox::Faults;
 
     let sandbox = fast_sandbox().await;
     let dir = tempfile::tempdir().unwrap();
     let db_path = dir.path().join("ccbridge.db");
-    let db = database_url(&db_path).await;
+    let db = database_url(backend, &db_path).await;
     let port = free_port();
     let config = dir.path().join("ccbridge.toml");
     // On PostgreSQL the restart does not release the killed process's claim (another replica may
@@ -152,7 +155,7 @@ async fn a_signup_being_delivered_when_the_process_is_killed_is_delivered_after_
         .unwrap()
         .parse()
         .unwrap();
-    let pool = raw_pool(&db_path).await;
+    let pool = raw_pool(backend, &db_path).await;
     eventually(
         Duration::from_secs(10),
         "the delivery to be in flight",

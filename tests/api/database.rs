@@ -1,7 +1,6 @@
-//! The database a test runs on. The same test modules build two test crates: `api` on SQLite files
-//! and `api_postgres` on PostgreSQL (server: `CCBRIDGE_TEST_POSTGRES_URL`, by default
-//! `postgres://postgres@127.0.0.1:5432/test`), so `cargo test` runs the suite on both backends.
-//! Each crate's root sets `BACKEND`.
+//! The database a test runs on: each test is given its `Backend` (see `backends!` in `main.rs`),
+//! SQLite files or PostgreSQL (server: `CCBRIDGE_TEST_POSTGRES_URL`, by default
+//! `postgres://postgres@127.0.0.1:5432/test`), and passes it to every helper that opens a database.
 //!
 //! A test's database is named by a path in its temporary directory: on SQLite that is the file,
 //! on PostgreSQL a schema named after it. Reopening the same path (a restart) reopens the same
@@ -19,16 +18,22 @@ use tokio::sync::OnceCell;
 pub const POSTGRES_VAR: &str = "CCBRIDGE_TEST_POSTGRES_URL";
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 
-/// The backend a test crate runs on.
+/// The backend a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
     Postgres,
 }
 
-/// Whether this test crate runs on PostgreSQL.
-pub fn on_postgres() -> bool {
-    crate::BACKEND == Backend::Postgres
+impl Backend {
+    /// `sqlite` or `postgres`, as in the tests' names: for names a test must not share with its
+    /// twin on the other backend, which runs in the same process.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
 }
 
 /// When this test process started (unix seconds): part of every schema name, so that stale
@@ -45,12 +50,11 @@ pub fn postgres_server() -> String {
     std::env::var(POSTGRES_VAR).unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned())
 }
 
-/// The `database.url` for the database named by `path` on this run's backend (created if new).
-pub async fn database_url(path: &Path) -> String {
-    if on_postgres() {
-        postgres_schema_url(path).await
-    } else {
-        sqlite_url(path)
+/// The `database.url` for the database named by `path` on `backend` (created if new).
+pub async fn database_url(backend: Backend, path: &Path) -> String {
+    match backend {
+        Backend::Sqlite => sqlite_url(path),
+        Backend::Postgres => postgres_schema_url(path).await,
     }
 }
 
@@ -59,8 +63,7 @@ pub fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
 }
 
-/// A schema of its own for `path` on the test server (whatever this crate's backend: the
-/// replica tests need a shared database), and the URL that makes it the search path.
+/// A schema of its own for `path` on the test server, and the URL that makes it the search path.
 pub async fn postgres_schema_url(path: &Path) -> String {
     let server = postgres_server();
     let digest = Sha256::digest(path.as_os_str().as_encoded_bytes());
@@ -105,9 +108,9 @@ async fn drop_stale_schemas(admin: &mut sqlx::PgConnection) {
 
 /// A connection pool on the database named by `path`, for tests that look at or change rows
 /// directly. The SQL must read the same on both backends (`$N` placeholders, plain types).
-pub async fn raw_pool(path: &Path) -> AnyPool {
+pub async fn raw_pool(backend: Backend, path: &Path) -> AnyPool {
     sqlx::any::install_default_drivers();
-    AnyPool::connect(&database_url(path).await)
+    AnyPool::connect(&database_url(backend, path).await)
         .await
         .expect("test database opens")
 }
@@ -119,12 +122,12 @@ pub struct WriteLock {
 }
 
 impl WriteLock {
-    pub async fn take(path: &Path) -> Self {
+    pub async fn take(backend: Backend, path: &Path) -> Self {
         sqlx::any::install_default_drivers();
-        let mut conn = sqlx::AnyConnection::connect(&database_url(path).await)
+        let mut conn = sqlx::AnyConnection::connect(&database_url(backend, path).await)
             .await
             .expect("test database opens");
-        if on_postgres() {
+        if backend == Backend::Postgres {
             conn.execute("begin").await.unwrap();
             conn.execute(
                 "lock table signups, heartbeat, api_usage, api_pace, token_set, oauth_states,

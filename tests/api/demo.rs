@@ -18,6 +18,7 @@ impl Drop for Demo {
     }
 }
 
+// No backend of the suite's: `ccbridge demo` always makes its own SQLite file.
 #[tokio::test]
 async fn a_signup_on_the_demo_page_arrives_in_the_demo_sandbox() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -22,7 +22,7 @@ use tempfile::TempDir;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use crate::database::{WriteLock, database_url, raw_pool, sqlite_url};
+pub use crate::database::{Backend, WriteLock, database_url, raw_pool, sqlite_url};
 
 pub const FIXED_LIST: &str = "07936f78-662a-11eb-af0a-fa163e56c9b0";
 pub const OPTIONAL_LIST: &str = "17936f78-662a-11eb-af0a-fa163e56c9b0";
@@ -79,6 +79,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub store: Store,
     pub client: reqwest::Client,
+    /// The backend the test's database is on.
+    pub backend: Backend,
     /// Names the test's database (see `database`); `db_url` is its URL.
     pub db_path: PathBuf,
     pub db_url: String,
@@ -91,21 +93,26 @@ pub struct TestApp {
     handle: JoinHandle<anyhow::Result<()>>,
 }
 
-/// A fresh app on a fresh database.
-pub async fn spawn_app() -> TestApp {
-    spawn_app_with("").await
+/// A fresh app on a fresh database on `backend`.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, "").await
 }
 
 /// A fresh app with extra config (inserted before the forms).
-pub async fn spawn_app_with(extra: &str) -> TestApp {
+pub async fn spawn_app_with(backend: Backend, extra: &str) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let db_path = dir.path().join("ccbridge.db");
-    spawn_app_in(dir, db_path, extra).await
+    spawn_app_in(backend, dir, db_path, extra).await
 }
 
-/// An app on an existing directory and database file (restarts, special filesystems).
-pub async fn spawn_app_in(dir: TempDir, db_path: PathBuf, extra: &str) -> TestApp {
-    AppOptions::new(dir, db_path, extra).spawn().await
+/// An app on an existing directory and database (restarts, special filesystems).
+pub async fn spawn_app_in(
+    backend: Backend,
+    dir: TempDir,
+    db_path: PathBuf,
+    extra: &str,
+) -> TestApp {
+    AppOptions::new(backend, dir, db_path, extra).spawn().await
 }
 
 pub const ADMIN_USER: &str = "admin";
@@ -125,6 +132,7 @@ pub type ConfigChange<'a> = Box<dyn FnOnce(&mut Config) + 'a>;
 
 /// Everything a test may vary about an app.
 pub struct AppOptions<'a> {
+    pub backend: Backend,
     pub dir: TempDir,
     pub db_path: PathBuf,
     pub extra: String,
@@ -136,13 +144,12 @@ pub struct AppOptions<'a> {
     pub demo_page: bool,
     /// Changes to the parsed config (for keys in sections the test config already has).
     pub configure: Option<ConfigChange<'a>>,
-    /// Use a SQLite file whatever the suite's backend (tests about SQLite itself).
-    pub sqlite_only: bool,
 }
 
 impl<'a> AppOptions<'a> {
-    pub fn new(dir: TempDir, db_path: PathBuf, extra: &str) -> Self {
+    pub fn new(backend: Backend, dir: TempDir, db_path: PathBuf, extra: &str) -> Self {
         Self {
+            backend,
             dir,
             db_path,
             extra: extra.to_owned(),
@@ -151,35 +158,29 @@ impl<'a> AppOptions<'a> {
             background_delivery: true,
             demo_page: false,
             configure: None,
-            sqlite_only: false,
         }
     }
 
     /// A fresh directory and database.
-    pub fn fresh(extra: &str) -> Self {
+    pub fn fresh(backend: Backend, extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let db_path = dir.path().join("ccbridge.db");
-        Self::new(dir, db_path, extra)
+        Self::new(backend, dir, db_path, extra)
     }
 
     /// A fresh directory and database, against `sandbox`.
-    pub fn against(sandbox: &'a Sandbox, extra: &str) -> Self {
+    pub fn against(backend: Backend, sandbox: &'a Sandbox, extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let db_path = dir.path().join("ccbridge.db");
         Self {
             sandbox: Some(sandbox),
-            ..Self::new(dir, db_path, extra)
+            ..Self::new(backend, dir, db_path, extra)
         }
     }
 
     /// Tests that step the delivery worker themselves.
     pub fn without_background_delivery(mut self) -> Self {
         self.background_delivery = false;
-        self
-    }
-
-    pub fn sqlite_only(mut self) -> Self {
-        self.sqlite_only = true;
         self
     }
 
@@ -199,11 +200,7 @@ impl<'a> AppOptions<'a> {
     }
 
     pub async fn spawn(self) -> TestApp {
-        let db_url = if self.sqlite_only {
-            sqlite_url(&self.db_path)
-        } else {
-            database_url(&self.db_path).await
-        };
+        let db_url = database_url(self.backend, &self.db_path).await;
         let mut config =
             Config::from_toml(&config_toml(&db_url, &self.extra)).expect("test config is valid");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -237,6 +234,7 @@ impl<'a> AppOptions<'a> {
             addr,
             store,
             client: client(),
+            backend: self.backend,
             db_path: self.db_path,
             db_url,
             dir: self.dir,
@@ -255,6 +253,11 @@ pub async fn start_sandbox(config: SandboxConfig, clock: SharedClock) -> Sandbox
     Sandbox::start(config, "127.0.0.1:0".parse().unwrap(), clock)
         .await
         .expect("sandbox starts")
+}
+
+/// A sandbox with the default settings, on the system clock.
+pub async fn sandbox() -> Sandbox {
+    start_sandbox(SandboxConfig::default(), Arc::new(SystemClock)).await
 }
 
 /// A sandbox whose per-second limit does not get in the way, for tests about something else.
@@ -517,4 +520,15 @@ pub fn serve_config(
         hash = admin_hash(),
         forms = forms_toml(),
     )
+}
+
+/// An API call through the keeper (refreshing on 401), for tests.
+pub async fn list_count(app: &TestApp) -> Result<usize, ccbridge::tokens::CallError> {
+    let api = app.api.clone();
+    app.keeper
+        .call(|token| {
+            let api = api.clone();
+            async move { api.contact_lists(&token).await.map(|l| l.len()) }
+        })
+        .await
 }

@@ -1,7 +1,7 @@
 //! Several processes on one database (see the spec's "Scale-out"). These tests are about a
-//! database shared by replicas, so they always run on PostgreSQL, whatever this crate's backend:
-//! every app here gets a PostgreSQL schema URL (a missing server fails them, it never skips them).
-//! And SQLite's side of the same rule: a second process on one file is refused.
+//! database shared by replicas, so they run on PostgreSQL only: every app here gets a PostgreSQL
+//! schema URL (a missing server fails them, it never skips them). And SQLite's side of the same
+//! rule, on SQLite only: a second process on one file is refused.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -16,12 +16,13 @@ use chrono::{DateTime, TimeZone as _, Utc};
 use serde_json::{Value, json};
 use sqlx::AnyPool;
 
+use crate::database::Backend;
 use crate::helpers::{
     AppOptions, Server, TestApp, client, config_toml, connect_at, eventually, fast_sandbox,
     free_port, serve_config, sqlite_url, start_sandbox,
 };
 
-/// The `database.url` of a PostgreSQL schema named by `path`, whatever this crate's backend.
+/// The `database.url` of a PostgreSQL schema named by `path`.
 async fn postgres_url(path: &Path) -> String {
     crate::database::postgres_schema_url(path).await
 }
@@ -54,8 +55,9 @@ async fn post(app: &TestApp, email: &str) {
 const LIFETIME: f64 = 8.0;
 const MARGIN: f64 = 2.0;
 
-#[tokio::test]
-async fn three_replicas_share_one_refresh_per_lifetime_and_one_rate_limit() {
+// PostgreSQL only: replicas share one database, which SQLite cannot be.
+backends!(three_replicas_share_one_refresh_per_lifetime_and_one_rate_limit: postgres);
+async fn three_replicas_share_one_refresh_per_lifetime_and_one_rate_limit(backend: Backend) {
     let sandbox = start_sandbox(
         SandboxConfig {
             expires_in: LIFETIME as u64,
@@ -76,7 +78,7 @@ async fn three_replicas_share_one_refresh_per_lifetime_and_one_rate_limit() {
     for _ in 0..3 {
         let url = url.clone();
         replicas.push(
-            AppOptions::against(&sandbox, &extra)
+            AppOptions::against(backend, &sandbox, &extra)
                 .configure(move |c| c.database.url = url.parse().unwrap())
                 .spawn()
                 .await,
@@ -194,8 +196,9 @@ async fn claims(pool: &AnyPool) -> Vec<ClaimRow> {
         .expect("signups readable")
 }
 
-#[tokio::test]
-async fn a_replica_killed_mid_delivery_leaves_its_signups_to_another() {
+// PostgreSQL only: replicas share one database, which SQLite cannot be.
+backends!(a_replica_killed_mid_delivery_leaves_its_signups_to_another: postgres);
+async fn a_replica_killed_mid_delivery_leaves_its_signups_to_another(backend: Backend) {
     let sandbox = fast_sandbox().await;
     let dir = tempfile::tempdir().unwrap();
     let url = shared_database(dir.path()).await;
@@ -273,7 +276,7 @@ async fn a_replica_killed_mid_delivery_leaves_its_signups_to_another() {
     // Replica B, in process, on the same database; upstream well again.
     sandbox.set_faults(Faults::default());
     let b_url = url.clone();
-    let b = AppOptions::against(&sandbox, TUNING)
+    let b = AppOptions::against(backend, &sandbox, TUNING)
         .configure(move |c| c.database.url = b_url.parse().unwrap())
         .spawn()
         .await;
@@ -332,8 +335,11 @@ async fn a_replica_killed_mid_delivery_leaves_its_signups_to_another() {
     b.stop().await;
 }
 
-#[tokio::test]
-async fn a_connection_made_through_one_replica_resumes_deliveries_on_every_replica() {
+// PostgreSQL only: replicas share one database, which SQLite cannot be.
+backends!(a_connection_made_through_one_replica_resumes_deliveries_on_every_replica: postgres);
+async fn a_connection_made_through_one_replica_resumes_deliveries_on_every_replica(
+    backend: Backend,
+) {
     let sandbox = fast_sandbox().await;
     let dir = tempfile::tempdir().unwrap();
     let url = shared_database(dir.path()).await;
@@ -341,10 +347,14 @@ async fn a_connection_made_through_one_replica_resumes_deliveries_on_every_repli
     for _ in 0..2 {
         let url = url.clone();
         replicas.push(
-            AppOptions::against(&sandbox, "[constant_contact]\nrequests_per_second = 1000")
-                .configure(move |c| c.database.url = url.parse().unwrap())
-                .spawn()
-                .await,
+            AppOptions::against(
+                backend,
+                &sandbox,
+                "[constant_contact]\nrequests_per_second = 1000",
+            )
+            .configure(move |c| c.database.url = url.parse().unwrap())
+            .spawn()
+            .await,
         );
     }
     let (a, b) = (&replicas[0], &replicas[1]);
@@ -397,9 +407,12 @@ async fn a_connection_made_through_one_replica_resumes_deliveries_on_every_repli
     }
 }
 
-#[tokio::test]
-async fn a_second_process_on_one_sqlite_file_is_refused_with_a_pointer_to_postgres() {
-    let first = AppOptions::fresh("").sqlite_only().spawn().await;
+// SQLite only: about SQLite's own file.
+backends!(a_second_process_on_one_sqlite_file_is_refused_with_a_pointer_to_postgres: sqlite);
+async fn a_second_process_on_one_sqlite_file_is_refused_with_a_pointer_to_postgres(
+    backend: Backend,
+) {
+    let first = AppOptions::fresh(backend, "").spawn().await;
     let db_url = sqlite_url(&first.db_path);
     let port = free_port();
     let config = first.dir.path().join("second.toml");
@@ -431,10 +444,7 @@ async fn a_second_process_on_one_sqlite_file_is_refused_with_a_pointer_to_postgr
     assert_eq!(readyz["database"], Value::from("ok"), "{readyz}");
 
     let (dir, db_path) = first.stop().await;
-    let again = AppOptions::new(dir, db_path, "")
-        .sqlite_only()
-        .spawn()
-        .await;
+    let again = AppOptions::new(backend, dir, db_path, "").spawn().await;
     let response = again.client.get(again.url("/readyz")).send().await.unwrap();
     assert_eq!(response.status(), 200, "a new process on the file starts");
     again.stop().await;

@@ -12,6 +12,7 @@ use serde_json::json;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use crate::database::Backend;
 use crate::helpers::{AppOptions, TestApp, fast_sandbox};
 
 async fn handles(app: &TestApp, n: usize) -> Vec<Store> {
@@ -30,9 +31,9 @@ async fn handles(app: &TestApp, n: usize) -> Vec<Store> {
     stores
 }
 
-#[tokio::test]
-async fn concurrent_claimers_never_get_the_same_signup() {
-    let app = AppOptions::fresh("")
+backends!(concurrent_claimers_never_get_the_same_signup: sqlite, postgres);
+async fn concurrent_claimers_never_get_the_same_signup(backend: Backend) {
+    let app = AppOptions::fresh(backend, "")
         .without_background_delivery()
         .spawn()
         .await;
@@ -82,10 +83,10 @@ async fn concurrent_claimers_never_get_the_same_signup() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn handles_on_one_database_take_evenly_spaced_slots() {
+backends!(handles_on_one_database_take_evenly_spaced_slots: sqlite, postgres);
+async fn handles_on_one_database_take_evenly_spaced_slots(backend: Backend) {
     const SPACING: Duration = Duration::from_millis(100);
-    let app = AppOptions::fresh("")
+    let app = AppOptions::fresh(backend, "")
         .without_background_delivery()
         .spawn()
         .await;
@@ -132,12 +133,13 @@ async fn handles_on_one_database_take_evenly_spaced_slots() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_claim_is_kept_alive_while_its_delivery_takes_longer_than_the_lease() {
+backends!(a_claim_is_kept_alive_while_its_delivery_takes_longer_than_the_lease: sqlite, postgres);
+async fn a_claim_is_kept_alive_while_its_delivery_takes_longer_than_the_lease(backend: Backend) {
     use ccbridge::delivery::Delivery;
     use ccbridge_sandbox::Faults;
     let sandbox = fast_sandbox().await;
     let app = AppOptions::against(
+        backend,
         &sandbox,
         "[constant_contact]\nrequests_per_second = 1000\nrequest_timeout = \"1s\"\n[delivery]\nclaim_lease = \"2s\"",
     )

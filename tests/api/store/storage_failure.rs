@@ -8,12 +8,13 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
+use crate::database::Backend;
 use crate::helpers::{error_code, spawn_app};
 
-#[tokio::test]
-async fn a_locked_database_gets_503_and_nothing_is_accepted() {
-    let app = spawn_app().await;
-    let locker = crate::helpers::WriteLock::take(&app.db_path).await;
+backends!(a_locked_database_gets_503_and_nothing_is_accepted: sqlite, postgres);
+async fn a_locked_database_gets_503_and_nothing_is_accepted(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let locker = crate::helpers::WriteLock::take(backend, &app.db_path).await;
 
     let json = app
         .post_json("newsletter", &json!({ "email": "locked@example.com" }))
@@ -87,8 +88,9 @@ fn fill_disk(dir: &Path) -> PathBuf {
     }
 }
 
-#[tokio::test]
-async fn a_full_disk_gets_503_and_every_success_answer_was_stored() {
+// SQLite only: about SQLite's own file on a full disk.
+backends!(a_full_disk_gets_503_and_every_success_answer_was_stored: sqlite);
+async fn a_full_disk_gets_503_and_every_success_answer_was_stored(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let mount_point = dir.path().join("small");
     std::fs::create_dir(&mount_point).unwrap();
@@ -102,10 +104,8 @@ async fn a_full_disk_gets_503_and_every_success_answer_was_stored() {
             panic!("CI must run the disk-full test, but tmpfs could not be mounted: {reason}")
         }
     };
-    // About SQLite's own file on a full disk, whatever the suite's backend.
     let db_path = mount_point.join("ccbridge.db");
-    let app = crate::helpers::AppOptions::new(dir, db_path, "")
-        .sqlite_only()
+    let app = crate::helpers::AppOptions::new(backend, dir, db_path, "")
         .spawn()
         .await;
     let filler = fill_disk(&mount_point);

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::database::Backend;
 use crate::helpers::{AppOptions, TestApp, eventually, fast_sandbox, spawn_app_with};
 
 /// Samples by `name{label="value",…}` (labels sorted).
@@ -166,13 +167,16 @@ fn get(samples: &Samples, key: &str) -> f64 {
     samples.get(key).copied().unwrap_or(0.0)
 }
 
-#[tokio::test]
-async fn metrics_parse_and_their_counters_move_as_signups_flow() {
+backends!(metrics_parse_and_their_counters_move_as_signups_flow: sqlite, postgres);
+async fn metrics_parse_and_their_counters_move_as_signups_flow(backend: Backend) {
+    // A form only this test posts to, and not its twin on the other backend either.
+    let form = format!("metered-{}", backend.name());
     let sandbox = fast_sandbox().await;
     let app = AppOptions::against(
+        backend,
         &sandbox,
         &format!(
-            "[constant_contact]\nrequests_per_second = 1000\n[[forms]]\nid = \"metered\"\nlist_ids = [\"{}\"]",
+            "[constant_contact]\nrequests_per_second = 1000\n[[forms]]\nid = \"{form}\"\nlist_ids = [\"{}\"]",
             crate::helpers::FIXED_LIST
         ),
     )
@@ -183,17 +187,17 @@ async fn metrics_parse_and_their_counters_move_as_signups_flow() {
 
     for i in 0..3 {
         let ok = app
-            .post_json("metered", &json!({ "email": format!("m{i}@example.com") }))
+            .post_json(&form, &json!({ "email": format!("m{i}@example.com") }))
             .await;
         assert_eq!(ok.status(), 202);
     }
     let bad = app
-        .post_json("metered", &json!({ "email": "not-an-email" }))
+        .post_json(&form, &json!({ "email": "not-an-email" }))
         .await;
     assert_eq!(bad.status(), 422);
     let bot = app
         .post_json(
-            "metered",
+            &form,
             &json!({ "email": "bot@example.com", "website": "http://spam.example" }),
         )
         .await;
@@ -206,10 +210,15 @@ async fn metrics_parse_and_their_counters_move_as_signups_flow() {
 
     let delta = |key: &str| get(&after, key) - get(&before, key);
     assert_eq!(
-        delta("ccbridge_signups_accepted_total{form=\"metered\"}"),
+        delta(&format!(
+            "ccbridge_signups_accepted_total{{form=\"{form}\"}}"
+        )),
         3.0
     );
-    assert_eq!(delta("ccbridge_signups_spam_total{form=\"metered\"}"), 1.0);
+    assert_eq!(
+        delta(&format!("ccbridge_signups_spam_total{{form=\"{form}\"}}")),
+        1.0
+    );
     assert!(delta("ccbridge_signups_rejected_total{code=\"invalid_email\"}") >= 1.0);
     assert!(delta("ccbridge_deliveries_total{outcome=\"delivered\"}") >= 3.0);
     assert!(delta("ccbridge_delivery_latency_seconds_count{}") >= 3.0);
@@ -252,9 +261,9 @@ async fn metrics_parse_and_their_counters_move_as_signups_flow() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn metrics_can_require_a_bearer_token_or_be_turned_off() {
-    let app = spawn_app_with("[metrics]\nbearer_token = \"scrape-me-please\"").await;
+backends!(metrics_can_require_a_bearer_token_or_be_turned_off: sqlite, postgres);
+async fn metrics_can_require_a_bearer_token_or_be_turned_off(backend: Backend) {
+    let app = spawn_app_with(backend, "[metrics]\nbearer_token = \"scrape-me-please\"").await;
     let with = |token: Option<&str>| {
         let mut request = app.client.get(app.url("/metrics"));
         if let Some(token) = token {
@@ -278,7 +287,7 @@ async fn metrics_can_require_a_bearer_token_or_be_turned_off() {
     parse(&right.text().await.unwrap());
     app.stop().await;
 
-    let off = spawn_app_with("[metrics]\nenabled = false").await;
+    let off = spawn_app_with(backend, "[metrics]\nenabled = false").await;
     let response = off.client.get(off.url("/metrics")).send().await.unwrap();
     assert_eq!(response.status(), 404);
     off.stop().await;

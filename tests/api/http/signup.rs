@@ -3,11 +3,12 @@
 use ccbridge::domain::SignupState;
 use serde_json::{Value, json};
 
+use crate::database::Backend;
 use crate::helpers::{FIXED_LIST, OPTIONAL_LIST, TOPIC_FIELD, error_code, spawn_app};
 
-#[tokio::test]
-async fn a_json_signup_is_stored_before_the_202() {
-    let app = spawn_app().await;
+backends!(a_json_signup_is_stored_before_the_202: sqlite, postgres);
+async fn a_json_signup_is_stored_before_the_202(backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let response = app
         .client
@@ -59,9 +60,9 @@ async fn a_json_signup_is_stored_before_the_202() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn an_html_form_post_redirects_to_the_forms_success_url() {
-    let app = spawn_app().await;
+backends!(an_html_form_post_redirects_to_the_forms_success_url: sqlite, postgres);
+async fn an_html_form_post_redirects_to_the_forms_success_url(backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let response = app.post_form("site", &[("email", "a@example.com")]).await;
 
@@ -71,9 +72,9 @@ async fn an_html_form_post_redirects_to_the_forms_success_url() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn without_a_success_url_the_browser_lands_on_the_built_in_thank_you_page() {
-    let app = spawn_app().await;
+backends!(without_a_success_url_the_browser_lands_on_the_built_in_thank_you_page: sqlite, postgres);
+async fn without_a_success_url_the_browser_lands_on_the_built_in_thank_you_page(backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let response = app
         .post_form(
@@ -101,9 +102,9 @@ async fn without_a_success_url_the_browser_lands_on_the_built_in_thank_you_page(
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_multipart_signup_is_accepted() {
-    let app = spawn_app().await;
+backends!(a_multipart_signup_is_accepted: sqlite, postgres);
+async fn a_multipart_signup_is_accepted(backend: Backend) {
+    let app = spawn_app(backend).await;
     let form = reqwest::multipart::Form::new()
         .text("email", "multi@example.com")
         .text("first_name", "Multi")
@@ -126,9 +127,9 @@ async fn a_multipart_signup_is_accepted() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_multipart_file_upload_is_refused() {
-    let app = spawn_app().await;
+backends!(a_multipart_file_upload_is_refused: sqlite, postgres);
+async fn a_multipart_file_upload_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
     let part = reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("cv.pdf");
     let form = reqwest::multipart::Form::new()
         .text("email", "a@example.com")
@@ -151,9 +152,9 @@ async fn a_multipart_file_upload_is_refused() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_form_body_with_a_json_accept_header_gets_a_json_answer() {
-    let app = spawn_app().await;
+backends!(a_form_body_with_a_json_accept_header_gets_a_json_answer: sqlite, postgres);
+async fn a_form_body_with_a_json_accept_header_gets_a_json_answer(backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let response = app
         .client
@@ -172,9 +173,9 @@ async fn a_form_body_with_a_json_accept_header_gets_a_json_answer() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn each_invalid_field_has_its_own_error_code_and_nothing_is_stored() {
-    let app = spawn_app().await;
+backends!(each_invalid_field_has_its_own_error_code_and_nothing_is_stored: sqlite, postgres);
+async fn each_invalid_field_has_its_own_error_code_and_nothing_is_stored(backend: Backend) {
+    let app = spawn_app(backend).await;
     let email_51 = format!("{}@example.com", "a".repeat(39));
     let cases: Vec<(Value, &str, &str)> = vec![
         (
@@ -249,9 +250,9 @@ async fn each_invalid_field_has_its_own_error_code_and_nothing_is_stored() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_repeated_field_in_a_form_post_is_refused() {
-    let app = spawn_app().await;
+backends!(a_repeated_field_in_a_form_post_is_refused: sqlite, postgres);
+async fn a_repeated_field_in_a_form_post_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let response = app
         .client
@@ -269,9 +270,9 @@ async fn a_repeated_field_in_a_form_post_is_refused() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_fifty_character_email_is_accepted() {
-    let app = spawn_app().await;
+backends!(a_fifty_character_email_is_accepted: sqlite, postgres);
+async fn a_fifty_character_email_is_accepted(backend: Backend) {
+    let app = spawn_app(backend).await;
     let email = format!("{}@example.com", "a".repeat(38));
     assert_eq!(email.len(), 50);
 
@@ -283,9 +284,9 @@ async fn a_fifty_character_email_is_accepted() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn an_unknown_form_is_a_404_for_scripts_and_browsers() {
-    let app = spawn_app().await;
+backends!(an_unknown_form_is_a_404_for_scripts_and_browsers: sqlite, postgres);
+async fn an_unknown_form_is_a_404_for_scripts_and_browsers(backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let json = app
         .post_json("nope", &json!({ "email": "a@example.com" }))
@@ -298,9 +299,9 @@ async fn an_unknown_form_is_a_404_for_scripts_and_browsers() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn an_oversized_body_is_a_413_whether_declared_or_streamed() {
-    let app = spawn_app().await;
+backends!(an_oversized_body_is_a_413_whether_declared_or_streamed: sqlite, postgres);
+async fn an_oversized_body_is_a_413_whether_declared_or_streamed(backend: Backend) {
+    let app = spawn_app(backend).await;
     let big = format!("email=a%40example.com&first_name={}", "x".repeat(20 * 1024));
 
     let declared = app
@@ -333,9 +334,9 @@ async fn an_oversized_body_is_a_413_whether_declared_or_streamed() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn an_unsupported_or_missing_media_type_is_a_415() {
-    let app = spawn_app().await;
+backends!(an_unsupported_or_missing_media_type_is_a_415: sqlite, postgres);
+async fn an_unsupported_or_missing_media_type_is_a_415(backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let text = app
         .post_raw("newsletter", "text/plain", "email=a@example.com")
@@ -359,9 +360,9 @@ async fn an_unsupported_or_missing_media_type_is_a_415() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_malformed_body_is_a_400() {
-    let app = spawn_app().await;
+backends!(a_malformed_body_is_a_400: sqlite, postgres);
+async fn a_malformed_body_is_a_400(backend: Backend) {
+    let app = spawn_app(backend).await;
 
     for (content_type, body) in [
         ("application/json", &b"{\"email\": "[..]),
@@ -388,9 +389,9 @@ async fn a_malformed_body_is_a_400() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn invalid_input_from_a_browser_redirects_to_the_error_url_with_the_code() {
-    let app = spawn_app().await;
+backends!(invalid_input_from_a_browser_redirects_to_the_error_url_with_the_code: sqlite, postgres);
+async fn invalid_input_from_a_browser_redirects_to_the_error_url_with_the_code(backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let response = app.post_form("site", &[("email", "nope")]).await;
 
@@ -402,9 +403,9 @@ async fn invalid_input_from_a_browser_redirects_to_the_error_url_with_the_code()
     app.stop().await;
 }
 
-#[tokio::test]
-async fn invalid_input_from_a_browser_without_an_error_url_gets_a_422_page() {
-    let app = spawn_app().await;
+backends!(invalid_input_from_a_browser_without_an_error_url_gets_a_422_page: sqlite, postgres);
+async fn invalid_input_from_a_browser_without_an_error_url_gets_a_422_page(backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let response = app
         .post_form("newsletter", &[("email", "<script>@x")])
@@ -426,9 +427,9 @@ async fn invalid_input_from_a_browser_without_an_error_url_gets_a_422_page() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_filled_honeypot_gets_the_normal_success_answer_and_is_not_queued() {
-    let app = spawn_app().await;
+backends!(a_filled_honeypot_gets_the_normal_success_answer_and_is_not_queued: sqlite, postgres);
+async fn a_filled_honeypot_gets_the_normal_success_answer_and_is_not_queued(backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let json = app
         .post_json(
@@ -465,9 +466,9 @@ async fn a_filled_honeypot_gets_the_normal_success_answer_and_is_not_queued() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn every_response_carries_a_request_id() {
-    let app = spawn_app().await;
+backends!(every_response_carries_a_request_id: sqlite, postgres);
+async fn every_response_carries_a_request_id(backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let response = app
         .post_json("newsletter", &json!({ "email": "a@example.com" }))

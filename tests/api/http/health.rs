@@ -4,11 +4,12 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::database::Backend;
 use crate::helpers::spawn_app;
 
-#[tokio::test]
-async fn healthz_answers_200() {
-    let app = spawn_app().await;
+backends!(healthz_answers_200: sqlite, postgres);
+async fn healthz_answers_200(backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let response = app.client.get(app.url("/healthz")).send().await.unwrap();
 
@@ -17,9 +18,9 @@ async fn healthz_answers_200() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn readyz_reports_the_status_shape_and_queue_depth() {
-    let app = spawn_app().await;
+backends!(readyz_reports_the_status_shape_and_queue_depth: sqlite, postgres);
+async fn readyz_reports_the_status_shape_and_queue_depth(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.post_json("newsletter", &json!({ "email": "a@example.com" }))
         .await;
 
@@ -40,10 +41,10 @@ async fn readyz_reports_the_status_shape_and_queue_depth() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn readyz_is_503_while_the_database_refuses_writes_and_healthz_stays_200() {
-    let app = spawn_app().await;
-    let locker = crate::helpers::WriteLock::take(&app.db_path).await;
+backends!(readyz_is_503_while_the_database_refuses_writes_and_healthz_stays_200: sqlite, postgres);
+async fn readyz_is_503_while_the_database_refuses_writes_and_healthz_stays_200(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let locker = crate::helpers::WriteLock::take(backend, &app.db_path).await;
 
     let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
     let live = app.client.get(app.url("/healthz")).send().await.unwrap();
@@ -63,9 +64,9 @@ async fn readyz_is_503_while_the_database_refuses_writes_and_healthz_stays_200()
         .expect("stops");
 }
 
-#[tokio::test]
-async fn an_unknown_path_is_a_plain_404() {
-    let app = spawn_app().await;
+backends!(an_unknown_path_is_a_plain_404: sqlite, postgres);
+async fn an_unknown_path_is_a_plain_404(backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let response = app.client.get(app.url("/wp-admin")).send().await.unwrap();
 

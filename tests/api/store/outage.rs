@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
+use crate::database::Backend;
 use crate::helpers::{AppOptions, eventually};
 
 /// Forwards connections to the PostgreSQL server until cut; while cut, every connection is
@@ -82,14 +83,15 @@ fn server_addr(url: &str) -> SocketAddr {
         .expect("the test server's address is an IP and a port")
 }
 
-#[tokio::test]
-async fn a_lost_database_gets_503s_and_the_service_recovers_by_itself() {
+// PostgreSQL only: the service reaches the server through a proxy the test cuts.
+backends!(a_lost_database_gets_503s_and_the_service_recovers_by_itself: postgres);
+async fn a_lost_database_gets_503s_and_the_service_recovers_by_itself(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let db_path = dir.path().join("ccbridge.db");
-    let direct = crate::helpers::database_url(&db_path).await;
+    let direct = crate::helpers::database_url(backend, &db_path).await;
     let proxy = Proxy::start(server_addr(&direct)).await;
     let proxied = through(&direct, proxy.addr);
-    let app = AppOptions::new(dir, db_path, "")
+    let app = AppOptions::new(backend, dir, db_path, "")
         .without_background_delivery()
         .configure(move |c| c.database.url = proxied.parse().unwrap())
         .spawn()

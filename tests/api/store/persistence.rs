@@ -2,11 +2,12 @@
 
 use serde_json::{Value, json};
 
+use crate::database::Backend;
 use crate::helpers::{spawn_app, spawn_app_in};
 
-#[tokio::test]
-async fn signups_accepted_by_one_application_are_there_after_a_restart() {
-    let first = spawn_app().await;
+backends!(signups_accepted_by_one_application_are_there_after_a_restart: sqlite, postgres);
+async fn signups_accepted_by_one_application_are_there_after_a_restart(backend: Backend) {
+    let first = spawn_app(backend).await;
     let mut acknowledged = Vec::new();
     for i in 0..5 {
         let response = first
@@ -21,7 +22,7 @@ async fn signups_accepted_by_one_application_are_there_after_a_restart() {
     }
     let (dir, db_path) = first.stop().await;
 
-    let second = spawn_app_in(dir, db_path, "").await;
+    let second = spawn_app_in(backend, dir, db_path, "").await;
 
     for (i, id) in acknowledged.iter().enumerate() {
         let stored = second

@@ -1,0 +1,12 @@
+//! The HTTP surfaces, one file per router or concern (as in `src/http`): signup intake, the admin
+//! console, the connect flow, health, metrics, the OpenAPI document, redirects and the limits on
+//! connections.
+
+mod admin;
+mod connect;
+mod connections;
+mod health;
+mod metrics;
+mod openapi;
+mod redirects;
+mod signup;
