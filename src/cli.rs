@@ -126,6 +126,10 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Serve => runtime().and_then(|rt| rt.block_on(serve(cli.config))),
+        Command::Demo { .. } if cli.config.is_some() => Err(anyhow::anyhow!(
+            "`demo` runs with a configuration of its own (SQLite in a temporary directory, the \
+             built-in sandbox); --config is for the other commands"
+        )),
         Command::Demo {
             listen,
             sandbox_listen,

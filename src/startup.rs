@@ -34,6 +34,8 @@ pub struct Dependencies {
     pub alerts: Alerts,
     /// Serve the demo signup page at `/demo` (`ccbridge demo`).
     pub demo_page: bool,
+    /// The sandbox's page, linked from the demo page.
+    pub demo_sandbox: Option<url::Url>,
     /// Run the delivery worker in the background. Tests that drive `DeliveryWorker::deliver_next`
     /// step by step turn it off.
     pub background_delivery: bool,
@@ -46,6 +48,7 @@ impl Default for Dependencies {
             listener: None,
             alerts: Alerts::log_only(),
             demo_page: false,
+            demo_sandbox: None,
             background_delivery: true,
         }
     }
@@ -139,7 +142,10 @@ impl Application {
             writer,
             account,
             readiness: Default::default(),
-            demo: DemoMode(deps.demo_page),
+            demo: DemoMode {
+                enabled: deps.demo_page,
+                sandbox: deps.demo_sandbox,
+            },
         };
         let released = state.store.release_all_claims().await?;
         if released > 0 {

@@ -57,6 +57,14 @@ pub fn check(
     if is_allowed(form, public_url, &origin) {
         Ok(HeaderValue::from_str(&origin).ok())
     } else {
+        // The one thing an operator needs when their own site's form is refused.
+        tracing::info!(
+            form = %form.id,
+            origin = %origin,
+            "a page of {origin} posted to form `{}`, whose allowed_origins does not list it; \
+             if the page is yours, add \"{origin}\" to that form's allowed_origins",
+            form.id
+        );
         Err(SignupError::origin_not_allowed())
     }
 }

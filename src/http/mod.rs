@@ -69,9 +69,13 @@ pub struct AppState {
     pub demo: DemoMode,
 }
 
-/// Whether this is `ccbridge demo` (the landing page links the demo form, `/demo` is served).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DemoMode(pub bool);
+/// Whether this is `ccbridge demo` (the landing page links the demo form, `/demo` is served and
+/// links the sandbox's page).
+#[derive(Debug, Clone, Default)]
+pub struct DemoMode {
+    pub enabled: bool,
+    pub sandbox: Option<url::Url>,
+}
 
 /// The request id header: taken from the client or made up, echoed, and in every log line.
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -158,7 +162,7 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", request_id, method = %request.method(), path = %request.uri().path())
         })
         .on_response(DefaultOnResponse::new().level(Level::INFO));
-    let routes = routes(state.demo.0)
+    let routes = routes(state.demo.enabled)
         .into_iter()
         .fold(Router::new(), |router, route| {
             router.route(route.path, route.handler)

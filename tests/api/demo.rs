@@ -45,20 +45,38 @@ async fn a_signup_on_the_demo_page_arrives_in_the_demo_sandbox() {
         }
     });
     let mut sandbox_url = None;
+    let mut banner = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while std::time::Instant::now() < deadline {
         match printed.recv_timeout(Duration::from_millis(200)) {
-            Ok(line) if line.contains("Contacts arrive here:") => {
-                sandbox_url = line
-                    .split_whitespace()
-                    .find(|w| w.starts_with("http://"))
-                    .map(str::to_owned);
-            }
             Ok(line) if line.starts_with("Press Ctrl-C") => break,
-            _ => {}
+            Ok(line) => {
+                if line.contains("Contacts arrive here:") {
+                    sandbox_url = line
+                        .split_whitespace()
+                        .find(|w| w.starts_with("http://"))
+                        .map(str::to_owned);
+                }
+                banner.push(line);
+            }
+            Err(_) => {}
         }
     }
     let sandbox_url = sandbox_url.expect("the demo printed its sandbox URL");
+    // The console and its credentials come last, where they stay on screen.
+    let console = banner
+        .iter()
+        .position(|line| {
+            line.contains(&format!(
+                "Admin console:           http://127.0.0.1:{port}/admin"
+            ))
+        })
+        .expect("the banner names the console");
+    assert!(
+        banner[console + 1].contains("user admin, password "),
+        "{banner:?}"
+    );
+    assert_eq!(console + 2, banner.len(), "{banner:?}");
     let http = client();
 
     let page = http
@@ -67,23 +85,31 @@ async fn a_signup_on_the_demo_page_arrives_in_the_demo_sandbox() {
         .await
         .unwrap();
     assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("action=\"/signup/demo\""));
     assert!(
-        page.text()
-            .await
-            .unwrap()
-            .contains("action=\"/signup/demo\"")
+        page.contains(&format!("<a href=\"{sandbox_url}\">the sandbox's page</a>")),
+        "the demo page links the sandbox: {page}"
     );
-    let posted = http
-        .post(format!("http://127.0.0.1:{port}/signup/demo"))
-        .form(&[
-            ("email", "visitor@example.com"),
-            ("first_name", "Vi"),
-            ("favorite_topic", "demos"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(posted.status(), 303);
+    // An evaluator's first dozen signups, in quick succession, are all accepted.
+    for n in 0..12 {
+        let email = if n == 0 {
+            "visitor@example.com".to_owned()
+        } else {
+            format!("visitor{n}@example.com")
+        };
+        let posted = http
+            .post(format!("http://127.0.0.1:{port}/signup/demo"))
+            .form(&[
+                ("email", email.as_str()),
+                ("first_name", "Vi"),
+                ("favorite_topic", "demos"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(posted.status(), 303, "signup {n}");
+    }
 
     let contacts_url = format!("{}_sandbox/contacts", sandbox_url);
     let contact = eventually(
@@ -104,4 +130,19 @@ async fn a_signup_on_the_demo_page_arrives_in_the_demo_sandbox() {
     )
     .await;
     assert_eq!(contact["first_name"], "Vi");
+}
+
+// No database: the demo refuses a configuration it would not use.
+#[test]
+fn demo_refuses_a_config_file_it_would_ignore() {
+    let output = Command::new(env!("CARGO_BIN_EXE_ccbridge"))
+        .args(["demo", "--config", "ccbridge.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--config is for the other commands"),
+        "{stderr}"
+    );
 }

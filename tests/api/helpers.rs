@@ -219,6 +219,7 @@ impl<'a> AppOptions<'a> {
             listener: Some(listener),
             alerts,
             demo_page: self.demo_page,
+            demo_sandbox: None,
             background_delivery: self.background_delivery,
         };
         let app = Application::build_with(config, deps)

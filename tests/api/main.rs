@@ -57,6 +57,7 @@ mod demo;
 mod helpers;
 mod http;
 mod log_secrecy;
+mod operator;
 mod replicas;
 mod store;
 mod tokens;

@@ -85,8 +85,8 @@ impl IntoResponse for ConsoleError {
 }
 
 /// `GET /`: what this is, and where the admin goes. Nothing private.
-async fn landing(State(DemoMode(demo)): State<DemoMode>) -> Html<String> {
-    let demo = if demo {
+async fn landing(State(demo): State<DemoMode>) -> Html<String> {
+    let demo = if demo.enabled {
         "<p>This is a demo: try the <a href=\"/demo\">demo signup form</a>.</p>\n"
     } else {
         ""
