@@ -29,6 +29,8 @@ pub enum AlertKind {
     /// A delivery went through after a `QuotaExhausted`: the daily quota was reset.
     QuotaReset,
     ConfigurationMismatch,
+    /// A CAPTCHA provider refuses the configured secret: every signup of that form fails.
+    CaptchaMisconfigured,
 }
 
 impl AlertKind {
@@ -45,6 +47,7 @@ impl AlertKind {
             Self::QuotaExhausted => "quota_exhausted",
             Self::QuotaReset => "quota_reset",
             Self::ConfigurationMismatch => "configuration_mismatch",
+            Self::CaptchaMisconfigured => "captcha_misconfigured",
         }
     }
 

@@ -84,8 +84,9 @@ pub enum Command {
     Migrate,
     /// Read a password from stdin, print an Argon2id hash for `admin.password_hash`.
     HashPassword,
-    /// Connection state, token expiry, queue depth by state, today's API usage.
-    /// Exit code: 0 connected, 2 not connected or needs a reconnect, 1 on errors.
+    /// Connection state, token expiry, queue depth by state, today's API usage, the account check.
+    /// Exit code: 0 connected, 2 not connected or needs a reconnect, 3 connected but configured
+    /// lists or custom fields are missing from the account, 1 on errors (these first).
     Status {
         /// The machine-readable shape shared with /readyz.
         #[arg(long)]
@@ -394,8 +395,13 @@ async fn status(path: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", status.human());
     }
+    let mismatch = status
+        .account_check
+        .as_ref()
+        .is_some_and(|check| !check.ok());
     Ok(match status.connection.state {
         _ if !database_ok => ExitCode::FAILURE,
+        "connected" | "refreshing" if mismatch => ExitCode::from(EXIT_ACCOUNT_MISMATCH),
         "connected" | "refreshing" => ExitCode::SUCCESS,
         _ => ExitCode::from(EXIT_NOT_CONNECTED),
     })
@@ -403,6 +409,8 @@ async fn status(path: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
 
 /// Exit code of `status` and `lists` when there is no usable connection.
 const EXIT_NOT_CONNECTED: u8 = 2;
+/// Exit code of `status` when configured lists or custom fields are missing from the account.
+const EXIT_ACCOUNT_MISMATCH: u8 = 3;
 /// Exit code of `retry --id` when no failed or dead signup has that id.
 const EXIT_NO_MATCH: u8 = 3;
 

@@ -121,9 +121,10 @@ impl Application {
             config.delivery.clone(),
             alerts.clone(),
         );
-        let abuse = Arc::new(Abuse::new(&config));
+        let abuse = Arc::new(Abuse::new(&config, alerts.clone()));
         let config = Arc::new(config);
         let account = AccountChecker::new(
+            store.clone(),
             keeper.clone(),
             api.clone(),
             config.clone(),

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::delivery::account_check::AccountCheck;
+use crate::domain::AccountCheck;
 use crate::store::{QueueCounts, RecentError, Store, StoredTokenSet};
 
 #[derive(Debug, Clone, Serialize)]
@@ -18,8 +18,8 @@ pub struct Status {
     pub database: &'static str,
     /// The latest upstream errors of failed and dead signups, newest first (at most 5).
     pub last_errors: Vec<RecentError>,
-    /// Configured lists and custom fields checked against the account (known to a running
-    /// service only; `null` from the CLI or before the first check).
+    /// Configured lists and custom fields checked against the account (when connecting, then
+    /// daily, by the running service); `null` before the first check of this connection.
     pub account_check: Option<AccountCheck>,
 }
 
@@ -122,7 +122,13 @@ impl Status {
             },
             database: if database_ok { "ok" } else { "unavailable" },
             last_errors: store.recent_errors(5).await.unwrap_or_default(),
-            account_check: None,
+            account_check: match store.account_check().await {
+                Ok(check) => check,
+                Err(error) => {
+                    tracing::warn!(%error, "the account check is unavailable");
+                    None
+                }
+            },
         }
     }
 }
@@ -161,6 +167,29 @@ impl Status {
             self.api_usage.used, self.api_usage.limit, self.api_usage.day
         ));
         out.push_str(&format!("database:    {}\n", self.database));
+        match &self.account_check {
+            Some(check) if check.ok() => out.push_str(&format!(
+                "account check: every configured list and custom field exists ({})\n",
+                check.checked_at
+            )),
+            Some(check) => {
+                let ids = |ids: &[uuid::Uuid]| {
+                    ids.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                out.push_str(&format!(
+                    "account check: MISSING from the account ({}): lists [{}], custom fields [{}]; \
+                     signups naming them are refused upstream. Fix the ids in [[forms]] \
+                     (`ccbridge lists` shows the account's lists)\n",
+                    check.checked_at,
+                    ids(&check.missing_lists),
+                    ids(&check.missing_custom_fields)
+                ));
+            }
+            None => {}
+        }
         for e in &self.last_errors {
             out.push_str(&format!(
                 "last error:  {} ({}): {}\n",

@@ -41,16 +41,19 @@ pub enum Verdict {
     Failed(String),
     /// No usable answer; the reason is for the log.
     Unavailable(String),
+    /// The provider refuses the configured secret: no visitor can pass until an admin fixes it.
+    Misconfigured(String),
 }
 
-/// Error codes that mean the fault is ours (the secret), not the visitor's, or the provider's.
-const NOT_THE_VISITORS_FAULT: [&str; 5] = [
+/// Error codes that mean the configured secret is wrong: our fault, not the visitor's.
+const OUR_SECRET_IS_WRONG: [&str; 3] = [
     "missing-input-secret",
     "invalid-input-secret",
     "sitekey-secret-mismatch",
-    "internal-error",
-    "bad-request",
 ];
+
+/// Error codes that mean the provider could not judge: not the visitor's fault either.
+const THE_PROVIDERS_TROUBLE: [&str; 2] = ["internal-error", "bad-request"];
 
 /// Longest token passed on; real ones are at most a few kilobytes.
 const MAX_RESPONSE_CHARS: usize = 8192;
@@ -120,12 +123,18 @@ fn describe(error: &reqwest::Error, timeout: Duration) -> String {
 
 /// Decide on a provider's answer.
 pub fn judge(config: &CaptchaConfig, answer: &SiteVerify) -> Verdict {
-    if let Some(code) = answer
-        .error_codes
-        .iter()
-        .find(|code| NOT_THE_VISITORS_FAULT.contains(&code.as_str()))
-    {
-        return Verdict::Unavailable(format!("the provider reports `{code}`"));
+    let reported = |codes: &[&str]| {
+        answer
+            .error_codes
+            .iter()
+            .find(|code| codes.contains(&code.as_str()))
+            .map(|code| format!("the provider reports `{code}`"))
+    };
+    if let Some(why) = reported(&OUR_SECRET_IS_WRONG) {
+        return Verdict::Misconfigured(why);
+    }
+    if let Some(why) = reported(&THE_PROVIDERS_TROUBLE) {
+        return Verdict::Unavailable(why);
     }
     if !answer.success {
         let codes = if answer.error_codes.is_empty() {
@@ -199,6 +208,13 @@ mod tests {
             judge(
                 &config,
                 &answer(r#"{"success":false,"error-codes":["invalid-input-secret"]}"#)
+            ),
+            Verdict::Misconfigured(_)
+        ));
+        assert!(matches!(
+            judge(
+                &config,
+                &answer(r#"{"success":false,"error-codes":["internal-error"]}"#)
             ),
             Verdict::Unavailable(_)
         ));

@@ -31,8 +31,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
+use crate::alerts::{AlertKind, Alerts};
 use crate::clock::SharedClock;
-use crate::config::{Config, FormConfig, OnUnreachable, TIMESTAMP_FIELD};
+use crate::config::{CaptchaConfig, Config, FormConfig, OnUnreachable, TIMESTAMP_FIELD};
 use crate::domain::Intake;
 use crate::signup::SignupError;
 use crate::store::{Store, StoreError};
@@ -59,6 +60,8 @@ pub struct Abuse {
     captcha: CaptchaVerifier,
     admin: AdminBackoff,
     headers: Arc<SecurityHeaders>,
+    /// Where a CAPTCHA secret the provider refuses is reported.
+    alerts: Alerts,
 }
 
 /// The anti-spam fields of a submission, taken out of it before validation and never stored.
@@ -82,7 +85,7 @@ impl std::fmt::Debug for Proofs {
 }
 
 impl Abuse {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &Config, alerts: Alerts) -> Self {
         if config.security.token_encryption_key.is_none()
             && config.forms.iter().any(|f| f.min_submit_time.is_some())
         {
@@ -98,6 +101,7 @@ impl Abuse {
             )),
             admin: AdminBackoff::new(&config.rate_limit),
             headers: Arc::new(SecurityHeaders::new(config)),
+            alerts,
         }
     }
 
@@ -191,18 +195,18 @@ impl Abuse {
                         captcha.provider.response_field(),
                     ));
                 }
-                Verdict::Unavailable(why) => match captcha.on_unreachable {
-                    OnUnreachable::Reject => {
-                        tracing::warn!(form = %form.id, why, "CAPTCHA provider unusable; signup refused");
-                        return Err(SignupError::captcha_unavailable());
-                    }
-                    OnUnreachable::AcceptAndMark => {
-                        tracing::warn!(form = %form.id, why, "CAPTCHA provider unusable; signup kept as spam for review");
-                        return Ok(Intake::Spam {
-                            reason: CAPTCHA_UNREACHABLE,
-                        });
-                    }
-                },
+                Verdict::Misconfigured(why) => {
+                    self.alerts.raise(
+                        AlertKind::CaptchaMisconfigured,
+                        format!(
+                            "The CAPTCHA provider refuses the secret of form `{}` ({why}): no visitor can pass its CAPTCHA. \
+                             Set that form's captcha.secret to the secret key that belongs to the page's site key.",
+                            form.id
+                        ),
+                    );
+                    return unusable_provider(form, captcha, &why);
+                }
+                Verdict::Unavailable(why) => return unusable_provider(form, captcha, &why),
             }
         }
         Ok(
@@ -252,6 +256,26 @@ impl Abuse {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(EVICT_EVERY) => {}
             }
+        }
+    }
+}
+
+/// The provider gave no usable verdict: refuse the signup, or keep it as spam, as configured.
+fn unusable_provider(
+    form: &FormConfig,
+    captcha: &CaptchaConfig,
+    why: &str,
+) -> Result<Intake, SignupError> {
+    match captcha.on_unreachable {
+        OnUnreachable::Reject => {
+            tracing::warn!(form = %form.id, why, "CAPTCHA provider unusable; signup refused");
+            Err(SignupError::captcha_unavailable())
+        }
+        OnUnreachable::AcceptAndMark => {
+            tracing::warn!(form = %form.id, why, "CAPTCHA provider unusable; signup kept as spam for review");
+            Ok(Intake::Spam {
+                reason: CAPTCHA_UNREACHABLE,
+            })
         }
     }
 }

@@ -2,12 +2,11 @@
 //! admin connects and daily, so a wrong id is reported once, clearly (log, status, alert), instead
 //! of failing deliveries one by one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -15,26 +14,12 @@ use crate::alerts::{AlertKind, Alerts};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::constant_contact::ApiClient;
+use crate::store::Store;
 use crate::tokens::{CallError, TokenError, TokenKeeper};
 
 const EVERY: Duration = Duration::from_secs(24 * 3600);
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct AccountCheck {
-    pub checked_at: DateTime<Utc>,
-    pub missing_lists: Vec<Uuid>,
-    pub missing_custom_fields: Vec<Uuid>,
-    /// Every list of the account by id (the console names lists with it).
-    /// Kept for the console's snippets; never in the (public) status JSON.
-    #[serde(skip)]
-    pub list_names: BTreeMap<Uuid, String>,
-}
-
-impl AccountCheck {
-    pub fn ok(&self) -> bool {
-        self.missing_lists.is_empty() && self.missing_custom_fields.is_empty()
-    }
-}
+pub use crate::domain::AccountCheck;
 
 /// Compare the configuration with the account (2 API calls, or more with paging).
 pub async fn check(
@@ -78,9 +63,11 @@ pub async fn check(
 }
 
 /// Checks the configuration against the account when asked and daily, and keeps the latest
-/// result for the status and the console. Cheap to clone.
+/// result: in memory for the console (with the account's list names), and in the database for
+/// `ccbridge status` and every replica. Cheap to clone.
 #[derive(Clone)]
 pub struct AccountChecker {
+    store: Store,
     keeper: TokenKeeper,
     api: ApiClient,
     config: Arc<Config>,
@@ -91,6 +78,7 @@ pub struct AccountChecker {
 
 impl AccountChecker {
     pub fn new(
+        store: Store,
         keeper: TokenKeeper,
         api: ApiClient,
         config: Arc<Config>,
@@ -98,6 +86,7 @@ impl AccountChecker {
         alerts: Alerts,
     ) -> Self {
         Self {
+            store,
             keeper,
             api,
             config,
@@ -127,6 +116,10 @@ impl AccountChecker {
     pub async fn check_and_report(&self) {
         match check(&self.keeper, &self.api, &self.config, self.clock.now()).await {
             Ok(result) => {
+                // Stored before the alert, so whoever reacts to the alert finds it in the status.
+                if let Err(error) = self.store.save_account_check(&result).await {
+                    tracing::warn!(%error, "could not store the account check's result");
+                }
                 if !result.ok() {
                     self.alerts.raise(
                         AlertKind::ConfigurationMismatch,

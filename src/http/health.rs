@@ -18,7 +18,6 @@ use tokio::time::Instant;
 use super::AppState;
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::delivery::account_check::AccountChecker;
 use crate::status::Status;
 use crate::store::Store;
 
@@ -61,7 +60,6 @@ pub struct Readiness {
     store: Store,
     clock: SharedClock,
     probe: ReadinessProbe,
-    account: AccountChecker,
 }
 
 impl FromRef<AppState> for Readiness {
@@ -71,7 +69,6 @@ impl FromRef<AppState> for Readiness {
             store: state.store.clone(),
             clock: state.clock.clone(),
             probe: state.readiness.clone(),
-            account: state.account.clone(),
         }
     }
 }
@@ -80,7 +77,6 @@ pub async fn readyz(State(state): State<Readiness>) -> Response {
     let now = state.clock.now();
     let database_ok = state.probe.database_ok(&state.store, now).await;
     let mut status = Status::gather(&state.config, &state.store, now, database_ok).await;
-    status.account_check = state.account.latest();
     // `/readyz` answers anyone who can reach it (a load balancer needs no credentials): upstream
     // error texts may quote what a visitor typed, so they are shown only to the admin (CLI,
     // console). The field stays, empty, so the shape is the same as `status --json`.

@@ -71,6 +71,7 @@ impl Store {
         let result = sqlx::query("delete from token_set where id = 1")
             .execute(&self.pool)
             .await?;
+        self.clear_account_check().await?;
         Ok(result.rows_affected() == 1)
     }
 

@@ -23,6 +23,7 @@ use uuid::Uuid;
 use crate::config::DatabaseConfig;
 use crate::domain::{CustomFieldValue, Intake, NewSignup, SignupState};
 
+mod account;
 mod admin;
 mod backend;
 mod delivery;

@@ -168,6 +168,8 @@ impl Store {
         .bind(account_name)
         .fetch_one(&self.pool)
         .await?;
+        // A check of the previous connection may be about another account.
+        self.clear_account_check().await?;
         Ok(generation.0)
     }
 

@@ -6,6 +6,7 @@
 //! handlers' signatures); what the pages look like is `views`'. Every route here but `/` is
 //! private (`Cache-Control: no-store`, set by the route table).
 
+mod checklist;
 pub mod credentials;
 pub mod session;
 mod snippet;
@@ -106,7 +107,7 @@ async fn overview(
     State(clock): State<SharedClock>,
     State(account): State<AccountChecker>,
     State(delivery): State<DeliveryWorker>,
-    RawQuery(query): RawQuery,
+    request: axum::http::request::Parts,
 ) -> Response {
     let now = clock.now();
     let status = Status::gather(&config, &store, now, true).await;
@@ -125,8 +126,13 @@ async fn overview(
         account_check: account.latest(),
         pause: delivery.pause(),
         now,
+        host: request
+            .headers
+            .get(axum::http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     };
-    let notice = match query.as_deref() {
+    let notice = match request.uri.query() {
         Some("disconnected") => Some(
             "Disconnected: the tokens are forgotten. Signups are still accepted and wait for the next connection.",
         ),

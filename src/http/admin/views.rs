@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use axum::response::Html;
 use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret as _;
 use uuid::Uuid;
 
 use super::session::{Admin, CSRF_FIELD};
-use super::snippet;
+use super::{checklist, snippet};
 use crate::config::Config;
 use crate::delivery::Pause;
 use crate::delivery::account_check::AccountCheck;
@@ -126,6 +127,8 @@ pub struct Overview {
     pub account_check: Option<AccountCheck>,
     pub pause: Option<Pause>,
     pub now: DateTime<Utc>,
+    /// The `Host` the browser reached the console as.
+    pub host: Option<String>,
 }
 
 pub fn overview(
@@ -136,6 +139,8 @@ pub fn overview(
 ) -> Html<String> {
     let c = &o.status.connection;
     let mut body = String::from("<h1>Overview</h1>\n");
+    body.push_str(&checklist::host_warning(config, o.host.as_deref()));
+    body.push_str(&checklist::checklist(config, c.state != "not_connected"));
     if let Some(notice) = notice {
         let _ = writeln!(
             body,
@@ -210,7 +215,28 @@ pub fn overview(
             ));
         }
     } else {
-        body.push_str("<p class=\"warn\">Set <code>constant_contact.client_id</code> and <code>client_secret</code> to connect.</p>");
+        let missing: Vec<&str> = [
+            (
+                "constant_contact.client_id",
+                config.constant_contact.client_id.is_empty(),
+            ),
+            (
+                "constant_contact.client_secret",
+                config
+                    .constant_contact
+                    .client_secret
+                    .expose_secret()
+                    .is_empty(),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(key, missing)| missing.then_some(key))
+        .collect();
+        let _ = write!(
+            body,
+            "<p class=\"warn\">Set <code>{}</code> to connect.</p>",
+            missing.join("</code> and <code>")
+        );
     }
     body.push_str("</div>\n");
     if c.state != "not_connected" {

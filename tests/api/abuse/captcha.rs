@@ -142,6 +142,18 @@ async fn an_unreachable_captcha_provider_rejects_or_keeps_the_signup_as_spam_as_
     assert_eq!(lenient.status(), 202);
     assert_eq!(error_code(outage).await.1, "captcha_unavailable");
     assert_eq!(error_code(misconfigured).await.1, "captcha_unavailable");
+    // A secret the provider refuses needs an admin: it is an alert, an outage is not.
+    let alerts = app.alerts.lock().unwrap().clone();
+    let misconfigured: Vec<_> = alerts
+        .iter()
+        .filter(|a| a.kind == ccbridge::alerts::AlertKind::CaptchaMisconfigured)
+        .collect();
+    assert_eq!(misconfigured.len(), 1, "{alerts:?}");
+    assert!(
+        misconfigured[0].text.contains("form `misconfigured`")
+            && misconfigured[0].text.contains("captcha.secret"),
+        "{alerts:?}"
+    );
     let stored = app.signups().await;
     assert_eq!(stored.len(), 1, "only the lenient form kept its signup");
     assert_eq!(stored[0].form_id, "lenient");

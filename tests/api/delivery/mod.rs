@@ -285,6 +285,22 @@ async fn a_validation_error_upstream_makes_the_signup_dead_with_the_message_and_
     let recent = app.store.recent_errors(5).await.unwrap();
     assert_eq!(recent[0].state, "dead", "the admin's status shows them");
     assert!(recent[0].error.contains("400"));
+    // `ccbridge status` reads the check from the database: connected, but a list is missing.
+    let config = app.dir.path().join("status.toml");
+    std::fs::write(&config, format!("[database]\nurl = \"{}\"\n", app.db_url)).unwrap();
+    let cli = tokio::process::Command::new(env!("CARGO_BIN_EXE_ccbridge"))
+        .args(["status", "--config"])
+        .arg(&config)
+        .output()
+        .await
+        .unwrap();
+    let shown = String::from_utf8_lossy(&cli.stdout);
+    assert_eq!(cli.status.code(), Some(3), "{shown}");
+    assert!(
+        shown.contains("MISSING from the account")
+            && shown.contains("99999999-662a-11eb-af0a-fa163e56c9b0"),
+        "{shown}"
+    );
     app.stop().await;
 }
 

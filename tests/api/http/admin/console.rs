@@ -73,6 +73,12 @@ async fn disconnect_forgets_the_tokens_and_signups_keep_queueing(backend: Backen
     .await;
     app.connect_ok().await;
     let session = login(&app).await;
+    crate::helpers::eventually(
+        std::time::Duration::from_secs(10),
+        "the account check of the connection",
+        || async { app.store.account_check().await.unwrap() },
+    )
+    .await;
 
     let response = session
         .post(&app, "/admin/disconnect", Some(&session.csrf))
@@ -80,6 +86,10 @@ async fn disconnect_forgets_the_tokens_and_signups_keep_queueing(backend: Backen
 
     assert_eq!(response.status(), 303);
     assert!(app.store.token_set().await.unwrap().is_none());
+    assert!(
+        app.store.account_check().await.unwrap().is_none(),
+        "the check was about the account that is gone"
+    );
     assert_eq!(app.readyz().await["connection"]["state"], "not_connected");
     let page = get_page(&app, "/admin?disconnected", &session.cookie).await;
     assert!(page.contains("Not connected"), "{page}");
