@@ -1,18 +1,31 @@
 # ccbridge container image.
 #
 #   docker build -t ccbridge .
-#   docker run -d --name ccbridge -p 8080:8080 -v ccbridge-data:/data \
+#   docker run -d --name ccbridge -p 127.0.0.1:8080:8080 -v ccbridge-data:/data \
 #       --stop-timeout 90 \
 #       -e CCBRIDGE__SERVER__PUBLIC_URL=https://forms.example.org \
-#       -e CCBRIDGE__CONSTANT_CONTACT__CLIENT_ID=... \
-#       -e CCBRIDGE__CONSTANT_CONTACT__CLIENT_SECRET=... \
+#       -e CCBRIDGE__CONSTANT_CONTACT__CLIENT_ID \
+#       -e CCBRIDGE__CONSTANT_CONTACT__CLIENT_SECRET \
+#       -e CCBRIDGE__ADMIN__PASSWORD_HASH \
+#       -e CCBRIDGE__SECURITY__TOKEN_ENCRYPTION_KEY \
+#       -e CCBRIDGE__FORMS__0__ID=newsletter \
+#       -e CCBRIDGE__FORMS__0__LIST_IDS='["07936f78-662a-11eb-af0a-fa163e56c9b0"]' \
+#       -e CCBRIDGE__FORMS__0__ALLOWED_ORIGINS='["https://www.example.org"]' \
 #       ccbridge
 #
-# The SQLite database lives in the /data volume. A config file is read from /data/ccbridge.toml
-# (the working directory) if present, or from wherever $CCBRIDGE_CONFIG points; every key can also
-# be set with CCBRIDGE__<SECTION>__<KEY> variables (see config.example.toml).
-# `server.shutdown_grace` defaults to 20s, longer than `docker stop`'s default 10s: give the
-# container a longer stop timeout (--stop-timeout / stop_grace_period) so shutdown stays graceful.
+# `-e NAME` without a value passes the secret on from your shell's environment. Make the password
+# hash with `docker run --rm -it ccbridge hash-password` and the key with `openssl rand -base64 32`;
+# the client id and secret come from the application registered at Constant Contact. The README's
+# "Put it on your site" does the same with Docker Compose; `docker run --rm ccbridge check-config
+# --strict` (with the same -e options) says what is still missing.
+#
+# The SQLite database lives in the /data volume (writable by uid 10001). A config file is read
+# from /data/ccbridge.toml (the working directory) if present, or from wherever $CCBRIDGE_CONFIG
+# points; every key can also be set with CCBRIDGE__<SECTION>__<KEY> variables (see
+# config.example.toml). On `docker stop` ccbridge may need up to 85 s to finish in-flight requests
+# and deliveries and to commit a token refresh (server.shutdown_grace, 20 s, plus the refresh
+# lease): give the container 90 s (--stop-timeout 90, Compose stop_grace_period: 90s) instead of
+# Docker's default 10 s.
 
 # ---- build ----------------------------------------------------------------------------------------
 FROM rust:1.95-slim-bookworm AS builder
