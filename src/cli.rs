@@ -209,8 +209,13 @@ fn load(path: Option<PathBuf>) -> anyhow::Result<Config> {
 }
 
 async fn serve(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let config = load(path)?;
+    let Loaded { config, source } = load_with_source(path)?;
     telemetry::init(&config.logging);
+    tracing::info!(
+        database = %config.database.url,
+        configuration = %source,
+        "starting"
+    );
     for warning in config.setup_warnings() {
         tracing::warn!("{warning}");
     }
@@ -292,7 +297,7 @@ fn check_config(path: Option<PathBuf>, strict: bool) -> anyhow::Result<ExitCode>
 }
 
 async fn migrate(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let config = load(path)?;
+    let Loaded { config, source } = load_with_source(path)?;
     // Not under a running service on SQLite (it holds the lock); on PostgreSQL the migrator's
     // own lock orders concurrent migrations.
     let _single_process =
@@ -301,7 +306,10 @@ async fn migrate(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("migrating {}", config.database.url.redacted()))?;
     store.close().await;
-    println!("migrations applied to {}", config.database.url.redacted());
+    println!(
+        "migrations applied to {} (configuration from {source})",
+        config.database.url.redacted()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -159,6 +159,25 @@ where
     }
 }
 
+/// The README's picture of the console comes from this suite, so it shows the console as it is:
+/// `DOCS_SCREENSHOTS=1 cargo test --locked --test api the_admin_logs_in` writes
+/// `docs/images/<name>.png`. Without the variable, nothing is written.
+async fn docs_screenshot(browser: &Client, name: &str) {
+    if std::env::var_os("DOCS_SCREENSHOTS").is_none() {
+        return;
+    }
+    browser
+        .set_window_size(1100, 1000)
+        .await
+        .expect("resizing the window");
+    let png = browser.screenshot().await.expect("a screenshot");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/images");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.png"));
+    std::fs::write(&path, png).unwrap();
+    eprintln!("documentation screenshot: {}", path.display());
+}
+
 /// The page's text, waiting until it contains `needle`.
 async fn wait_for_text(browser: &Client, needle: &str) -> String {
     let deadline = Instant::now() + PATIENCE;
@@ -321,6 +340,7 @@ async fn the_admin_logs_in_presses_connect_approves_and_sees_connected(backend: 
             .unwrap();
         assert_eq!(state, "Connected");
         wait_for_text(&browser, "Sandbox Organization").await;
+        docs_screenshot(&browser, "console").await;
         assert_eq!(sandbox.stats().codes_exchanged, 1);
         assert_eq!(app.readyz().await["connection"]["state"], "connected");
         app.stop().await;

@@ -314,6 +314,15 @@ async fn logs_written_to_a_file_have_no_colour_codes_and_plain_values(backend: B
         !logged.contains('\u{1b}'),
         "colour codes in a file:\n{logged}"
     );
+    // The first lines say which database and configuration this process uses.
+    assert!(
+        logged.contains(&format!("database={db}"))
+            && logged.contains(&format!(
+                "configuration={} and CCBRIDGE__* variables",
+                config.display()
+            )),
+        "{logged}"
+    );
     assert!(
         !logged.contains("Some("),
         "an Option printed as such:\n{logged}"
