@@ -54,6 +54,7 @@ mod crash;
 mod database;
 mod delivery;
 mod demo;
+mod docs;
 mod helpers;
 mod http;
 mod log_secrecy;
