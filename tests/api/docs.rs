@@ -22,15 +22,16 @@
 //! Blocks of any other kind (`text`, `json`, `html`, `js`, `ini`, a plain `sh`) are not checked.
 //!
 //! The README's steps are blocks with a `step=` attribute: `step=compose` (the Compose file whose
-//! environment the service runs with), `step=snippet` (the HTML form posted from the allowed
-//! origin) and `step=check` (the command that says it works).
+//! environment the service runs with), `step=secrets` (the `.env` beside it: it must name exactly
+//! the variables the Compose file takes from it), `step=snippet` (the HTML form posted from the
+//! allowed origin) and `step=check` (the command that says it works).
 //!
 //! No database of the suite's for the examples (`check-config` opens none). The steps run on
 //! SQLite only: the README's Compose file runs ccbridge on SQLite, and what they show (the
 //! documented environment, connecting and delivering) does not depend on the backend, which the
 //! rest of the suite covers on both.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -740,6 +741,29 @@ async fn the_readme_steps_put_a_form_on_a_site(backend: Backend) {
     let mut services = compose_services(&compose.text);
     assert_eq!(services.len(), 1, "{}: one ccbridge service", compose.place);
     let (_, mut env) = services.remove(0);
+    // The secrets it takes from `.env` are the ones the README's `.env` holds.
+    let secrets = step("secrets");
+    let in_dot_env: BTreeSet<&str> = secrets
+        .text
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name.trim()))
+        .collect();
+    let interpolated: BTreeSet<&str> = compose
+        .text
+        .match_indices("${")
+        .map(|(at, _)| {
+            let name = &compose.text[at + 2..];
+            &name[..name
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(name.len())]
+        })
+        .collect();
+    assert_eq!(
+        in_dot_env, interpolated,
+        "{}: the .env holds what the Compose file takes from it",
+        secrets.place
+    );
     let public_url = env["CCBRIDGE__SERVER__PUBLIC_URL"].clone();
     let form_id = env["CCBRIDGE__FORMS__0__ID"].clone();
     let origins: toml::Value = format!("o = {}", env["CCBRIDGE__FORMS__0__ALLOWED_ORIGINS"])
