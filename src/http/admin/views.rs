@@ -458,6 +458,23 @@ pub fn forms(admin: &Admin, config: &Config, list_names: &BTreeMap<Uuid, String>
                 .collect();
             let _ = writeln!(body, "<dt>Custom fields</dt><dd>{}</dd>", fields.join(", "));
         }
+        let origins: Vec<String> = form
+            .allowed_origins
+            .iter()
+            .map(|u| format!("<code>{}</code>", escape(&u.origin().ascii_serialization())))
+            .collect();
+        let origins = if origins.is_empty() {
+            "<strong class=\"bad\" id=\"no-origins\">none</strong>: a browser posting this form \
+             from your site is refused (403 <code>origin_not_allowed</code>); add the site's origin, \
+             e.g. <code>https://www.example.org</code>, to <code>allowed_origins</code>"
+                .to_owned()
+        } else {
+            origins.join(", ")
+        };
+        let _ = writeln!(
+            body,
+            "<dt>Pages allowed to post (<code>allowed_origins</code>)</dt><dd>{origins}</dd>"
+        );
         let after = |u: &Option<url::Url>| {
             u.as_ref().map_or("the built-in page".to_owned(), |u| {
                 format!("<code>{}</code>", escape(u.as_str()))
@@ -472,7 +489,7 @@ pub fn forms(admin: &Admin, config: &Config, list_names: &BTreeMap<Uuid, String>
         let _ = writeln!(
             body,
             r#"<h3>Plain HTML form</h3>
-<p>Works without JavaScript: the visitor lands on the success (or error) page.</p>
+<p>Works without JavaScript: the visitor lands on the success (or error) page. The page holding it must be on an origin listed in the form's <code>allowed_origins</code>, or the post is refused.</p>
 <textarea readonly rows="14" id="snippet-{id}-plain" aria-label="HTML for the {id} form">{}</textarea>
 <h3>With fetch()</h3>
 <p>Stays on the page and shows the answer in place. A page on another origin than this service must be listed in the form's <code>allowed_origins</code>.</p>

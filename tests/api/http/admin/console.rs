@@ -52,9 +52,36 @@ async fn the_overview_shows_the_connection_queue_usage_and_account_check(backend
         "id=\"disconnect\"",
         ">Reconnect<",
         "running",
+        // The test forms list no allowed_origins: the checklist says so, with the key.
+        "<section id=\"setup\"",
+        "form `newsletter` has no allowed_origins",
     ] {
         assert!(page.contains(needle), "{needle} missing from {page}");
     }
+    assert!(
+        !page.contains("id=\"host-warning\""),
+        "opened at public_url"
+    );
+    // Opened under another name than public_url's, the console says where to open it.
+    let elsewhere = app
+        .client
+        .get(app.url("/admin"))
+        .header("host", format!("localhost:{}", app.addr.port()))
+        .header("cookie", &session.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        elsewhere.contains("id=\"host-warning\"")
+            && elsewhere.contains(&format!(
+                "opened as <code>localhost:{}</code>",
+                app.addr.port()
+            )),
+        "{elsewhere}"
+    );
     let signups = get_page(&app, "/admin/signups", &session.cookie).await;
     assert!(signups.contains("someone@example.com"));
     assert!(signups.contains("delivered"));
@@ -200,6 +227,9 @@ async fn the_forms_page_gives_a_snippet_per_form_with_the_public_url_and_list_na
         "name=&quot;website&quot;",
         "&quot;Accept&quot;: &quot;application/json&quot;",
         "General Interest",
+        // Where the form may be posted from, and what happens when nothing is listed.
+        "<code>allowed_origins</code>)</dt><dd><strong class=\"bad\" id=\"no-origins\">none</strong>",
+        "or the post is refused",
     ] {
         assert!(page.contains(needle), "{needle} missing");
     }
