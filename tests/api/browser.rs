@@ -300,13 +300,21 @@ async fn a_visitor_signs_up_on_the_demo_page_and_the_contact_arrives_in_the_sand
 backends!(the_admin_logs_in_presses_connect_approves_and_sees_connected: sqlite);
 async fn the_admin_logs_in_presses_connect_approves_and_sees_connected(backend: Backend) {
     let sandbox = fast_sandbox(true).await;
+    // Set up completely (origins, an encryption key), so the console shows no checklist: this
+    // test also takes the documentation's picture of the console.
     let app = AppOptions::against(
         backend,
         &sandbox,
-        "[constant_contact]\nrequests_per_second = 1000\nscopes = [\"contact_data\", \"offline_access\", \"account_read\"]",
+        "[constant_contact]\nrequests_per_second = 1000\nscopes = [\"contact_data\", \"offline_access\", \"account_read\"]\n\
+         [security]\ntoken_encryption_key = \"BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\"",
     )
-        .spawn()
-        .await;
+    .configure(|config| {
+        for form in &mut config.forms {
+            form.allowed_origins = vec!["https://www.example.org".parse().unwrap()];
+        }
+    })
+    .spawn()
+    .await;
 
     with_browser("console_connect", |browser| async move {
         log_in(&browser, &app).await;
