@@ -18,23 +18,9 @@ use tokio::sync::OnceCell;
 pub const POSTGRES_VAR: &str = "CCBRIDGE_TEST_POSTGRES_URL";
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 
-/// The backend a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    /// `sqlite` or `postgres`, as in the tests' names: for names a test must not share with its
-    /// twin on the other backend, which runs in the same process.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Sqlite => "sqlite",
-            Self::Postgres => "postgres",
-        }
-    }
-}
+/// The backend a test runs on: the service's own type (`name()` is `sqlite` or `postgres`, as
+/// in the tests' names).
+pub use ccbridge::domain::Backend;
 
 /// When this test process started (unix seconds): part of every schema name, so that stale
 /// schemas can be told from the ones of a run in progress.
