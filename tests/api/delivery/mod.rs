@@ -2,6 +2,7 @@
 //! whatever fails on the way (invariants 1 and 3 on the outbound side).
 
 mod addresses;
+mod many_lists;
 mod quota;
 
 use std::sync::Arc;
