@@ -67,3 +67,40 @@ async fn a_commit_outliving_the_request_timeout_decides_the_answer(backend: Back
     let app = std::sync::Arc::into_inner(app).expect("the request tasks are done");
     app.stop().await;
 }
+
+backends!(a_body_still_arriving_at_the_deadline_is_answered_503_and_nothing_is_stored: sqlite, postgres);
+async fn a_body_still_arriving_at_the_deadline_is_answered_503_and_nothing_is_stored(
+    backend: Backend,
+) {
+    let app = AppOptions::fresh(backend, "")
+        .configure(|config| config.server.request_timeout = REQUEST_TIMEOUT)
+        .spawn()
+        .await;
+    // Half a body, then nothing more until the answer has come.
+    let (more, rest) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    more.send(Ok(b"{\"email\": \"slow@exa".to_vec()))
+        .await
+        .unwrap();
+    let stream = futures_util::stream::unfold(rest, |mut rest| async move {
+        rest.recv().await.map(|chunk| (chunk, rest))
+    });
+    let body = reqwest::Body::wrap_stream(stream);
+
+    let response = app
+        .client
+        .post(app.url("/signup/newsletter"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.headers()["retry-after"], "5");
+    assert_eq!(
+        error_code(response).await,
+        (503, "unavailable".into(), None)
+    );
+    drop(more);
+    assert!(app.signups().await.is_empty());
+    app.stop().await;
+}
