@@ -182,6 +182,10 @@ impl Abuse {
         client: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<Intake, SignupError> {
+        // Before the CAPTCHA, whose answer is single-use: the visitor will send the form again.
+        if self.timer.expired(form, proofs.shown_at.as_deref(), now) {
+            return Err(SignupError::expired_timestamp(form.max_submit_age));
+        }
         if let Some(captcha) = &form.captcha {
             match self
                 .captcha

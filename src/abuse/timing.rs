@@ -6,6 +6,11 @@
 //! signature is HMAC-SHA256 over the form id and the time, so it cannot be forged, moved to
 //! another form, or edited to look older.
 //!
+//! A value is good for `max_submit_age` (2 hours by default): an older one is refused with its own
+//! code, `expired_timestamp` ([`SubmitTimer::expired`]), and not kept as spam, because a person
+//! who left the tab open is no bot; the page fetches a fresh value and sends the form again. So a
+//! captured value cannot be replayed for ever.
+//!
 //! The signing key is derived from `security.token_encryption_key` (so every replica and every
 //! restart agrees) or, without one, drawn at random when the process starts: then a restart
 //! invalidates the values of pages shown before it, and those signups are kept as spam
@@ -30,6 +35,9 @@ const ALLOWED_CLOCK_SKEW_MS: i64 = 5_000;
 pub const TOO_FAST: &str = "too_fast";
 pub const MISSING_TIMESTAMP: &str = "missing_timestamp";
 pub const INVALID_TIMESTAMP: &str = "invalid_timestamp";
+/// A genuine value older than the form's `max_submit_age`: a refusal (the intake checks
+/// [`SubmitTimer::expired`] first); as a spam reason only if a caller skipped that check.
+pub const EXPIRED_TIMESTAMP: &str = "expired_timestamp";
 
 /// Issues and checks signed "form shown at" times.
 pub struct SubmitTimer {
@@ -81,7 +89,23 @@ impl SubmitTimer {
         if elapsed < -ALLOWED_CLOCK_SKEW_MS {
             return Some(INVALID_TIMESTAMP);
         }
-        (elapsed < i64::try_from(min.as_millis()).unwrap_or(i64::MAX)).then_some(TOO_FAST)
+        if elapsed > millis(form.max_submit_age) {
+            return Some(EXPIRED_TIMESTAMP);
+        }
+        (elapsed < millis(min)).then_some(TOO_FAST)
+    }
+
+    /// Whether `value` is a genuine value for `form` that is older than its `max_submit_age` at
+    /// `now`: the submission is then refused, not judged. Forms without `min_submit_time` ignore
+    /// `_ts`, so nothing expires there.
+    pub fn expired(&self, form: &FormConfig, value: Option<&str>, now: DateTime<Utc>) -> bool {
+        if form.min_submit_time.is_none() {
+            return false;
+        }
+        let Some(shown_at) = value.and_then(|v| self.verify(&form.id, v.trim())) else {
+            return false;
+        };
+        now.timestamp_millis() - shown_at > millis(form.max_submit_age)
     }
 
     /// The time in a genuine value, in unix milliseconds.
@@ -101,6 +125,10 @@ impl SubmitTimer {
         mac.update(millis.to_string().as_bytes());
         mac
     }
+}
+
+fn millis(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
@@ -188,6 +216,27 @@ mod tests {
             SubmitTimer::new(key).judge(&form, Some(&value), at(5_000)),
             None
         );
+    }
+
+    #[test]
+    fn a_value_older_than_the_maximum_age_has_expired() {
+        let timer = SubmitTimer::new(None);
+        let form = form(Some("3s"));
+        assert_eq!(form.max_submit_age.as_secs(), 2 * 3600, "the default");
+        let value = timer.issue(&form.id, at(1_000_000));
+        let limit = 1_000_000 + 2 * 3600 * 1000;
+        assert!(!timer.expired(&form, Some(&value), at(limit)));
+        assert_eq!(timer.judge(&form, Some(&value), at(limit)), None);
+        assert!(timer.expired(&form, Some(&value), at(limit + 1)));
+        assert_eq!(
+            timer.judge(&form, Some(&value), at(limit + 1)),
+            Some(EXPIRED_TIMESTAMP)
+        );
+        // Forged or missing values are not "expired": they stay suspect (spam), as before.
+        assert!(!timer.expired(&form, Some("1.abc"), at(limit + 1)));
+        assert!(!timer.expired(&form, None, at(limit + 1)));
+        // Without a minimum, `_ts` is ignored altogether.
+        assert!(!timer.expired(&self::form(None), Some(&value), at(limit + 1)));
     }
 
     #[test]

@@ -263,6 +263,19 @@ pub(super) fn validate_form(form: &super::FormConfig) -> Result<(), (&'static st
             "must be at most 10m (people fill a form in faster)".into(),
         ));
     }
+    if form.max_submit_age < Duration::from_secs(60)
+        || form.max_submit_age > Duration::from_secs(7 * 24 * 3600)
+    {
+        return Err(("max_submit_age", "must be between 1m and 7d".into()));
+    }
+    if let Some(min) = form.min_submit_time
+        && form.max_submit_age <= min
+    {
+        return Err((
+            "max_submit_age",
+            "must be longer than min_submit_time".into(),
+        ));
+    }
     if let Some(captcha) = &form.captcha {
         captcha.validate()?;
     }

@@ -51,8 +51,16 @@ pub struct FormConfig {
     /// field from `GET /signup/{id}/token`).
     #[serde(default, with = "humantime_serde::option")]
     pub min_submit_time: Option<Duration>,
+    /// A `_ts` value older than this is refused (`expired_timestamp`) on forms with
+    /// `min_submit_time`, so that a captured value cannot be replayed for ever.
+    #[serde(default = "default_max_submit_age", with = "humantime_serde")]
+    pub max_submit_age: Duration,
     #[serde(default)]
     pub captcha: Option<CaptchaConfig>,
+}
+
+fn default_max_submit_age() -> Duration {
+    Duration::from_secs(2 * 3600)
 }
 
 fn default_honeypot() -> String {

@@ -4,7 +4,8 @@
 //!   the process dies in between, the lease runs out and the signup is sent again after the
 //!   restart (the upstream call is an idempotent upsert by email).
 //! - **Within the limits.** Every call goes through the shared `RateLimiter`.
-//! - **Coalesced.** All queued signups for one email go out as one call, lists and fields merged.
+//! - **Coalesced.** All queued signups for one email go out as one call, lists and fields merged
+//!   (several calls, the lists split between them, when they name more than one call takes).
 //! - **Every outcome handled.** 2xx delivered; 400 dead (kept, replayable) with an alert; 401 one
 //!   refresh and one retry, then wait for a reconnect; 403 pause and alert; 409 retry soon; 429
 //!   `throttled` slow down; 429 `quota_exceeded` pause until 00:00 UTC; 5xx, timeouts and dropped
@@ -180,14 +181,10 @@ impl DeliveryWorker {
 
     /// Send one claimed group and settle it.
     async fn deliver(&self, group: Vec<SignupRecord>) -> Result<Delivery, StoreError> {
-        let form = merge::sign_up_form(&group);
+        let forms = merge::sign_up_forms(&group);
         let ids: Vec<Uuid> = group.iter().map(|s| s.id).collect();
         let started = self.0.clock.now();
-        let call = self.0.keeper.call(|token| {
-            let api = self.0.api.clone();
-            let form = form.clone();
-            async move { api.sign_up_form(&token, &form).await }
-        });
+        let call = self.sign_up(&forms);
         let result = self.with_claim_renewed(&ids, call).await;
         let now = self.0.clock.now();
         let (settle, delivery) = match result {
@@ -243,6 +240,29 @@ impl DeliveryWorker {
             );
         }
         Ok(delivery)
+    }
+
+    /// Send the calls for one group in order; the first failure stops them (the group is then
+    /// retried whole: each call is an idempotent upsert). The outcome is the first call's, which
+    /// is the one that may create the contact.
+    async fn sign_up(
+        &self,
+        forms: &[crate::constant_contact::SignUpForm],
+    ) -> Result<crate::constant_contact::SignUpOutcome, CallError> {
+        let mut first = None;
+        for form in forms {
+            let outcome = self
+                .0
+                .keeper
+                .call(|token| {
+                    let api = self.0.api.clone();
+                    let form = form.clone();
+                    async move { api.sign_up_form(&token, &form).await }
+                })
+                .await?;
+            first.get_or_insert(outcome);
+        }
+        Ok(first.expect("a group makes at least one call"))
     }
 
     async fn settle(

@@ -2,7 +2,8 @@
 //!
 //! The syntax is the HTML Standard's "valid email address" (what a browser's `<input type="email">`
 //! enforces), narrowed where Constant Contact is stricter: the domain needs a dot and a top-level
-//! label that is not all digits, the local part has no leading, trailing or doubled dots, and the
+//! label of at least two characters that is not all digits (ccbridge's own rule, which the
+//! sandbox applies too, so that an accepted signup is deliverable), the local part has no leading, trailing or doubled dots, and the
 //! whole address is at most 50 characters (`sign_up_form`'s `email_address` maxLength).
 //! Input is trimmed and the domain lower-cased; the local part keeps its case.
 
@@ -10,6 +11,9 @@ use std::fmt;
 
 /// Constant Contact's limit for `email_address` in `POST /contacts/sign_up_form`.
 pub const MAX_EMAIL_CHARS: usize = 50;
+
+/// The shortest top-level label accepted (ccbridge's rule, shared with the sandbox).
+pub const MIN_TLD_CHARS: usize = 2;
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct EmailAddress(String);
@@ -154,6 +158,13 @@ fn check_domain(domain: &str) -> Result<(), EmailError> {
         }
     }
     let tld = labels.last().expect("at least two labels");
+    // No top-level domain has one character; Constant Contact refuses such addresses, so
+    // accepting one would queue a signup that can never be delivered.
+    if tld.len() < MIN_TLD_CHARS {
+        return Err(EmailError::Invalid(
+            "the domain must end in a name of at least two letters, as in .com",
+        ));
+    }
     if tld.chars().all(|c| c.is_ascii_digit()) {
         return Err(EmailError::Invalid(
             "the domain must end in a name, not a number",
@@ -238,6 +249,19 @@ mod tests {
             EmailAddress::parse("jäne@example.com"),
             Err(EmailError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn the_top_level_domain_has_two_characters_or_more_and_is_not_a_number() {
+        for refused in ["a@b.c", "jane@example.x", "a@b.1", "a@b.12"] {
+            assert!(
+                matches!(EmailAddress::parse(refused), Err(EmailError::Invalid(_))),
+                "{refused}"
+            );
+        }
+        for accepted in ["a@b.co", "a@b.c2", "a@x.museum", "a@1.io"] {
+            assert!(EmailAddress::parse(accepted).is_ok(), "{accepted}");
+        }
     }
 
     #[test]

@@ -80,12 +80,43 @@ pub struct DemoMode {
 /// The request id header: taken from the client or made up, echoed, and in every log line.
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Longest client request id taken as it is.
+const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// Whether a client's request id is short and plain enough to echo and to put on every log line
+/// (a proxy's or load balancer's id is; anything else is replaced with one of ours).
+fn acceptable_request_id(value: &[u8]) -> bool {
+    !value.is_empty()
+        && value.len() <= MAX_REQUEST_ID_LEN
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Drop every client request id unless there is exactly one and it is acceptable, so that
+/// `SetRequestIdLayer` makes one up instead.
+async fn screen_request_id(mut request: Request) -> Request {
+    let headers = request.headers_mut();
+    let mut ids = headers.get_all(&REQUEST_ID).iter();
+    let keep = matches!(
+        (ids.next(), ids.next()),
+        (Some(id), None) if acceptable_request_id(id.as_bytes())
+    );
+    if !keep {
+        headers.remove(&REQUEST_ID);
+    }
+    request
+}
+
 /// One route: method, path (axum's syntax, which is also OpenAPI's) and handler.
 pub struct Route {
     pub method: Method,
     pub path: &'static str,
     /// Answers hold something private (admin pages, tokens, signed values): `no-store`.
     pub private: bool,
+    /// The handler keeps its own deadline and answers by itself (the intake: a generic 408 could
+    /// contradict a commit it cannot stop), so the router's request timeout is not put around it.
+    own_deadline: bool,
     handler: MethodRouter<AppState>,
 }
 
@@ -101,6 +132,7 @@ impl Route {
             method,
             path,
             private: false,
+            own_deadline: false,
             handler: on(filter, handler),
         }
     }
@@ -120,6 +152,14 @@ impl Route {
             ..route
         }
     }
+
+    /// This route answers within its own deadline (see `own_deadline`).
+    fn with_own_deadline(self) -> Self {
+        Self {
+            own_deadline: true,
+            ..self
+        }
+    }
 }
 
 /// Every route, in one table: the router is built from it, and a test holds the OpenAPI
@@ -128,7 +168,7 @@ pub fn routes(demo_page: bool) -> Vec<Route> {
     let mut routes = vec![
         Route::public(Method::GET, "/healthz", health::healthz),
         Route::public(Method::GET, "/readyz", health::readyz),
-        Route::public(Method::POST, "/signup/{form_id}", signup::accept),
+        Route::public(Method::POST, "/signup/{form_id}", signup::accept).with_own_deadline(),
         Route::public(Method::OPTIONS, "/signup/{form_id}", signup::preflight),
         Route::public(
             Method::GET,
@@ -165,7 +205,15 @@ pub fn router(state: AppState) -> Router {
     let routes = routes(state.demo.enabled)
         .into_iter()
         .fold(Router::new(), |router, route| {
-            router.route(route.path, route.handler)
+            let handler = if route.own_deadline {
+                route.handler
+            } else {
+                route.handler.layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    timeout,
+                ))
+            };
+            router.route(route.path, handler)
         })
         .fallback(|| async { (StatusCode::NOT_FOUND, pages::not_found()).into_response() });
     let security_headers = state.abuse.security_headers();
@@ -178,16 +226,36 @@ pub fn router(state: AppState) -> Router {
         .layer(admin_backoff)
         .layer(
             ServiceBuilder::new()
+                .layer(axum::middleware::map_request(screen_request_id))
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(trace)
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::REQUEST_TIMEOUT,
-                    timeout,
-                ))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
         )
         .layer(axum::middleware::from_fn_with_state(
             security_headers,
             middleware::security_headers,
         ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::acceptable_request_id;
+
+    #[test]
+    fn only_short_plain_request_ids_are_taken_from_the_client() {
+        for good in ["lb-1234", "a.b_c-D9", &"x".repeat(64)] {
+            assert!(acceptable_request_id(good.as_bytes()), "{good}");
+        }
+        for bad in [
+            "",
+            &"x".repeat(65),
+            "a b",
+            "a/b",
+            "id\u{e9}",
+            "<script>",
+            "a\tb",
+        ] {
+            assert!(!acceptable_request_id(bad.as_bytes()), "{bad}");
+        }
+    }
 }

@@ -206,7 +206,7 @@ fn service_operations() -> Vec<(Method, &'static str, Operation)> {
                 .response("415", error("unsupported_media_type"))
                 .response(
                     "422",
-                    error("missing_field, invalid_email, field_too_long, invalid_characters, unknown_list, unknown_field, duplicate_field, invalid_type, unexpected_file, captcha_failed"),
+                    error("missing_field, invalid_email, field_too_long, invalid_characters, unknown_list, unknown_field, duplicate_field, invalid_type, unexpected_file, captcha_failed, expired_timestamp"),
                 )
                 .response("429", error("rate_limited (see Retry-After)"))
                 .response("503", error("unavailable or captcha_unavailable: nothing was stored (see Retry-After)"))
@@ -452,11 +452,12 @@ fn schemas() -> Vec<(&'static str, Schema)> {
             "FormToken",
             json!({
                 "type": "object",
-                "required": ["field", "value", "min_submit_time_ms"],
+                "required": ["field", "value", "min_submit_time_ms", "max_age_ms"],
                 "properties": {
                     "field": { "type": "string", "enum": ["_ts"] },
                     "value": string,
-                    "min_submit_time_ms": { "type": ["integer", "null"], "minimum": 0 }
+                    "min_submit_time_ms": { "type": ["integer", "null"], "minimum": 0 },
+                    "max_age_ms": { "type": "integer", "minimum": 0 }
                 }
             }),
         ),

@@ -169,7 +169,7 @@ async fn parse_multipart(
             .name()
             .ok_or_else(|| SignupError::malformed("a multipart part has no field name"))?
             .to_owned();
-        if field.file_name().is_some() {
+        if field.file_name().is_some() || names_a_file(field.headers()) {
             return Err(SignupError::unexpected_file(&name));
         }
         let bytes = field.bytes().await.map_err(|e| {
@@ -180,6 +180,49 @@ async fn parse_multipart(
         fields.push((name, value));
     }
     Ok(fields)
+}
+
+/// Whether a part's `Content-Disposition` has a `filename` or `filename*` (RFC 5987/6266)
+/// parameter. multer reads only `filename=`, and a file is a file however its name is written.
+fn names_a_file(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(axum::http::header::CONTENT_DISPOSITION)
+        .iter()
+        .any(|value| {
+            disposition_parameter_names(value.as_bytes())
+                .iter()
+                .any(|name| {
+                    name.eq_ignore_ascii_case("filename") || name.eq_ignore_ascii_case("filename*")
+                })
+        })
+}
+
+/// The parameter names of a `Content-Disposition` value (`form-data; name="a"; filename*=…`),
+/// splitting on `;` outside quoted strings so that a quoted value cannot fake or hide a name.
+fn disposition_parameter_names(value: &[u8]) -> Vec<String> {
+    let mut segments = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, &b) in value.iter().enumerate() {
+        match b {
+            _ if escaped => escaped = false,
+            b'\\' if quoted => escaped = true,
+            b'"' => quoted = !quoted,
+            b';' if !quoted => {
+                segments.push(&value[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    segments.push(&value[start..]);
+    segments
+        .into_iter()
+        .skip(1) // the disposition type itself
+        .filter_map(|segment| {
+            let name = segment.split(|b| *b == b'=').next()?;
+            Some(String::from_utf8_lossy(name).trim().to_owned())
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -246,6 +289,38 @@ mod tests {
         );
         let err = parse_json(br#"{"first_name":["a"]}"#).unwrap_err();
         assert_eq!(err.code, "invalid_type");
+    }
+
+    fn part(disposition: &str) -> String {
+        format!("--XyZ\r\nContent-Disposition: {disposition}\r\n\r\nvalue\r\n--XyZ--\r\n")
+    }
+
+    #[tokio::test]
+    async fn a_part_with_any_form_of_filename_is_a_file() {
+        for disposition in [
+            r#"form-data; name="doc"; filename="a.txt""#,
+            r#"form-data; name="doc"; filename*=UTF-8''a.txt"#,
+            r#"form-data; name="doc"; FILENAME*=utf-8''%C3%A9.txt"#,
+            r#"form-data; name="doc" ; filename* = UTF-8''a.txt"#,
+        ] {
+            let err = parse_multipart(Bytes::from(part(disposition)), "XyZ")
+                .await
+                .unwrap_err();
+            assert_eq!(
+                (err.code, err.field.as_deref()),
+                ("unexpected_file", Some("doc")),
+                "{disposition}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_quoted_value_mentioning_filename_is_not_a_file() {
+        let disposition = r#"form-data; name="a;filename*=x""#;
+        let fields = parse_multipart(Bytes::from(part(disposition)), "XyZ")
+            .await
+            .unwrap();
+        assert_eq!(fields, pairs(&[("a;filename*=x", "value")]));
     }
 
     #[test]

@@ -119,6 +119,19 @@ impl SignupError {
         )
     }
 
+    /// The signed "form shown at" value (`_ts`) is genuine but older than the form's
+    /// `max_submit_age`: the page was left open too long. Not spam; nothing is stored.
+    pub fn expired_timestamp(max_age: Duration) -> Self {
+        Self::invalid(
+            "expired_timestamp",
+            crate::config::TIMESTAMP_FIELD,
+            format!(
+                "the form was shown more than {} ago; please reload the page and send it again",
+                humantime::format_duration(max_age)
+            ),
+        )
+    }
+
     pub fn missing(field: &str) -> Self {
         Self::invalid("missing_field", field, format!("{field} is required"))
     }

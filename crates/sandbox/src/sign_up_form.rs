@@ -333,8 +333,10 @@ impl<'a> Checker<'a> {
 }
 
 /// A plausible address: one `@`, a non-empty local part, a dotted domain of letters, digits and
-/// hyphens, and nothing invisible anywhere. CC's exact rules are not published; this refuses
-/// what it surely refuses.
+/// hyphens ending in a top-level label of at least two characters that is not all digits, and
+/// nothing invisible anywhere. CC's exact rules are not published; this refuses what it surely
+/// refuses. The top-level rule is the one ccbridge's intake applies too (`EmailAddress`), so
+/// that what the intake accepts, the sandbox delivers.
 fn looks_like_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else {
         return false;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
-use crate::config::FormConfig;
+use crate::config::{FormConfig, TIMESTAMP_FIELD};
 use crate::http::pages::escape;
 
 /// The URL a form posts to: `server.public_url` + `/signup/{id}` (keeping any path prefix).
@@ -69,32 +69,42 @@ pub fn plain_form(url: &str, form: &FormConfig, list_names: &BTreeMap<Uuid, Stri
     )
 }
 
-/// The same form sent with `fetch()`, asking for JSON, with the answer shown next to it.
+/// The same form sent with `fetch()`, asking for JSON, with the answer shown next to it. For a
+/// form with `min_submit_time` it also fetches the signed `_ts` value when the page loads, and a
+/// fresh one when the form is sent after a long pause (or the answer says `expired_timestamp`).
 pub fn fetch_form(url: &str, form: &FormConfig, list_names: &BTreeMap<Uuid, String>) -> String {
     let id = format!("signup-{}", form.id);
-    // A JSON string is a valid JavaScript string literal; `<` is escaped so that no URL can
-    // close the script element.
-    let url_js = serde_json::to_string(url)
-        .expect("strings serialize")
-        .replace('<', "\\u003c");
+    let timed = form.min_submit_time.is_some();
+    let (ts_field, send, retry) = if timed {
+        (
+            format!("  <input type=\"hidden\" name=\"{TIMESTAMP_FIELD}\">\n"),
+            timed_send(&js_string(&format!("{url}/token"))),
+            TIMESTAMP_RETRY,
+        )
+    } else {
+        (String::new(), "const send = post;\n".to_owned(), "")
+    };
     format!(
         r#"<form id="{id}">
-{fields}</form>
+{ts_field}{fields}</form>
 <p id="{id}-result" role="status"></p>
 <script>
-document.getElementById("{id}").addEventListener("submit", async (event) => {{
+(() => {{
+const form = document.getElementById("{id}");
+const post = () => fetch({url_js}, {{
+  method: "POST",
+  headers: {{ "Accept": "application/json" }},
+  body: new FormData(form),
+}});
+{send}form.addEventListener("submit", async (event) => {{
   event.preventDefault();
   const result = document.getElementById("{id}-result");
   try {{
-    const response = await fetch({url_js}, {{
-      method: "POST",
-      headers: {{ "Accept": "application/json" }},
-      body: new FormData(event.target),
-    }});
-    const answer = await response.json();
-    if (response.ok) {{
+    let response = await send();
+    let answer = await response.json();
+{retry}    if (response.ok) {{
       result.textContent = "Thank you for signing up!";
-      event.target.reset();
+      form.reset();
     }} else {{
       result.textContent = answer.error.message;
     }}
@@ -102,11 +112,52 @@ document.getElementById("{id}").addEventListener("submit", async (event) => {{
     result.textContent = "Something went wrong. Please try again.";
   }}
 }});
+}})();
 </script>
 "#,
+        url_js = js_string(url),
         fields = fields(form, list_names),
     )
 }
+
+/// A JSON string is a valid JavaScript string literal; `<` is escaped so that no URL can close
+/// the script element.
+fn js_string(value: &str) -> String {
+    serde_json::to_string(value)
+        .expect("strings serialize")
+        .replace('<', "\\u003c")
+}
+
+/// For a timed form: fetch the signed "form shown at" value when the page loads, and `send`
+/// renews a value that has expired or is about to (its `max_age_ms`) before posting. A renewed
+/// value is only a moment old, so it then waits the form's minimum time, or the signup would
+/// count as too fast.
+fn timed_send(token_url_js: &str) -> String {
+    format!(
+        r#"let shown = null;
+const refreshTimestamp = async (wait) => {{
+  const token = await (await fetch({token_url_js})).json();
+  form.elements["{TIMESTAMP_FIELD}"].value = token.value;
+  shown = {{ at: Date.now(), maxAge: token.max_age_ms, min: token.min_submit_time_ms || 0 }};
+  if (wait) await new Promise((done) => setTimeout(done, shown.min));
+}};
+refreshTimestamp(false).catch(() => {{}});
+const send = async () => {{
+  if (!shown || Date.now() - shown.at > shown.maxAge - 60000) await refreshTimestamp(true);
+  return post();
+}};
+"#
+    )
+}
+
+/// In the submit handler of a timed form: once more with a fresh value if the answer is still
+/// `expired_timestamp` (the page's clock and ccbridge's may differ).
+const TIMESTAMP_RETRY: &str = r#"    if (answer.error && answer.error.code === "expired_timestamp") {
+      await refreshTimestamp(true);
+      response = await post();
+      answer = await response.json();
+    }
+"#;
 
 #[cfg(test)]
 mod tests {
@@ -163,5 +214,29 @@ mod tests {
         assert!(plain.contains("action=\"https://forms.example.org/base/signup/news\""));
         assert!(fetch.contains("fetch(\"https://forms.example.org/base/signup/news\""));
         assert!(fetch.contains("\"Accept\": \"application/json\""));
+        assert!(
+            !fetch.contains("_ts"),
+            "a form without min_submit_time has no timestamp"
+        );
+    }
+
+    #[test]
+    fn a_timed_forms_fetch_snippet_renews_an_old_timestamp_before_sending() {
+        let mut config = form();
+        config.forms[0].min_submit_time = Some(std::time::Duration::from_secs(3));
+        let form = &config.forms[0];
+        let url = signup_url(&config.server.public_url, form);
+        let fetch = fetch_form(&url, form, &BTreeMap::new());
+        for needle in [
+            "<input type=\"hidden\" name=\"_ts\">",
+            "fetch(\"https://forms.example.org/base/signup/news/token\")",
+            "refreshTimestamp(false)",
+            "token.max_age_ms",
+            "Date.now() - shown.at > shown.maxAge",
+            "setTimeout(done, shown.min)",
+            "answer.error.code === \"expired_timestamp\"",
+        ] {
+            assert!(fetch.contains(needle), "{needle} missing in {fetch}");
+        }
     }
 }

@@ -67,11 +67,15 @@ impl Caller {
                 }});
                 with_retry_after(error, (error.status, Json(body)).into_response())
             }
-            Self::Browser => match form.and_then(|f| f.error_url.as_ref()) {
-                Some(url) => {
+            Self::Browser => match form.and_then(|f| f.error_url.as_ref().map(|u| (f, u))) {
+                Some((form, url)) => {
                     let mut url = url.clone();
                     url.query_pairs_mut().append_pair("error", error.code);
-                    if let Some(field) = &error.field {
+                    if let Some(field) = error
+                        .field
+                        .as_deref()
+                        .filter(|f| form.custom_fields.contains_key(*f) || plain_field_name(f))
+                    {
                         url.query_pairs_mut().append_pair("field", field);
                     }
                     see_other(url.as_str())
@@ -83,6 +87,20 @@ impl Caller {
             },
         }
     }
+}
+
+/// Longest field name passed on to a site's `error_url`.
+const MAX_REDIRECT_FIELD_CHARS: usize = 64;
+
+/// Whether a field name may be passed on to the site's `error_url`. The name may come from the
+/// sender (an unknown field, a file part), and the site's page may show it, so only plain names
+/// (`[a-z0-9_-]`) go, besides the form's own custom field names; any other is left out.
+fn plain_field_name(field: &str) -> bool {
+    !field.is_empty()
+        && field.len() <= MAX_REDIRECT_FIELD_CHARS
+        && field
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 fn see_other(location: &str) -> Response {
@@ -105,4 +123,29 @@ fn with_retry_after(error: &SignupError, mut response: Response) -> Response {
         .headers_mut()
         .insert(RETRY_AFTER, HeaderValue::from(seconds));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_field_name;
+
+    #[test]
+    fn only_plain_field_names_are_passed_to_the_error_url() {
+        for plain in ["email", "first_name", "favorite-topic", "cf_2"] {
+            assert!(plain_field_name(plain), "{plain}");
+        }
+        let long = "a".repeat(65);
+        for odd in [
+            "",
+            "Email",
+            "<script>",
+            "a b",
+            "x\"y",
+            "é",
+            "a&b=c",
+            long.as_str(),
+        ] {
+            assert!(!plain_field_name(odd), "{odd}");
+        }
+    }
 }

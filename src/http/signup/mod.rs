@@ -4,6 +4,11 @@
 //! The promise this module keeps (invariant 1): a success answer is sent only after the signup is
 //! committed to the store. If the store cannot take it, the caller gets a 503 and nothing is
 //! accepted. Bad input gets a specific error code and changes nothing (invariant 5).
+//!
+//! The intake keeps its own deadline (`server.request_timeout`) instead of the router's generic
+//! timeout, which would answer 408 while a commit it cannot stop goes on to succeed: until the
+//! signup is handed to the writer, the deadline answers 503 with nothing stored; after that, the
+//! answer waits for the commit's outcome and tells the caller exactly that.
 
 mod answer;
 mod cors;
@@ -20,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::json;
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::AppState;
@@ -28,7 +34,7 @@ use crate::abuse::Abuse;
 use crate::clock::SharedClock;
 use crate::config::{Config, FormConfig, TIMESTAMP_FIELD};
 use crate::delivery::DeliveryWorker;
-use crate::domain::Intake;
+use crate::domain::{Intake, NewSignup};
 use crate::signup::{SignupError, SignupWriter, body, validate};
 use answer::Caller;
 pub use cors::preflight;
@@ -65,6 +71,7 @@ pub async fn accept(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
+    let deadline = Instant::now() + state.config.server.request_timeout;
     let caller = Caller::from_headers(request.headers());
     let client = state.config.server.client_ip(peer, request.headers());
     let form = state.config.form(&form_id);
@@ -77,7 +84,7 @@ pub async fn accept(
         state.abuse.admit_client(client)?;
         let form = form.ok_or_else(|| SignupError::unknown_form(&form_id))?;
         state.abuse.admit_form(form)?;
-        let id = receive(&state, form, client, request).await?;
+        let id = receive(&state, form, client, request, deadline).await?;
         Ok::<_, SignupError>((form, id, cors))
     }
     .await;
@@ -100,13 +107,56 @@ pub async fn accept(
     response
 }
 
-/// Read, validate and store one signup; returns the id to show the caller.
+/// Read, validate and store one signup; returns the id to show the caller. Reading and screening
+/// must end by `deadline`; the commit, once the writer took the signup, is waited for.
 async fn receive(
     state: &IntakeState,
     form: &FormConfig,
     client: IpAddr,
     request: Request,
+    deadline: Instant,
 ) -> Result<Uuid, SignupError> {
+    let prepared = tokio::time::timeout_at(deadline, prepare(state, form, client, request))
+        .await
+        .map_err(|_| {
+            tracing::warn!(form = %form.id, "signup not read and screened before the request deadline; answered 503");
+            SignupError::unavailable()
+        })??;
+    let Some((signup, intake)) = prepared else {
+        // An invalid submission with the honeypot filled: answered like a success, not kept.
+        return Ok(Uuid::now_v7());
+    };
+    let redacted = signup.email.redacted();
+    let spam = match &intake {
+        Intake::Spam { reason } => Some(*reason),
+        Intake::Deliver => None,
+    };
+    let id = state
+        .writer
+        .insert(signup, intake, state.clock.now(), deadline)
+        .await
+        .map_err(|error| {
+            tracing::error!(form = %form.id, error = %error, "signup not stored; answered 503");
+            SignupError::unavailable()
+        })?;
+    if spam.is_none() {
+        state.delivery.signup_queued();
+        crate::metrics::signup_accepted(form.id.as_str());
+    } else {
+        crate::metrics::signup_spam(form.id.as_str());
+    }
+    tracing::info!(form = %form.id, signup_id = %id, email = %redacted, spam, "signup stored");
+    Ok(id)
+}
+
+/// Read, validate and screen one signup: what to store, or `None` for a submission to answer
+/// like a success and drop.
+async fn prepare(
+    state: &IntakeState,
+    form: &FormConfig,
+    client: IpAddr,
+    request: Request,
+) -> Result<Option<(NewSignup, Intake)>, SignupError> {
     let kind = body::BodyKind::from_headers(request.headers())?;
     let (parts, body) = request.into_parts();
     let bytes = read_body(&parts.headers, body, state.config.server.max_body_bytes).await?;
@@ -122,7 +172,7 @@ async fn receive(
         (Err(_), true) => {
             crate::metrics::signup_spam(form.id.as_str());
             tracing::info!(form = %form.id, "honeypot filled; invalid submission dropped");
-            return Ok(Uuid::now_v7());
+            return Ok(None);
         }
         (Err(error), false) => return Err(error),
     };
@@ -141,27 +191,7 @@ async fn receive(
             .screen(form, &proofs, client, state.clock.now())
             .await?
     };
-    let redacted = signup.email.redacted();
-    let spam = match &intake {
-        Intake::Spam { reason } => Some(*reason),
-        Intake::Deliver => None,
-    };
-    let id = state
-        .writer
-        .insert(signup, intake, state.clock.now())
-        .await
-        .map_err(|error| {
-            tracing::error!(form = %form.id, error = %error, "signup could not be stored; answered 503");
-            SignupError::unavailable()
-        })?;
-    if spam.is_none() {
-        state.delivery.signup_queued();
-        crate::metrics::signup_accepted(form.id.as_str());
-    } else {
-        crate::metrics::signup_spam(form.id.as_str());
-    }
-    tracing::info!(form = %form.id, signup_id = %id, email = %redacted, spam, "signup stored");
-    Ok(id)
+    Ok(Some((signup, intake)))
 }
 
 /// Read the whole body, refusing more than `limit` bytes (by the declared length when there is one,
@@ -207,6 +237,8 @@ pub async fn timestamp(
         "field": TIMESTAMP_FIELD,
         "value": value,
         "min_submit_time_ms": form.min_submit_time.map(|d| d.as_millis() as u64),
+        // The snippet renews a value this old before sending (`expired_timestamp` otherwise).
+        "max_age_ms": form.max_submit_age.as_millis() as u64,
     });
     let mut response = Json(body).into_response();
     // A page on an allowed site fetches this cross-origin; anyone else may fetch it too (it is

@@ -83,3 +83,83 @@ async fn a_submission_faster_than_min_submit_time_is_answered_as_success_and_kep
     );
     app.stop().await;
 }
+
+backends!(a_timestamp_older_than_max_submit_age_is_refused_as_expired_not_kept_as_spam: sqlite, postgres);
+async fn a_timestamp_older_than_max_submit_age_is_refused_as_expired_not_kept_as_spam(
+    backend: Backend,
+) {
+    let clock = ManualClock::new(Utc::now());
+    let extra = format!(
+        "[[forms]]\nid = \"timed\"\nlist_ids = [\"{FIXED_LIST}\"]\nmin_submit_time = \"3s\"\n\
+         error_url = \"https://example.org/oops\"\n"
+    );
+    let app = AppOptions::fresh(backend, &extra)
+        .clock(Arc::new(clock.clone()))
+        .spawn()
+        .await;
+    let token: Value = app
+        .client
+        .get(app.url("/signup/timed/token"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(token["max_age_ms"], 2 * 3600 * 1000, "the default max age");
+    let shown = token["value"].as_str().unwrap().to_owned();
+    let post_json = |email: &str| {
+        app.client
+            .post(app.url("/signup/timed"))
+            .json(&serde_json::json!({ "email": email, "_ts": shown }))
+            .send()
+    };
+
+    // The tab was left open for a day: the old value is replayed.
+    clock.advance(chrono::Duration::hours(24));
+    let script = post_json("late@example.com").await.unwrap();
+    assert_eq!(
+        crate::helpers::error_code(script).await,
+        (422, "expired_timestamp".into(), Some("_ts".into()))
+    );
+    let browser = app
+        .client
+        .post(app.url("/signup/timed"))
+        .header("accept", "text/html")
+        .form(&[("email", "late2@example.com"), ("_ts", shown.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        browser.headers()["location"],
+        "https://example.org/oops?error=expired_timestamp&field=_ts"
+    );
+    assert!(
+        app.signups().await.is_empty(),
+        "an expired value is refused, neither delivered nor kept as spam"
+    );
+
+    // A fresh value, used after the minimum time, passes.
+    let fresh: Value = app
+        .client
+        .get(app.url("/signup/timed/token"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    clock.advance(chrono::Duration::seconds(4));
+    let again = app
+        .client
+        .post(app.url("/signup/timed"))
+        .json(&serde_json::json!({ "email": "late@example.com", "_ts": fresh["value"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 202);
+    let stored = app.signups().await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].state, SignupState::Pending);
+    app.stop().await;
+}

@@ -1,6 +1,8 @@
 //! Delivery against the sandbox: every stored signup reaches Constant Contact, within its limits,
 //! whatever fails on the way (invariants 1 and 3 on the outbound side).
 
+mod addresses;
+mod many_lists;
 mod quota;
 
 use std::sync::Arc;

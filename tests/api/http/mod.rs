@@ -10,3 +10,4 @@ mod metrics;
 mod openapi;
 mod redirects;
 mod signup;
+mod signup_deadline;

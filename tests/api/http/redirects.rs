@@ -63,3 +63,38 @@ async fn redirect_targets_come_only_from_the_configuration(backend: Backend) {
     assert!(!thank_you.text().await.unwrap().contains("evil"));
     app.stop().await;
 }
+
+backends!(an_unknown_field_name_reaches_the_error_url_only_when_plain: sqlite, postgres);
+async fn an_unknown_field_name_reaches_the_error_url_only_when_plain(backend: Backend) {
+    let app = spawn_app(backend).await;
+
+    for name in [
+        "<script>alert(1)</script>",
+        "Visit EVIL.example now",
+        "a&error=x",
+    ] {
+        let refused = app
+            .post_form("site", &[("email", "a@example.com"), (name, "x")])
+            .await;
+        assert_eq!(refused.status(), 303);
+        assert_eq!(
+            refused.headers()["location"],
+            "https://example.org/oops?lang=en&error=unknown_field",
+            "a name the sender chose is not passed on unless it is plain"
+        );
+    }
+    let plain = app
+        .post_form("site", &[("email", "b@example.com"), ("nick-name_2", "x")])
+        .await;
+    assert_eq!(
+        plain.headers()["location"],
+        "https://example.org/oops?lang=en&error=unknown_field&field=nick-name_2"
+    );
+    let known = app.post_form("site", &[("email", "not an address")]).await;
+    assert_eq!(
+        known.headers()["location"],
+        "https://example.org/oops?lang=en&error=invalid_email&field=email"
+    );
+    assert!(app.signups().await.is_empty());
+    app.stop().await;
+}

@@ -152,6 +152,30 @@ async fn a_multipart_file_upload_is_refused(backend: Backend) {
     app.stop().await;
 }
 
+backends!(a_multipart_part_named_with_filename_star_is_a_file_too: sqlite, postgres);
+async fn a_multipart_part_named_with_filename_star_is_a_file_too(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let body = "--b0undary\r\n\
+        Content-Disposition: form-data; name=\"email\"\r\n\r\n\
+        star@example.com\r\n\
+        --b0undary\r\n\
+        Content-Disposition: form-data; name=\"first_name\"; filename*=UTF-8''cv.pdf\r\n\
+        Content-Type: application/pdf\r\n\r\n\
+        x\r\n\
+        --b0undary--\r\n";
+
+    let response = app
+        .post_raw("newsletter", "multipart/form-data; boundary=b0undary", body)
+        .await;
+
+    assert_eq!(
+        error_code(response).await,
+        (422, "unexpected_file".into(), Some("first_name".into()))
+    );
+    assert!(app.signups().await.is_empty());
+    app.stop().await;
+}
+
 backends!(a_form_body_with_a_json_accept_header_gets_a_json_answer: sqlite, postgres);
 async fn a_form_body_with_a_json_accept_header_gets_a_json_answer(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -487,5 +511,61 @@ async fn every_response_carries_a_request_id(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(echoed.headers()["x-request-id"], "lb-1234");
+    app.stop().await;
+}
+
+backends!(a_long_or_odd_client_request_id_is_replaced: sqlite, postgres);
+async fn a_long_or_odd_client_request_id_is_replaced(backend: Backend) {
+    let app = spawn_app(backend).await;
+
+    let long = "a".repeat(65);
+    for sent in [long.as_str(), "two words", "<b>x</b>", "a/b", "x;y"] {
+        let response = app
+            .client
+            .post(app.url("/signup/newsletter"))
+            .header("x-request-id", sent)
+            .json(&json!({ "email": "id@example.com" }))
+            .send()
+            .await
+            .unwrap();
+        let answered = response.headers()["x-request-id"].to_str().unwrap();
+        assert_ne!(
+            answered, sent,
+            "a client id over 64 characters or not plain is not echoed"
+        );
+        assert!(uuid::Uuid::parse_str(answered).is_ok(), "{answered}");
+    }
+    let plain = "A.b_c-9".repeat(9) + "x";
+    assert_eq!(plain.len(), 64);
+    let kept = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", &plain)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.headers()["x-request-id"], plain.as_str());
+    app.stop().await;
+}
+
+backends!(an_email_with_a_one_letter_top_level_domain_is_refused: sqlite, postgres);
+async fn an_email_with_a_one_letter_top_level_domain_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+
+    for email in ["jane@example.c", "jane@example.1"] {
+        let response = app
+            .post_json("newsletter", &json!({ "email": email }))
+            .await;
+        assert_eq!(
+            error_code(response).await,
+            (422, "invalid_email".into(), Some("email".into())),
+            "{email}: Constant Contact would refuse it, so the intake does"
+        );
+    }
+    assert!(app.signups().await.is_empty());
+    let two = app
+        .post_json("newsletter", &json!({ "email": "jane@example.co" }))
+        .await;
+    assert_eq!(two.status(), 202);
     app.stop().await;
 }
