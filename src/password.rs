@@ -1,6 +1,11 @@
 //! Secrets ccbridge makes or checks: admin password hashing (`ccbridge hash-password` produces the
 //! Argon2id PHC string that `admin.password_hash` holds, and the admin routes verify against it),
 //! and random tokens (session ids, CSRF tokens, the OAuth browser key, the demo's password).
+//!
+//! A verification costs Argon2id's memory (19 MiB) and tens of milliseconds of CPU, so at most
+//! [`MAX_CONCURRENT_VERIFICATIONS`] run at once in a process ([`verify_bounded`]): a flood of
+//! guesses waits for a slot (and is refused after [`SLOT_WAIT`]) instead of growing the process by
+//! 19 MiB per request.
 
 use argon2::password_hash::{
     PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
@@ -9,6 +14,9 @@ use argon2::{Algorithm, Argon2};
 use base64::Engine as _;
 use rand::RngCore as _;
 use secrecy::{ExposeSecret, SecretString};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// `bytes` random bytes from the OS's generator, base64url without padding (cookie-, URL- and
 /// header-safe). 32 bytes for anything that guards access.
@@ -39,6 +47,63 @@ pub fn verify(password: &str, phc: &SecretString) -> bool {
                 .is_ok()
         })
         .unwrap_or(false)
+}
+
+/// Password verifications that may run at once in this process.
+pub const MAX_CONCURRENT_VERIFICATIONS: usize = 2;
+/// How long a verification waits for a slot before it is refused ([`Busy`]).
+pub const SLOT_WAIT: Duration = Duration::from_secs(2);
+
+/// Process-wide, like the memory it protects.
+static SLOTS: Semaphore = Semaphore::const_new(MAX_CONCURRENT_VERIFICATIONS);
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+/// No verification slot came free within [`SLOT_WAIT`]: try again shortly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
+/// [`verify`] on the blocking pool, at most [`MAX_CONCURRENT_VERIFICATIONS`] at once; `Err(Busy)`
+/// when no slot came free within [`SLOT_WAIT`]. The slot is held by the blocking task itself, so a
+/// caller that gives up (a request timeout) does not free it while Argon2 still runs.
+pub async fn verify_bounded(password: SecretString, phc: SecretString) -> Result<bool, Busy> {
+    let Ok(Ok(slot)) = tokio::time::timeout(SLOT_WAIT, SLOTS.acquire()).await else {
+        crate::metrics::password_verification("busy");
+        return Err(Busy);
+    };
+    let matches = tokio::task::spawn_blocking(move || {
+        let _running = Running::start(slot);
+        verify(password.expose_secret(), &phc)
+    })
+    .await
+    .unwrap_or(false);
+    crate::metrics::password_verification(if matches { "match" } else { "mismatch" });
+    Ok(matches)
+}
+
+/// The most verifications that ever ran at once in this process (never above
+/// [`MAX_CONCURRENT_VERIFICATIONS`]); also the `password_verifications_peak` metric.
+pub fn peak_concurrent_verifications() -> usize {
+    PEAK.load(Ordering::SeqCst)
+}
+
+/// A verification running on its slot: counted while it lives.
+struct Running(#[allow(dead_code)] SemaphorePermit<'static>);
+
+impl Running {
+    fn start(slot: SemaphorePermit<'static>) -> Self {
+        let now = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+        let peak = PEAK.fetch_max(now, Ordering::SeqCst).max(now);
+        crate::metrics::password_verifications_running(now, peak);
+        Self(slot)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let now = RUNNING.fetch_sub(1, Ordering::SeqCst) - 1;
+        crate::metrics::password_verifications_running(now, PEAK.load(Ordering::SeqCst));
+    }
 }
 
 /// Config-time check: the value is a PHC string for Argon2id.

@@ -1,8 +1,17 @@
-//! Backoff for admin logins: after `rate_limit.admin_failures` wrong passwords from one client
-//! address, that address must wait `admin_lockout` before trying again, twice as long after each
-//! further failure (up to `admin_lockout_max`). Failures are forgotten `admin_lockout_max` after
-//! the last one. While an address waits, every request of it that carries credentials is answered
-//! 429 without checking them — right or wrong — so guessing costs time and no Argon2 work.
+//! Backoff for admin logins: after `rate_limit.admin_failures` wrong passwords from one client,
+//! that client must wait `admin_lockout` before trying again, twice as long after each further
+//! failure (up to `admin_lockout_max`). Failures are forgotten `admin_lockout_max` after the last
+//! one. While a client waits, every request of it that carries credentials is answered 429 without
+//! checking them — right or wrong — so guessing costs time and no Argon2 work.
+//!
+//! - **A client** is an IPv4 address or an IPv6 /64, like the signup limits (one subscriber line
+//!   usually gets a whole /64, so its single addresses must not each get their own guesses).
+//! - **Counted before checking.** An attempt is counted (in the database, shared by every
+//!   replica) before its password is checked, and uncounted if it turns out right. So parallel
+//!   guesses cannot outrun the count: at most `admin_failures` of them are ever checked before
+//!   the client waits, however many arrive at once or on how many replicas.
+//! - **One at a time after a failure.** A client that has a failure and another attempt in flight
+//!   in this process is answered 429 at once.
 //!
 //! The HTTP layer applies it as a middleware around all routes (`http::middleware`), so every
 //! route that checks the admin's password, today's and future ones, is covered.
@@ -10,22 +19,38 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
+use super::rate_limit::client_key;
 use crate::config::RateLimitConfig;
+use crate::store::{LoginAttempts, Store, StoreError};
 
-#[derive(Debug, Clone, Copy)]
-struct Failures {
-    count: u32,
-    last: Instant,
-    locked_until: Option<Instant>,
+/// Why an attempt is not even checked.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The client is locked out for this long.
+    Wait(Duration),
+    /// The client has a failure and another attempt still being checked.
+    Busy,
+    /// The attempt could not be counted (the database is unavailable): nothing is checked.
+    Unavailable(StoreError),
 }
 
 pub struct AdminBackoff {
     threshold: u32,
     first_wait: Duration,
     max_wait: Duration,
-    clients: Mutex<HashMap<IpAddr, Failures>>,
+    /// Attempts being checked in this process, per client.
+    in_flight: Mutex<HashMap<IpAddr, u32>>,
+}
+
+/// An attempt that was counted and may now be checked. Finish it with [`Attempt::finish`];
+/// dropped unfinished (the request was cancelled), it stays counted as a failure.
+pub struct Attempt<'a> {
+    backoff: &'a AdminBackoff,
+    client: IpAddr,
 }
 
 impl AdminBackoff {
@@ -34,58 +59,167 @@ impl AdminBackoff {
             threshold: config.admin_failures,
             first_wait: config.admin_lockout,
             max_wait: config.admin_lockout_max,
-            clients: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
         }
     }
 
-    /// `Err(wait)` while `ip` must wait.
-    pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
-        let clients = self.lock();
-        match clients.get(&ip).and_then(|f| f.locked_until) {
-            Some(until) if until > now => Err(until - now),
-            _ => Ok(()),
+    /// Count an attempt from `ip` before its credentials are checked, or refuse it.
+    pub async fn begin(
+        &self,
+        store: &Store,
+        ip: IpAddr,
+        now: DateTime<Utc>,
+    ) -> Result<Attempt<'_>, Refusal> {
+        let client = client_key(ip);
+        // Entered before counting, so that two attempts arriving together here see each other.
+        let others_here = self.enter(client);
+        let attempt = Attempt {
+            backoff: self,
+            client,
+        };
+        let decision = store
+            .change_admin_attempts(&client.to_string(), now, |row| {
+                self.admit(row, others_here, now)
+            })
+            .await;
+        match decision {
+            Ok(Ok(())) => Ok(attempt),
+            Ok(Err(refusal)) => Err(refusal),
+            Err(error) => Err(Refusal::Unavailable(error)),
         }
     }
 
-    /// Count a failed login from `ip`. Returns the wait it now has to serve, if any.
-    pub fn failed(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
-        let mut clients = self.lock();
-        let entry = clients.entry(ip).or_insert(Failures {
-            count: 0,
-            last: now,
-            locked_until: None,
-        });
-        if now.duration_since(entry.last) > self.max_wait {
-            entry.count = 0;
+    /// The decision on a new attempt, given the client's record and how many of its attempts
+    /// are being checked in this process: the record to store, and admitted or not.
+    fn admit(
+        &self,
+        mut row: LoginAttempts,
+        others_here: u32,
+        now: DateTime<Utc>,
+    ) -> (Option<LoginAttempts>, Result<(), Refusal>) {
+        if let Some(until) = row.locked_until
+            && until > now
+        {
+            let wait = (until - now).to_std().unwrap_or_default();
+            return (Some(row), Err(Refusal::Wait(wait)));
         }
-        entry.count = entry.count.saturating_add(1);
-        entry.last = now;
-        let beyond = entry.count.checked_sub(self.threshold)?;
-        let wait = self
-            .first_wait
-            .saturating_mul(2u32.saturating_pow(beyond.min(31)))
-            .min(self.max_wait);
-        entry.locked_until = Some(now + wait);
-        Some(wait)
+        if self.quiet_since(row.last, now) {
+            row.count = 0;
+            row.locked_until = None;
+        }
+        // More counted than in flight here: a failure (or an attempt on another replica).
+        if others_here > 0 && row.count > others_here {
+            return (Some(row), Err(Refusal::Busy));
+        }
+        row.count = row.count.saturating_add(1);
+        row.last = now;
+        // The attempt that reaches the threshold locks the client at once: parallel ones wait.
+        if let Some(wait) = self.wait_after(row.count) {
+            row.locked_until = Some(now + to_chrono(wait));
+        }
+        (Some(row), Ok(()))
     }
 
-    /// Forget addresses that are not waiting and have not failed for `admin_lockout_max`.
-    /// Returns how many are still remembered.
-    pub fn evict_idle(&self, now: Instant) -> usize {
-        let mut clients = self.lock();
-        clients.retain(|_, f| {
-            f.locked_until.is_some_and(|until| until > now)
-                || now.duration_since(f.last) <= self.max_wait
-        });
-        clients.shrink_to_fit();
-        clients.len()
+    /// The wait a client serves once `count` attempts are counted, if any.
+    fn wait_after(&self, count: u32) -> Option<Duration> {
+        let beyond = count.checked_sub(self.threshold)?;
+        Some(
+            self.first_wait
+                .saturating_mul(2u32.saturating_pow(beyond.min(31)))
+                .min(self.max_wait),
+        )
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Failures>> {
-        self.clients
+    fn quiet_since(&self, last: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        (now - last).to_std().unwrap_or_default() > self.max_wait
+    }
+
+    /// Forget clients that are not waiting and have not failed for `admin_lockout_max`.
+    pub async fn forget_idle(&self, store: &Store, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        store
+            .forget_idle_admin_attempts(now - to_chrono(self.max_wait), now)
+            .await
+    }
+
+    /// Note an attempt in flight here; returns how many others of the client's already are.
+    fn enter(&self, client: IpAddr) -> u32 {
+        let mut in_flight = self.lock();
+        let count = in_flight.entry(client).or_insert(0);
+        let others = *count;
+        *count += 1;
+        others
+    }
+
+    fn leave(&self, client: IpAddr) {
+        let mut in_flight = self.lock();
+        if let Some(count) = in_flight.get_mut(&client) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                in_flight.remove(&client);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, u32>> {
+        self.in_flight
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+impl Attempt<'_> {
+    /// The credentials were checked: a failure stays counted (and restarts the client's wait, if
+    /// it has one, from now); anything else is uncounted. Returns the wait the client now has.
+    pub async fn finish(
+        self,
+        store: &Store,
+        failed: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Duration>, StoreError> {
+        let backoff = self.backoff;
+        store
+            .change_admin_attempts(&self.client.to_string(), now, |row| {
+                if failed {
+                    backoff.failed(row, now)
+                } else {
+                    (backoff.uncounted(row), None)
+                }
+            })
+            .await
+    }
+}
+
+impl AdminBackoff {
+    fn failed(
+        &self,
+        mut row: LoginAttempts,
+        now: DateTime<Utc>,
+    ) -> (Option<LoginAttempts>, Option<Duration>) {
+        row.last = now;
+        let wait = self.wait_after(row.count);
+        if let Some(wait) = wait {
+            row.locked_until = Some(now + to_chrono(wait));
+        }
+        (Some(row), wait)
+    }
+
+    /// Take back an attempt that was not a failure (right credentials, a session, or no check).
+    fn uncounted(&self, mut row: LoginAttempts) -> Option<LoginAttempts> {
+        row.count = row.count.saturating_sub(1);
+        // Whoever knows the password needs no wait; and the attempt that set one is taken back.
+        row.locked_until = None;
+        (row.count > 0).then_some(row)
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        self.backoff.leave(self.client);
+    }
+}
+
+fn to_chrono(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
 #[cfg(test)]
@@ -101,36 +235,111 @@ mod tests {
         })
     }
 
+    fn fresh(now: DateTime<Utc>) -> LoginAttempts {
+        LoginAttempts {
+            count: 0,
+            last: now,
+            locked_until: None,
+        }
+    }
+
+    /// One attempt, checked and failed, start to end.
+    fn fail_once(backoff: &AdminBackoff, row: LoginAttempts, now: DateTime<Utc>) -> LoginAttempts {
+        let (row, admitted) = backoff.admit(row, 0, now);
+        assert!(admitted.is_ok(), "{admitted:?}");
+        backoff.failed(row.unwrap(), now).0.unwrap()
+    }
+
+    fn wait_of(result: Result<(), Refusal>) -> Option<Duration> {
+        match result {
+            Err(Refusal::Wait(wait)) => Some(wait),
+            _ => None,
+        }
+    }
+
     #[test]
     fn the_wait_starts_at_the_threshold_and_doubles_up_to_the_maximum() {
         let backoff = backoff();
-        let ip: IpAddr = "203.0.113.9".parse().unwrap();
-        let t0 = Instant::now();
-        assert_eq!(backoff.failed(ip, t0), None);
-        assert_eq!(backoff.failed(ip, t0), None);
-        assert!(backoff.check(ip, t0).is_ok());
-        assert_eq!(backoff.failed(ip, t0), Some(Duration::from_secs(10)));
-        assert_eq!(backoff.check(ip, t0), Err(Duration::from_secs(10)));
-        let later = t0 + Duration::from_secs(10);
-        assert!(backoff.check(ip, later).is_ok());
-        assert_eq!(backoff.failed(ip, later), Some(Duration::from_secs(20)));
-        assert_eq!(backoff.failed(ip, later), Some(Duration::from_secs(40)));
-        assert_eq!(backoff.failed(ip, later), Some(Duration::from_secs(60)));
-        assert_eq!(backoff.failed(ip, later), Some(Duration::from_secs(60)));
-        let other: IpAddr = "203.0.113.10".parse().unwrap();
-        assert!(backoff.check(other, later).is_ok());
+        let t0 = Utc::now();
+        let mut row = fresh(t0);
+        row = fail_once(&backoff, row, t0);
+        row = fail_once(&backoff, row, t0);
+        assert_eq!(row.locked_until, None);
+        row = fail_once(&backoff, row, t0);
+        assert_eq!(
+            wait_of(backoff.admit(row, 0, t0).1),
+            Some(Duration::from_secs(10))
+        );
+        let later = t0 + chrono::Duration::seconds(10);
+        let mut waits = Vec::new();
+        for _ in 0..4 {
+            row = fail_once(&backoff, row, later);
+            waits.push((row.locked_until.unwrap() - later).num_seconds());
+        }
+        assert_eq!(waits, [20, 40, 60, 60]);
+    }
+
+    #[test]
+    fn the_attempt_that_reaches_the_threshold_locks_out_parallel_ones_before_it_is_checked() {
+        let backoff = backoff();
+        let t0 = Utc::now();
+        let mut row = fresh(t0);
+        for in_flight in 0..3 {
+            let (new, admitted) = backoff.admit(row, in_flight, t0);
+            assert!(admitted.is_ok(), "attempt {in_flight} is checked");
+            row = new.unwrap();
+        }
+        assert_eq!(
+            wait_of(backoff.admit(row, 3, t0).1),
+            Some(Duration::from_secs(10))
+        );
+    }
+
+    #[test]
+    fn after_a_failure_a_second_attempt_in_flight_is_refused() {
+        let backoff = backoff();
+        let t0 = Utc::now();
+        let row = fail_once(&backoff, fresh(t0), t0);
+        let (row, first) = backoff.admit(row, 0, t0);
+        assert!(first.is_ok());
+        let (_, second) = backoff.admit(row.unwrap(), 1, t0);
+        assert!(matches!(second, Err(Refusal::Busy)), "{second:?}");
+    }
+
+    #[test]
+    fn a_right_password_is_uncounted_and_lifts_the_wait_it_set() {
+        let backoff = backoff();
+        let t0 = Utc::now();
+        let mut row = fail_once(&backoff, fresh(t0), t0);
+        row = fail_once(&backoff, row, t0);
+        let (admitted, _) = backoff.admit(row, 0, t0);
+        let admitted = admitted.unwrap();
+        assert!(admitted.locked_until.is_some());
+        let after = backoff.uncounted(admitted).unwrap();
+        assert_eq!((after.count, after.locked_until), (2, None));
+        assert_eq!(backoff.uncounted(fresh(t0)), None, "nothing left to keep");
     }
 
     #[test]
     fn failures_are_forgotten_after_a_quiet_period() {
         let backoff = backoff();
-        let ip: IpAddr = "203.0.113.9".parse().unwrap();
-        let t0 = Instant::now();
-        backoff.failed(ip, t0);
-        backoff.failed(ip, t0);
-        let quiet = t0 + Duration::from_secs(61);
-        assert_eq!(backoff.failed(ip, quiet), None, "counting starts over");
-        assert_eq!(backoff.evict_idle(quiet), 1);
-        assert_eq!(backoff.evict_idle(quiet + Duration::from_secs(61)), 0);
+        let t0 = Utc::now();
+        let mut row = fail_once(&backoff, fresh(t0), t0);
+        row = fail_once(&backoff, row, t0);
+        let quiet = t0 + chrono::Duration::seconds(61);
+        let (row, admitted) = backoff.admit(row, 0, quiet);
+        assert!(admitted.is_ok());
+        assert_eq!(row.unwrap().count, 1, "counting starts over");
+    }
+
+    #[test]
+    fn a_client_is_an_ipv4_address_or_an_ipv6_64() {
+        let backoff = backoff();
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        assert_eq!(backoff.enter(client_key(a)), 0);
+        assert_eq!(backoff.enter(client_key(b)), 1, "the same /64");
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(backoff.enter(client_key(other)), 0);
     }
 }

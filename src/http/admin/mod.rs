@@ -189,7 +189,11 @@ async fn login(State(sessions): State<Sessions>, body: Bytes) -> Result<Response
             .unwrap_or_default()
     };
     let password = SecretString::from(field("password"));
-    if !sessions.verify(field("username"), password).await {
+    let verified = match sessions.verify(field("username"), password).await {
+        Ok(verified) => verified,
+        Err(busy) => return Ok(busy),
+    };
+    if !verified {
         tracing::warn!("admin login failed");
         let page = views::login(
             Some("Wrong user name or password."),

@@ -232,9 +232,16 @@ impl Sessions {
         credentials::is_enabled(&self.config.admin)
     }
 
-    /// Whether `user` and `pass` are the admin's.
-    pub async fn verify(&self, user: String, pass: secrecy::SecretString) -> bool {
-        credentials::verify(&self.config.admin, user, pass).await
+    /// Whether `user` and `pass` are the admin's; `Err` is the 503 to send when no password check
+    /// could start in time.
+    pub async fn verify(
+        &self,
+        user: String,
+        pass: secrecy::SecretString,
+    ) -> Result<bool, Response> {
+        credentials::verify(&self.config.admin, user, pass)
+            .await
+            .map_err(|_| credentials::busy())
     }
 
     /// The live session the request's cookie names, if any.
