@@ -66,6 +66,8 @@ pub struct AppState {
     /// Rate limits, CAPTCHA, submit timing, admin login backoff, security headers.
     pub abuse: Arc<Abuse>,
     pub demo: DemoMode,
+    /// The console session given to browsers that authenticate with HTTP Basic.
+    pub basic_session: admin::session::BasicSession,
 }
 
 /// Whether this is `ccbridge demo` (the landing page links the demo form, `/demo` is served and

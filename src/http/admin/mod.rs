@@ -241,8 +241,14 @@ async fn login(State(sessions): State<Sessions>, body: Bytes) -> Result<Response
     Ok(admin.finish(see_other("/admin")))
 }
 
+/// `POST /admin/logout`: end this session, or with `everywhere=1` every session (any browser,
+/// any replica).
 async fn logout(State(sessions): State<Sessions>, form: CsrfForm) -> Response {
-    let clear = sessions.end(&form.admin).await;
+    let everywhere = form
+        .fields
+        .iter()
+        .any(|(name, value)| name == "everywhere" && value == "1");
+    let clear = sessions.end(&form.admin, everywhere).await;
     let mut response = see_other("/admin/login");
     response.headers_mut().insert(SET_COOKIE, clear);
     response
