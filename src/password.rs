@@ -153,6 +153,23 @@ mod tests {
         assert_ne!(random_token(32), token);
     }
 
+    #[tokio::test]
+    async fn a_check_waits_for_a_free_slot_and_then_gives_up() {
+        let phc = SecretString::from(hash(&SecretString::from("pw".to_owned())).unwrap());
+        let taken = SLOTS
+            .acquire_many(MAX_CONCURRENT_VERIFICATIONS as u32)
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let busy = verify_bounded(SecretString::from("pw".to_owned()), phc.clone()).await;
+        assert_eq!(busy, Err(Busy));
+        assert!(started.elapsed() >= SLOT_WAIT);
+        drop(taken);
+        let checked = verify_bounded(SecretString::from("pw".to_owned()), phc).await;
+        assert_eq!(checked, Ok(true));
+        assert!((1..=MAX_CONCURRENT_VERIFICATIONS).contains(&peak_concurrent_verifications()));
+    }
+
     #[test]
     fn an_empty_password_is_refused() {
         assert!(hash(&SecretString::from(String::new())).is_err());

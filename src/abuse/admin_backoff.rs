@@ -270,11 +270,12 @@ mod tests {
             wait_of(backoff.admit(row, 0, t0).1),
             Some(Duration::from_secs(10))
         );
-        let later = t0 + chrono::Duration::seconds(10);
         let mut waits = Vec::new();
         for _ in 0..4 {
-            row = fail_once(&backoff, row, later);
-            waits.push((row.locked_until.unwrap() - later).num_seconds());
+            // Each guess comes as soon as the previous wait is over.
+            let now = row.locked_until.unwrap();
+            row = fail_once(&backoff, row, now);
+            waits.push((row.locked_until.unwrap() - now).num_seconds());
         }
         assert_eq!(waits, [20, 40, 60, 60]);
     }
