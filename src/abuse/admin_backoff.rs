@@ -22,6 +22,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio::sync::Semaphore;
 
 use super::rate_limit::client_key;
 use crate::config::RateLimitConfig;
@@ -42,8 +43,23 @@ pub struct AdminBackoff {
     threshold: u32,
     first_wait: Duration,
     max_wait: Duration,
-    /// Attempts being checked in this process, per client.
-    in_flight: Mutex<HashMap<IpAddr, u32>>,
+    /// What this process knows of each client: its counted attempts being checked here, and the
+    /// record as last read or written. Lets a flood be answered without the database.
+    clients: Mutex<HashMap<IpAddr, Local>>,
+    /// Database changes of the backoff at once: a flood of logins waits here, not on the
+    /// connection pool that signups need too.
+    writes: Semaphore,
+}
+
+/// Database changes of the backoff that may run at once.
+const CONCURRENT_WRITES: usize = 2;
+
+#[derive(Debug, Default)]
+struct Local {
+    /// Attempts counted in the database and being checked in this process.
+    counted: u32,
+    /// The client's record as this process last saw it.
+    seen: Option<LoginAttempts>,
 }
 
 /// An attempt that was counted and may now be checked. Finish it with [`Attempt::finish`];
@@ -59,7 +75,8 @@ impl AdminBackoff {
             threshold: config.admin_failures,
             first_wait: config.admin_lockout,
             max_wait: config.admin_lockout_max,
-            in_flight: Mutex::new(HashMap::new()),
+            clients: Mutex::new(HashMap::new()),
+            writes: Semaphore::const_new(CONCURRENT_WRITES),
         }
     }
 
@@ -71,22 +88,48 @@ impl AdminBackoff {
         now: DateTime<Utc>,
     ) -> Result<Attempt<'_>, Refusal> {
         let client = client_key(ip);
-        // Entered before counting, so that two attempts arriving together here see each other.
-        let others_here = self.enter(client);
-        let attempt = Attempt {
-            backoff: self,
-            client,
-        };
+        // What this process already knows answers most of a flood without the database.
+        self.refusal_known_here(client, now).map_or(Ok(()), Err)?;
+        let _write = self.writes.acquire().await;
+        // Attempts that went before, while this one waited, may have settled it.
+        self.refusal_known_here(client, now).map_or(Ok(()), Err)?;
+        let counted_here = self.local(client, |local| local.counted);
         let decision = store
             .change_admin_attempts(&client.to_string(), now, |row| {
-                self.admit(row, others_here, now)
+                let (new, admitted) = self.admit(row, counted_here, now);
+                ((new), (new, admitted))
             })
             .await;
         match decision {
-            Ok(Ok(())) => Ok(attempt),
-            Ok(Err(refusal)) => Err(refusal),
+            Ok((seen, admitted)) => {
+                self.local(client, |local| {
+                    local.seen = seen;
+                    if admitted.is_ok() {
+                        local.counted += 1;
+                    }
+                });
+                admitted.map(|()| Attempt {
+                    backoff: self,
+                    client,
+                })
+            }
             Err(error) => Err(Refusal::Unavailable(error)),
         }
+    }
+
+    /// A refusal that this process's last view of the client already implies: it is waiting,
+    /// or it has a failure and another attempt being checked here.
+    fn refusal_known_here(&self, client: IpAddr, now: DateTime<Utc>) -> Option<Refusal> {
+        self.local(client, |local| {
+            let seen = local.seen?;
+            if let Some(until) = seen.locked_until
+                && until > now
+            {
+                return Some(Refusal::Wait((until - now).to_std().unwrap_or_default()));
+            }
+            (local.counted > 0 && seen.count > local.counted && !self.quiet_since(seen.last, now))
+                .then_some(Refusal::Busy)
+        })
     }
 
     /// The decision on a new attempt, given the client's record and how many of its attempts
@@ -136,35 +179,35 @@ impl AdminBackoff {
 
     /// Forget clients that are not waiting and have not failed for `admin_lockout_max`.
     pub async fn forget_idle(&self, store: &Store, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.lock()
+            .retain(|_, local| local.counted > 0 || is_waiting(local.seen, now));
         store
             .forget_idle_admin_attempts(now - to_chrono(self.max_wait), now)
             .await
     }
 
-    /// Note an attempt in flight here; returns how many others of the client's already are.
-    fn enter(&self, client: IpAddr) -> u32 {
-        let mut in_flight = self.lock();
-        let count = in_flight.entry(client).or_insert(0);
-        let others = *count;
-        *count += 1;
-        others
-    }
-
-    fn leave(&self, client: IpAddr) {
-        let mut in_flight = self.lock();
-        if let Some(count) = in_flight.get_mut(&client) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                in_flight.remove(&client);
-            }
+    /// Run `f` on this process's view of `client` (created if missing; dropped again once
+    /// nothing is being checked and the client is not waiting).
+    fn local<T>(&self, client: IpAddr, f: impl FnOnce(&mut Local) -> T) -> T {
+        let mut clients = self.lock();
+        let local = clients.entry(client).or_default();
+        let answer = f(local);
+        if local.counted == 0 && local.seen.is_none_or(|seen| seen.locked_until.is_none()) {
+            clients.remove(&client);
         }
+        answer
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, u32>> {
-        self.in_flight
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Local>> {
+        self.clients
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+fn is_waiting(seen: Option<LoginAttempts>, now: DateTime<Utc>) -> bool {
+    seen.and_then(|seen| seen.locked_until)
+        .is_some_and(|until| until > now)
 }
 
 impl Attempt<'_> {
@@ -177,15 +220,19 @@ impl Attempt<'_> {
         now: DateTime<Utc>,
     ) -> Result<Option<Duration>, StoreError> {
         let backoff = self.backoff;
-        store
+        let _write = backoff.writes.acquire().await;
+        let (seen, wait) = store
             .change_admin_attempts(&self.client.to_string(), now, |row| {
-                if failed {
+                let (new, wait) = if failed {
                     backoff.failed(row, now)
                 } else {
                     (backoff.uncounted(row), None)
-                }
+                };
+                (new, (new, wait))
             })
-            .await
+            .await?;
+        backoff.local(self.client, |local| local.seen = seen);
+        Ok(wait)
     }
 }
 
@@ -214,7 +261,9 @@ impl AdminBackoff {
 
 impl Drop for Attempt<'_> {
     fn drop(&mut self) {
-        self.backoff.leave(self.client);
+        self.backoff.local(self.client, |local| {
+            local.counted = local.counted.saturating_sub(1);
+        });
     }
 }
 
@@ -335,12 +384,45 @@ mod tests {
 
     #[test]
     fn a_client_is_an_ipv4_address_or_an_ipv6_64() {
-        let backoff = backoff();
         let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
         let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
-        assert_eq!(backoff.enter(client_key(a)), 0);
-        assert_eq!(backoff.enter(client_key(b)), 1, "the same /64");
         let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        assert_eq!(backoff.enter(client_key(other)), 0);
+        assert_eq!(client_key(a), client_key(b), "the same /64");
+        assert_ne!(client_key(a), client_key(other));
+        let v4: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(client_key(v4), v4);
+    }
+
+    #[test]
+    fn what_this_process_saw_answers_a_flood_without_the_database() {
+        let backoff = backoff();
+        let client: IpAddr = "203.0.113.9".parse().unwrap();
+        let t0 = Utc::now();
+        let locked = LoginAttempts {
+            count: 3,
+            last: t0,
+            locked_until: Some(t0 + chrono::Duration::seconds(10)),
+        };
+        backoff.local(client, |local| local.seen = Some(locked));
+        assert!(matches!(
+            backoff.refusal_known_here(client, t0),
+            Some(Refusal::Wait(_))
+        ));
+        let failed_once = LoginAttempts {
+            count: 2,
+            last: t0,
+            locked_until: None,
+        };
+        backoff.local(client, |local| {
+            local.seen = Some(failed_once);
+            local.counted = 1;
+        });
+        assert!(matches!(
+            backoff.refusal_known_here(client, t0),
+            Some(Refusal::Busy)
+        ));
+        backoff.local(client, |local| local.counted = 0);
+        assert!(backoff.refusal_known_here(client, t0).is_none());
+        assert!(backoff.lock().is_empty(), "nothing kept for an idle client");
     }
 }

@@ -106,12 +106,18 @@ async fn parallel_wrong_logins_get_no_more_checks_than_the_threshold(backend: Ba
         (1..=5).contains(&refused),
         "at most admin_failures guesses are checked, got {refused} 401s: {statuses:?}"
     );
-    assert_eq!(refused + held, 30, "{statuses:?}");
-    assert_eq!(
-        basic_login(&app, ADMIN_PASSWORD, None).await,
-        429,
-        "locked out, even with the right password"
+    // 503: no password-check slot came free in time (the machine is busy); not counted.
+    assert!(
+        statuses.iter().all(|s| [401, 429, 503].contains(s)) && held > 0,
+        "{statuses:?}"
     );
+    if refused == 5 {
+        assert_eq!(
+            basic_login(&app, ADMIN_PASSWORD, None).await,
+            429,
+            "locked out, even with the right password"
+        );
+    }
     let peak = ccbridge::password::peak_concurrent_verifications();
     assert!(
         (1..=2).contains(&peak),
