@@ -39,6 +39,9 @@ pub struct Metrics {
     refreshes: Family<Labels1, Counter>,
     commit_retries: Counter,
     alerts: Family<Labels2, Counter>,
+    password_verifications: Family<Labels1, Counter>,
+    password_verifications_running: Gauge,
+    password_verifications_peak: Gauge,
 }
 
 impl Metrics {
@@ -119,6 +122,24 @@ impl Metrics {
             "Alerts by kind and what the webhook did with them (sent, failed, suppressed, dropped)",
             alerts.clone(),
         );
+        let password_verifications = Family::<Labels1, Counter>::default();
+        registry.register(
+            "password_verifications",
+            "Admin password checks by outcome (match, mismatch, busy: no slot came free in time)",
+            password_verifications.clone(),
+        );
+        let password_verifications_running = Gauge::default();
+        registry.register(
+            "password_verifications_running",
+            "Admin password checks running now (at most 2)",
+            password_verifications_running.clone(),
+        );
+        let password_verifications_peak = Gauge::default();
+        registry.register(
+            "password_verifications_peak",
+            "The most admin password checks that ran at once since the process started",
+            password_verifications_peak.clone(),
+        );
         Self {
             registry,
             signups_accepted,
@@ -131,6 +152,9 @@ impl Metrics {
             refreshes,
             commit_retries,
             alerts,
+            password_verifications,
+            password_verifications_running,
+            password_verifications_peak,
         }
     }
 }
@@ -145,6 +169,25 @@ fn label(key: &'static str, value: &str) -> Labels1 {
 }
 
 // ---- hooks ----------------------------------------------------------------------------------
+
+/// An admin password check ended: `match`, `mismatch`, or `busy` (no slot in time).
+pub fn password_verification(outcome: &str) {
+    global()
+        .password_verifications
+        .get_or_create(&label("outcome", outcome))
+        .inc();
+}
+
+/// Admin password checks running now, and the most ever at once.
+pub fn password_verifications_running(now: usize, peak: usize) {
+    let metrics = global();
+    metrics
+        .password_verifications_running
+        .set(i64::try_from(now).unwrap_or(i64::MAX));
+    metrics
+        .password_verifications_peak
+        .set(i64::try_from(peak).unwrap_or(i64::MAX));
+}
 
 /// A signup was stored for delivery.
 pub fn signup_accepted(form: &str) {

@@ -143,6 +143,7 @@ impl Application {
             writer,
             account,
             readiness: Default::default(),
+            basic_session: Default::default(),
             demo: DemoMode {
                 enabled: deps.demo_page,
                 sandbox: deps.demo_sandbox,

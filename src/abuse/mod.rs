@@ -26,7 +26,7 @@ pub mod timing;
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
@@ -248,8 +248,10 @@ impl Abuse {
         let mut next_purge = clock.now();
         loop {
             let clients = self.limits.evict_idle();
-            let admins = self.admin.evict_idle(Instant::now());
-            tracing::debug!(clients, admins, "idle rate-limit state forgotten");
+            match self.admin.forget_idle(&store, clock.now()).await {
+                Ok(admins) => tracing::debug!(clients, admins, "idle rate-limit state forgotten"),
+                Err(error) => tracing::warn!(%error, "forgetting old admin login attempts failed"),
+            }
             if clock.now() >= next_purge {
                 if let Err(error) = self.purge_spam(&store, clock.now(), keep_spam_for).await {
                     tracing::warn!(%error, "spam purge failed");

@@ -27,7 +27,6 @@ use axum::Router;
 use axum::extract::{FromRef, Request};
 use axum::handler::Handler;
 use axum::http::{HeaderName, Method, StatusCode};
-use axum::response::IntoResponse;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -67,6 +66,8 @@ pub struct AppState {
     /// Rate limits, CAPTCHA, submit timing, admin login backoff, security headers.
     pub abuse: Arc<Abuse>,
     pub demo: DemoMode,
+    /// The console session given to browsers that authenticate with HTTP Basic.
+    pub basic_session: admin::session::BasicSession,
 }
 
 /// Whether this is `ccbridge demo` (the landing page links the demo form, `/demo` is served and
@@ -215,7 +216,9 @@ pub fn router(state: AppState) -> Router {
             };
             router.route(route.path, handler)
         })
-        .fallback(|| async { (StatusCode::NOT_FOUND, pages::not_found()).into_response() });
+        // Below /admin, authentication comes before "no such page" (see `admin::unknown_path`).
+        .method_not_allowed_fallback(admin::unsupported_method)
+        .fallback(admin::unknown_path);
     let security_headers = state.abuse.security_headers();
     let admin_backoff = axum::middleware::from_fn_with_state(
         middleware::Backoff::from_ref(&state),

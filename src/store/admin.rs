@@ -12,42 +12,50 @@ pub struct AdminSession {
 }
 
 impl Store {
-    /// Store a new session under the hash of its id. Expired sessions are removed on the way.
+    /// Store a new session under the hash of its id, for the password whose tag is
+    /// `password_tag`. Expired sessions, and those of any other password, are removed on the way.
     pub async fn insert_admin_session(
         &self,
         id_hash: &str,
         csrf_token: &str,
+        password_tag: &str,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query("delete from admin_sessions where expires_at <= $1")
+        sqlx::query("delete from admin_sessions where expires_at <= $1 or password_tag <> $2")
             .bind(now.timestamp_millis())
+            .bind(password_tag)
             .execute(&self.pool)
             .await?;
         sqlx::query(
-            "insert into admin_sessions (id_hash, csrf_token, created_at, expires_at)
-             values ($1, $2, $3, $4)",
+            "insert into admin_sessions (id_hash, csrf_token, created_at, expires_at, password_tag)
+             values ($1, $2, $3, $4, $5)",
         )
         .bind(id_hash)
         .bind(csrf_token)
         .bind(now.timestamp_millis())
         .bind(expires_at.timestamp_millis())
+        .bind(password_tag)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// The live session with this id hash, if any.
+    /// The live session with this id hash, if any and if it belongs to the password whose tag is
+    /// `password_tag` (a session opened before the password changed is void).
     pub async fn admin_session(
         &self,
         id_hash: &str,
+        password_tag: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<AdminSession>, StoreError> {
         let row: Option<(String, i64)> = sqlx::query_as(
-            "select csrf_token, expires_at from admin_sessions where id_hash = $1 and expires_at > $2",
+            "select csrf_token, expires_at from admin_sessions
+             where id_hash = $1 and expires_at > $2 and password_tag = $3",
         )
         .bind(id_hash)
         .bind(now.timestamp_millis())
+        .bind(password_tag)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(|(csrf_token, expires_at)| AdminSession {
@@ -63,6 +71,14 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// End every session ("log out everywhere"). Returns how many there were.
+    pub async fn delete_all_admin_sessions(&self) -> Result<u64, StoreError> {
+        let result = sqlx::query("delete from admin_sessions")
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected())
     }
 
     /// Forget the token set (Disconnect). Signups keep being accepted and wait for a new connection.

@@ -25,6 +25,7 @@ use crate::domain::{CustomFieldValue, Intake, NewSignup, SignupState};
 
 mod account;
 mod admin;
+mod admin_lockout;
 mod backend;
 mod delivery;
 mod pace;
@@ -32,6 +33,7 @@ mod spam;
 mod tokens;
 
 pub use admin::AdminSession;
+pub use admin_lockout::LoginAttempts;
 pub use backend::{Backend, DatabaseUrl, SingleProcessLock, warn_if_network_filesystem};
 pub use delivery::{RecentError, Settle};
 pub use pace::Slot;

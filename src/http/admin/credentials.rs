@@ -1,7 +1,7 @@
 //! Admin credentials: HTTP Basic against `admin.username` and the Argon2id `admin.password_hash`.
 //! Without valid credentials the answer is 401 with `WWW-Authenticate` and nothing else.
 
-use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -24,7 +24,8 @@ pub const DISABLED: &str =
 /// What the 401 says otherwise.
 const REQUIRED: &str = "Authentication required.";
 
-/// `Ok` when the request carries the admin's credentials; otherwise the 401 to send.
+/// `Ok` when the request carries the admin's credentials; otherwise the answer to send (401, or
+/// 503 when no password check could be run in time).
 pub async fn require_admin(headers: &HeaderMap, admin: &AdminConfig) -> Result<(), Response> {
     if !is_enabled(admin) {
         return Err(unauthorized(DISABLED));
@@ -32,12 +33,32 @@ pub async fn require_admin(headers: &HeaderMap, admin: &AdminConfig) -> Result<(
     let Some((user, pass)) = basic_credentials(headers) else {
         return Err(unauthorized(REQUIRED));
     };
-    if verify(admin, user, pass).await {
-        Ok(())
-    } else {
-        tracing::warn!("admin authentication failed");
-        Err(failed(unauthorized(REQUIRED)))
+    match verify(admin, user, pass).await {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            tracing::warn!("admin authentication failed");
+            Err(failed(unauthorized(REQUIRED)))
+        }
+        Err(password::Busy) => Err(busy()),
     }
+}
+
+/// 503 with `Retry-After`: every password-check slot stayed taken (a flood of logins).
+pub fn busy() -> Response {
+    tracing::warn!("admin login refused: every password check slot is taken");
+    let mut response = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        pages::notice(
+            "Try again",
+            "Too many logins at once",
+            "Too many logins are being checked right now. Please try again in a few seconds.",
+        ),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("2"));
+    response
 }
 
 /// Whether admin access is possible at all (a password hash is configured).
@@ -51,22 +72,21 @@ pub fn failed(mut response: Response) -> Response {
     response
 }
 
-/// Whether `user` and `pass` are the admin's (false while no password hash is configured).
-pub async fn verify(admin: &AdminConfig, user: String, pass: SecretString) -> bool {
+/// Whether `user` and `pass` are the admin's (false while no password hash is configured);
+/// `Err(Busy)` when no password check could start in time (`password::verify_bounded`).
+pub async fn verify(
+    admin: &AdminConfig,
+    user: String,
+    pass: SecretString,
+) -> Result<bool, password::Busy> {
     if !is_enabled(admin) {
-        return false;
+        return Ok(false);
     }
-    let hash = admin.password_hash.clone();
-    let expected_user = admin.username.clone();
-    // Argon2 is deliberately slow: keep it off the async workers. The password is checked even
-    // when the user name is wrong, so timing does not tell which one was.
-    tokio::task::spawn_blocking(move || {
-        let password_ok = password::verify(pass.expose_secret(), &hash);
-        let user_ok = Sha256::digest(user.as_bytes()) == Sha256::digest(expected_user.as_bytes());
-        password_ok && user_ok
-    })
-    .await
-    .unwrap_or(false)
+    // The password is checked even when the user name is wrong, so timing does not tell which
+    // one was.
+    let password_ok = password::verify_bounded(pass, admin.password_hash.clone()).await?;
+    let user_ok = Sha256::digest(user.as_bytes()) == Sha256::digest(admin.username.as_bytes());
+    Ok(password_ok && user_ok)
 }
 
 /// Whether the request carries an `Authorization: Basic` header at all (right or wrong).

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use axum::body::Bytes;
-use axum::extract::{FromRef, Path, RawQuery, State};
+use axum::extract::{FromRef, FromRequestParts as _, Path, RawQuery, Request, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -25,7 +25,7 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::connect::{self, Connector};
-use super::{AppState, DemoMode, Route, pages};
+use super::{AppState, DemoMode, Route, no_store, pages};
 use crate::alerts::{AlertKind, Alerts};
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -82,6 +82,38 @@ impl IntoResponse for ConsoleError {
                 (StatusCode::SERVICE_UNAVAILABLE, page).into_response()
             }
         }
+    }
+}
+
+/// Whether `path` is the console's (`/admin` or below it).
+fn is_console_path(path: &str) -> bool {
+    path == "/admin" || path.starts_with("/admin/")
+}
+
+/// The router's fallback for a path no route has: below `/admin`, the same authentication as the
+/// console's pages comes first (401 or the login page), so a stranger cannot map the console by
+/// which paths answer 404; an admin then gets the 404. Elsewhere, the plain 404.
+pub async fn unknown_path(State(sessions): State<Sessions>, request: Request) -> Response {
+    behind_login(sessions, request, StatusCode::NOT_FOUND).await
+}
+
+/// The same for a console path asked with a method it does not have (405 once authenticated).
+pub async fn unsupported_method(State(sessions): State<Sessions>, request: Request) -> Response {
+    behind_login(sessions, request, StatusCode::METHOD_NOT_ALLOWED).await
+}
+
+async fn behind_login(sessions: Sessions, request: Request, status: StatusCode) -> Response {
+    let answer = |status: StatusCode| match status {
+        StatusCode::NOT_FOUND => (status, pages::not_found()).into_response(),
+        _ => status.into_response(),
+    };
+    let (mut parts, _) = request.into_parts();
+    if !is_console_path(parts.uri.path()) {
+        return answer(status);
+    }
+    match Admin::from_request_parts(&mut parts, &sessions).await {
+        Ok(admin) => no_store(admin.finish(answer(status))),
+        Err(refusal) => no_store(refusal),
     }
 }
 
@@ -189,7 +221,11 @@ async fn login(State(sessions): State<Sessions>, body: Bytes) -> Result<Response
             .unwrap_or_default()
     };
     let password = SecretString::from(field("password"));
-    if !sessions.verify(field("username"), password).await {
+    let verified = match sessions.verify(field("username"), password).await {
+        Ok(verified) => verified,
+        Err(busy) => return Ok(busy),
+    };
+    if !verified {
         tracing::warn!("admin login failed");
         let page = views::login(
             Some("Wrong user name or password."),
@@ -205,8 +241,14 @@ async fn login(State(sessions): State<Sessions>, body: Bytes) -> Result<Response
     Ok(admin.finish(see_other("/admin")))
 }
 
+/// `POST /admin/logout`: end this session, or with `everywhere=1` every session (any browser,
+/// any replica).
 async fn logout(State(sessions): State<Sessions>, form: CsrfForm) -> Response {
-    let clear = sessions.end(&form.admin).await;
+    let everywhere = form
+        .fields
+        .iter()
+        .any(|(name, value)| name == "everywhere" && value == "1");
+    let clear = sessions.end(&form.admin, everywhere).await;
     let mut response = see_other("/admin/login");
     response.headers_mut().insert(SET_COOKIE, clear);
     response

@@ -10,12 +10,17 @@
 //!   in a cookie (`HttpOnly`, `SameSite=Strict`, `Secure` when `server.public_url` is https). The
 //!   database keeps only the SHA-256 of the id, with an absolute expiry.
 //! - **HTTP Basic** still works, for scripts and for browsers that were sent a Basic prompt. A
-//!   browser authenticated that way is given a session too, so the console's buttons work.
+//!   browser authenticated that way is given a session too, so the console's buttons work: one
+//!   session, remembered by this process and handed out again to every such page view while it
+//!   lives, not a new 12-hour session per request.
+//! - **Sessions belong to a password.** Each is stored with a tag derived from
+//!   `admin.password_hash`; after the password changes, every older session is void. "Log out
+//!   everywhere" (`POST /admin/logout` with `everywhere=1`) ends all sessions at once.
 //! - **CSRF.** The token is compared in constant time. A POST without a session and its token is
 //!   refused with 403, whatever else it carries: a browser that remembers Basic credentials would
 //!   otherwise act on a forged cross-site form.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use axum::body::Bytes;
@@ -24,6 +29,7 @@ use axum::http::header::{ACCEPT, COOKIE, LOCATION, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use secrecy::ExposeSecret as _;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -49,6 +55,7 @@ pub struct Sessions {
     config: Arc<Config>,
     store: Store,
     clock: SharedClock,
+    basic: BasicSession,
 }
 
 impl FromRef<AppState> for Sessions {
@@ -57,7 +64,29 @@ impl FromRef<AppState> for Sessions {
             config: state.config.clone(),
             store: state.store.clone(),
             clock: state.clock.clone(),
+            basic: state.basic_session.clone(),
         }
+    }
+}
+
+/// The id of the session given to browsers that authenticate with HTTP Basic, kept in this
+/// process's memory only (the database keeps only its hash), so that it can be handed out again.
+#[derive(Clone, Default)]
+pub struct BasicSession(Arc<Mutex<Option<String>>>);
+
+impl BasicSession {
+    fn get(&self) -> Option<String> {
+        self.lock().clone()
+    }
+
+    fn set(&self, id: Option<String>) {
+        *self.lock() = id;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -109,7 +138,10 @@ where
                     new_cookie: None,
                 });
             }
-            return sessions.start().await.map_err(IntoResponse::into_response);
+            return sessions
+                .for_basic()
+                .await
+                .map_err(IntoResponse::into_response);
         }
         if wants_html(headers) && credentials::is_enabled(admin) {
             return Err(see_other("/admin/login"));
@@ -198,15 +230,45 @@ where
 impl Sessions {
     /// Create a session; the returned admin carries its cookie.
     pub async fn start(&self) -> Result<Admin, ConsoleError> {
+        Ok(self.create().await?.0)
+    }
+
+    /// The session for a browser that authenticated with HTTP Basic: the one this process gave
+    /// such a browser before while it lives (its cookie sent again), else a new one.
+    async fn for_basic(&self) -> Result<Admin, ConsoleError> {
+        let now = self.clock.now();
+        if let Some(id) = self.basic.get() {
+            let hash = hash_id(&id);
+            let live = self
+                .store
+                .admin_session(&hash, &self.password_tag(), now)
+                .await
+                .context("reading admin sessions")?;
+            if let Some(session) = live {
+                let max_age = (session.expires_at - now).num_seconds().max(0);
+                return Ok(Admin {
+                    csrf: Some(session.csrf_token),
+                    session: Some(hash),
+                    new_cookie: Some(session_cookie(&id, max_age, self.secure())),
+                });
+            }
+        }
+        let (admin, id) = self.create().await?;
+        self.basic.set(Some(id));
+        Ok(admin)
+    }
+
+    /// A new session and its id.
+    async fn create(&self) -> Result<(Admin, String), ConsoleError> {
         let id = random_token(32);
         let csrf = random_token(32);
         let hash = hash_id(&id);
         let now = self.clock.now();
         self.store
-            .insert_admin_session(&hash, &csrf, now, now + SESSION_TTL)
+            .insert_admin_session(&hash, &csrf, &self.password_tag(), now, now + SESSION_TTL)
             .await
             .context("storing an admin session")?;
-        Ok(Admin {
+        let admin = Admin {
             csrf: Some(csrf),
             session: Some(hash),
             new_cookie: Some(session_cookie(
@@ -214,12 +276,22 @@ impl Sessions {
                 SESSION_TTL.num_seconds(),
                 self.secure(),
             )),
-        })
+        };
+        Ok((admin, id))
     }
 
-    /// End the admin's session; returns the `Set-Cookie` that clears the cookie.
-    pub async fn end(&self, admin: &Admin) -> HeaderValue {
-        if let Some(hash) = &admin.session
+    /// End the admin's session, or every session (`everywhere`); returns the `Set-Cookie` that
+    /// clears the cookie.
+    pub async fn end(&self, admin: &Admin, everywhere: bool) -> HeaderValue {
+        if everywhere {
+            self.basic.set(None);
+            match self.store.delete_all_admin_sessions().await {
+                Ok(ended) => tracing::warn!(ended, "an admin ended every console session"),
+                Err(error) => {
+                    tracing::error!(%error, "could not end every admin session; they expire by themselves");
+                }
+            }
+        } else if let Some(hash) = &admin.session
             && let Err(error) = self.store.delete_admin_session(hash).await
         {
             tracing::error!(%error, "could not delete an admin session; it expires by itself");
@@ -232,9 +304,16 @@ impl Sessions {
         credentials::is_enabled(&self.config.admin)
     }
 
-    /// Whether `user` and `pass` are the admin's.
-    pub async fn verify(&self, user: String, pass: secrecy::SecretString) -> bool {
-        credentials::verify(&self.config.admin, user, pass).await
+    /// Whether `user` and `pass` are the admin's; `Err` is the 503 to send when no password check
+    /// could start in time.
+    pub async fn verify(
+        &self,
+        user: String,
+        pass: secrecy::SecretString,
+    ) -> Result<bool, Response> {
+        credentials::verify(&self.config.admin, user, pass)
+            .await
+            .map_err(|_| credentials::busy())
     }
 
     /// The live session the request's cookie names, if any.
@@ -245,7 +324,7 @@ impl Sessions {
         let hash = hash_id(&id);
         let session = self
             .store
-            .admin_session(&hash, self.clock.now())
+            .admin_session(&hash, &self.password_tag(), self.clock.now())
             .await
             .context("reading admin sessions")
             .map_err(|e| ConsoleError::from(e).into_response())?;
@@ -254,6 +333,12 @@ impl Sessions {
             session: Some(hash),
             new_cookie: None,
         }))
+    }
+
+    /// What ties a session to the current password: a digest of `admin.password_hash` (which
+    /// tells nothing about the password that the hash itself does not).
+    fn password_tag(&self) -> String {
+        password_tag(self.config.admin.password_hash.expose_secret())
     }
 
     fn secure(&self) -> bool {
@@ -269,6 +354,10 @@ fn session_cookie(id: &str, max_age: i64, secure: bool) -> HeaderValue {
         "{SESSION_COOKIE}={id}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
     );
     HeaderValue::from_str(&cookie).expect("a base64url token makes a valid cookie")
+}
+
+fn password_tag(password_hash: &str) -> String {
+    hash_id(&format!("ccbridge console sessions of {password_hash}"))
 }
 
 fn hash_id(id: &str) -> String {
@@ -322,6 +411,12 @@ mod tests {
         );
         let http = session_cookie("abc", 60, false);
         assert!(!http.to_str().unwrap().contains("Secure"));
+    }
+
+    #[test]
+    fn the_password_tag_changes_with_the_password_hash() {
+        assert_eq!(password_tag("$argon2id$a"), password_tag("$argon2id$a"));
+        assert_ne!(password_tag("$argon2id$a"), password_tag("$argon2id$b"));
     }
 
     #[test]

@@ -51,7 +51,11 @@ pub fn page(title: &str, admin: Option<&Admin>, body: &str) -> Html<String> {
         Some(admin) => format!(
             r#"<nav><a href="/admin">Overview</a> · <a href="/admin/signups">Signups</a> · <a href="/admin/forms">Forms</a></nav>
 {}"#,
-            post_button(admin, "/admin/logout", "Log out", "logout")
+            [
+                post_button(admin, "/admin/logout", "Log out", "logout"),
+                logout_everywhere_button(admin),
+            ]
+            .concat()
         ),
         None => String::new(),
     };
@@ -97,6 +101,17 @@ fn post_button(admin: &Admin, action: &str, label: &str, id: &str) -> String {
         csrf = escape(csrf),
         id = escape(id),
         label = escape(label),
+    )
+}
+
+/// Ends every console session (every browser, every replica), e.g. after a lost laptop.
+fn logout_everywhere_button(admin: &Admin) -> String {
+    let Some(csrf) = &admin.csrf else {
+        return String::new();
+    };
+    format!(
+        r#"<form method="post" action="/admin/logout" class="inline"><input type="hidden" name="{CSRF_FIELD}" value="{csrf}"><input type="hidden" name="everywhere" value="1"><button type="submit" id="logout-everywhere" title="End every console session, in every browser">Log out everywhere</button></form>"#,
+        csrf = escape(csrf),
     )
 }
 

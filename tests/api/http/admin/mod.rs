@@ -232,3 +232,56 @@ async fn a_state_changing_post_without_the_sessions_csrf_token_is_refused_with_4
     get_page(&app, "/admin", &session.cookie).await; // still logged in
     app.stop().await;
 }
+
+backends!(anything_below_admin_asks_a_stranger_to_authenticate_before_saying_not_found: sqlite, postgres);
+async fn anything_below_admin_asks_a_stranger_to_authenticate_before_saying_not_found(
+    backend: Backend,
+) {
+    let app = crate::helpers::spawn_app(backend).await;
+    let get = |path: &str| app.client.get(app.url(path));
+
+    for path in ["/admin/no-such-page", "/admin/signups/x/y", "/admin/.env"] {
+        let script = get(path).send().await.unwrap();
+        assert_eq!(script.status(), 401, "{path}");
+        assert!(script.headers().contains_key("www-authenticate"), "{path}");
+        let browser = get(path)
+            .header("accept", BROWSER_ACCEPT)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(browser.status(), 303, "{path}");
+        assert_eq!(browser.headers()["location"], "/admin/login");
+        let admin = get(path)
+            .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            admin.status(),
+            404,
+            "{path}: the admin learns it does not exist"
+        );
+        assert_eq!(admin.headers()["cache-control"], "no-store");
+    }
+    let stranger = app
+        .client
+        .delete(app.url("/admin/signups"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), 401, "a method the page lacks");
+    let admin = app
+        .client
+        .delete(app.url("/admin/signups"))
+        .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), 405);
+    assert_eq!(
+        get("/no-such-page").send().await.unwrap().status(),
+        404,
+        "outside the console nothing is asked"
+    );
+    app.stop().await;
+}

@@ -170,3 +170,127 @@ async fn connect_accepts_a_console_session_as_well_as_basic_credentials(backend:
     assert!(authorize.starts_with(sandbox.authorize_url().as_str()));
     app.stop().await;
 }
+
+async fn session_rows(app: &crate::helpers::TestApp) -> i64 {
+    let pool = crate::helpers::raw_pool(app.backend, &app.db_path).await;
+    let (rows,): (i64,) = sqlx::query_as("select count(*) from admin_sessions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    rows
+}
+
+async fn browser_status(app: &crate::helpers::TestApp, cookie: &str) -> u16 {
+    app.client
+        .get(app.url("/admin"))
+        .header("accept", BROWSER_ACCEPT)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+backends!(a_browser_sending_basic_credentials_without_its_cookie_reuses_one_session: sqlite, postgres);
+async fn a_browser_sending_basic_credentials_without_its_cookie_reuses_one_session(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let mut cookies = Vec::new();
+
+    for _ in 0..3 {
+        let page = app
+            .client
+            .get(app.url("/admin"))
+            .header("accept", BROWSER_ACCEPT)
+            .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        cookies.push(crate::helpers::cookie_pair(&page));
+    }
+
+    assert_eq!(
+        session_rows(&app).await,
+        1,
+        "one session, not one per page view"
+    );
+    assert!(cookies.iter().all(|c| *c == cookies[0]), "{cookies:?}");
+    assert_eq!(browser_status(&app, &cookies[0]).await, 200);
+    let logged_in = login(&app).await;
+    assert_ne!(
+        logged_in.cookie, cookies[0],
+        "the login form still opens its own"
+    );
+    app.stop().await;
+}
+
+backends!(changing_the_password_ends_every_console_session: sqlite, postgres);
+async fn changing_the_password_ends_every_console_session(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let session = login(&app).await;
+    assert_eq!(browser_status(&app, &session.cookie).await, 200);
+    let (dir, db_path) = app.stop().await;
+
+    let new_hash =
+        ccbridge::password::hash(&secrecy::SecretString::from("a new password".to_owned()))
+            .unwrap();
+    let restarted = AppOptions::new(backend, dir, db_path, "")
+        .configure(move |config| config.admin.password_hash = new_hash.into())
+        .spawn()
+        .await;
+
+    assert_eq!(
+        browser_status(&restarted, &session.cookie).await,
+        303,
+        "a session of the old password is void"
+    );
+    let posted = session
+        .post(&restarted, "/admin/disconnect", Some(&session.csrf))
+        .await;
+    assert_eq!(posted.status(), 401, "and cannot press buttons");
+    restarted.stop().await;
+}
+
+backends!(log_out_everywhere_ends_every_session: sqlite, postgres);
+async fn log_out_everywhere_ends_every_session(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let here = login(&app).await;
+    let elsewhere = login(&app).await;
+    let page = app
+        .client
+        .get(app.url("/admin"))
+        .header("cookie", &here.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Log out everywhere"),
+        "the console has the button"
+    );
+
+    let response = app
+        .client
+        .post(app.url("/admin/logout"))
+        .header("cookie", &here.cookie)
+        .form(&[("csrf", here.csrf.as_str()), ("everywhere", "1")])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 303);
+    assert_eq!(browser_status(&app, &here.cookie).await, 303);
+    assert_eq!(
+        browser_status(&app, &elsewhere.cookie).await,
+        303,
+        "the other browser too"
+    );
+    assert_eq!(session_rows(&app).await, 0);
+    app.stop().await;
+}
