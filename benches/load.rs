@@ -469,9 +469,32 @@ impl Server {
             .build()
             .unwrap();
         let base = format!("http://127.0.0.1:{}", self.port);
-        let start = http
+        // The confirmation page (and a console session for its button), then the button.
+        let confirm = http
             .get(format!("{base}/connect"))
             .basic_auth("admin", Some(ADMIN_PASSWORD))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        let session = confirm.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let page = confirm.text().await.unwrap();
+        let csrf = page
+            .split(r#"name="csrf" value=""#)
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the /connect page has a CSRF token")
+            .to_owned();
+        let start = http
+            .post(format!("{base}/connect"))
+            .header("cookie", session)
+            .form(&[("csrf", csrf)])
             .send()
             .await
             .unwrap();

@@ -260,11 +260,13 @@ fn service_operations() -> Vec<(Method, &'static str, Operation)> {
             "/readyz",
             public("operations", "Readiness and status")
                 .description(Some(
-                    "200 when the database accepts a write, 503 otherwise. The body is the status \
-                     shape shared with `ccbridge status --json`.",
+                    "200 when the database accepts a write, 503 otherwise; never 401. An anonymous \
+                     caller gets only `Readiness`; the admin (console session or HTTP Basic) and \
+                     the holder of `metrics.bearer_token` get the status shape shared with \
+                     `ccbridge status --json`.",
                 ))
-                .response("200", json_response("Ready", "Status"))
-                .response("503", json_response("Not ready", "Status"))
+                .response("200", one_of_json("Ready", &["Readiness", "Status"]))
+                .response("503", one_of_json("Not ready (the database refuses writes)", &["Readiness", "Status"]))
                 .build(),
         ),
         (
@@ -357,6 +359,20 @@ fn json_response(description: &str, schema: &str) -> utoipa::openapi::Response {
     ResponseBuilder::new()
         .description(description)
         .content("application/json", content(schema))
+        .build()
+}
+
+/// A JSON answer whose body is one of `schemas` (which one depends on who asked).
+fn one_of_json(description: &str, schemas: &[&str]) -> utoipa::openapi::Response {
+    let refs: Vec<_> = schemas
+        .iter()
+        .map(|name| json!({ "$ref": format!("#/components/schemas/{name}") }))
+        .collect();
+    let schema: Schema =
+        serde_json::from_value(json!({ "oneOf": refs })).expect("a valid oneOf schema");
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", Content::new(Some(schema)))
         .build()
 }
 
@@ -466,6 +482,19 @@ fn schemas() -> Vec<(&'static str, Schema)> {
                 "type": "object",
                 "required": ["status"],
                 "properties": { "status": { "type": "string", "enum": ["ok"] } }
+            }),
+        ),
+        (
+            "Readiness",
+            json!({
+                "type": "object",
+                "description": "What an anonymous caller learns: ready, or not and why.",
+                "required": ["status"],
+                "properties": {
+                    "status": { "type": "string", "enum": ["ready", "not_ready"] },
+                    "reason": { "type": "string", "enum": ["database"] }
+                },
+                "additionalProperties": false
             }),
         ),
         (
