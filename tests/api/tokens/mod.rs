@@ -3,6 +3,7 @@
 //! an invalid grant reported as needing a reconnect (`ccbridge status --json`, exit code 2).
 
 mod cipher;
+mod generation;
 
 use std::sync::Arc;
 use std::time::Duration;
