@@ -4,6 +4,7 @@
 
 mod cipher;
 mod generation;
+mod interrupted;
 
 use std::sync::Arc;
 use std::time::Duration;
