@@ -23,6 +23,10 @@ use utoipa::openapi::{
     RefOr, Required,
 };
 
+mod schemas;
+
+use schemas::schemas;
+
 const ADMIN_AUTH: &str = "admin";
 
 /// `GET /openapi.json`.
@@ -152,7 +156,6 @@ fn console_operations() -> Vec<(Method, &'static str, Operation)> {
                 .build(),
         ),
         action("/admin/logout", "Log out"),
-        action("/admin/connect", "Start connecting (as GET /connect)"),
         action(
             "/admin/disconnect",
             "Forget the token set; signups keep queueing",
@@ -272,14 +275,31 @@ fn service_operations() -> Vec<(Method, &'static str, Operation)> {
         (
             Method::GET,
             "/connect",
-            admin("connection", "Connect to Constant Contact")
+            admin("connection", "The page with the Connect button")
                 .description(Some(
-                    "Starts the OAuth2 authorization code flow with PKCE: redirects the admin's \
-                     browser to Constant Contact and sets a cookie binding the flow to it.",
+                    "Changes nothing: shows which account is connected and a button that makes \
+                     the POST. A browser with Basic credentials gets a console session here.",
                 ))
-                .response("303", redirect("To Constant Contact's authorize endpoint"))
+                .response("200", html("the confirmation page"))
+                .response("303", redirect("a browser without a session: to /admin/login"))
                 .response("401", html("credentials missing or wrong (WWW-Authenticate: Basic)"))
                 .response("429", html("too many failed logins from this address (see Retry-After)"))
+                .response("503", html("client id or secret not configured, or the database is unavailable"))
+                .build(),
+        ),
+        (
+            Method::POST,
+            "/connect",
+            admin("connection", "Connect to Constant Contact")
+                .description(Some(
+                    "The Connect / Reconnect button: needs a session and its CSRF token (form \
+                     field `csrf`), from the same origin. Starts the OAuth2 authorization code \
+                     flow with PKCE: redirects the admin's browser to Constant Contact and sets a \
+                     cookie binding the flow to it.",
+                ))
+                .response("303", redirect("To Constant Contact's authorize endpoint"))
+                .response("401", html("credentials missing or wrong"))
+                .response("403", html("no session, a wrong CSRF token, or a cross-site request"))
                 .response("503", html("client id or secret not configured, or the database is unavailable"))
                 .build(),
         ),
@@ -403,144 +423,6 @@ fn http_method(method: &Method) -> HttpMethod {
         Method::TRACE => HttpMethod::Trace,
         ref other => panic!("OpenAPI has no operation for method {other}"),
     }
-}
-
-/// The component schemas, written as JSON Schema and checked by utoipa's model at build.
-fn schemas() -> Vec<(&'static str, Schema)> {
-    let string = json!({ "type": "string" });
-    let nullable_string = json!({ "type": ["string", "null"] });
-    let timestamp = json!({ "type": ["string", "null"], "format": "date-time" });
-    let count = json!({ "type": "integer", "minimum": 0 });
-    [
-        (
-            "SignupFields",
-            json!({
-                "type": "object",
-                "description": "Custom fields (as configured per form) and the CAPTCHA response field are also accepted.",
-                "required": ["email"],
-                "properties": {
-                    "email": { "type": "string", "maxLength": 50, "format": "email" },
-                    "first_name": { "type": "string", "maxLength": 50 },
-                    "last_name": { "type": "string", "maxLength": 50 },
-                    "phone": { "type": "string", "maxLength": 25 },
-                    "company": { "type": "string", "maxLength": 50 },
-                    "job_title": { "type": "string", "maxLength": 50 },
-                    "list": {
-                        "description": "Optional list ids the visitor chose (repeatable)",
-                        "oneOf": [
-                            { "type": "string", "format": "uuid" },
-                            { "type": "array", "items": { "type": "string", "format": "uuid" }, "maxItems": 50 }
-                        ]
-                    },
-                    "_ts": { "type": "string", "description": "The value from GET /signup/{form_id}/token" }
-                },
-                "additionalProperties": { "type": "string", "maxLength": 255 }
-            }),
-        ),
-        (
-            "SignupAccepted",
-            json!({
-                "type": "object",
-                "required": ["status", "id"],
-                "properties": {
-                    "status": { "type": "string", "enum": ["accepted"] },
-                    "id": { "type": "string", "format": "uuid" }
-                }
-            }),
-        ),
-        (
-            "Error",
-            json!({
-                "type": "object",
-                "required": ["error"],
-                "properties": {
-                    "error": {
-                        "type": "object",
-                        "required": ["code", "message", "field"],
-                        "properties": {
-                            "code": string, "message": string, "field": nullable_string
-                        }
-                    }
-                }
-            }),
-        ),
-        (
-            "FormToken",
-            json!({
-                "type": "object",
-                "required": ["field", "value", "min_submit_time_ms"],
-                "properties": {
-                    "field": { "type": "string", "enum": ["_ts"] },
-                    "value": string,
-                    "min_submit_time_ms": { "type": ["integer", "null"], "minimum": 0 }
-                }
-            }),
-        ),
-        (
-            "Health",
-            json!({
-                "type": "object",
-                "required": ["status"],
-                "properties": { "status": { "type": "string", "enum": ["ok"] } }
-            }),
-        ),
-        (
-            "Readiness",
-            json!({
-                "type": "object",
-                "description": "What an anonymous caller learns: ready, or not and why.",
-                "required": ["status"],
-                "properties": {
-                    "status": { "type": "string", "enum": ["ready", "not_ready"] },
-                    "reason": { "type": "string", "enum": ["database"] }
-                },
-                "additionalProperties": false
-            }),
-        ),
-        (
-            "Status",
-            json!({
-                "type": "object",
-                "required": ["connection", "queue", "api_usage", "database"],
-                "properties": {
-                    "connection": {
-                        "type": "object",
-                        "properties": {
-                            "state": { "type": "string", "enum": ["not_connected", "connected", "refreshing", "needs_reconnect"] },
-                            "reason": nullable_string,
-                            "account": nullable_string,
-                            "scopes": { "type": "array", "items": string },
-                            "access_token_expires_at": timestamp,
-                            "last_refresh_at": timestamp,
-                            "refresh_failures": count
-                        }
-                    },
-                    "queue": {
-                        "type": "object",
-                        "properties": {
-                            "pending": count, "failed": count, "delivered": count,
-                            "dead": count, "spam": count
-                        }
-                    },
-                    "api_usage": {
-                        "type": "object",
-                        "properties": {
-                            "day": { "type": "string", "format": "date" },
-                            "used": count, "limit": count
-                        }
-                    },
-                    "database": { "type": "string", "enum": ["ok", "unavailable"] }
-                }
-            }),
-        ),
-    ]
-    .into_iter()
-    .map(|(name, schema)| {
-        let schema = serde_json::from_value(schema)
-            .unwrap_or_else(|e| panic!("schema {name} is not valid for utoipa's model: {e}"));
-        (name, schema)
-    })
-    .collect()
 }
 
 #[cfg(test)]
