@@ -446,6 +446,12 @@ impl Server {
             sandbox_keys = ConstantContactConfig::sandbox_toml(sandbox),
             list = sandbox::GENERAL_INTEREST_LIST_ID,
         );
+        // The sandbox, like Constant Contact, sends codes only to a registered redirect URI.
+        sandbox.register_redirect_uri(
+            format!("http://127.0.0.1:{port}/oauth/callback")
+                .parse()
+                .unwrap(),
+        );
         let path = dir.join("ccbridge.toml");
         std::fs::write(&path, config).unwrap();
         let child = Command::new(binary)

@@ -65,6 +65,8 @@ async fn run_in(
         demo_sandbox: Some(sandbox_url.clone()),
         ..Dependencies::default()
     };
+    // The sandbox, like Constant Contact, sends codes only to a registered redirect URI.
+    sandbox.register_redirect_uri(config.server.redirect_uri());
     let app = Application::build_with(config, deps).await?;
     let server = tokio::spawn(app.run_until_stopped(shutdown.clone()));
 

@@ -213,6 +213,10 @@ impl<'a> AppOptions<'a> {
         if let Some(change) = self.configure {
             change(&mut config);
         }
+        if let Some(sandbox) = self.sandbox {
+            // Like Constant Contact, the sandbox sends codes only to a registered redirect URI.
+            sandbox.register_redirect_uri(config.server.redirect_uri());
+        }
         let (alerts, seen) = Alerts::recording();
         let deps = Dependencies {
             clock: self.clock,
@@ -535,6 +539,7 @@ impl Drop for Server {
 
 /// A config file's text for the real binary on `port` and `db_url`, connected to `sandbox`
 /// (`requests_per_second = 1000`), with extra keys for its `[constant_contact]` and `[delivery]`.
+/// Registers the binary's redirect URI with the sandbox.
 pub fn serve_config(
     port: u16,
     db_url: &str,
@@ -542,6 +547,11 @@ pub fn serve_config(
     constant_contact: &str,
     delivery: &str,
 ) -> String {
+    sandbox.register_redirect_uri(
+        format!("http://127.0.0.1:{port}/oauth/callback")
+            .parse()
+            .unwrap(),
+    );
     format!(
         r#"
         [server]
