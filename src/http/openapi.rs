@@ -161,7 +161,23 @@ fn console_operations() -> Vec<(Method, &'static str, Operation)> {
             "Forget the token set; signups keep queueing",
         ),
         action("/admin/signups/retry", "Requeue every dead signup"),
-        action("/admin/signups/{id}/retry", "Requeue one signup"),
+        {
+            let (method, path, mut operation) =
+                action("/admin/signups/{id}/retry", "Requeue one signup");
+            let id = ParameterBuilder::new()
+                .name("id")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some("The signup's id (a UUID, as the console lists it)"))
+                .schema(Some(string_schema()))
+                .build();
+            operation.parameters.get_or_insert_with(Vec::new).push(id);
+            operation.responses.responses.insert(
+                "404".to_owned(),
+                RefOr::T(html("no such signup (or not a UUID)")),
+            );
+            (method, path, operation)
+        },
         (
             Method::GET,
             "/metrics",
@@ -202,17 +218,17 @@ fn service_operations() -> Vec<(Method, &'static str, Operation)> {
                 ))
                 .response("202", json_response("Stored; will be delivered", "SignupAccepted"))
                 .response("303", redirect("Browser: to the success page, or to the error page with ?error=CODE"))
-                .response("400", error("malformed_body"))
-                .response("403", error("origin_not_allowed: posted from a page of another site"))
-                .response("404", error("unknown_form"))
-                .response("413", error("payload_too_large"))
-                .response("415", error("unsupported_media_type"))
+                .response("400", signup_error("malformed_body"))
+                .response("403", signup_error("origin_not_allowed: posted from a page of another site"))
+                .response("404", signup_error("unknown_form"))
+                .response("413", signup_error("payload_too_large"))
+                .response("415", signup_error("unsupported_media_type"))
                 .response(
                     "422",
-                    error("missing_field, invalid_email, field_too_long, invalid_characters, unknown_list, unknown_field, duplicate_field, invalid_type, unexpected_file, captcha_failed"),
+                    signup_error("missing_field, invalid_email, field_too_long, invalid_characters, unknown_list, unknown_field, duplicate_field, invalid_type, unexpected_file, captcha_failed"),
                 )
-                .response("429", error("rate_limited (see Retry-After)"))
-                .response("503", error("unavailable or captcha_unavailable: nothing was stored (see Retry-After)"))
+                .response("429", signup_error("rate_limited (see Retry-After)"))
+                .response("503", signup_error("unavailable or captcha_unavailable: nothing was stored (see Retry-After)"))
                 .build(),
         ),
         (
@@ -332,6 +348,7 @@ fn service_operations() -> Vec<(Method, &'static str, Operation)> {
             "/demo",
             public("demo", "A demo signup page (only under `ccbridge demo`)")
                 .response("200", html("the page"))
+                .response("404", html("not running under `ccbridge demo`"))
                 .build(),
         ),
     ]
@@ -393,6 +410,16 @@ fn one_of_json(description: &str, schemas: &[&str]) -> utoipa::openapi::Response
     ResponseBuilder::new()
         .description(description)
         .content("application/json", Content::new(Some(schema)))
+        .build()
+}
+
+/// A refused signup: JSON for a script, a page for a browser posting a form without `error_url`
+/// (with one, the browser gets a 303 instead).
+fn signup_error(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", content("Error"))
+        .content("text/html", Content::new(None::<Schema>))
         .build()
 }
 
