@@ -446,6 +446,12 @@ impl Server {
             sandbox_keys = ConstantContactConfig::sandbox_toml(sandbox),
             list = sandbox::GENERAL_INTEREST_LIST_ID,
         );
+        // The sandbox, like Constant Contact, sends codes only to a registered redirect URI.
+        sandbox.register_redirect_uri(
+            format!("http://127.0.0.1:{port}/oauth/callback")
+                .parse()
+                .unwrap(),
+        );
         let path = dir.join("ccbridge.toml");
         std::fs::write(&path, config).unwrap();
         let child = Command::new(binary)
@@ -469,9 +475,32 @@ impl Server {
             .build()
             .unwrap();
         let base = format!("http://127.0.0.1:{}", self.port);
-        let start = http
+        // The confirmation page (and a console session for its button), then the button.
+        let confirm = http
             .get(format!("{base}/connect"))
             .basic_auth("admin", Some(ADMIN_PASSWORD))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        let session = confirm.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let page = confirm.text().await.unwrap();
+        let csrf = page
+            .split(r#"name="csrf" value=""#)
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the /connect page has a CSRF token")
+            .to_owned();
+        let start = http
+            .post(format!("{base}/connect"))
+            .header("cookie", session)
+            .form(&[("csrf", csrf)])
             .send()
             .await
             .unwrap();

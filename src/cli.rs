@@ -71,6 +71,10 @@ pub enum Command {
         /// Requests per UTC day before 429 quota_exceeded.
         #[arg(long, default_value_t = 10_000)]
         requests_per_day: u32,
+        /// A redirect URI registered for the application (repeatable): like Constant Contact,
+        /// the sandbox sends codes only to a registered one, compared exactly.
+        #[arg(long = "redirect-uri", value_name = "URL", default_value = ccbridge_sandbox::DEFAULT_REDIRECT_URI)]
+        redirect_uris: Vec<url::Url>,
     },
     /// Load and validate the configuration, print a redacted summary, the redirect URI to register
     /// at Constant Contact and a warning for each piece still to set.
@@ -142,6 +146,7 @@ pub fn run(cli: Cli) -> ExitCode {
             consent,
             requests_per_second,
             requests_per_day,
+            redirect_uris,
         } => {
             let config = SandboxConfig {
                 expires_in,
@@ -149,6 +154,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 consent,
                 requests_per_second,
                 requests_per_day,
+                redirect_uris,
                 ..SandboxConfig::default()
             };
             runtime().and_then(|rt| rt.block_on(sandbox(listen, config)))

@@ -65,6 +65,8 @@ async fn run_in(
         demo_sandbox: Some(sandbox_url.clone()),
         ..Dependencies::default()
     };
+    // The sandbox, like Constant Contact, sends codes only to a registered redirect URI.
+    sandbox.register_redirect_uri(config.server.redirect_uri());
     let app = Application::build_with(config, deps).await?;
     let server = tokio::spawn(app.run_until_stopped(shutdown.clone()));
 
@@ -136,15 +138,38 @@ fn demo_config(
     Ok(config)
 }
 
-/// Walk the browser's path through the OAuth flow: `/connect` (as the admin) → the sandbox's
+/// Walk the browser's path through the OAuth flow: `/connect` and its button (as the admin) → the sandbox's
 /// authorize endpoint (auto-approve) → `/oauth/callback` with the browser cookie.
 async fn connect(addr: SocketAddr, admin_password: &str) -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
-    let start = http
+    // The confirmation page (and a console session for its button), then the button.
+    let confirm = http
         .get(format!("http://{addr}/connect"))
         .basic_auth("admin", Some(admin_password))
+        .header(reqwest::header::ACCEPT, "text/html")
+        .send()
+        .await?;
+    if confirm.status() != 200 {
+        bail!("GET /connect answered {}", confirm.status());
+    }
+    let session = header(&confirm, SET_COOKIE)?
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let page = confirm.text().await?;
+    let csrf = page
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .context("the /connect page has no CSRF token")?
+        .to_owned();
+    let start = http
+        .post(format!("http://{addr}/connect"))
+        .header(COOKIE, session)
+        .form(&[("csrf", csrf)])
         .send()
         .await?;
     if start.status() != 303 {

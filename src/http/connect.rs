@@ -1,10 +1,16 @@
 //! Connecting ccbridge to the site owner's Constant Contact account, once, in a browser.
 //!
-//! `GET /connect` (admin only) starts an authorization code flow with PKCE: a single-use `state`,
-//! expiring after ten minutes, stored server-side with the PKCE verifier and bound to the browser
-//! that started it by a cookie. `GET /oauth/callback` checks all three before exchanging the code,
-//! so a stranger can neither finish someone else's authorization nor connect their own account.
-//! Both routes are private (`Cache-Control: no-store`, set by the route table).
+//! Starting a connection replaces the stored one, so it is a state change and takes what every
+//! state change of the console takes: `POST /connect` from a console session with its CSRF token,
+//! same-origin. `GET /connect` (a bookmark, a link in an alert) only shows a confirmation page
+//! whose button makes that POST; a cross-site navigation can therefore no longer switch the
+//! bridge to whatever Constant Contact account the admin's browser is logged into.
+//!
+//! The POST starts an authorization code flow with PKCE: a single-use `state`, expiring after ten
+//! minutes, stored server-side with the PKCE verifier and bound to the browser that started it by
+//! a cookie. `GET /oauth/callback` checks all three before exchanging the code, so a stranger can
+//! neither finish someone else's authorization nor connect their own account. The routes are
+//! private (`Cache-Control: no-store`, set by the route table).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,7 +20,7 @@ use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::admin::session::{SessionOrBasic, cookie};
+use super::admin::session::{Admin, CSRF_FIELD, CsrfForm, cookie};
 use super::{AppState, pages};
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -67,9 +73,74 @@ impl Connector {
     }
 }
 
-/// `GET /connect`: for an admin with a console session or HTTP Basic credentials.
-pub async fn connect(_: SessionOrBasic, State(connector): State<Connector>) -> Response {
+/// `GET /connect`: the confirmation page, for an admin (console session, or HTTP Basic in a
+/// browser, which gets a session here so that the button works). Changes nothing.
+pub async fn confirm(admin: Admin, State(connector): State<Connector>) -> Response {
+    if !connector.config.constant_contact.is_configured() {
+        return admin.finish(ConnectError::NotConfigured);
+    }
+    let Some(csrf) = &admin.csrf else {
+        // A script with Basic credentials: it has no session, so no button would work for it.
+        return page(
+            StatusCode::OK,
+            "Connect",
+            "Connecting happens in a browser: open /connect or the console (/admin) in one and press Connect.",
+        );
+    };
+    let current = match connector.store.token_set().await {
+        Ok(Some(set)) => Some(
+            set.account_name
+                .unwrap_or_else(|| "a Constant Contact account".to_owned()),
+        ),
+        Ok(None) => None,
+        Err(error) => return ConnectError::StateUnreadable(error).into_response(),
+    };
+    admin.finish(confirmation_page(csrf, current.as_deref()))
+}
+
+/// The page with the one button that starts connecting (a POST with the session's CSRF token).
+fn confirmation_page(csrf: &str, current: Option<&str>) -> axum::response::Html<String> {
+    let replaces = match current {
+        Some(account) => format!(
+            "<p>ccbridge is connected to <strong>{}</strong> now; connecting replaces that connection with the account you log in to at Constant Contact.</p>",
+            pages::escape(account)
+        ),
+        None => "<p>ccbridge is not connected yet.</p>".to_owned(),
+    };
+    let body = format!(
+        "<h1>Connect to Constant Contact</h1>\n{replaces}\n<p>You will be sent to Constant Contact to log in and approve ccbridge, then back here.</p>\n\
+         <form method=\"post\" action=\"/connect\"><input type=\"hidden\" name=\"{CSRF_FIELD}\" value=\"{csrf}\"><button type=\"submit\" id=\"connect\">Connect</button></form>\n\
+         <p><a href=\"/admin\">Back to the admin console</a></p>",
+        csrf = pages::escape(csrf),
+    );
+    pages::layout("Connect", &body)
+}
+
+/// `POST /connect`: the console's Connect / Reconnect button and the confirmation page's: a
+/// session, its CSRF token, and a same-origin request.
+pub async fn connect(
+    State(connector): State<Connector>,
+    headers: HeaderMap,
+    _: CsrfForm,
+) -> Response {
+    if is_cross_site(&headers) {
+        tracing::warn!("a cross-site POST /connect was refused");
+        return page(
+            StatusCode::FORBIDDEN,
+            "Refused",
+            "Connecting must be started from ccbridge's own pages: use the Connect button in the console.",
+        );
+    }
     start_authorization(&connector).await
+}
+
+/// A browser says the request came from another site (`Sec-Fetch-Site`); older browsers send
+/// nothing, and the session cookie (`SameSite=Strict`) and the CSRF token still hold then.
+fn is_cross_site(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|site| !matches!(site, "same-origin" | "none"))
 }
 
 /// Why a connection was not started or not finished. Each becomes the page the admin sees, and
@@ -193,9 +264,8 @@ impl IntoResponse for ConnectError {
     }
 }
 
-/// Send the (already authenticated) admin's browser to the authorize endpoint. Also the console's
-/// Connect / Reconnect button.
-pub async fn start_authorization(state: &Connector) -> Response {
+/// Send the (already authenticated) admin's browser to the authorize endpoint.
+async fn start_authorization(state: &Connector) -> Response {
     match begin(state).await {
         Ok(redirect) => redirect,
         Err(error) => error.into_response(),

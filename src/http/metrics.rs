@@ -69,7 +69,7 @@ pub async fn scrape(State(state): State<Scrape>, headers: HeaderMap) -> Response
     }
 }
 
-fn bearer_matches(headers: &HeaderMap, expected: &str) -> bool {
+pub(super) fn bearer_matches(headers: &HeaderMap, expected: &str) -> bool {
     let Some(given) = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -168,7 +168,7 @@ impl Route {
 pub fn routes(demo_page: bool) -> Vec<Route> {
     let mut routes = vec![
         Route::public(Method::GET, "/healthz", health::healthz),
-        Route::public(Method::GET, "/readyz", health::readyz),
+        Route::private(Method::GET, "/readyz", health::readyz),
         Route::public(Method::POST, "/signup/{form_id}", signup::accept).with_own_deadline(),
         Route::public(Method::OPTIONS, "/signup/{form_id}", signup::preflight),
         Route::public(
@@ -177,7 +177,8 @@ pub fn routes(demo_page: bool) -> Vec<Route> {
             signup::thank_you,
         ),
         Route::private(Method::GET, "/signup/{form_id}/token", signup::timestamp),
-        Route::private(Method::GET, "/connect", connect::connect),
+        Route::private(Method::GET, "/connect", connect::confirm),
+        Route::private(Method::POST, "/connect", connect::connect),
         Route::private(Method::GET, "/oauth/callback", connect::callback),
         Route::public(Method::GET, "/openapi.json", openapi::serve),
         Route::private(Method::GET, "/metrics", metrics::scrape),

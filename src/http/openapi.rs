@@ -23,6 +23,10 @@ use utoipa::openapi::{
     RefOr, Required,
 };
 
+mod schemas;
+
+use schemas::schemas;
+
 const ADMIN_AUTH: &str = "admin";
 
 /// `GET /openapi.json`.
@@ -152,13 +156,28 @@ fn console_operations() -> Vec<(Method, &'static str, Operation)> {
                 .build(),
         ),
         action("/admin/logout", "Log out"),
-        action("/admin/connect", "Start connecting (as GET /connect)"),
         action(
             "/admin/disconnect",
             "Forget the token set; signups keep queueing",
         ),
         action("/admin/signups/retry", "Requeue every dead signup"),
-        action("/admin/signups/{id}/retry", "Requeue one signup"),
+        {
+            let (method, path, mut operation) =
+                action("/admin/signups/{id}/retry", "Requeue one signup");
+            let id = ParameterBuilder::new()
+                .name("id")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some("The signup's id (a UUID, as the console lists it)"))
+                .schema(Some(string_schema()))
+                .build();
+            operation.parameters.get_or_insert_with(Vec::new).push(id);
+            operation.responses.responses.insert(
+                "404".to_owned(),
+                RefOr::T(html("no such signup (or not a UUID)")),
+            );
+            (method, path, operation)
+        },
         (
             Method::GET,
             "/metrics",
@@ -199,17 +218,17 @@ fn service_operations() -> Vec<(Method, &'static str, Operation)> {
                 ))
                 .response("202", json_response("Stored; will be delivered", "SignupAccepted"))
                 .response("303", redirect("Browser: to the success page, or to the error page with ?error=CODE"))
-                .response("400", error("malformed_body"))
-                .response("403", error("origin_not_allowed: posted from a page of another site"))
-                .response("404", error("unknown_form"))
-                .response("413", error("payload_too_large"))
-                .response("415", error("unsupported_media_type"))
+                .response("400", signup_error("malformed_body"))
+                .response("403", signup_error("origin_not_allowed: posted from a page of another site"))
+                .response("404", signup_error("unknown_form"))
+                .response("413", signup_error("payload_too_large"))
+                .response("415", signup_error("unsupported_media_type"))
                 .response(
                     "422",
-                    error("missing_field, invalid_email, field_too_long, invalid_characters, unknown_list, unknown_field, duplicate_field, invalid_type, unexpected_file, captcha_failed, expired_timestamp"),
+                    signup_error("missing_field, invalid_email, field_too_long, invalid_characters, unknown_list, unknown_field, duplicate_field, invalid_type, unexpected_file, captcha_failed, expired_timestamp"),
                 )
-                .response("429", error("rate_limited (see Retry-After)"))
-                .response("503", error("unavailable or captcha_unavailable: nothing was stored (see Retry-After)"))
+                .response("429", signup_error("rate_limited (see Retry-After)"))
+                .response("503", signup_error("unavailable or captcha_unavailable: nothing was stored (see Retry-After)"))
                 .build(),
         ),
         (
@@ -260,24 +279,43 @@ fn service_operations() -> Vec<(Method, &'static str, Operation)> {
             "/readyz",
             public("operations", "Readiness and status")
                 .description(Some(
-                    "200 when the database accepts a write, 503 otherwise. The body is the status \
-                     shape shared with `ccbridge status --json`.",
+                    "200 when the database accepts a write, 503 otherwise; never 401. An anonymous \
+                     caller gets only `Readiness`; the admin (console session or HTTP Basic) and \
+                     the holder of `metrics.bearer_token` get the status shape shared with \
+                     `ccbridge status --json`.",
                 ))
-                .response("200", json_response("Ready", "Status"))
-                .response("503", json_response("Not ready", "Status"))
+                .response("200", one_of_json("Ready", &["Readiness", "Status"]))
+                .response("503", one_of_json("Not ready (the database refuses writes)", &["Readiness", "Status"]))
                 .build(),
         ),
         (
             Method::GET,
             "/connect",
-            admin("connection", "Connect to Constant Contact")
+            admin("connection", "The page with the Connect button")
                 .description(Some(
-                    "Starts the OAuth2 authorization code flow with PKCE: redirects the admin's \
-                     browser to Constant Contact and sets a cookie binding the flow to it.",
+                    "Changes nothing: shows which account is connected and a button that makes \
+                     the POST. A browser with Basic credentials gets a console session here.",
                 ))
-                .response("303", redirect("To Constant Contact's authorize endpoint"))
+                .response("200", html("the confirmation page"))
+                .response("303", redirect("a browser without a session: to /admin/login"))
                 .response("401", html("credentials missing or wrong (WWW-Authenticate: Basic)"))
                 .response("429", html("too many failed logins from this address (see Retry-After)"))
+                .response("503", html("client id or secret not configured, or the database is unavailable"))
+                .build(),
+        ),
+        (
+            Method::POST,
+            "/connect",
+            admin("connection", "Connect to Constant Contact")
+                .description(Some(
+                    "The Connect / Reconnect button: needs a session and its CSRF token (form \
+                     field `csrf`), from the same origin. Starts the OAuth2 authorization code \
+                     flow with PKCE: redirects the admin's browser to Constant Contact and sets a \
+                     cookie binding the flow to it.",
+                ))
+                .response("303", redirect("To Constant Contact's authorize endpoint"))
+                .response("401", html("credentials missing or wrong"))
+                .response("403", html("no session, a wrong CSRF token, or a cross-site request"))
                 .response("503", html("client id or secret not configured, or the database is unavailable"))
                 .build(),
         ),
@@ -310,6 +348,7 @@ fn service_operations() -> Vec<(Method, &'static str, Operation)> {
             "/demo",
             public("demo", "A demo signup page (only under `ccbridge demo`)")
                 .response("200", html("the page"))
+                .response("404", html("not running under `ccbridge demo`"))
                 .build(),
         ),
     ]
@@ -360,6 +399,30 @@ fn json_response(description: &str, schema: &str) -> utoipa::openapi::Response {
         .build()
 }
 
+/// A JSON answer whose body is one of `schemas` (which one depends on who asked).
+fn one_of_json(description: &str, schemas: &[&str]) -> utoipa::openapi::Response {
+    let refs: Vec<_> = schemas
+        .iter()
+        .map(|name| json!({ "$ref": format!("#/components/schemas/{name}") }))
+        .collect();
+    let schema: Schema =
+        serde_json::from_value(json!({ "oneOf": refs })).expect("a valid oneOf schema");
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", Content::new(Some(schema)))
+        .build()
+}
+
+/// A refused signup: JSON for a script, a page for a browser posting a form without `error_url`
+/// (with one, the browser gets a 303 instead).
+fn signup_error(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", content("Error"))
+        .content("text/html", Content::new(None::<Schema>))
+        .build()
+}
+
 fn error(description: &str) -> utoipa::openapi::Response {
     json_response(description, "Error")
 }
@@ -387,132 +450,6 @@ fn http_method(method: &Method) -> HttpMethod {
         Method::TRACE => HttpMethod::Trace,
         ref other => panic!("OpenAPI has no operation for method {other}"),
     }
-}
-
-/// The component schemas, written as JSON Schema and checked by utoipa's model at build.
-fn schemas() -> Vec<(&'static str, Schema)> {
-    let string = json!({ "type": "string" });
-    let nullable_string = json!({ "type": ["string", "null"] });
-    let timestamp = json!({ "type": ["string", "null"], "format": "date-time" });
-    let count = json!({ "type": "integer", "minimum": 0 });
-    [
-        (
-            "SignupFields",
-            json!({
-                "type": "object",
-                "description": "Custom fields (as configured per form) and the CAPTCHA response field are also accepted.",
-                "required": ["email"],
-                "properties": {
-                    "email": { "type": "string", "maxLength": 50, "format": "email" },
-                    "first_name": { "type": "string", "maxLength": 50 },
-                    "last_name": { "type": "string", "maxLength": 50 },
-                    "phone": { "type": "string", "maxLength": 25 },
-                    "company": { "type": "string", "maxLength": 50 },
-                    "job_title": { "type": "string", "maxLength": 50 },
-                    "list": {
-                        "description": "Optional list ids the visitor chose (repeatable)",
-                        "oneOf": [
-                            { "type": "string", "format": "uuid" },
-                            { "type": "array", "items": { "type": "string", "format": "uuid" }, "maxItems": 50 }
-                        ]
-                    },
-                    "_ts": { "type": "string", "description": "The value from GET /signup/{form_id}/token" }
-                },
-                "additionalProperties": { "type": "string", "maxLength": 255 }
-            }),
-        ),
-        (
-            "SignupAccepted",
-            json!({
-                "type": "object",
-                "required": ["status", "id"],
-                "properties": {
-                    "status": { "type": "string", "enum": ["accepted"] },
-                    "id": { "type": "string", "format": "uuid" }
-                }
-            }),
-        ),
-        (
-            "Error",
-            json!({
-                "type": "object",
-                "required": ["error"],
-                "properties": {
-                    "error": {
-                        "type": "object",
-                        "required": ["code", "message", "field"],
-                        "properties": {
-                            "code": string, "message": string, "field": nullable_string
-                        }
-                    }
-                }
-            }),
-        ),
-        (
-            "FormToken",
-            json!({
-                "type": "object",
-                "required": ["field", "value", "min_submit_time_ms", "max_age_ms"],
-                "properties": {
-                    "field": { "type": "string", "enum": ["_ts"] },
-                    "value": string,
-                    "min_submit_time_ms": { "type": ["integer", "null"], "minimum": 0 },
-                    "max_age_ms": { "type": "integer", "minimum": 0 }
-                }
-            }),
-        ),
-        (
-            "Health",
-            json!({
-                "type": "object",
-                "required": ["status"],
-                "properties": { "status": { "type": "string", "enum": ["ok"] } }
-            }),
-        ),
-        (
-            "Status",
-            json!({
-                "type": "object",
-                "required": ["connection", "queue", "api_usage", "database"],
-                "properties": {
-                    "connection": {
-                        "type": "object",
-                        "properties": {
-                            "state": { "type": "string", "enum": ["not_connected", "connected", "refreshing", "needs_reconnect"] },
-                            "reason": nullable_string,
-                            "account": nullable_string,
-                            "scopes": { "type": "array", "items": string },
-                            "access_token_expires_at": timestamp,
-                            "last_refresh_at": timestamp,
-                            "refresh_failures": count
-                        }
-                    },
-                    "queue": {
-                        "type": "object",
-                        "properties": {
-                            "pending": count, "failed": count, "delivered": count,
-                            "dead": count, "spam": count
-                        }
-                    },
-                    "api_usage": {
-                        "type": "object",
-                        "properties": {
-                            "day": { "type": "string", "format": "date" },
-                            "used": count, "limit": count
-                        }
-                    },
-                    "database": { "type": "string", "enum": ["ok", "unavailable"] }
-                }
-            }),
-        ),
-    ]
-    .into_iter()
-    .map(|(name, schema)| {
-        let schema = serde_json::from_value(schema)
-            .unwrap_or_else(|e| panic!("schema {name} is not valid for utoipa's model: {e}"));
-        (name, schema)
-    })
-    .collect()
 }
 
 #[cfg(test)]

@@ -83,12 +83,27 @@ impl Store {
 
     /// Forget the token set (Disconnect). Signups keep being accepted and wait for a new connection.
     /// Returns whether there was one.
+    /// The set's generation is kept (`token_generation`), so the next connection continues from
+    /// it: a refresh still in flight for this set can then never match the next one.
     pub async fn forget_token_set(&self) -> Result<bool, StoreError> {
-        let result = sqlx::query("delete from token_set where id = 1")
-            .execute(&self.pool)
+        let mut tx = self.begin_write().await?;
+        let result = async {
+            sqlx::query(
+                "insert into token_generation (id, generation)
+                 select 1, generation from token_set where id = 1
+                 on conflict (id) do update set generation = excluded.generation",
+            )
+            .execute(tx.conn())
             .await?;
+            let deleted = sqlx::query("delete from token_set where id = 1")
+                .execute(tx.conn())
+                .await?;
+            Ok::<_, StoreError>(deleted.rows_affected() == 1)
+        }
+        .await;
+        let forgotten = tx.finish(result).await?;
         self.clear_account_check().await?;
-        Ok(result.rows_affected() == 1)
+        Ok(forgotten)
     }
 
     /// Signups delivered at or after `since`.

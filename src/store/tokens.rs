@@ -141,7 +141,8 @@ impl Store {
 
     /// Store the token set from a completed authorization (a new connection or a reconnect).
     /// Replaces whatever was there, including a lease: the old refresh token is obsolete.
-    /// Returns the new generation.
+    /// Returns the new generation: one more than the set it replaces or, after a Disconnect, than
+    /// the forgotten one (`token_generation`), so generations never repeat.
     pub async fn save_authorized_token_set(
         &self,
         new: &NewTokenSet,
@@ -150,7 +151,9 @@ impl Store {
         let generation: (i64,) = sqlx::query_as(
             "insert into token_set (id, access_token, refresh_token, expires_at, scopes, generation,
                 obtained_at, obtained_by, refresh_failures, state, account_name)
-             values (1, $1, $2, $3, $4, 1, $5, 'authorization_code', 0, 'connected', $6)
+             values (1, $1, $2, $3, $4,
+                (select coalesce(max(generation), 0) + 1 from token_generation),
+                $5, 'authorization_code', 0, 'connected', $6)
              on conflict (id) do update set
                 access_token = excluded.access_token, refresh_token = excluded.refresh_token,
                 expires_at = excluded.expires_at, scopes = excluded.scopes,
@@ -236,6 +239,29 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Release a lease that ran out while `generation` is still the stored one: the refresh it
+    /// guarded never finished (its process was stopped or crashed). `true` for the one caller
+    /// that released it, so the interruption is reported once, however many processes notice.
+    pub async fn release_lapsed_refresh(
+        &self,
+        generation: i64,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "update token_set set refresh_failures = refresh_failures + 1,
+                refresh_started_at = null, refresh_owner = null, refresh_lease_until = null
+             where id = 1 and generation = $1 and refresh_owner = $2
+               and refresh_lease_until <= $3",
+        )
+        .bind(generation)
+        .bind(owner)
+        .bind(now.timestamp_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
     }
 
     /// Only a person can fix the connection now (e.g. `invalid_grant`). Signups keep queueing.

@@ -14,6 +14,7 @@
 //!   being accepted and queued whatever the connection's state.
 
 pub mod cipher;
+mod interrupted;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -110,7 +111,8 @@ struct Inner {
     flight: tokio::sync::Mutex<()>,
     /// Wakes the background task (a new connection, a refreshed set).
     wake: Notify,
-    /// A refresh was found interrupted at start; explains a following `invalid_grant`.
+    /// A refresh was found interrupted (its lease ran out without a new generation); explains a
+    /// following `invalid_grant`.
     interrupted: AtomicBool,
 }
 
@@ -312,6 +314,8 @@ impl TokenKeeper {
             if set.generation != generation {
                 return Ok(None);
             }
+            // Taking over a lapsed lease would hide the refresh it guarded: report that first.
+            self.notice_lapsed_refresh(&set).await?;
             let now = self.0.clock.now();
             let lease_until = now + to_chrono(self.0.settings.lease);
             if self
@@ -349,6 +353,8 @@ impl TokenKeeper {
             match self.0.store.finish_refresh(old.generation, &new).await {
                 Ok(true) => {
                     tracing::info!(generation = old.generation + 1, expires_at = %new.expires_at, "token set refreshed and committed");
+                    // An earlier interruption no longer explains a later invalid_grant.
+                    self.0.interrupted.store(false, Ordering::SeqCst);
                     self.0.wake.notify_one();
                     return Ok(AccessToken {
                         secret: grant.access_token.clone(),
@@ -472,51 +478,25 @@ impl TokenKeeper {
             Err(TokenError::NotConnected | TokenError::NeedsReconnect(_)) => return Ok(None),
             Err(other) => return Err(other),
         };
+        // Only while no refresh of ours is in flight: its own lease is not a lapsed one.
+        if let Ok(_flight) = self.0.flight.try_lock() {
+            self.notice_lapsed_refresh(&set).await?;
+        }
+        let now = self.0.clock.now();
         let due = self.due_at(&set);
-        if self.0.clock.now() < due {
-            return Ok(Some(due));
+        if now < due {
+            // While a lease is held (here or elsewhere), look again when it runs out: if no new
+            // generation came by then, the refresh was interrupted, and that is reported then.
+            let next = match set.refresh_lease_until {
+                Some(until) if until > now => due.min(until),
+                _ => due,
+            };
+            return Ok(Some(next));
         }
         let fresh = self.refresh(set.generation).await?;
         let set = self.usable_set().await?;
         debug_assert!(set.generation >= fresh.generation);
         Ok(Some(self.due_at(&set)))
-    }
-
-    /// At start: report a refresh that was in flight when its process stopped (a lease that ran out
-    /// without a result), and release that stale lease.
-    pub async fn report_interrupted_refresh(&self) -> Result<(), TokenError> {
-        let Some(set) = self.0.store.token_set().await? else {
-            return Ok(());
-        };
-        let Some(started) = set.refresh_started_at else {
-            return Ok(());
-        };
-        if set.refresh_in_flight(self.0.clock.now()) {
-            // A live lease may belong to another process (`ccbridge lists`, the old container of a
-            // rolling deploy) that is refreshing right now: releasing it would drop its rotated
-            // token set. If it was ours and we crashed, the lease runs out by itself.
-            tracing::info!(
-                owner = set.refresh_owner.as_deref(),
-                until = set.refresh_lease_until.map(|t| t.to_rfc3339()).as_deref(),
-                "a refresh lease is held; waiting for it"
-            );
-            return Ok(());
-        }
-        self.0.interrupted.store(true, Ordering::SeqCst);
-        self.0.alerts.raise(
-            AlertKind::RefreshInterrupted,
-            format!(
-                "A token refresh (generation {}, started {started} by {}) was in flight when ccbridge stopped. \
-                 If Constant Contact completed it, the stored refresh token has been rotated away and the next \
-                 refresh will fail with invalid_grant, needing a reconnect at /connect; otherwise it will simply succeed.",
-                set.generation,
-                set.refresh_owner.as_deref().unwrap_or("an unknown process"),
-            ),
-        );
-        if let Some(owner) = &set.refresh_owner {
-            self.0.store.release_refresh_after_failure(owner).await?;
-        }
-        Ok(())
     }
 
     fn max_sleep(&self) -> Duration {

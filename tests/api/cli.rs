@@ -119,7 +119,7 @@ async fn migrate_creates_the_database(backend: Backend) {
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert_eq!(versions, 7, "every migration applied");
+    assert_eq!(versions, 8, "every migration applied");
     pool.close().await;
 }
 

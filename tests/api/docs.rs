@@ -803,6 +803,7 @@ async fn the_readme_steps_put_a_form_on_a_site(backend: Backend) {
         format!("127.0.0.1:{port}"),
     );
     env.insert("CCBRIDGE__SERVER__PUBLIC_URL".into(), base.clone());
+    sandbox.register_redirect_uri(format!("{base}/oauth/callback").parse().unwrap());
     env.insert("CCBRIDGE__DATABASE__URL".into(), db);
     let sandbox_keys: toml::Table = ConstantContactConfig::sandbox_toml(&sandbox)
         .parse()

@@ -213,6 +213,10 @@ impl<'a> AppOptions<'a> {
         if let Some(change) = self.configure {
             change(&mut config);
         }
+        if let Some(sandbox) = self.sandbox {
+            // Like Constant Contact, the sandbox sends codes only to a registered redirect URI.
+            sandbox.register_redirect_uri(config.server.redirect_uri());
+        }
         let (alerts, seen) = Alerts::recording();
         let deps = Dependencies {
             clock: self.clock,
@@ -307,9 +311,21 @@ impl TestApp {
         assert!(page.contains("connected"), "{page}");
     }
 
+    /// The full status from `/readyz`, asked as the admin (an anonymous caller gets only
+    /// ready / not ready).
     pub async fn readyz(&self) -> Value {
-        let response = self.client.get(self.url("/readyz")).send().await.unwrap();
+        let response = self.readyz_as_admin().await;
         response.json().await.unwrap()
+    }
+
+    /// `GET /readyz` with the admin's credentials: the full status document.
+    pub async fn readyz_as_admin(&self) -> reqwest::Response {
+        self.client
+            .get(self.url("/readyz"))
+            .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn post_json(&self, form: &str, body: &Value) -> reqwest::Response {
@@ -363,14 +379,46 @@ impl TestApp {
     }
 }
 
-/// The browser's walk through the OAuth flow against the ccbridge at `base` (e.g. `http://127.0.0.1:8080`).
-pub async fn connect_at(http: &reqwest::Client, base: &str) -> reqwest::Response {
-    let start = http
+/// Start connecting as the admin's browser does: `GET /connect` with Basic credentials (the
+/// confirmation page, and a console session for its button), then the button (`POST /connect`
+/// with the session's CSRF token). Returns the POST's answer (a 303 to the authorize endpoint).
+pub async fn start_connect(http: &reqwest::Client, base: &str) -> reqwest::Response {
+    let confirm = http
         .get(format!("{base}/connect"))
         .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+        .header("accept", "text/html")
         .send()
         .await
         .unwrap();
+    assert_eq!(
+        confirm.status(),
+        200,
+        "/connect shows the confirmation page"
+    );
+    let session = cookie_pair(&confirm);
+    let page = confirm.text().await.unwrap();
+    http.post(format!("{base}/connect"))
+        .header("cookie", session)
+        .form(&[("csrf", csrf_in(&page))])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The CSRF token in a page's form.
+pub fn csrf_in(page: &str) -> String {
+    let marker = r#"name="csrf" value=""#;
+    let start = page
+        .find(marker)
+        .unwrap_or_else(|| panic!("no CSRF field in {page}"))
+        + marker.len();
+    let len = page[start..].find('"').expect("the value ends");
+    page[start..start + len].to_owned()
+}
+
+/// The browser's walk through the OAuth flow against the ccbridge at `base` (e.g. `http://127.0.0.1:8080`).
+pub async fn connect_at(http: &reqwest::Client, base: &str) -> reqwest::Response {
+    let start = start_connect(http, base).await;
     assert_eq!(
         start.status(),
         303,
@@ -491,6 +539,7 @@ impl Drop for Server {
 
 /// A config file's text for the real binary on `port` and `db_url`, connected to `sandbox`
 /// (`requests_per_second = 1000`), with extra keys for its `[constant_contact]` and `[delivery]`.
+/// Registers the binary's redirect URI with the sandbox.
 pub fn serve_config(
     port: u16,
     db_url: &str,
@@ -498,6 +547,11 @@ pub fn serve_config(
     constant_contact: &str,
     delivery: &str,
 ) -> String {
+    sandbox.register_redirect_uri(
+        format!("http://127.0.0.1:{port}/oauth/callback")
+            .parse()
+            .unwrap(),
+    );
     format!(
         r#"
         [server]

@@ -44,7 +44,15 @@ pub struct SandboxConfig {
     pub custom_fields: Vec<SandboxCustomField>,
     /// Faults active from the start. Default none.
     pub faults: Faults,
+    /// The application's registered redirect URIs: the authorize endpoint accepts only these
+    /// (compared exactly, as Constant Contact does). More can be registered while it runs
+    /// (`Sandbox::register_redirect_uri`). Default: `http://localhost:8080/oauth/callback`, the
+    /// redirect URI of ccbridge's default `server.public_url`.
+    pub redirect_uris: Vec<Url>,
 }
+
+/// The redirect URI registered by default: ccbridge's with its default `server.public_url`.
+pub const DEFAULT_REDIRECT_URI: &str = "http://localhost:8080/oauth/callback";
 
 #[derive(Clone, Debug)]
 pub struct SandboxList {
@@ -84,6 +92,7 @@ impl Default for SandboxConfig {
                 name: "favorite_topic".to_owned(),
             }],
             faults: Faults::default(),
+            redirect_uris: vec![Url::parse(DEFAULT_REDIRECT_URI).expect("a valid literal URL")],
         }
     }
 }

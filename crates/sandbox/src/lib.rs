@@ -49,8 +49,8 @@ use ccbridge_clock::{SharedClock, SystemClock};
 
 pub use captcha::CAPTCHA_SECRET;
 pub use config::{
-    EVENTS_LIST_ID, FAVORITE_TOPIC_FIELD_ID, GENERAL_INTEREST_LIST_ID, PRODUCT_NEWS_LIST_ID,
-    SandboxConfig, SandboxCustomField, SandboxList,
+    DEFAULT_REDIRECT_URI, EVENTS_LIST_ID, FAVORITE_TOPIC_FIELD_ID, GENERAL_INTEREST_LIST_ID,
+    PRODUCT_NEWS_LIST_ID, SandboxConfig, SandboxCustomField, SandboxList,
 };
 pub use faults::Faults;
 
@@ -118,6 +118,8 @@ pub(crate) struct Shared {
     pub contacts: Mutex<contacts::ContactBook>,
     pub limits: Mutex<limits::Limits>,
     pub faults: Mutex<faults::FaultState>,
+    /// The redirect URIs registered for the application (see `SandboxConfig::redirect_uris`).
+    pub redirect_uris: Mutex<Vec<Url>>,
     /// Cancelled at shutdown, so requests sleeping in injected latency give up.
     pub stop: CancellationToken,
 }
@@ -128,12 +130,14 @@ impl Shared {
         let grants = grants::Grants::new(config.expires_in, config.rotating_refresh_tokens);
         let limits = limits::Limits::new(config.requests_per_second, config.requests_per_day);
         let faults = faults::FaultState::new(config.faults.clone());
+        let redirect_uris = Mutex::new(config.redirect_uris.clone());
         let settings = config::Settings::new(config, addr, now)?;
         Ok(Self {
             settings,
             clock,
             stats: Mutex::new(SandboxStats::default()),
             grants: Mutex::new(grants),
+            redirect_uris,
             consents: Mutex::new(oauth::PendingConsents::default()),
             contacts: Mutex::new(contacts::ContactBook::default()),
             limits: Mutex::new(limits),
@@ -251,6 +255,20 @@ impl Sandbox {
     /// Replace the active faults (counters start over from the given values).
     pub fn set_faults(&self, faults: Faults) {
         lock(&self.shared.faults).set(faults);
+    }
+
+    /// Register another redirect URI for the application, as the developer portal does (the
+    /// authorize endpoint accepts only registered ones). Registering one twice changes nothing.
+    pub fn register_redirect_uri(&self, uri: Url) {
+        let mut registered = lock(&self.shared.redirect_uris);
+        if !registered.contains(&uri) {
+            registered.push(uri);
+        }
+    }
+
+    /// The registered redirect URIs, in the order they were registered.
+    pub fn redirect_uris(&self) -> Vec<Url> {
+        lock(&self.shared.redirect_uris).clone()
     }
 
     /// The account admin revoked the app: every refresh token answers `invalid_grant` and every

@@ -24,7 +24,6 @@ use axum::response::{Html, IntoResponse, Response};
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use super::connect::{self, Connector};
 use super::{AppState, DemoMode, Route, no_store, pages};
 use crate::alerts::{AlertKind, Alerts};
 use crate::clock::SharedClock;
@@ -49,7 +48,6 @@ pub fn routes() -> Vec<Route> {
         Route::private(Method::GET, "/admin/login", login_page),
         Route::private(Method::POST, "/admin/login", login),
         Route::private(Method::POST, "/admin/logout", logout),
-        Route::private(Method::POST, "/admin/connect", connect),
         Route::private(Method::POST, "/admin/disconnect", disconnect),
         Route::private(Method::GET, "/admin/signups", signups),
         Route::private(Method::POST, "/admin/signups/retry", retry_all),
@@ -252,11 +250,6 @@ async fn logout(State(sessions): State<Sessions>, form: CsrfForm) -> Response {
     let mut response = see_other("/admin/login");
     response.headers_mut().insert(SET_COOKIE, clear);
     response
-}
-
-/// `POST /admin/connect`: the Connect / Reconnect button; the same flow as `GET /connect`.
-async fn connect(State(connector): State<Connector>, _: CsrfForm) -> Response {
-    connect::start_authorization(&connector).await
 }
 
 /// `POST /admin/disconnect`: forget the token set. Signups keep being accepted and queued.

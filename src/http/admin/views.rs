@@ -220,7 +220,7 @@ pub fn overview(
         } else {
             "Reconnect"
         };
-        body.push_str(&post_button(admin, "/admin/connect", label, "connect"));
+        body.push_str(&post_button(admin, "/connect", label, "connect"));
         if c.state != "not_connected" {
             body.push_str(&post_button(
                 admin,

@@ -9,7 +9,8 @@ use serde_json::json;
 
 use crate::database::Backend;
 use crate::helpers::{
-    ADMIN_USER, AppOptions, TestApp, cookie_pair, fast_sandbox, list_count, sandbox,
+    ADMIN_PASSWORD, ADMIN_USER, AppOptions, TestApp, cookie_pair, csrf_in, fast_sandbox,
+    list_count, sandbox, start_connect,
 };
 
 backends!(the_admin_connects_and_readyz_reports_the_account: sqlite, postgres);
@@ -71,15 +72,89 @@ async fn connect_without_admin_credentials_is_401_and_reveals_nothing(backend: B
     app.stop().await;
 }
 
-/// Start an authorization and return (cookie, callback URL with code and state).
-async fn authorize(app: &TestApp) -> (String, String) {
-    let start = app
+backends!(a_cross_site_get_of_connect_changes_nothing_and_only_a_same_origin_post_with_the_token_starts: sqlite, postgres);
+async fn a_cross_site_get_of_connect_changes_nothing_and_only_a_same_origin_post_with_the_token_starts(
+    backend: Backend,
+) {
+    let sandbox = fast_sandbox().await;
+    let app = AppOptions::against(backend, &sandbox, "").spawn().await;
+    app.connect_ok().await;
+    let connected = app.store.token_set().await.unwrap().unwrap();
+    // What a link or an auto-submitting page on another site makes the admin's browser send: a
+    // top-level navigation carrying the Basic credentials the browser remembers.
+    let navigation = app
         .client
         .get(app.url("/connect"))
-        .basic_auth(ADMIN_USER, Some(crate::helpers::ADMIN_PASSWORD))
+        .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+        .header("accept", "text/html")
+        .header("sec-fetch-site", "cross-site")
         .send()
         .await
         .unwrap();
+
+    assert_eq!(
+        navigation.status(),
+        200,
+        "a confirmation page, not a redirect"
+    );
+    assert!(navigation.headers().get("location").is_none());
+    let session = cookie_pair(&navigation);
+    assert!(session.starts_with("ccbridge_admin="), "{session}");
+    let page = navigation.text().await.unwrap();
+    assert!(
+        page.contains(r#"<form method="post" action="/connect">"#),
+        "{page}"
+    );
+    assert!(page.contains("replaces that connection"), "{page}");
+    let csrf = csrf_in(&page);
+    let post = |token: Option<&str>, site: &str| {
+        let mut request = app
+            .client
+            .post(app.url("/connect"))
+            .header("cookie", &session)
+            .header("sec-fetch-site", site);
+        if let Some(token) = token {
+            request = request.form(&[("csrf", token)]);
+        }
+        request.send()
+    };
+    let without_token = post(None, "cross-site").await.unwrap();
+    let forged_token = post(Some("forged"), "cross-site").await.unwrap();
+    let from_another_site = post(Some(&csrf), "cross-site").await.unwrap();
+    let basic_only = app
+        .client
+        .post(app.url("/connect"))
+        .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    for (what, response) in [
+        ("no token", without_token),
+        ("a forged token", forged_token),
+        ("a cross-site request", from_another_site),
+        ("Basic credentials alone", basic_only),
+    ] {
+        assert_eq!(response.status(), 403, "{what}");
+        assert!(response.headers().get("location").is_none(), "{what}");
+    }
+    let unchanged = app.store.token_set().await.unwrap().unwrap();
+    assert_eq!(unchanged.generation, connected.generation);
+    assert_eq!(sandbox.stats().codes_exchanged, 1, "no new authorization");
+
+    let button = post(Some(&csrf), "same-origin").await.unwrap();
+
+    assert_eq!(button.status(), 303);
+    let authorize = button.headers()["location"].to_str().unwrap();
+    assert!(
+        authorize.starts_with(sandbox.authorize_url().as_str()),
+        "{authorize}"
+    );
+    app.stop().await;
+}
+
+/// Start an authorization and return (cookie, callback URL with code and state).
+async fn authorize(app: &TestApp) -> (String, String) {
+    let start = start_connect(&app.client, &app.url("")).await;
     let cookie = cookie_pair(&start);
     let authorize = start.headers()["location"].to_str().unwrap().to_owned();
     let approved = app.client.get(&authorize).send().await.unwrap();
@@ -229,13 +304,7 @@ async fn a_public_url_with_a_path_prefix_still_connects(backend: Backend) {
     let sandbox = fast_sandbox().await;
     let app = AppOptions::against(backend, &sandbox, "").spawn().await;
     // Behind a reverse proxy that strips /forms, the redirect URI and the cookie carry the prefix.
-    let start = app
-        .client
-        .get(app.url("/connect"))
-        .basic_auth(ADMIN_USER, Some(crate::helpers::ADMIN_PASSWORD))
-        .send()
-        .await
-        .unwrap();
+    let start = start_connect(&app.client, &app.url("")).await;
     let cookie = start.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.contains("Path=/oauth/callback;"), "{cookie}");
     assert!(

@@ -126,7 +126,7 @@ async fn a_lost_database_gets_503s_and_the_service_recovers_by_itself(backend: B
             started.elapsed()
         );
     }
-    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let ready = app.readyz_as_admin().await;
     assert_eq!(ready.status(), 503);
     assert_eq!(
         ready.json::<Value>().await.unwrap()["database"],

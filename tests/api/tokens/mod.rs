@@ -3,6 +3,8 @@
 //! an invalid grant reported as needing a reconnect (`ccbridge status --json`, exit code 2).
 
 mod cipher;
+mod generation;
+mod interrupted;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -207,7 +209,7 @@ async fn invalid_grant_means_needs_reconnect_while_signups_are_still_accepted_un
         matches!(result, Err(TokenError::NeedsReconnect(ref r)) if r == "invalid_grant"),
         "{result:?}"
     );
-    let readyz = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let readyz = app.readyz_as_admin().await;
     assert_eq!(
         readyz.status(),
         200,

@@ -104,16 +104,43 @@ fn trusted_redirect(shared: &Shared, params: &Params) -> Result<Url, String> {
     let Some(raw) = params.get("redirect_uri") else {
         return Err("The redirect_uri parameter is missing.".into());
     };
-    match Url::parse(raw) {
+    let url = match Url::parse(raw) {
         Ok(url)
             if matches!(url.scheme(), "http" | "https")
                 && url.has_host()
                 && url.fragment().is_none() =>
         {
-            Ok(url)
+            url
         }
-        _ => Err("The redirect_uri must be an absolute http(s) URL without a fragment.".into()),
+        _ => {
+            return Err(
+                "The redirect_uri must be an absolute http(s) URL without a fragment.".into(),
+            );
+        }
+    };
+    registered_redirect(shared, raw, url)
+}
+
+/// Like Constant Contact, only a redirect URI registered for the application is trusted, compared
+/// exactly: a code is never sent anywhere else. The page says what was expected, because a
+/// redirect URI that does not match is the most common mistake when connecting.
+fn registered_redirect(shared: &Shared, raw: &str, url: Url) -> Result<Url, String> {
+    let registered = lock(&shared.redirect_uris);
+    if registered.iter().any(|uri| uri.as_str() == raw) {
+        return Ok(url);
     }
+    let expected = if registered.is_empty() {
+        "no redirect URI is registered".to_owned()
+    } else {
+        let list: Vec<String> = registered.iter().map(|uri| format!("'{uri}'")).collect();
+        format!("the registered redirect URI is {}", list.join(" or "))
+    };
+    Err(format!(
+        "The redirect_uri '{raw}' is not registered for this application: {expected}. \
+         It must match exactly (scheme, host, port, path, trailing slash). ccbridge sends \
+         server.public_url + /oauth/callback: fix server.public_url, or register that URI \
+         (ccbridge sandbox --redirect-uri URL)."
+    ))
 }
 
 /// Everything else about the request; these errors go back to the (trusted) redirect URI.

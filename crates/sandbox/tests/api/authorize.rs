@@ -33,6 +33,57 @@ async fn an_unknown_client_or_a_bad_redirect_uri_gets_an_error_page_and_no_redir
 }
 
 #[tokio::test]
+async fn only_a_registered_redirect_uri_gets_a_code_and_the_page_says_which_one_is_expected() {
+    let sandbox = spawn_sandbox().await;
+    // The usual mistakes: another port, a trailing slash, http for https, another host.
+    let unregistered = [
+        "http://127.0.0.1:10/oauth/callback",
+        "http://127.0.0.1:9/oauth/callback/",
+        "https://127.0.0.1:9/oauth/callback",
+        "http://localhost:9/oauth/callback",
+        "https://attacker.example/oauth/callback",
+    ];
+    for uri in unregistered {
+        let response = sandbox
+            .get(sandbox.authorize_url(&[("redirect_uri", Some(uri))]))
+            .await;
+
+        assert_eq!(response.status(), 400, "{uri}");
+        assert!(response.headers().get("location").is_none(), "{uri}");
+        let page = response.text().await.unwrap();
+        assert!(page.contains("is not registered"), "{uri}: {page}");
+        assert!(
+            page.contains(REDIRECT_URI),
+            "{uri}: the page names the expected URI: {page}"
+        );
+    }
+
+    let other = "http://127.0.0.1:10/oauth/callback";
+    sandbox
+        .sandbox
+        .register_redirect_uri(other.parse().unwrap());
+    let registered = sandbox
+        .get(sandbox.authorize_url(&[("redirect_uri", Some(other))]))
+        .await;
+
+    assert_eq!(registered.status(), 302);
+    assert!(location(&registered).as_str().starts_with(other));
+}
+
+#[tokio::test]
+async fn by_default_the_redirect_uri_of_ccbridges_default_public_url_is_registered() {
+    let sandbox = spawn_sandbox().await;
+
+    assert_eq!(
+        sandbox.sandbox.redirect_uris(),
+        vec![
+            ccbridge_sandbox::DEFAULT_REDIRECT_URI.parse().unwrap(),
+            REDIRECT_URI.parse().unwrap()
+        ]
+    );
+}
+
+#[tokio::test]
 async fn other_authorize_errors_go_back_to_the_redirect_uri_with_the_state() {
     let sandbox = spawn_sandbox().await;
     let cases = [

@@ -52,6 +52,7 @@ pub async fn spawn_sandbox_with(config: SandboxConfig) -> TestSandbox {
     )
     .await
     .expect("the sandbox starts");
+    sandbox.register_redirect_uri(REDIRECT_URI.parse().unwrap());
     TestSandbox {
         sandbox,
         clock,

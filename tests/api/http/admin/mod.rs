@@ -79,7 +79,7 @@ const PAGES: [&str; 3] = ["/admin", "/admin/signups", "/admin/forms"];
 fn posts(id: &str) -> Vec<String> {
     vec![
         "/admin/logout".into(),
-        "/admin/connect".into(),
+        "/connect".into(),
         "/admin/disconnect".into(),
         "/admin/signups/retry".into(),
         format!("/admin/signups/{id}/retry"),

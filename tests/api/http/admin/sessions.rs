@@ -161,10 +161,8 @@ async fn connect_accepts_a_console_session_as_well_as_basic_credentials(backend:
         .send()
         .await
         .unwrap();
-    assert_eq!(via_get.status(), 303);
-    let via_button = session
-        .post(&app, "/admin/connect", Some(&session.csrf))
-        .await;
+    assert_eq!(via_get.status(), 200, "the confirmation page");
+    let via_button = session.post(&app, "/connect", Some(&session.csrf)).await;
     assert_eq!(via_button.status(), 303);
     let authorize = via_button.headers()["location"].to_str().unwrap();
     assert!(authorize.starts_with(sandbox.authorize_url().as_str()));
