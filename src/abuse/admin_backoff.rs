@@ -35,8 +35,6 @@ pub enum Refusal {
     Wait(Duration),
     /// The client has a failure and another attempt still being checked.
     Busy,
-    /// The attempt could not be counted (the database is unavailable): nothing is checked.
-    Unavailable(StoreError),
 }
 
 pub struct AdminBackoff {
@@ -113,7 +111,26 @@ impl AdminBackoff {
                     client,
                 })
             }
-            Err(error) => Err(Refusal::Unavailable(error)),
+            Err(error) => {
+                // The shared count is out of reach (the database is down or locked): this
+                // process's own count still holds the line, and the console stays usable to see
+                // the outage. Replicas each count alone until the database is back.
+                tracing::warn!(%error, "admin login attempt counted in this process only");
+                let row = self
+                    .local(client, |local| local.seen)
+                    .unwrap_or_else(|| fresh_record(now));
+                let (seen, admitted) = self.admit(row, counted_here, now);
+                self.local(client, |local| {
+                    local.seen = seen;
+                    if admitted.is_ok() {
+                        local.counted += 1;
+                    }
+                });
+                admitted.map(|()| Attempt {
+                    backoff: self,
+                    client,
+                })
+            }
         }
     }
 
@@ -205,6 +222,15 @@ impl AdminBackoff {
     }
 }
 
+/// A client with no attempts yet.
+fn fresh_record(now: DateTime<Utc>) -> LoginAttempts {
+    LoginAttempts {
+        count: 0,
+        last: now,
+        locked_until: None,
+    }
+}
+
 fn is_waiting(seen: Option<LoginAttempts>, now: DateTime<Utc>) -> bool {
     seen.and_then(|seen| seen.locked_until)
         .is_some_and(|until| until > now)
@@ -221,16 +247,30 @@ impl Attempt<'_> {
     ) -> Result<Option<Duration>, StoreError> {
         let backoff = self.backoff;
         let _write = backoff.writes.acquire().await;
-        let (seen, wait) = store
+        let settle = |row: LoginAttempts| {
+            if failed {
+                backoff.failed(row, now)
+            } else {
+                (backoff.uncounted(row), None)
+            }
+        };
+        let changed = store
             .change_admin_attempts(&self.client.to_string(), now, |row| {
-                let (new, wait) = if failed {
-                    backoff.failed(row, now)
-                } else {
-                    (backoff.uncounted(row), None)
-                };
+                let (new, wait) = settle(row);
                 (new, (new, wait))
             })
-            .await?;
+            .await;
+        let (seen, wait) = match changed {
+            Ok(settled) => settled,
+            Err(error) => {
+                // As in `begin`: settled in this process's own count while the database is away.
+                tracing::warn!(%error, "admin login attempt settled in this process only");
+                let row = backoff
+                    .local(self.client, |local| local.seen)
+                    .unwrap_or_else(|| fresh_record(now));
+                settle(row)
+            }
+        };
         backoff.local(self.client, |local| local.seen = seen);
         Ok(wait)
     }

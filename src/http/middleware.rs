@@ -62,10 +62,6 @@ pub async fn admin_backoff(State(state): State<Backoff>, request: Request, next:
         Ok(attempt) => attempt,
         Err(Refusal::Wait(wait)) => return too_many_failures(wait),
         Err(Refusal::Busy) => return one_at_a_time(),
-        Err(Refusal::Unavailable(error)) => {
-            tracing::error!(%error, "admin login attempt could not be counted; refused");
-            return no_store(unavailable());
-        }
     };
     let response = next.run(request).await;
     let failed = response.extensions().get::<AdminAuthFailed>().is_some();
@@ -110,22 +106,6 @@ fn refused(seconds: u64, message: &str) -> Response {
         .headers_mut()
         .insert(RETRY_AFTER, HeaderValue::from(seconds));
     no_store(response)
-}
-
-fn unavailable() -> Response {
-    let mut response = (
-        StatusCode::SERVICE_UNAVAILABLE,
-        pages::notice(
-            "Try again",
-            "Try again",
-            "The database is unavailable right now.",
-        ),
-    )
-        .into_response();
-    response
-        .headers_mut()
-        .insert(RETRY_AFTER, HeaderValue::from_static("5"));
-    response
 }
 
 /// Security headers on every answer (`abuse::headers`).
