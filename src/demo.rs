@@ -78,7 +78,7 @@ async fn run_in(
     println!("ccbridge demo is running (no Constant Contact account involved).");
     println!("  Demo signup form:        http://{addr}/demo");
     println!("  Contacts arrive here:    {sandbox_url}   (the built-in Constant Contact sandbox)");
-    println!("  Status (JSON):           http://{addr}/readyz");
+    println!("  Status (JSON, as admin): http://{addr}/readyz");
     println!(
         "  Database:                {}",
         dir.join("ccbridge.db").display()
