@@ -95,43 +95,29 @@ impl AdminBackoff {
         let decision = store
             .change_admin_attempts(&client.to_string(), now, |row| {
                 let (new, admitted) = self.admit(row, counted_here, now);
-                ((new), (new, admitted))
+                (new, (new, admitted))
             })
             .await;
-        match decision {
-            Ok((seen, admitted)) => {
-                self.local(client, |local| {
-                    local.seen = seen;
-                    if admitted.is_ok() {
-                        local.counted += 1;
-                    }
-                });
-                admitted.map(|()| Attempt {
-                    backoff: self,
-                    client,
-                })
+        let (seen, admitted) = decision.unwrap_or_else(|error| {
+            // The shared count is out of reach (the database is down or locked): this
+            // process's own count still holds the line, and the console stays usable to see
+            // the outage. Replicas each count alone until the database is back.
+            tracing::warn!(%error, "admin login attempt counted in this process only");
+            let row = self
+                .local(client, |local| local.seen)
+                .unwrap_or_else(|| fresh_record(now));
+            self.admit(row, counted_here, now)
+        });
+        self.local(client, |local| {
+            local.seen = seen;
+            if admitted.is_ok() {
+                local.counted += 1;
             }
-            Err(error) => {
-                // The shared count is out of reach (the database is down or locked): this
-                // process's own count still holds the line, and the console stays usable to see
-                // the outage. Replicas each count alone until the database is back.
-                tracing::warn!(%error, "admin login attempt counted in this process only");
-                let row = self
-                    .local(client, |local| local.seen)
-                    .unwrap_or_else(|| fresh_record(now));
-                let (seen, admitted) = self.admit(row, counted_here, now);
-                self.local(client, |local| {
-                    local.seen = seen;
-                    if admitted.is_ok() {
-                        local.counted += 1;
-                    }
-                });
-                admitted.map(|()| Attempt {
-                    backoff: self,
-                    client,
-                })
-            }
-        }
+        });
+        admitted.map(|()| Attempt {
+            backoff: self,
+            client,
+        })
     }
 
     /// A refusal that this process's last view of the client already implies: it is waiting,
