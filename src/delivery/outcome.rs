@@ -18,6 +18,11 @@ const THROTTLED_RETRY: chrono::Duration = chrono::Duration::seconds(1);
 /// A 403 (scope, privilege or a deactivated app) needs a human; look again this often.
 const FORBIDDEN_PAUSE: chrono::Duration = chrono::Duration::minutes(15);
 
+/// Without a fresh token (a refresh failing), deliveries look again this soon.
+const NO_TOKEN_PAUSE: chrono::Duration = chrono::Duration::seconds(10);
+/// When the token set could not be read (the database busy or briefly away).
+const STORE_BLIP_PAUSE: chrono::Duration = chrono::Duration::seconds(1);
+
 /// A settle decision that owns its strings (the store takes borrowed ones).
 pub(super) enum Owned {
     Failed { error: String, next: DateTime<Utc> },
@@ -37,9 +42,14 @@ impl DeliveryWorker {
                 (Owned::Release { next: now }, Delivery::Paused(pause))
             }
             other => {
-                // The keeper retries refreshes itself; look again a little later.
+                // The keeper retries refreshes itself; look again a little later. A database
+                // that did not answer in time is a blip, not a refresh in trouble: look again soon.
                 tracing::warn!(error = %other, "no token for delivery right now");
-                let until = now + chrono::Duration::seconds(10);
+                let wait = match other {
+                    TokenError::Store(_) => STORE_BLIP_PAUSE,
+                    _ => NO_TOKEN_PAUSE,
+                };
+                let until = now + wait;
                 (
                     Owned::Release { next: until },
                     Delivery::Paused(Pause::Until {
