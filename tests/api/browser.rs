@@ -320,6 +320,11 @@ async fn the_admin_logs_in_presses_connect_approves_and_sees_connected(backend: 
         log_in(&browser, &app).await;
         let overview = wait_for_text(&browser, "Not connected").await;
         assert!(!overview.contains("id=\"disconnect\""));
+        // Everything else is set up: the checklist asks only for the connection.
+        assert!(
+            overview.contains("id=\"setup\"") && overview.contains("press Connect below"),
+            "{overview}"
+        );
 
         click(&browser, "connect").await;
         // The sandbox's consent page, as Constant Contact's would be.
@@ -347,9 +352,30 @@ async fn the_admin_logs_in_presses_connect_approves_and_sees_connected(backend: 
             .await
             .unwrap();
         assert_eq!(state, "Connected");
-        wait_for_text(&browser, "Sandbox Organization").await;
+        let connected = wait_for_text(&browser, "Sandbox Organization").await;
+        assert!(
+            !connected.contains("id=\"setup\""),
+            "nothing left to set up"
+        );
         docs_screenshot(&browser, "console").await;
         assert_eq!(sandbox.stats().codes_exchanged, 1);
+
+        // GET /connect (a bookmark) only explains; its button reconnects.
+        browser.goto(&app.url("/connect")).await.unwrap();
+        wait_for_text(
+            &browser,
+            "connected to <strong>Sandbox Organization</strong> now",
+        )
+        .await;
+        assert_eq!(
+            sandbox.stats().codes_exchanged,
+            1,
+            "opening the page changes nothing"
+        );
+        click(&browser, "connect").await;
+        click(&browser, "approve").await;
+        wait_for_text(&browser, "<h1>Connected</h1>").await;
+        assert_eq!(sandbox.stats().codes_exchanged, 2);
         assert_eq!(app.readyz().await["connection"]["state"], "connected");
         app.stop().await;
     })
