@@ -32,7 +32,21 @@ pub struct ConstantContactConfig {
 impl ConstantContactConfig {
     /// Whether enough is configured to start an authorization.
     pub fn is_configured(&self) -> bool {
-        !self.client_id.is_empty() && !self.client_secret.expose_secret().is_empty()
+        self.missing_keys().is_empty()
+    }
+
+    /// The keys an authorization still needs, by their full names.
+    pub fn missing_keys(&self) -> Vec<&'static str> {
+        [
+            ("constant_contact.client_id", self.client_id.is_empty()),
+            (
+                "constant_contact.client_secret",
+                self.client_secret.expose_secret().is_empty(),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(key, missing)| missing.then_some(key))
+        .collect()
     }
 
     /// Returns the offending key (relative to the section) and a message.

@@ -34,17 +34,7 @@ impl Config {
                     .to_owned(),
             );
         }
-        let cc = &self.constant_contact;
-        let missing: Vec<&str> = [
-            ("constant_contact.client_id", cc.client_id.is_empty()),
-            (
-                "constant_contact.client_secret",
-                cc.client_secret.expose_secret().is_empty(),
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(key, missing)| missing.then_some(key))
-        .collect();
+        let missing = self.constant_contact.missing_keys();
         if !missing.is_empty() {
             warnings.push(format!(
                 "{} not set: ccbridge cannot connect to Constant Contact. Register an application \

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use axum::response::Html;
 use chrono::{DateTime, Utc};
-use secrecy::ExposeSecret as _;
 use uuid::Uuid;
 
 use super::session::{Admin, CSRF_FIELD};
@@ -230,23 +229,7 @@ pub fn overview(
             ));
         }
     } else {
-        let missing: Vec<&str> = [
-            (
-                "constant_contact.client_id",
-                config.constant_contact.client_id.is_empty(),
-            ),
-            (
-                "constant_contact.client_secret",
-                config
-                    .constant_contact
-                    .client_secret
-                    .expose_secret()
-                    .is_empty(),
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(key, missing)| missing.then_some(key))
-        .collect();
+        let missing = config.constant_contact.missing_keys();
         let _ = write!(
             body,
             "<p class=\"warn\">Set <code>{}</code> to connect.</p>",
