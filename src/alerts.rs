@@ -31,6 +31,8 @@ pub enum AlertKind {
     ConfigurationMismatch,
     /// A CAPTCHA provider refuses the configured secret: every signup of that form fails.
     CaptchaMisconfigured,
+    /// Someone connected through a connect link (the alert names the account).
+    ConnectedThroughLink,
 }
 
 impl AlertKind {
@@ -48,6 +50,7 @@ impl AlertKind {
             Self::QuotaReset => "quota_reset",
             Self::ConfigurationMismatch => "configuration_mismatch",
             Self::CaptchaMisconfigured => "captcha_misconfigured",
+            Self::ConnectedThroughLink => "connected_through_link",
         }
     }
 

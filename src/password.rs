@@ -27,6 +27,16 @@ pub fn random_token(bytes: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buffer)
 }
 
+/// The hex SHA-256 of a random token, as stored in its place (sessions, connect links): the
+/// database then never holds a usable token. Random tokens need no salt or slow hash.
+pub fn token_hash(token: &str) -> String {
+    use sha2::{Digest as _, Sha256};
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Hash a password with Argon2id and a random salt (default, OWASP-recommended parameters).
 pub fn hash(password: &SecretString) -> anyhow::Result<String> {
     if password.expose_secret().is_empty() {

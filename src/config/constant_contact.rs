@@ -10,11 +10,17 @@ use url::Url;
 #[serde(deny_unknown_fields, default)]
 pub struct ConstantContactConfig {
     pub client_id: String,
+    /// Not needed with `flow = "device"` (a public client).
     #[serde(serialize_with = "super::secret::presence")]
     pub client_secret: SecretString,
     pub scopes: Vec<String>,
+    /// How an admin connects: a browser redirect back to `/oauth/callback`, or the device flow
+    /// (a code entered at Constant Contact), which needs no public URL.
+    pub flow: ConnectFlow,
     pub authorize_url: Url,
     pub token_url: Url,
+    /// RFC 8628's device authorization endpoint (`flow = "device"`).
+    pub device_authorization_url: Url,
     pub api_base_url: Url,
     pub requests_per_second: u32,
     pub requests_per_day: u32,
@@ -27,6 +33,23 @@ pub struct ConstantContactConfig {
     /// Refresh at least this often even when idle, so the refresh token never idles out (180 days).
     #[serde(with = "humantime_serde")]
     pub refresh_at_least_every: Duration,
+    /// How often a running service looks for a token set written elsewhere (`ccbridge connect`,
+    /// another replica), so such a connection is picked up without a restart.
+    #[serde(with = "humantime_serde")]
+    pub connection_poll_interval: Duration,
+}
+
+/// How ccbridge obtains its first token set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectFlow {
+    /// The browser goes to Constant Contact and comes back to `/oauth/callback` (PKCE, a client
+    /// secret, a redirect URI registered at Constant Contact).
+    #[default]
+    AuthorizationCode,
+    /// RFC 8628: ccbridge shows a code, the account owner enters it at Constant Contact on any
+    /// device; no redirect, no client secret.
+    Device,
 }
 
 impl ConstantContactConfig {
@@ -41,7 +64,8 @@ impl ConstantContactConfig {
             ("constant_contact.client_id", self.client_id.is_empty()),
             (
                 "constant_contact.client_secret",
-                self.client_secret.expose_secret().is_empty(),
+                self.flow == ConnectFlow::AuthorizationCode
+                    && self.client_secret.expose_secret().is_empty(),
             ),
         ]
         .into_iter()
@@ -80,6 +104,14 @@ impl ConstantContactConfig {
                 "must include contact_data, which sign_up_form needs".into(),
             ));
         }
+        if self.connection_poll_interval < Duration::from_secs(1)
+            || self.connection_poll_interval > Duration::from_secs(60)
+        {
+            return Err((
+                "connection_poll_interval",
+                "must be between 1s and 1m".into(),
+            ));
+        }
         if self.refresh_margin < Duration::from_secs(1) {
             return Err(("refresh_margin", "must be at least 1s".into()));
         }
@@ -96,12 +128,17 @@ impl Default for ConstantContactConfig {
             scopes: vec!["contact_data".to_owned(), "offline_access".to_owned()],
             authorize_url: url("https://authz.constantcontact.com/oauth2/default/v1/authorize"),
             token_url: url("https://authz.constantcontact.com/oauth2/default/v1/token"),
+            flow: ConnectFlow::AuthorizationCode,
+            device_authorization_url: url(
+                "https://authz.constantcontact.com/oauth2/default/v1/device/authorize",
+            ),
             api_base_url: url("https://api.cc.email/v3"),
             requests_per_second: 4,
             requests_per_day: 10_000,
             request_timeout: Duration::from_secs(30),
             refresh_margin: Duration::from_secs(3600),
             refresh_at_least_every: Duration::from_secs(7 * 24 * 3600),
+            connection_poll_interval: Duration::from_secs(60),
         }
     }
 }

@@ -41,7 +41,7 @@ pub use abuse::{
     TIMESTAMP_FIELD,
 };
 pub use admin::{AdminConfig, EncryptionKey, SecurityConfig};
-pub use constant_contact::ConstantContactConfig;
+pub use constant_contact::{ConnectFlow, ConstantContactConfig};
 pub use database::DatabaseConfig;
 pub use delivery::DeliveryConfig;
 pub use forms::{FormConfig, MAX_LISTS_PER_SIGNUP, STANDARD_FIELDS};

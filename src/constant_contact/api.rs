@@ -77,6 +77,9 @@ pub struct AccountSummary {
     pub organization_name: Option<String>,
     #[serde(default)]
     pub contact_email: Option<String>,
+    /// Which account this is: stable, unlike the name.
+    #[serde(default)]
+    pub encoded_account_id: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -5,6 +5,7 @@
 //! One `reqwest::Client` serves both; it is built once with timeouts and without redirects.
 
 pub mod api;
+pub mod device;
 pub mod error;
 pub mod limits;
 pub mod oauth;
@@ -12,6 +13,9 @@ pub mod oauth;
 use std::time::Duration;
 
 pub use api::{AccountSummary, ApiClient, ContactList, CustomField, SignUpForm, SignUpOutcome};
+pub use device::{
+    DeviceAuthorization, DeviceError, DevicePoll, DeviceProgress, wait_for_device,
+};
 pub use error::{ApiError, ErrorKind, UpstreamMessage};
 pub use limits::RateLimiter;
 pub use oauth::{OAuthClient, OAuthError, TokenGrant};

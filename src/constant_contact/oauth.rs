@@ -1,6 +1,8 @@
 //! The OAuth2 side of Constant Contact: building the authorize URL (with PKCE S256 and a `state`),
-//! exchanging a code, and refreshing. Client authentication is HTTP Basic, as Constant Contact
-//! documents; token calls never follow redirects (see `http_client`).
+//! exchanging a code, and refreshing; the device flow is in `device`. Client authentication is
+//! HTTP Basic, as Constant Contact documents, when a client secret is configured; without one
+//! ccbridge is a public client (device-flow applications) and sends its client id in the form.
+//! Token calls never follow redirects (see `http_client`).
 
 use std::time::Duration;
 
@@ -26,8 +28,11 @@ const MAX_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 #[derive(Clone)]
 pub struct OAuthClient {
     client: Client,
-    http: reqwest::Client,
-    scopes: Vec<String>,
+    pub(super) http: reqwest::Client,
+    pub(super) scopes: Vec<String>,
+    pub(super) client_id: String,
+    pub(super) token_url: Url,
+    pub(super) device_authorization_url: Url,
 }
 
 /// A successful token response, reduced to what ccbridge keeps.
@@ -72,17 +77,22 @@ pub enum OAuthError {
 
 impl OAuthClient {
     pub fn new(config: &ConstantContactConfig, redirect_uri: Url, http: reqwest::Client) -> Self {
-        let client = BasicClient::new(ClientId::new(config.client_id.clone()))
-            .set_client_secret(ClientSecret::new(
-                config.client_secret.expose_secret().to_owned(),
-            ))
+        let mut client = BasicClient::new(ClientId::new(config.client_id.clone()))
             .set_auth_uri(AuthUrl::from_url(config.authorize_url.clone()))
             .set_token_uri(TokenUrl::from_url(config.token_url.clone()))
             .set_redirect_uri(RedirectUrl::from_url(redirect_uri));
+        // Without a secret the oauth2 crate sends `client_id` in the form: a public client.
+        let secret = config.client_secret.expose_secret();
+        if !secret.is_empty() {
+            client = client.set_client_secret(ClientSecret::new(secret.to_owned()));
+        }
         Self {
             client,
             http,
             scopes: config.scopes.clone(),
+            client_id: config.client_id.clone(),
+            token_url: config.token_url.clone(),
+            device_authorization_url: config.device_authorization_url.clone(),
         }
     }
 
@@ -129,7 +139,7 @@ impl OAuthClient {
         Ok(self.grant(&response))
     }
 
-    fn grant(&self, response: &BasicTokenResponse) -> TokenGrant {
+    pub(super) fn grant(&self, response: &BasicTokenResponse) -> TokenGrant {
         let scopes = response
             .scopes()
             .map(|granted| granted.iter().map(|s| s.to_string()).collect())

@@ -27,6 +27,7 @@ mod account;
 mod admin;
 mod admin_lockout;
 mod backend;
+mod connect;
 mod delivery;
 mod pace;
 mod spam;
@@ -34,10 +35,11 @@ mod tokens;
 
 pub use admin::AdminSession;
 pub use admin_lockout::LoginAttempts;
+pub use connect::{ConnectLink, LinkState, PageDeviceAuthorization};
 pub use backend::{Backend, DatabaseUrl, SingleProcessLock, warn_if_network_filesystem};
 pub use delivery::{RecentError, Settle};
 pub use pace::Slot;
-pub use tokens::{NewTokenSet, PendingAuthorization, StoredTokenSet};
+pub use tokens::{Authorization, NewTokenSet, PendingAuthorization, StoredTokenSet};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -30,6 +30,14 @@ pub struct StoredTokenSet {
     pub refresh_started_at: Option<DateTime<Utc>>,
     pub refresh_owner: Option<String>,
     pub refresh_lease_until: Option<DateTime<Utc>>,
+    /// Constant Contact's `encoded_account_id`, when it could be read.
+    pub account_id: Option<String>,
+    /// How the set's authorization was made: `browser`, `device` or `link` (null before 0.9).
+    pub authorized_via: Option<String>,
+    /// A switch to another account through a connect link waits for an admin's confirmation;
+    /// until then no API call uses this set (it is still kept fresh).
+    pub switch_unconfirmed: bool,
+    pub previous_account_name: Option<String>,
 }
 
 impl StoredTokenSet {
@@ -55,6 +63,18 @@ pub struct PendingAuthorization {
     pub browser_key: String,
     pub pkce_verifier: String,
     pub expires_at: DateTime<Utc>,
+    /// The connect link it was started from, if any.
+    pub link_id: Option<String>,
+}
+
+/// How a new token set was authorized, as the store records it.
+#[derive(Debug, Clone, Copy)]
+pub struct Authorization {
+    /// `browser`, `device` or `link`.
+    pub via: &'static str,
+    /// No API call may use the set until an admin confirms (a link may have connected another
+    /// account; cleared once the account is known to be the previous one).
+    pub hold_until_confirmed: bool,
 }
 
 impl std::fmt::Debug for StoredTokenSet {
@@ -107,6 +127,10 @@ struct TokenRow {
     refresh_started_at: Option<i64>,
     refresh_owner: Option<String>,
     refresh_lease_until: Option<i64>,
+    account_id: Option<String>,
+    authorized_via: Option<String>,
+    switch_unconfirmed: i64,
+    previous_account_name: Option<String>,
 }
 
 impl From<TokenRow> for StoredTokenSet {
@@ -127,6 +151,10 @@ impl From<TokenRow> for StoredTokenSet {
             refresh_started_at: row.refresh_started_at.map(from_millis),
             refresh_owner: row.refresh_owner,
             refresh_lease_until: row.refresh_lease_until.map(from_millis),
+            account_id: row.account_id,
+            authorized_via: row.authorized_via,
+            switch_unconfirmed: row.switch_unconfirmed != 0,
+            previous_account_name: row.previous_account_name,
         }
     }
 }
@@ -146,20 +174,25 @@ impl Store {
     pub async fn save_authorized_token_set(
         &self,
         new: &NewTokenSet,
-        account_name: Option<&str>,
+        authorization: &Authorization,
     ) -> Result<i64, StoreError> {
         let generation: (i64,) = sqlx::query_as(
             "insert into token_set (id, access_token, refresh_token, expires_at, scopes, generation,
-                obtained_at, obtained_by, refresh_failures, state, account_name)
+                obtained_at, obtained_by, refresh_failures, state, account_name, authorized_via,
+                switch_unconfirmed)
              values (1, $1, $2, $3, $4,
                 (select coalesce(max(generation), 0) + 1 from token_generation),
-                $5, 'authorization_code', 0, 'connected', $6)
+                $5, 'authorization_code', 0, 'connected', null, $6, $7)
              on conflict (id) do update set
                 access_token = excluded.access_token, refresh_token = excluded.refresh_token,
                 expires_at = excluded.expires_at, scopes = excluded.scopes,
                 generation = token_set.generation + 1, obtained_at = excluded.obtained_at,
                 obtained_by = 'authorization_code', last_refresh_at = null, refresh_failures = 0,
-                state = 'connected', state_reason = null, account_name = excluded.account_name,
+                state = 'connected', state_reason = null,
+                previous_account_name = coalesce(token_set.account_name, token_set.previous_account_name),
+                account_name = null, account_id = null,
+                authorized_via = excluded.authorized_via,
+                switch_unconfirmed = excluded.switch_unconfirmed,
                 refresh_started_at = null, refresh_owner = null, refresh_lease_until = null
              returning generation",
         )
@@ -168,7 +201,8 @@ impl Store {
         .bind(new.expires_at.timestamp_millis())
         .bind(new.scopes.join(" "))
         .bind(new.obtained_at.timestamp_millis())
-        .bind(account_name)
+        .bind(authorization.via)
+        .bind(i64::from(authorization.hold_until_confirmed))
         .fetch_one(&self.pool)
         .await?;
         // A check of the previous connection may be about another account.
@@ -283,13 +317,34 @@ impl Store {
         Ok(())
     }
 
-    pub async fn set_account_name(&self, generation: i64, name: &str) -> Result<(), StoreError> {
-        sqlx::query("update token_set set account_name = $1 where id = 1 and generation = $2")
-            .bind(name)
-            .bind(generation)
-            .execute(&self.pool)
-            .await?;
+    /// Name the account of token set `generation` (the name may be unknown, the id too).
+    pub async fn set_account(
+        &self,
+        generation: i64,
+        name: Option<&str>,
+        id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "update token_set set account_name = $1, account_id = $2 where id = 1 and generation = $3",
+        )
+        .bind(name)
+        .bind(id)
+        .bind(generation)
+        .execute(&self.pool)
+        .await?;
         Ok(())
+    }
+
+    /// Let API calls use token set `generation` again after a switch of accounts. `false` when
+    /// that set is no longer the stored one.
+    pub async fn confirm_account_switch(&self, generation: i64) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "update token_set set switch_unconfirmed = 0 where id = 1 and generation = $1",
+        )
+        .bind(generation)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
     }
 
     pub async fn insert_pending_authorization(
@@ -303,11 +358,12 @@ impl Store {
             .bind(now.timestamp_millis())
             .execute(&self.pool)
             .await?;
-        sqlx::query("insert into oauth_states (state, browser_key, pkce_verifier, expires_at) values ($1, $2, $3, $4)")
+        sqlx::query("insert into oauth_states (state, browser_key, pkce_verifier, expires_at, link_id) values ($1, $2, $3, $4, $5)")
             .bind(state)
             .bind(&pending.browser_key)
             .bind(&pending.pkce_verifier)
             .bind(pending.expires_at.timestamp_millis())
+            .bind(&pending.link_id)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -318,17 +374,18 @@ impl Store {
         &self,
         state: &str,
     ) -> Result<Option<PendingAuthorization>, StoreError> {
-        let row: Option<(String, String, i64)> = sqlx::query_as(
-            "delete from oauth_states where state = $1 returning browser_key, pkce_verifier, expires_at",
+        let row: Option<(String, String, i64, Option<String>)> = sqlx::query_as(
+            "delete from oauth_states where state = $1 returning browser_key, pkce_verifier, expires_at, link_id",
         )
         .bind(state)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(
-            |(browser_key, pkce_verifier, expires_at)| PendingAuthorization {
+            |(browser_key, pkce_verifier, expires_at, link_id)| PendingAuthorization {
                 browser_key,
                 pkce_verifier,
                 expires_at: from_millis(expires_at),
+                link_id,
             },
         ))
     }

@@ -13,8 +13,10 @@
 //!   client credentials) marks the connection `needs_reconnect` and raises an alert. Signups keep
 //!   being accepted and queued whatever the connection's state.
 
+mod adopt;
 pub mod cipher;
 mod interrupted;
+pub mod links;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,7 +31,8 @@ use uuid::Uuid;
 use crate::alerts::{AlertKind, Alerts};
 use crate::clock::SharedClock;
 use crate::constant_contact::{ApiError, OAuthClient, OAuthError, TokenGrant};
-use crate::store::{NewTokenSet, Store, StoreError, StoredTokenSet};
+use crate::store::{Authorization, NewTokenSet, Store, StoreError, StoredTokenSet};
+pub use adopt::{AccountSwitch, AdoptError, AuthorizedVia, Connected};
 pub use cipher::{CipherError, TokenCipher};
 
 /// A token this close to expiry is treated as expired (clock skew, request time); at most a
@@ -78,6 +81,12 @@ pub enum TokenError {
         "the Constant Contact connection needs a reconnect ({0}); an admin must visit /connect"
     )]
     NeedsReconnect(String),
+    /// A connect link connected another account (`0`) than before: no API call until an admin
+    /// confirms the switch in the console.
+    #[error(
+        "the connection was switched to {0} through a connect link; an admin must confirm the switch in the console"
+    )]
+    SwitchUnconfirmed(String),
     #[error("no fresh token right now: {0}")]
     Transient(String),
     #[error(transparent)]
@@ -162,6 +171,11 @@ impl TokenKeeper {
     /// A usable access token, refreshed first if it is (nearly) expired.
     pub async fn access_token(&self) -> Result<AccessToken, TokenError> {
         let set = self.usable_set().await?;
+        if set.switch_unconfirmed {
+            return Err(TokenError::SwitchUnconfirmed(
+                set.account_name.unwrap_or_else(|| "an account that could not be named".into()),
+            ));
+        }
         let skew = EXPIRY_SKEW.min((set.expires_at - set.obtained_at) / 4);
         if self.0.clock.now() + skew < set.expires_at {
             return match self.unseal(&set) {
@@ -226,10 +240,11 @@ impl TokenKeeper {
     }
 
     /// Replace the token set with one from a completed authorization, and wake the keeper.
-    pub async fn store_authorized(
+    /// (Callers go through `adopt`, which also names the account.)
+    async fn store_authorized(
         &self,
         grant: &TokenGrant,
-        account_name: Option<&str>,
+        authorization: &Authorization,
     ) -> Result<i64, TokenError> {
         let refresh = grant.refresh_token.as_ref().ok_or_else(|| {
             TokenError::Transient(
@@ -243,7 +258,7 @@ impl TokenKeeper {
         let generation = self
             .0
             .store
-            .save_authorized_token_set(&new, account_name)
+            .save_authorized_token_set(&new, authorization)
             .await?;
         self.0.interrupted.store(false, Ordering::SeqCst);
         if was_broken {

@@ -30,7 +30,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret as _;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::ConsoleError;
@@ -361,10 +360,7 @@ fn password_tag(password_hash: &str) -> String {
 }
 
 fn hash_id(id: &str) -> String {
-    Sha256::digest(id.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::password::token_hash(id)
 }
 
 /// The value of cookie `name` (an empty value counts as none).

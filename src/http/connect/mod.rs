@@ -20,21 +20,25 @@ use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+mod device;
+mod links;
+
+pub use device::device_page;
+pub use links::{link_page, start_from_link};
+
 use super::admin::session::{Admin, CSRF_FIELD, CsrfForm, cookie};
 use super::{AppState, pages};
 use crate::clock::SharedClock;
-use crate::config::Config;
-use crate::constant_contact::{ApiClient, OAuthError};
+use crate::config::{Config, ConnectFlow};
+use crate::constant_contact::{ApiClient, DeviceError, OAuthError, TokenGrant};
 use crate::delivery::DeliveryWorker;
 use crate::delivery::account_check::AccountChecker;
 use crate::password::random_token;
 use crate::store::{PendingAuthorization, Store, StoreError};
-use crate::tokens::{CipherError, TokenError, TokenKeeper};
+use crate::tokens::{AccountSwitch, AdoptError, AuthorizedVia, CipherError, Connected, TokenKeeper};
 
 /// How long an authorization may take from `/connect` to the callback.
 const AUTHORIZATION_TTL: chrono::Duration = chrono::Duration::minutes(10);
-/// How long the callback waits for the account's name before showing the page without it.
-const ACCOUNT_NAME_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Binds an authorization to the browser that started it.
 const BROWSER_COOKIE: &str = "ccbridge_connect";
 
@@ -65,12 +69,35 @@ impl FromRef<AppState> for Connector {
 }
 
 impl Connector {
-    /// A new token set was stored by an authorization: queued signups can flow, and the
-    /// configured ids are checked against the (possibly different) account.
-    fn connected(&self) {
+    /// Store a completed authorization's grant as the connection, then do the on-connect work:
+    /// queued signups can flow, and the configured ids are checked against the (possibly
+    /// different) account.
+    async fn adopt(&self, grant: &TokenGrant, via: AuthorizedVia) -> Result<Connected, ConnectError> {
+        let connected = self
+            .keeper
+            .adopt(&self.api, grant, via)
+            .await
+            .map_err(ConnectError::NotAdopted)?;
         self.delivery.connection_made();
         self.account.check_soon();
+        Ok(connected)
     }
+}
+
+/// The page after a completed connection, whichever way it was made.
+fn connected_page(connected: &Connected, console: bool) -> axum::response::Html<String> {
+    let account = pages::escape(connected.account());
+    let next = match &connected.switch {
+        AccountSwitch::None => "Queued signups will now be delivered; you can close this page.".to_owned(),
+        AccountSwitch::Unconfirmed { .. } => "This is not the account ccbridge was connected to before, so nothing is sent to it until the site's admin confirms the switch. You can close this page.".to_owned(),
+    };
+    let back = if console {
+        "\n<p><a href=\"/admin\">Go to the admin console</a></p>"
+    } else {
+        ""
+    };
+    let body = format!("<h1>Connected</h1>\n<p>ccbridge is connected to <strong>{account}</strong>. {next}</p>{back}");
+    pages::layout("Connected", &body)
 }
 
 /// `GET /connect`: the confirmation page, for an admin (console session, or HTTP Basic in a
@@ -95,11 +122,16 @@ pub async fn confirm(admin: Admin, State(connector): State<Connector>) -> Respon
         Ok(None) => None,
         Err(error) => return ConnectError::StateUnreadable(error).into_response(),
     };
-    admin.finish(confirmation_page(csrf, current.as_deref()))
+    let flow = connector.config.constant_contact.flow;
+    admin.finish(confirmation_page(csrf, current.as_deref(), flow))
 }
 
 /// The page with the one button that starts connecting (a POST with the session's CSRF token).
-fn confirmation_page(csrf: &str, current: Option<&str>) -> axum::response::Html<String> {
+fn confirmation_page(
+    csrf: &str,
+    current: Option<&str>,
+    flow: ConnectFlow,
+) -> axum::response::Html<String> {
     let replaces = match current {
         Some(account) => format!(
             "<p>ccbridge is connected to <strong>{}</strong> now; connecting replaces that connection with the account you log in to at Constant Contact.</p>",
@@ -108,10 +140,14 @@ fn confirmation_page(csrf: &str, current: Option<&str>) -> axum::response::Html<
         None => "<p>ccbridge is not connected yet.</p>".to_owned(),
     };
     let body = format!(
-        "<h1>Connect to Constant Contact</h1>\n{replaces}\n<p>You will be sent to Constant Contact to log in and approve ccbridge, then back here.</p>\n\
+        "<h1>Connect to Constant Contact</h1>\n{replaces}\n{how}\n\
          <form method=\"post\" action=\"/connect\"><input type=\"hidden\" name=\"{CSRF_FIELD}\" value=\"{csrf}\"><button type=\"submit\" id=\"connect\">Connect</button></form>\n\
          <p><a href=\"/admin\">Back to the admin console</a></p>",
         csrf = pages::escape(csrf),
+        how = match flow {
+            ConnectFlow::AuthorizationCode => "<p>You will be sent to Constant Contact to log in and approve ccbridge, then back here.</p>",
+            ConnectFlow::Device => "<p>ccbridge uses the device flow: press Connect to get a short code, then enter it at Constant Contact (on any device) while logged in to the account. Or connect from the command line on the server: <code>ccbridge connect</code>.</p>",
+        },
     );
     pages::layout("Connect", &body)
 }
@@ -131,7 +167,7 @@ pub async fn connect(
             "Connecting must be started from ccbridge's own pages: use the Connect button in the console.",
         );
     }
-    start_authorization(&connector).await
+    start_authorization(&connector, None).await
 }
 
 /// A browser says the request came from another site (`Sec-Fetch-Site`); older browsers send
@@ -165,10 +201,12 @@ enum ConnectError {
     Unsealable(CipherError),
     /// Constant Contact did not accept the code.
     Exchange(OAuthError),
-    /// The grant came without a refresh token (no `offline_access`).
-    NoRefreshToken,
-    /// The token set could not be committed.
-    NotSaved(TokenError),
+    /// The grant came without a refresh token, or the token set could not be committed.
+    NotAdopted(AdoptError),
+    /// The device authorization endpoint refused or failed.
+    DeviceNotStarted(DeviceError),
+    /// A device authorization ended without a grant.
+    Device(DeviceError),
 }
 
 impl ConnectError {
@@ -181,7 +219,9 @@ impl ConnectError {
 
     fn log(&self) {
         match self {
-            Self::NotConfigured | Self::NoRefreshToken | Self::Refused { logged: None, .. } => {}
+            Self::NotConfigured
+            | Self::NotAdopted(AdoptError::NoRefreshToken)
+            | Self::Refused { logged: None, .. } => {}
             Self::Refused {
                 logged: Some(what), ..
             } => tracing::warn!("{what}"),
@@ -200,9 +240,14 @@ impl ConnectError {
             Self::Exchange(error) => {
                 tracing::error!(error = %error, "authorization code exchange failed")
             }
-            Self::NotSaved(error) => {
+            Self::NotAdopted(error) => {
                 tracing::error!(error = %error, "could not store the token set")
             }
+            Self::DeviceNotStarted(error) => {
+                tracing::error!(%error, "could not start a device authorization")
+            }
+            Self::Device(DeviceError::Denied | DeviceError::Expired) => {}
+            Self::Device(error) => tracing::error!(%error, "a device authorization failed"),
         }
     }
 }
@@ -210,7 +255,15 @@ impl ConnectError {
 impl IntoResponse for ConnectError {
     fn into_response(self) -> Response {
         self.log();
-        let (status, title, text) = match self {
+        let (status, title, text) = self.parts();
+        page(status, title, &text)
+    }
+}
+
+impl ConnectError {
+    /// The answer's status, title and text.
+    fn parts(&self) -> (StatusCode, &'static str, String) {
+        match self {
             Self::NotConfigured => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Not configured",
@@ -249,33 +302,45 @@ impl IntoResponse for ConnectError {
                 "Not connected",
                 format!("Constant Contact did not accept the authorization: {error}."),
             ),
-            Self::NoRefreshToken => (
+            Self::NotAdopted(error @ AdoptError::NoRefreshToken) => (
                 StatusCode::BAD_GATEWAY,
                 "Not connected",
-                "Constant Contact sent no refresh token, so the connection could not be kept alive. Make sure constant_contact.scopes includes offline_access.".to_owned(),
+                format!("{error}."),
             ),
-            Self::NotSaved(error) => (
+            Self::NotAdopted(AdoptError::NotSaved(error)) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Not connected",
                 format!("The connection could not be saved: {error}."),
             ),
-        };
-        page(status, title, &text)
+            Self::DeviceNotStarted(error) => (
+                StatusCode::BAD_GATEWAY,
+                "Not started",
+                format!("Constant Contact did not hand out a device code: {error}."),
+            ),
+            Self::Device(error) => (
+                StatusCode::BAD_GATEWAY,
+                "Not connected",
+                format!("{error}."),
+            ),
+        }
     }
 }
 
-/// Send the (already authenticated) admin's browser to the authorize endpoint.
-async fn start_authorization(state: &Connector) -> Response {
-    match begin(state).await {
-        Ok(redirect) => redirect,
-        Err(error) => error.into_response(),
-    }
+/// Start connecting in this browser: with the authorization code flow, send it to the authorize
+/// endpoint; with the device flow, show it the code to enter. `link` is the connect link it was
+/// started from, if any (already checked to be active).
+async fn start_authorization(state: &Connector, link: Option<String>) -> Response {
+    let started = if !state.config.constant_contact.is_configured() {
+        Err(ConnectError::NotConfigured)
+    } else if state.config.constant_contact.flow == ConnectFlow::Device {
+        device::begin(state, link).await
+    } else {
+        begin(state, link).await
+    };
+    started.unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn begin(state: &Connector) -> Result<Response, ConnectError> {
-    if !state.config.constant_contact.is_configured() {
-        return Err(ConnectError::NotConfigured);
-    }
+async fn begin(state: &Connector, link_id: Option<String>) -> Result<Response, ConnectError> {
     let (authorize_url, csrf_state, verifier) = state.keeper.oauth().authorize_url();
     let browser_key = random_token(32);
     let now = state.clock.now();
@@ -283,28 +348,33 @@ async fn begin(state: &Connector) -> Result<Response, ConnectError> {
         browser_key: browser_key.clone(),
         pkce_verifier: state.keeper.cipher().seal(&verifier, "pkce_verifier"),
         expires_at: now + AUTHORIZATION_TTL,
+        link_id,
     };
     state
         .store
         .insert_pending_authorization(&csrf_state, &pending, now)
         .await
         .map_err(ConnectError::NotStarted)?;
-    let secure = if state.config.server.public_url.scheme() == "https" {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{BROWSER_COOKIE}={browser_key}; Path={}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
-        callback_path(&state.config),
-        AUTHORIZATION_TTL.num_seconds()
-    );
+    let cookie = browser_cookie(state, &browser_key, &callback_path(&state.config));
     tracing::info!("authorization started; browser sent to Constant Contact");
     let headers = [
         (LOCATION, header(authorize_url.as_str())),
         (SET_COOKIE, header(&cookie)),
     ];
     Ok((StatusCode::SEE_OTHER, headers).into_response())
+}
+
+/// The cookie that binds an authorization to this browser, sent only to `path`.
+fn browser_cookie(state: &Connector, browser_key: &str, path: &str) -> String {
+    let secure = if state.config.server.public_url.scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{BROWSER_COOKIE}={browser_key}; Path={path}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+        AUTHORIZATION_TTL.num_seconds()
+    )
 }
 
 /// `GET /oauth/callback`.
@@ -318,28 +388,25 @@ pub async fn callback(
             .into_owned()
             .collect();
     match finish(&state, &headers, &params).await {
-        Ok(account) => {
-            let body = format!(
-                "<h1>Connected</h1>\n<p>ccbridge is connected to {}. Queued signups will now be delivered; you can close this page.</p>\n<p><a href=\"/admin\">Go to the admin console</a></p>",
-                pages::escape(&account)
-            );
+        Ok((connected, console)) => {
             let clear = format!(
                 "{BROWSER_COOKIE}=; Path={}; Max-Age=0; HttpOnly; SameSite=Lax",
                 callback_path(&state.config)
             );
-            let page = pages::layout("Connected", &body);
+            let page = connected_page(&connected, console);
             ([(SET_COOKIE, header(&clear))], page).into_response()
         }
         Err(error) => error.into_response(),
     }
 }
 
-/// Verify the state, exchange the code, store the token set. Returns the account's name for the page.
+/// Verify the state, exchange the code, store the token set. Returns the connection, and whether
+/// the console started it (a link's visitor has no console to go back to).
 async fn finish(
     state: &Connector,
     headers: &HeaderMap,
     params: &HashMap<String, String>,
-) -> Result<String, ConnectError> {
+) -> Result<(Connected, bool), ConnectError> {
     let csrf_state = params
         .get("state")
         .ok_or(ConnectError::refused("The answer has no state."))?;
@@ -385,33 +452,15 @@ async fn finish(
         .exchange_code(code, &verifier)
         .await
         .map_err(ConnectError::Exchange)?;
-    if grant.refresh_token.is_none() {
-        return Err(ConnectError::NoRefreshToken);
-    }
-    // Commit first: the code is spent and, from here on, these tokens are the connection.
-    let generation = state
-        .keeper
-        .store_authorized(&grant, None)
-        .await
-        .map_err(ConnectError::NotSaved)?;
-    tracing::info!(generation, scopes = %grant.scopes.join(" "), "connected to Constant Contact");
-    state.connected();
-    // The account's name is a nicety (it needs the account_read scope): briefly, and after the commit.
-    let summary = tokio::time::timeout(
-        ACCOUNT_NAME_WAIT,
-        state.api.account_summary(&grant.access_token),
-    )
-    .await;
-    let account = summary
-        .ok()
-        .and_then(Result::ok)
-        .and_then(|s| s.organization_name);
-    if let Some(name) = &account
-        && let Err(e) = state.store.set_account_name(generation, name).await
-    {
-        tracing::warn!(error = %e, "could not store the account name");
-    }
-    Ok(account.unwrap_or_else(|| "your Constant Contact account".to_owned()))
+    let via = match &pending.link_id {
+        Some(link) => {
+            links::consume(state, link).await?;
+            AuthorizedVia::Link
+        }
+        None => AuthorizedVia::Browser,
+    };
+    let connected = state.adopt(&grant, via).await?;
+    Ok((connected, via != AuthorizedVia::Link))
 }
 
 /// The path the browser comes back to (the redirect URI's, so a `public_url` with a path prefix

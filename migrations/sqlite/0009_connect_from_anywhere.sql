@@ -1,0 +1,43 @@
+-- Connecting from anywhere: which account a token set belongs to and how it was authorized, a
+-- pause while a switch to another account awaits an admin's confirmation, connect links for the
+-- account owner, and device authorizations started from a web page.
+
+-- Constant Contact's encoded_account_id (from GET /account/summary; null without account_read).
+alter table token_set add column account_id text;
+-- 'browser' (the console's Connect), 'device' (a device code: `ccbridge connect` or the console),
+-- 'link' (a connect link, either flow). Null for connections made before this column existed.
+alter table token_set add column authorized_via text;
+-- A connection through a link to another account than the previous one (or to an account that
+-- could not be named): deliveries wait until an admin confirms the switch in the console.
+alter table token_set add column switch_unconfirmed integer not null default 0;
+alter table token_set add column previous_account_name text;
+
+create table connect_links (
+    id          text    primary key,      -- a UUID, shown in the console and used to revoke
+    token_hash  text    not null unique,  -- SHA-256 of the link's secret; the secret is not kept
+    created_at  integer not null,             -- unix ms
+    expires_at  integer not null,
+    created_by  text    not null,         -- 'console' or 'cli'
+    note        text,                     -- who it is for, as the admin wrote it
+    used_at     integer,                      -- when a connection through it completed
+    revoked_at  integer
+);
+
+-- A device authorization started from a page (the console's Connect, or a connect link, under
+-- flow = "device"): the process that started it polls; the page reads the state from here, so a
+-- reload served by another replica still shows it.
+create table device_authorizations (
+    id              text    primary key,  -- a UUID, in the page's URL
+    device_code     text    not null,     -- encrypted like the tokens when a key is configured
+    user_code       text    not null,
+    verification_uri text   not null,
+    verification_uri_complete text,
+    expires_at      integer not null,         -- unix ms
+    link_id         text,                 -- the connect link it was started from, if any
+    browser_key     text    not null,     -- only the browser that started it sees its page
+    state           text    not null check (state in ('pending', 'connected', 'failed')),
+    message         text                  -- the outcome, for the page
+);
+
+-- An authorization started from a connect link names it, so the callback can consume the link.
+alter table oauth_states add column link_id text;
