@@ -385,6 +385,8 @@ fn log_endpoints(sandbox: &Sandbox) {
         inspect = %settings.url("/"),
         authorize_url = %sandbox.authorize_url(),
         token_url = %sandbox.token_url(),
+        device_authorization_url = %sandbox.device_authorization_url(),
+        activate_url = %sandbox.activate_url(),
         api_base_url = %sandbox.api_base_url(),
         client_id = %sandbox.client_id(),
         client_secret = %sandbox.client_secret(),

@@ -618,3 +618,21 @@ async fn set_account_name_changes_the_account_of_new_grants_only() {
     let (name, id) = organization(&sandbox, &token_field(&refreshed, "access_token")).await;
     assert_eq!((name.as_str(), id), ("Second Shop", code_id));
 }
+
+#[tokio::test]
+async fn the_overview_page_lists_the_device_urls_and_the_current_account() {
+    let sandbox = spawn_sandbox().await;
+    sandbox.sandbox.set_account_name("Second <Shop>");
+
+    let html = sandbox.get(sandbox.url("/")).await.text().await.unwrap();
+
+    assert!(
+        html.contains(sandbox.sandbox.device_authorization_url().as_str()),
+        "{html}"
+    );
+    assert!(
+        html.contains(sandbox.sandbox.activate_url().as_str()),
+        "{html}"
+    );
+    assert!(html.contains("Second &lt;Shop&gt;"), "{html}");
+}
