@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use crate::contacts::Upsert;
 use crate::errors;
 use crate::faults::{self, ApiFault};
+use crate::grants::Access;
 use crate::limits::Admission;
 use crate::query::{NoFilters, PageRequest, QueryParams};
 use crate::{Shared, lock, sign_up_form};
@@ -59,9 +60,9 @@ pub fn is_api(path: &str) -> bool {
 
 // ── The gate ─────────────────────────────────────────────────────────────────────────────────
 
-/// The scopes of the access token that let a request through the gate.
+/// What the access token that let a request through the gate reaches.
 #[derive(Clone)]
-pub struct Granted(Vec<String>);
+pub struct Granted(Access);
 
 /// A scope a route needs, named by a type so that a handler states it in its signature.
 pub trait Scope {
@@ -90,10 +91,10 @@ impl<S: Scope, T: Send + Sync> FromRequestParts<T> for Scoped<S> {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &T) -> Result<Self, Response> {
-        let Extension(Granted(scopes)) = Extension::<Granted>::from_request_parts(parts, state)
+        let Extension(Granted(access)) = Extension::<Granted>::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        if scopes.iter().any(|s| s == S::NAME) {
+        if access.scopes.iter().any(|s| s == S::NAME) {
             Ok(Self(PhantomData))
         } else {
             Err(errors::forbidden(S::NAME))
@@ -157,13 +158,13 @@ async fn check(shared: &Shared, headers: &HeaderMap) -> Result<Granted, Response
         Some(ApiFault::Drop) | None => {}
     }
     let now = shared.clock.now();
-    let scopes = bearer_token(headers).and_then(|t| lock(&shared.grants).access_scopes(t, now));
-    let Some(scopes) = scopes else {
+    let access = bearer_token(headers).and_then(|t| lock(&shared.grants).access(t, now));
+    let Some(access) = access else {
         return Err(unauthorized(shared));
     };
     let admission = lock(&shared.limits).admit(Instant::now(), now.date_naive());
     match admission {
-        Admission::Admitted => Ok(Granted(scopes)),
+        Admission::Admitted => Ok(Granted(access)),
         Admission::Throttled => {
             shared.count(|s| s.throttled += 1);
             Err(errors::throttled())
@@ -368,9 +369,10 @@ async fn custom_fields(
 
 // ── GET /v3/account/summary ──────────────────────────────────────────────────────────────────
 
+/// The account of the token's grant (see `Sandbox::set_account_name`).
 async fn account_summary(
-    State(shared): State<Arc<Shared>>,
     _: Scoped<AccountRead>,
+    Extension(Granted(access)): Extension<Granted>,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let params = QueryParams::parse(raw.as_deref());
@@ -384,7 +386,7 @@ async fn account_summary(
     {
         return errors::bad_request("extra_fields does not have a valid value");
     }
-    let name = &shared.settings.account_name;
+    let name = &access.account;
     let mut body = json!({
         "contact_email": "owner@sandbox.example",
         "contact_phone": "5555550100",

@@ -49,6 +49,14 @@ pub struct SandboxConfig {
     /// (`Sandbox::register_redirect_uri`). Default: `http://localhost:8080/oauth/callback`, the
     /// redirect URI of ccbridge's default `server.public_url`.
     pub redirect_uris: Vec<Url>,
+    /// The device flow's polling `interval` in seconds (RFC 8628 §3.2), where each device code
+    /// starts; every `slow_down` adds 5. Default 5, RFC 8628's default.
+    pub device_interval: u64,
+    /// The lifetime of device and user codes in seconds. Default 600.
+    pub device_code_expires_in: u64,
+    /// Default true: the device flow gives a refresh token when `offline_access` is asked (CC's
+    /// staff say it does; other sources say it gives none, so a client can be tested both ways).
+    pub device_refresh_tokens: bool,
 }
 
 /// The redirect URI registered by default: ccbridge's with its default `server.public_url`.
@@ -93,6 +101,9 @@ impl Default for SandboxConfig {
             }],
             faults: Faults::default(),
             redirect_uris: vec![Url::parse(DEFAULT_REDIRECT_URI).expect("a valid literal URL")],
+            device_interval: 5,
+            device_code_expires_in: 600,
+            device_refresh_tokens: true,
         }
     }
 }
@@ -103,9 +114,9 @@ pub(crate) struct Settings {
     pub client_id: String,
     pub client_secret: String,
     pub consent: bool,
-    pub account_name: String,
     pub lists: Vec<SandboxList>,
     pub custom_fields: Vec<SandboxCustomField>,
+    pub device_refresh_tokens: bool,
     // Enforced by the grants and limits; kept here to show on the overview page.
     pub rotating_refresh_tokens: bool,
     pub requests_per_second: u32,
@@ -140,9 +151,9 @@ impl Settings {
             client_id: config.client_id,
             client_secret: config.client_secret,
             consent: config.consent,
-            account_name: config.account_name,
             lists: config.lists,
             custom_fields: config.custom_fields,
+            device_refresh_tokens: config.device_refresh_tokens,
             rotating_refresh_tokens: config.rotating_refresh_tokens,
             requests_per_second: config.requests_per_second,
             requests_per_day: config.requests_per_day,

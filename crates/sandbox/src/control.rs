@@ -80,10 +80,18 @@ fn connection_section(shared: &Shared, out: &mut String) {
             settings.url(oauth::AUTHORIZE_PATH).to_string(),
         ),
         ("Token URL", settings.url(oauth::TOKEN_PATH).to_string()),
+        (
+            "Device authorization URL",
+            settings.url(oauth::DEVICE_AUTHORIZE_PATH).to_string(),
+        ),
+        (
+            "Device activation page",
+            settings.url(oauth::ACTIVATE_PATH).to_string(),
+        ),
         ("API base URL", settings.url(api::BASE_PATH).to_string()),
         ("Client id", settings.client_id.clone()),
         ("Client secret", settings.client_secret.clone()),
-        ("Account", settings.account_name.clone()),
+        ("Account", lock(&shared.grants).account().to_owned()),
         (
             "Refresh tokens",
             if settings.rotating_refresh_tokens {

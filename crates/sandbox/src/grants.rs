@@ -1,6 +1,10 @@
 //! The authorization server's memory: authorization codes, the grants a person approved, and the
 //! access and refresh tokens issued from each grant, with Constant Contact's expiry, rotation and
 //! revocation rules. Pure state: every decision takes `now` from the caller's clock.
+//!
+//! A grant belongs to the account current when it was made (`set_account`), so that a test can
+//! connect two accounts and see which one a token reaches. Grants made by the device flow are a
+//! public client's: their refresh tokens may be used without client authentication.
 
 use std::collections::HashMap;
 
@@ -43,6 +47,24 @@ pub struct Issued {
     pub scopes: Vec<String>,
     pub expires_in: u64,
     pub issued_at: DateTime<Utc>,
+    /// The account the grant belongs to.
+    pub account: String,
+}
+
+/// What a live access token reaches.
+#[derive(Clone, Debug)]
+pub struct Access {
+    pub scopes: Vec<String>,
+    pub account: String,
+}
+
+/// How the client presenting a refresh token identified itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// HTTP Basic with the client secret.
+    Confidential,
+    /// Only a `client_id`, as a device (public client) does.
+    Public,
 }
 
 /// Why a grant was refused; the text is the `error_description`.
@@ -50,6 +72,8 @@ pub struct Issued {
 pub enum GrantError {
     InvalidGrant(&'static str),
     InvalidScope(&'static str),
+    /// A confidential client's refresh token presented without client authentication.
+    ClientAuthRequired,
 }
 
 type GrantId = usize;
@@ -65,6 +89,9 @@ struct Code {
 struct Grant {
     client_id: String,
     scopes: Vec<String>,
+    account: String,
+    /// Made by the device flow: its refresh tokens need no client secret.
+    public: bool,
 }
 
 struct AccessToken {
@@ -81,6 +108,8 @@ struct RefreshToken {
 pub struct Grants {
     expires_in: u64,
     rotating: bool,
+    /// The account new grants belong to.
+    account: String,
     codes: HashMap<String, Code>,
     grants: Vec<Grant>,
     /// Only live tokens are kept: a token that is not here is unknown, expired or revoked,
@@ -90,10 +119,11 @@ pub struct Grants {
 }
 
 impl Grants {
-    pub fn new(expires_in: u64, rotating: bool) -> Self {
+    pub fn new(expires_in: u64, rotating: bool, account: String) -> Self {
         Self {
             expires_in,
             rotating,
+            account,
             codes: HashMap::new(),
             grants: Vec::new(),
             access: HashMap::new(),
@@ -103,6 +133,15 @@ impl Grants {
 
     pub fn set_expires_in(&mut self, secs: u64) {
         self.expires_in = secs;
+    }
+
+    /// The account grants made from now on belong to; earlier grants keep theirs.
+    pub fn set_account(&mut self, name: &str) {
+        name.clone_into(&mut self.account);
+    }
+
+    pub fn account(&self) -> &str {
+        &self.account
     }
 
     /// A new single-use code for an approved request.
@@ -173,11 +212,7 @@ impl Grants {
                 "PKCE verification failed: the 'code_verifier' does not match the 'code_challenge'.",
             ));
         }
-        let grant = self.grants.len();
-        self.grants.push(Grant {
-            client_id: request.client_id,
-            scopes: request.scopes.clone(),
-        });
+        let grant = self.new_grant(request.client_id, request.scopes.clone(), false);
         if let Some(entry) = self.codes.get_mut(code) {
             entry.grant = Some(grant);
         }
@@ -189,13 +224,30 @@ impl Grants {
         Ok(self.new_access_token(grant, request.scopes, refresh_token, now))
     }
 
+    /// The tokens of an approved device code: a public client's grant, with a refresh token
+    /// when `offline_access` was asked and `refresh_tokens` allows it.
+    pub fn grant_device(
+        &mut self,
+        client_id: String,
+        scopes: Vec<String>,
+        refresh_tokens: bool,
+        now: DateTime<Utc>,
+    ) -> Issued {
+        let grant = self.new_grant(client_id, scopes.clone(), true);
+        let refresh_token = (refresh_tokens && scopes.iter().any(|s| s == OFFLINE_ACCESS))
+            .then(|| self.new_refresh_token(grant, now));
+        self.new_access_token(grant, scopes, refresh_token, now)
+    }
+
     /// The `refresh_token` grant. Rotating mode: a new refresh token, and every earlier one of
-    /// the grant dies. Long-lived mode: the same token comes back.
+    /// the grant dies. Long-lived mode: the same token comes back. Only a public (device)
+    /// grant's token may be refreshed by a client that did not authenticate.
     pub fn refresh(
         &mut self,
         client_id: &str,
         refresh_token: &str,
         requested_scopes: Option<Vec<String>>,
+        client_auth: ClientAuth,
         now: DateTime<Utc>,
     ) -> Result<Issued, GrantError> {
         const INVALID: GrantError =
@@ -207,6 +259,9 @@ impl Grants {
         let grant = &self.grants[grant_id];
         if grant.client_id != client_id {
             return Err(INVALID);
+        }
+        if client_auth == ClientAuth::Public && !grant.public {
+            return Err(GrantError::ClientAuthRequired);
         }
         if now - token.last_used > REFRESH_IDLE_LIFETIME {
             self.refresh.remove(refresh_token);
@@ -233,12 +288,16 @@ impl Grants {
         Ok(self.new_access_token(grant_id, scopes, Some(refresh_token), now))
     }
 
-    /// The scopes of a live access token.
-    pub fn access_scopes(&self, access_token: &str, now: DateTime<Utc>) -> Option<Vec<String>> {
-        self.access
+    /// The scopes and account of a live access token.
+    pub fn access(&self, access_token: &str, now: DateTime<Utc>) -> Option<Access> {
+        let token = self
+            .access
             .get(access_token)
-            .filter(|t| now < t.expires_at)
-            .map(|t| t.scopes.clone())
+            .filter(|t| now < t.expires_at)?;
+        Some(Access {
+            scopes: token.scopes.clone(),
+            account: self.grants.get(token.grant)?.account.clone(),
+        })
     }
 
     /// The app was revoked: no code, refresh token or access token works any more.
@@ -251,6 +310,16 @@ impl Grants {
     /// Every access token issued so far stops working; refresh tokens do not.
     pub fn expire_access_tokens(&mut self) {
         self.access.clear();
+    }
+
+    fn new_grant(&mut self, client_id: String, scopes: Vec<String>, public: bool) -> GrantId {
+        self.grants.push(Grant {
+            client_id,
+            scopes,
+            account: self.account.clone(),
+            public,
+        });
+        self.grants.len() - 1
     }
 
     fn revoke_grant(&mut self, grant: GrantId) {
@@ -294,12 +363,17 @@ impl Grants {
                 expires_at,
             },
         );
+        let account = self
+            .grants
+            .get(grant)
+            .map_or_else(|| self.account.clone(), |g| g.account.clone());
         Issued {
             access_token,
             refresh_token,
             scopes,
             expires_in: self.expires_in,
             issued_at: now,
+            account,
         }
     }
 }
@@ -352,7 +426,7 @@ mod tests {
 
     #[test]
     fn a_code_redeems_once_and_its_reuse_revokes_the_tokens() {
-        let mut grants = Grants::new(60, true);
+        let mut grants = Grants::new(60, true, "Account".into());
         let code = grants.issue_code(request(&["contact_data", "offline_access"]), now());
         let issued = grants
             .redeem_code(
@@ -363,7 +437,7 @@ mod tests {
                 now(),
             )
             .unwrap();
-        assert!(grants.access_scopes(&issued.access_token, now()).is_some());
+        assert!(grants.access(&issued.access_token, now()).is_some());
 
         let again = grants.redeem_code(
             "client",
@@ -373,14 +447,18 @@ mod tests {
             now(),
         );
         assert!(matches!(again, Err(GrantError::InvalidGrant(_))));
-        assert!(grants.access_scopes(&issued.access_token, now()).is_none());
+        assert!(grants.access(&issued.access_token, now()).is_none());
         let refresh = issued.refresh_token.unwrap();
-        assert!(grants.refresh("client", &refresh, None, now()).is_err());
+        assert!(
+            grants
+                .refresh("client", &refresh, None, ClientAuth::Confidential, now())
+                .is_err()
+        );
     }
 
     #[test]
     fn access_tokens_die_at_expires_in() {
-        let mut grants = Grants::new(60, true);
+        let mut grants = Grants::new(60, true, "Account".into());
         let code = grants.issue_code(request(&["contact_data"]), now());
         let issued = grants
             .redeem_code(
@@ -398,19 +476,19 @@ mod tests {
         let token = &issued.access_token;
         assert!(
             grants
-                .access_scopes(token, now() + TimeDelta::seconds(59))
+                .access(token, now() + TimeDelta::seconds(59))
                 .is_some()
         );
         assert!(
             grants
-                .access_scopes(token, now() + TimeDelta::seconds(60))
+                .access(token, now() + TimeDelta::seconds(60))
                 .is_none()
         );
     }
 
     #[test]
     fn a_refresh_token_idle_for_more_than_180_days_is_dead() {
-        let mut grants = Grants::new(60, false);
+        let mut grants = Grants::new(60, false, "Account".into());
         let code = grants.issue_code(request(&["contact_data", "offline_access"]), now());
         let refresh = grants
             .redeem_code(
@@ -424,20 +502,34 @@ mod tests {
             .refresh_token
             .unwrap();
         let later = now() + TimeDelta::days(179);
-        assert!(grants.refresh("client", &refresh, None, later).is_ok());
+        assert!(
+            grants
+                .refresh("client", &refresh, None, ClientAuth::Confidential, later)
+                .is_ok()
+        );
         // Using it restarted the idle clock.
         assert!(
             grants
-                .refresh("client", &refresh, None, later + TimeDelta::days(179))
+                .refresh(
+                    "client",
+                    &refresh,
+                    None,
+                    ClientAuth::Confidential,
+                    later + TimeDelta::days(179)
+                )
                 .is_ok()
         );
         let too_late = later + TimeDelta::days(179 + 181);
-        assert!(grants.refresh("client", &refresh, None, too_late).is_err());
+        assert!(
+            grants
+                .refresh("client", &refresh, None, ClientAuth::Confidential, too_late)
+                .is_err()
+        );
     }
 
     #[test]
     fn a_refresh_may_narrow_the_scopes_but_not_widen_them() {
-        let mut grants = Grants::new(60, false);
+        let mut grants = Grants::new(60, false, "Account".into());
         let code = grants.issue_code(request(&["contact_data", "offline_access"]), now());
         let refresh = grants
             .redeem_code(
@@ -451,10 +543,22 @@ mod tests {
             .refresh_token
             .unwrap();
         let narrowed = grants
-            .refresh("client", &refresh, Some(vec!["contact_data".into()]), now())
+            .refresh(
+                "client",
+                &refresh,
+                Some(vec!["contact_data".into()]),
+                ClientAuth::Confidential,
+                now(),
+            )
             .unwrap();
         assert_eq!(narrowed.scopes, vec!["contact_data"]);
-        let widened = grants.refresh("client", &refresh, Some(vec!["account_read".into()]), now());
+        let widened = grants.refresh(
+            "client",
+            &refresh,
+            Some(vec!["account_read".into()]),
+            ClientAuth::Confidential,
+            now(),
+        );
         assert!(matches!(widened, Err(GrantError::InvalidScope(_))));
     }
 }

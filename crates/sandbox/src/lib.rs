@@ -3,7 +3,9 @@
 //!
 //! Tests, `ccbridge demo` and the benchmarks run against it instead of the real service. It keeps
 //! everything in memory and serves on one socket:
-//! - `/oauth2/default/v1/authorize` and `/token` (`oauth`, backed by `grants`),
+//! - `/oauth2/default/v1/authorize` and `/token` (`oauth`, backed by `grants`), and the device
+//!   flow of RFC 8628: `/oauth2/default/v1/device/authorize`, the `/activate` page where a person
+//!   types the user code, and the device-code grant at `/token` (`oauth`, backed by `devices`),
 //! - `/v3/...` behind one gate that applies, in order, arrival counting, faults, bearer auth and
 //!   the per-second and daily limits (`api`, `faults`, `limits`); each route then states the
 //!   scope it needs, and the GET routes read their query strings and page alike (`query`),
@@ -12,8 +14,8 @@
 //! It is a crate of its own so that the production binary's code and the simulator that tests it
 //! cannot share code by accident; it depends on nothing of ccbridge's but the clock.
 //!
-//! Everything that decides by the calendar (code and token expiry, the UTC day of the quota) asks
-//! the injected [`Clock`](ccbridge_clock::Clock); only the per-second window uses real time,
+//! Everything that decides by the calendar (code and token expiry, device polling intervals, the
+//! UTC day of the quota) asks the injected [`Clock`](ccbridge_clock::Clock); only the per-second window uses real time,
 //! because a burst is a real-time property of the client.
 
 mod api;
@@ -21,6 +23,7 @@ mod captcha;
 mod config;
 mod contacts;
 mod control;
+mod devices;
 mod errors;
 mod faults;
 mod grants;
@@ -80,6 +83,14 @@ pub struct SandboxStats {
     pub contacts_created: u64,
     /// `sign_up_form` 200s.
     pub contacts_updated: u64,
+    /// Successful device authorization requests (`/device/authorize` 200s).
+    pub device_authorizations: u64,
+    /// Token requests with the device-code grant type from an identified client.
+    pub device_polls: u64,
+    /// Device-code polls answered `slow_down`.
+    pub device_slow_downs: u64,
+    /// Device-code polls answered with tokens.
+    pub device_grants: u64,
 }
 
 /// A contact as the sandbox holds it after `sign_up_form` calls.
@@ -115,6 +126,9 @@ pub(crate) struct Shared {
     pub stats: Mutex<SandboxStats>,
     pub grants: Mutex<grants::Grants>,
     pub consents: Mutex<oauth::PendingConsents>,
+    pub devices: Mutex<devices::DeviceCodes>,
+    /// One book for every account: `set_account_name` changes whose grants new tokens belong to
+    /// (and so what `account/summary` says), not which contacts they reach.
     pub contacts: Mutex<contacts::ContactBook>,
     pub limits: Mutex<limits::Limits>,
     pub faults: Mutex<faults::FaultState>,
@@ -127,7 +141,14 @@ pub(crate) struct Shared {
 impl Shared {
     fn new(config: SandboxConfig, addr: SocketAddr, clock: SharedClock) -> anyhow::Result<Self> {
         let now = clock.now();
-        let grants = grants::Grants::new(config.expires_in, config.rotating_refresh_tokens);
+        let grants = grants::Grants::new(
+            config.expires_in,
+            config.rotating_refresh_tokens,
+            config.account_name.clone(),
+        );
+        // The account is the grants' to keep from here on: `set_account_name` changes it.
+        let devices =
+            devices::DeviceCodes::new(config.device_interval, config.device_code_expires_in);
         let limits = limits::Limits::new(config.requests_per_second, config.requests_per_day);
         let faults = faults::FaultState::new(config.faults.clone());
         let redirect_uris = Mutex::new(config.redirect_uris.clone());
@@ -139,6 +160,7 @@ impl Shared {
             grants: Mutex::new(grants),
             redirect_uris,
             consents: Mutex::new(oauth::PendingConsents::default()),
+            devices: Mutex::new(devices),
             contacts: Mutex::new(contacts::ContactBook::default()),
             limits: Mutex::new(limits),
             faults: Mutex::new(faults),
@@ -225,6 +247,16 @@ impl Sandbox {
         self.shared.settings.url(oauth::TOKEN_PATH)
     }
 
+    /// `http://ADDR/oauth2/default/v1/device/authorize`, RFC 8628's device authorization endpoint.
+    pub fn device_authorization_url(&self) -> Url {
+        self.shared.settings.url(oauth::DEVICE_AUTHORIZE_PATH)
+    }
+
+    /// `http://ADDR/activate`, the page where a person enters a device's user code.
+    pub fn activate_url(&self) -> Url {
+        self.shared.settings.url(oauth::ACTIVATE_PATH)
+    }
+
     /// `http://ADDR/v3` (no trailing slash, like `https://api.cc.email/v3`).
     pub fn api_base_url(&self) -> Url {
         self.shared.settings.url(api::BASE_PATH)
@@ -280,6 +312,19 @@ impl Sandbox {
     /// Every access token issued so far answers 401; refresh tokens stay valid.
     pub fn expire_access_tokens(&self) {
         lock(&self.shared.grants).expire_access_tokens();
+    }
+
+    /// The next device-code poll, of any code, answers `slow_down` (and adds 5 s to that code's
+    /// interval) whatever its timing, so a client's handling can be tested without racing.
+    pub fn force_device_slow_down(&self) {
+        lock(&self.shared.devices).force_slow_down();
+    }
+
+    /// Grants made from now on (code or device) belong to the account `name`: `account/summary`
+    /// answers for the account of the grant whose access token is used. Earlier grants keep
+    /// theirs. The contacts stay one shared book.
+    pub fn set_account_name(&self, name: &str) {
+        lock(&self.shared.grants).set_account(name);
     }
 
     /// The `expires_in` of access tokens issued from now on.
@@ -340,6 +385,8 @@ fn log_endpoints(sandbox: &Sandbox) {
         inspect = %settings.url("/"),
         authorize_url = %sandbox.authorize_url(),
         token_url = %sandbox.token_url(),
+        device_authorization_url = %sandbox.device_authorization_url(),
+        activate_url = %sandbox.activate_url(),
         api_base_url = %sandbox.api_base_url(),
         client_id = %sandbox.client_id(),
         client_secret = %sandbox.client_secret(),

@@ -16,19 +16,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use url::Url;
 
 use super::DECISION_PATH;
-use super::params::Params;
+use super::params::{Params, requested_scopes};
 use crate::grants::{self, CodeRequest};
 use crate::html::{self, escape};
 use crate::{Shared, lock};
-
-/// The scopes CC documents for the v3 API.
-const KNOWN_SCOPES: [&str; 5] = [
-    "account_read",
-    "account_update",
-    "contact_data",
-    "campaign_data",
-    grants::OFFLINE_ACCESS,
-];
 
 /// How long a consent page may stay open before its request is forgotten.
 const CONSENT_LIFETIME: TimeDelta = TimeDelta::minutes(10);
@@ -176,7 +167,8 @@ fn authorization_request(
             "The 'state' parameter is required.",
         ));
     };
-    let scopes = requested_scopes(params.get("scope"))?;
+    let scopes = requested_scopes(params.get("scope"))
+        .map_err(|description| RedirectError::new("invalid_scope", description))?;
     if params.get("code_challenge_method") != Some("S256") {
         return Err(RedirectError::new(
             "invalid_request",
@@ -201,31 +193,6 @@ fn authorization_request(
         redirect,
         state: state.to_owned(),
     })
-}
-
-/// Space-delimited scopes, each known, in the order given, without repeats.
-fn requested_scopes(scope: Option<&str>) -> Result<Vec<String>, RedirectError> {
-    let mut scopes: Vec<String> = Vec::new();
-    for scope in scope.unwrap_or("").split(' ').filter(|s| !s.is_empty()) {
-        if !KNOWN_SCOPES.contains(&scope) {
-            return Err(RedirectError::new(
-                "invalid_scope",
-                format!(
-                    "One or more scopes are not configured for the authorization server resource: '{scope}'."
-                ),
-            ));
-        }
-        if !scopes.iter().any(|s| s == scope) {
-            scopes.push(scope.to_owned());
-        }
-    }
-    if scopes.is_empty() {
-        return Err(RedirectError::new(
-            "invalid_scope",
-            "The 'scope' parameter is missing; request at least one scope.",
-        ));
-    }
-    Ok(scopes)
 }
 
 /// Issue a code and send the browser back with it.
@@ -303,7 +270,7 @@ fn consent_page(shared: &Shared, request: &AuthorizeRequest, pending_id: &str) -
 <button type="submit" id="approve" name="decision" value="approve">Approve</button>
 <button type="submit" id="deny" name="decision" value="deny">Deny</button>
 </form>"#,
-        account = escape(&shared.settings.account_name),
+        account = escape(lock(&shared.grants).account()),
         client = escape(&request.code.client_id),
         redirect = escape(&request.code.redirect_uri),
         action = DECISION_PATH,

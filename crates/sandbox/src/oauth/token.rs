@@ -1,11 +1,15 @@
-//! The token endpoint: HTTP Basic client authentication, then the `authorization_code` grant
-//! (with the PKCE verifier) or the `refresh_token` grant, answered with a token set or an
-//! RFC 6749 §5.2 error.
+//! The token endpoint: client authentication, then the `authorization_code` grant (with the PKCE
+//! verifier), the `refresh_token` grant or RFC 8628's device-code grant, answered with a token set
+//! or an RFC 6749 §5.2 error.
+//!
+//! The code grant needs HTTP Basic. The device grant's clients are public (a device cannot keep a
+//! secret): they name themselves with a `client_id` parameter, and so may refresh the tokens of a
+//! device grant; a Basic header, when sent anyway, must still be right.
 
 use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 
 use super::no_store;
 use axum::http::{HeaderMap, StatusCode};
@@ -15,19 +19,27 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bytes::Bytes;
 use serde_json::json;
 
-use super::params::Params;
-use crate::grants::{self, GrantError, Issued};
+use super::params::{self, Params};
+use crate::devices::PollError;
+use crate::grants::{self, ClientAuth, GrantError, Issued};
 use crate::{Shared, lock};
 
-/// An RFC 6749 §5.2 error answer.
-struct TokenError {
+/// RFC 8628 §3.4's grant type.
+const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// An RFC 6749 §5.2 error answer (also the device authorization endpoint's, RFC 8628 §3.2).
+pub(super) struct TokenError {
     status: StatusCode,
     error: &'static str,
     description: String,
 }
 
 impl TokenError {
-    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+    pub(super) fn new(
+        status: StatusCode,
+        error: &'static str,
+        description: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             error,
@@ -39,8 +51,13 @@ impl TokenError {
         Self::new(StatusCode::UNAUTHORIZED, "invalid_client", description)
     }
 
-    fn invalid_request(description: impl Into<String>) -> Self {
+    pub(super) fn invalid_request(description: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    /// An RFC 8628 §3.5 answer to a device-code poll: 400 with the given code.
+    fn device(error: &'static str, description: &str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, error, description)
     }
 }
 
@@ -53,6 +70,9 @@ impl From<GrantError> for TokenError {
             GrantError::InvalidScope(description) => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_scope", description)
             }
+            GrantError::ClientAuthRequired => Self::invalid_client(
+                "Client authentication failed: this refresh token was issued to a confidential client; send the client credentials with HTTP Basic.",
+            ),
         }
     }
 }
@@ -103,15 +123,15 @@ pub(super) async fn token(
     }
 }
 
-/// Authenticate the client, then run the requested grant.
+/// Authenticate (or identify) the client, then run the requested grant.
 fn grant(
     shared: &Shared,
     headers: &HeaderMap,
     query: Option<&str>,
     body: &[u8],
 ) -> Result<Issued, TokenError> {
-    let params = token_params(headers, query, body)?;
-    authenticate_client(shared, headers, &params)?;
+    let params = params::form_request(headers, query, body).map_err(TokenError::invalid_request)?;
+    let client_auth = identify_client(shared, headers, &params)?;
     if let Some(name) = params.first_repeated() {
         return Err(TokenError::invalid_request(format!(
             "The '{name}' parameter must not be given more than once."
@@ -124,6 +144,9 @@ fn grant(
             "The 'grant_type' parameter is missing.",
         )),
         Some("authorization_code") => {
+            if client_auth != ClientAuth::Confidential {
+                return Err(TokenError::invalid_client(NO_BASIC));
+            }
             let code = required(&params, "code")?;
             let redirect_uri = required(&params, "redirect_uri")?;
             let verifier = params.get("code_verifier");
@@ -140,10 +163,12 @@ fn grant(
                     .map(str::to_owned)
                     .collect()
             });
-            let issued = lock(&shared.grants).refresh(client_id, refresh_token, scopes, now)?;
+            let issued =
+                lock(&shared.grants).refresh(client_id, refresh_token, scopes, client_auth, now)?;
             shared.count(|s| s.refreshes += 1);
             Ok(issued)
         }
+        Some(DEVICE_CODE_GRANT) => device_grant(shared, &params),
         Some(other) => Err(TokenError::new(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
@@ -154,53 +179,92 @@ fn grant(
     }
 }
 
-/// CC's docs put the parameters in the query string, clients often in a form body: take both,
-/// but only a form body.
-fn token_params(
-    headers: &HeaderMap,
-    query: Option<&str>,
-    body: &[u8],
-) -> Result<Params, TokenError> {
-    if !body.is_empty() {
-        let is_form = headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|v| {
-                v.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            });
-        if !is_form {
-            return Err(TokenError::invalid_request(
-                "The request body must be application/x-www-form-urlencoded.",
-            ));
-        }
-    }
-    Ok(Params::parse(&[query.unwrap_or("").as_bytes(), body]))
-}
-
 fn required<'p>(params: &'p Params, name: &str) -> Result<&'p str, TokenError> {
     params
         .get(name)
         .ok_or_else(|| TokenError::invalid_request(format!("The '{name}' parameter is missing.")))
 }
 
-/// HTTP Basic is the only client authentication CC documents; a secret in the parameters is
-/// refused even when it is right, because real clients that do this break in production.
+/// The device-code grant (RFC 8628 §3.4): the tokens once the person approved, else the state
+/// of the code as an error. Approved tokens come from a public client's grant.
+fn device_grant(shared: &Shared, params: &Params) -> Result<Issued, TokenError> {
+    let device_code = required(params, "device_code")?;
+    let client_id = shared.settings.client_id.as_str();
+    let now = shared.clock.now();
+    shared.count(|s| s.device_polls += 1);
+    let polled = lock(&shared.devices).poll(client_id, device_code, now);
+    let request = polled.map_err(|error| poll_error(shared, error))?;
+    let refresh_tokens = shared.settings.device_refresh_tokens;
+    let issued =
+        lock(&shared.grants).grant_device(request.client_id, request.scopes, refresh_tokens, now);
+    shared.count(|s| s.device_grants += 1);
+    Ok(issued)
+}
+
+fn poll_error(shared: &Shared, error: PollError) -> TokenError {
+    match error {
+        PollError::Pending => TokenError::device(
+            "authorization_pending",
+            "The user has not yet approved or denied the request.",
+        ),
+        PollError::SlowDown => {
+            shared.count(|s| s.device_slow_downs += 1);
+            TokenError::device(
+                "slow_down",
+                "The device is polling too fast: wait 5 seconds longer between polls from now on.",
+            )
+        }
+        PollError::Denied => TokenError::device("access_denied", "The user denied the request."),
+        PollError::Expired => TokenError::device(
+            "expired_token",
+            "The device code has expired; start a new device authorization.",
+        ),
+        PollError::InvalidGrant(description) => GrantError::InvalidGrant(description).into(),
+    }
+}
+
+const NO_BASIC: &str = "Client authentication failed: send the client credentials with HTTP Basic.";
+
+/// How the client identified itself: HTTP Basic (confidential), or only a registered
+/// `client_id` parameter (public, for the device flow). A secret in the parameters is refused
+/// even when it is right, because real clients that do this break in production; a Basic header
+/// must be right even where it is not needed.
+pub(super) fn identify_client(
+    shared: &Shared,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<ClientAuth, TokenError> {
+    if headers.contains_key(AUTHORIZATION) {
+        authenticate_client(shared, headers, params)?;
+        return Ok(ClientAuth::Confidential);
+    }
+    if params.has("client_secret") {
+        return Err(TokenError::invalid_client(SECRET_PARAMETER));
+    }
+    match params.get("client_id") {
+        None => Err(TokenError::invalid_client(
+            "Client authentication failed: send the client credentials with HTTP Basic, or a public client's 'client_id' parameter.",
+        )),
+        Some(id) if id != shared.settings.client_id => Err(TokenError::invalid_client(
+            "Client authentication failed: the 'client_id' is not a registered application.",
+        )),
+        Some(_) => Ok(ClientAuth::Public),
+    }
+}
+
+const SECRET_PARAMETER: &str = "Client authentication must use HTTP Basic; a 'client_secret' request parameter is not accepted.";
+
+/// HTTP Basic is the only client authentication CC documents.
 fn authenticate_client(
     shared: &Shared,
     headers: &HeaderMap,
     params: &Params,
 ) -> Result<(), TokenError> {
     if params.has("client_secret") {
-        return Err(TokenError::invalid_client(
-            "Client authentication must use HTTP Basic; a 'client_secret' request parameter is not accepted.",
-        ));
+        return Err(TokenError::invalid_client(SECRET_PARAMETER));
     }
     let Some((id, secret)) = basic_credentials(headers) else {
-        return Err(TokenError::invalid_client(
-            "Client authentication failed: send the client credentials with HTTP Basic.",
-        ));
+        return Err(TokenError::invalid_client(NO_BASIC));
     };
     let settings = &shared.settings;
     if !credential_matches(&id, &settings.client_id)
@@ -270,7 +334,7 @@ fn id_token(shared: &Shared, issued: &Issued) -> String {
         "ver": 1,
         "iss": shared.settings.url("/oauth2/default").as_str().trim_end_matches('/'),
         "aud": shared.settings.client_id,
-        "sub": shared.settings.account_name,
+        "sub": issued.account,
         "iat": iat,
         "exp": exp,
     });
