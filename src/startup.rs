@@ -203,6 +203,12 @@ impl Application {
             tasks.spawn(state.delivery.clone().run(shutdown.clone()));
         }
         tasks.spawn(state.account.clone().run(shutdown.clone()));
+        tasks.spawn(on_connections_elsewhere(
+            state.keeper.clone(),
+            state.delivery.clone(),
+            state.account.clone(),
+            shutdown.clone(),
+        ));
         tasks.spawn(state.abuse.clone().run_housekeeping(
             state.store.clone(),
             state.clock.clone(),
@@ -241,6 +247,30 @@ impl Application {
 
 /// The token keeper and the API client for `config`, sharing one HTTP client and one rate limiter.
 /// The server and the CLI commands that talk to Constant Contact build them the same way.
+/// A connection made by another process (`ccbridge connect`, another replica) gets the on-connect
+/// work a connection made in this process's console gets: queued signups flow, and the configured
+/// lists and fields are checked against the account.
+async fn on_connections_elsewhere(
+    keeper: TokenKeeper,
+    delivery: DeliveryWorker,
+    account: AccountChecker,
+    shutdown: CancellationToken,
+) {
+    let mut connections = keeper.connections_elsewhere();
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            changed = connections.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                delivery.connection_made();
+                account.check_soon();
+            }
+        }
+    }
+}
+
 pub fn connection(
     config: &Config,
     store: &Store,
@@ -265,6 +295,7 @@ pub fn connection(
         lease: cc.request_timeout * 2 + Duration::from_secs(5),
         retry_base: Duration::from_secs(2),
         retry_max: Duration::from_secs(600),
+        watch_every: cc.connection_poll_interval,
     };
     let keeper = TokenKeeper::new(
         store.clone(),

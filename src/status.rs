@@ -25,7 +25,8 @@ pub struct Status {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ConnectionStatus {
-    /// `not_connected | connected | refreshing | needs_reconnect`
+    /// `not_connected | connected | refreshing | needs_reconnect | awaiting_confirmation` (a
+    /// connect link connected another account; an admin must confirm the switch in the console)
     pub state: &'static str,
     pub reason: Option<String>,
     pub account: Option<String>,
@@ -42,6 +43,7 @@ impl ConnectionStatus {
         "connected",
         "refreshing",
         "needs_reconnect",
+        "awaiting_confirmation",
     ];
 
     /// The connection as the stored token set describes it.
@@ -51,15 +53,19 @@ impl ConnectionStatus {
         };
         let state = match set.state.as_str() {
             "needs_reconnect" => "needs_reconnect",
+            _ if set.switch_unconfirmed => "awaiting_confirmation",
             _ if set.refresh_in_flight(now) => "refreshing",
             _ => "connected",
         };
         Self {
             state,
-            reason: if state == "needs_reconnect" {
-                set.state_reason.clone()
-            } else {
-                None
+            reason: match state {
+                "needs_reconnect" => set.state_reason.clone(),
+                "awaiting_confirmation" => Some(format!(
+                    "connected through a connect link to another account than before ({}); confirm the switch in the console",
+                    set.previous_account_name.as_deref().unwrap_or("unnamed")
+                )),
+                _ => None,
             },
             account: set.account_name.clone(),
             scopes: set.scopes.clone(),

@@ -134,7 +134,11 @@ impl AccountChecker {
                 }
                 *self.lock() = Some(result);
             }
-            Err(CallError::Token(TokenError::NotConnected | TokenError::NeedsReconnect(_))) => {}
+            Err(CallError::Token(
+                TokenError::NotConnected
+                | TokenError::NeedsReconnect(_)
+                | TokenError::SwitchUnconfirmed(_),
+            )) => {}
             Err(error) => {
                 tracing::warn!(%error, "could not check the configured lists and custom fields")
             }

@@ -37,7 +37,9 @@ impl DeliveryWorker {
         now: DateTime<Utc>,
     ) -> (Owned, Delivery) {
         match error {
-            TokenError::NotConnected | TokenError::NeedsReconnect(_) => {
+            TokenError::NotConnected
+            | TokenError::NeedsReconnect(_)
+            | TokenError::SwitchUnconfirmed(_) => {
                 let pause = Pause::AwaitingConnection(error.to_string());
                 (Owned::Release { next: now }, Delivery::Paused(pause))
             }

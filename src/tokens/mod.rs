@@ -17,6 +17,7 @@ mod adopt;
 pub mod cipher;
 mod interrupted;
 pub mod links;
+mod watch;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,12 +41,6 @@ pub use cipher::{CipherError, TokenCipher};
 const EXPIRY_SKEW: chrono::Duration = chrono::Duration::seconds(30);
 /// How often a caller looks again while another process holds the refresh lease.
 const LEASE_POLL: Duration = Duration::from_millis(100);
-/// The background task re-reads the token set at least this often, so a changed clock or a token
-/// set written by another process is noticed.
-const MAX_SLEEP: Duration = Duration::from_secs(3600);
-/// The same on a database shared by replicas: a connection made through another replica, or a
-/// token set it refreshed, should not wait an hour to be noticed.
-const SHARED_MAX_SLEEP: Duration = Duration::from_secs(60);
 /// How long a refreshed token set is offered to a database that refuses writes before giving up.
 /// Measured on the injected clock, so a test can move past it instead of waiting.
 const COMMIT_PATIENCE: chrono::Duration = chrono::Duration::minutes(5);
@@ -62,6 +57,9 @@ pub struct KeeperSettings {
     /// First retry delay after a transient failure; doubles up to `retry_max`.
     pub retry_base: Duration,
     pub retry_max: Duration,
+    /// The background task re-reads the token set at least this often, so a connection made by
+    /// another process (`ccbridge connect`, a replica) or a changed clock is noticed.
+    pub watch_every: Duration,
 }
 
 /// An access token ready to use, with the generation of the set it came from.
@@ -123,6 +121,10 @@ struct Inner {
     /// A refresh was found interrupted (its lease ran out without a new generation); explains a
     /// following `invalid_grant`.
     interrupted: AtomicBool,
+    /// What this process last knew of the stored token set (see `watch`).
+    seen: std::sync::Mutex<watch::Seen>,
+    /// Counts connections made by other processes, for whoever does the on-connect work.
+    elsewhere: tokio::sync::watch::Sender<u64>,
 }
 
 impl TokenKeeper {
@@ -145,6 +147,8 @@ impl TokenKeeper {
             flight: tokio::sync::Mutex::new(()),
             wake: Notify::new(),
             interrupted: AtomicBool::new(false),
+            seen: std::sync::Mutex::new(watch::Seen::Unknown),
+            elsewhere: tokio::sync::watch::Sender::new(0),
         }))
     }
 
@@ -233,6 +237,7 @@ impl TokenKeeper {
         {
             tracing::error!(error = %e, "could not record needs_reconnect");
         }
+        self.saw(watch::Seen::Broken(set.generation));
         self.0
             .alerts
             .raise(AlertKind::ConnectionNeedsReconnect, text);
@@ -261,6 +266,7 @@ impl TokenKeeper {
             .save_authorized_token_set(&new, authorization)
             .await?;
         self.0.interrupted.store(false, Ordering::SeqCst);
+        self.saw(watch::Seen::Connected(generation));
         if was_broken {
             self.0.alerts.raise(
                 AlertKind::ConnectionRestored,
@@ -368,6 +374,7 @@ impl TokenKeeper {
             match self.0.store.finish_refresh(old.generation, &new).await {
                 Ok(true) => {
                     tracing::info!(generation = old.generation + 1, expires_at = %new.expires_at, "token set refreshed and committed");
+                    self.saw(watch::Seen::Connected(old.generation + 1));
                     // An earlier interruption no longer explains a later invalid_grant.
                     self.0.interrupted.store(false, Ordering::SeqCst);
                     self.0.wake.notify_one();
@@ -514,14 +521,6 @@ impl TokenKeeper {
         Ok(Some(self.due_at(&set)))
     }
 
-    fn max_sleep(&self) -> Duration {
-        if self.0.store.backend().is_shared() {
-            SHARED_MAX_SLEEP
-        } else {
-            MAX_SLEEP
-        }
-    }
-
     /// The background task: keep the token set fresh until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) {
         if let Err(error) = self.report_interrupted_refresh().await {
@@ -529,6 +528,7 @@ impl TokenKeeper {
         }
         let mut failures: u32 = 0;
         loop {
+            self.notice_changes_elsewhere().await;
             let wait = match self.refresh_if_due().await {
                 Ok(Some(next)) => {
                     failures = 0;
@@ -547,7 +547,7 @@ impl TokenKeeper {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = self.0.wake.notified() => {}
-                () = tokio::time::sleep(wait.min(self.max_sleep())) => {}
+                () = tokio::time::sleep(wait.min(self.0.settings.watch_every)) => {}
             }
         }
     }

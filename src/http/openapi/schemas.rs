@@ -105,7 +105,7 @@ pub(super) fn schemas() -> Vec<(&'static str, Schema)> {
                     "connection": {
                         "type": "object",
                         "properties": {
-                            "state": { "type": "string", "enum": ["not_connected", "connected", "refreshing", "needs_reconnect"] },
+                            "state": { "type": "string", "enum": ["not_connected", "connected", "refreshing", "needs_reconnect", "awaiting_confirmation"] },
                             "reason": nullable_string,
                             "account": nullable_string,
                             "scopes": { "type": "array", "items": string },

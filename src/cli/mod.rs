@@ -14,6 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 use std::sync::Arc;
 
+mod connect;
+
 use crate::alerts::Alerts;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
@@ -83,6 +85,24 @@ pub enum Command {
         /// Fail (exit 1) on warnings too, e.g. in CI before a deploy.
         #[arg(long)]
         strict: bool,
+    },
+    /// Connect to Constant Contact from this terminal with the device flow: prints a URL and a
+    /// code to enter there on any device (no public URL needed). With --link, print a connect
+    /// link for the account owner instead.
+    /// Exit code: 0 connected (or link created), 3 denied, 4 the code expired, 1 other failures.
+    Connect {
+        /// One JSON line with the verification data (with --link: the link) for scripts.
+        #[arg(long)]
+        json: bool,
+        /// Create a single-use connect link to send to the Constant Contact account owner.
+        #[arg(long)]
+        link: bool,
+        /// How long the link stays valid (at most 30 days), e.g. 24h, 3days.
+        #[arg(long, requires = "link", default_value = "24h", value_parser = humantime::parse_duration)]
+        expires: Duration,
+        /// Who the link is for, shown on its page and in the console.
+        #[arg(long, requires = "link")]
+        note: Option<String>,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -160,6 +180,17 @@ pub fn run(cli: Cli) -> ExitCode {
             runtime().and_then(|rt| rt.block_on(sandbox(listen, config)))
         }
         Command::CheckConfig { strict } => check_config(cli.config, strict),
+        Command::Connect {
+            json,
+            link: false,
+            ..
+        } => runtime().and_then(|rt| rt.block_on(connect::connect(cli.config, json))),
+        Command::Connect {
+            json,
+            link: true,
+            expires,
+            note,
+        } => runtime().and_then(|rt| rt.block_on(connect::link(cli.config, expires, note, json))),
         Command::Migrate => runtime().and_then(|rt| rt.block_on(migrate(cli.config))),
         Command::HashPassword => hash_password(),
         Command::Status { json } => runtime().and_then(|rt| rt.block_on(status(cli.config, json))),
