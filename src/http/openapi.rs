@@ -23,6 +23,7 @@ use utoipa::openapi::{
     RefOr, Required,
 };
 
+mod connection;
 mod schemas;
 
 use schemas::schemas;
@@ -81,6 +82,7 @@ pub fn document() -> OpenApi {
 pub fn operations() -> Vec<(Method, &'static str, Operation)> {
     let mut operations = service_operations();
     operations.extend(console_operations());
+    operations.extend(connection::connection_operations());
     operations
 }
 
@@ -334,51 +336,6 @@ fn service_operations() -> Vec<(Method, &'static str, Operation)> {
                 .response("400", html("unknown, used, expired or foreign state"))
                 .response("403", html("Constant Contact did not authorize"))
                 .response("502", html("the code exchange failed"))
-                .build(),
-        ),
-        (
-            Method::GET,
-            "/connect/device/{id}",
-            public("connection", "A device authorization started from a page")
-                .description(Some(
-                    "Under `flow = \"device\"`: the code to enter at Constant Contact, reloading \
-                     itself (`Refresh` header) until the person decides, then the outcome. Only \
-                     the browser that started it (its cookie) sees it.",
-                ))
-                .parameter(in_path("id", "The authorization's id"))
-                .response("200", html("the code, or the outcome"))
-                .response("404", html("unknown, or started in another browser"))
-                .build(),
-        ),
-        (
-            Method::GET,
-            "/connect/link/{secret}",
-            public("connection", "A connect link's page, for the account owner")
-                .description(Some(
-                    "Changes nothing: says who asks and shows the button that makes the POST.",
-                ))
-                .parameter(in_path("secret", "The link's secret"))
-                .response("200", html("the page with the Connect button"))
-                .response("404", html("no such link"))
-                .response("410", html("the link was used, revoked or has expired"))
-                .build(),
-        ),
-        (
-            Method::POST,
-            "/connect/link/{secret}",
-            public("connection", "Connect through a connect link")
-                .description(Some(
-                    "Starts the same authorization as the console's Connect (a redirect to \
-                     Constant Contact with PKCE and a browser cookie, or a device code page), with \
-                     no admin password. The link is consumed when the connection completes.",
-                ))
-                .parameter(in_path("secret", "The link's secret"))
-                .response("303", redirect("to Constant Contact, or to the device code page"))
-                .response("403", html("a cross-site request"))
-                .response("404", html("no such link"))
-                .response("410", html("the link was used, revoked or has expired"))
-                .response("502", html("Constant Contact did not hand out a device code"))
-                .response("503", html("client id not configured, or the database is unavailable"))
                 .build(),
         ),
         (

@@ -8,6 +8,7 @@
 
 mod checklist;
 pub mod credentials;
+mod links;
 pub mod session;
 mod snippet;
 mod views;
@@ -53,6 +54,14 @@ pub fn routes() -> Vec<Route> {
         Route::private(Method::POST, "/admin/signups/retry", retry_all),
         Route::private(Method::POST, "/admin/signups/{id}/retry", retry_one),
         Route::private(Method::GET, "/admin/forms", forms),
+        Route::private(Method::GET, "/admin/links", links::list),
+        Route::private(Method::POST, "/admin/links", links::create),
+        Route::private(Method::POST, "/admin/links/{id}/revoke", links::revoke),
+        Route::private(
+            Method::POST,
+            "/admin/connection/confirm-switch",
+            links::confirm_switch,
+        ),
     ]
 }
 
@@ -165,6 +174,9 @@ async fn overview(
     let notice = match request.uri.query() {
         Some("disconnected") => Some(
             "Disconnected: the tokens are forgotten. Signups are still accepted and wait for the next connection.",
+        ),
+        Some("switch-confirmed") => Some(
+            "Switch confirmed: queued signups now go to the newly connected account.",
         ),
         _ => None,
     };

@@ -48,7 +48,7 @@ label.field input { display: block; width: 100%; max-width: 20rem; font: inherit
 pub fn page(title: &str, admin: Option<&Admin>, body: &str) -> Html<String> {
     let nav = match admin {
         Some(admin) => format!(
-            r#"<nav><a href="/admin">Overview</a> · <a href="/admin/signups">Signups</a> · <a href="/admin/forms">Forms</a></nav>
+            r#"<nav><a href="/admin">Overview</a> · <a href="/admin/signups">Signups</a> · <a href="/admin/forms">Forms</a> · <a href="/admin/links">Connect links</a></nav>
 {}"#,
             [
                 post_button(admin, "/admin/logout", "Log out", "logout"),
@@ -90,7 +90,7 @@ pub fn page(title: &str, admin: Option<&Admin>, body: &str) -> Html<String> {
 }
 
 /// A button that POSTs to `action` with the session's CSRF token (nothing without a session).
-fn post_button(admin: &Admin, action: &str, label: &str, id: &str) -> String {
+pub(super) fn post_button(admin: &Admin, action: &str, label: &str, id: &str) -> String {
     let Some(csrf) = &admin.csrf else {
         return String::new();
     };
@@ -115,7 +115,7 @@ fn logout_everywhere_button(admin: &Admin) -> String {
 }
 
 /// `2026-11-26 06:00:00 UTC (in 3h 2m)`.
-fn when(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+pub(super) fn when(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let delta = t - now;
     let secs = delta.num_seconds().unsigned_abs();
     // Minutes are precise enough past two of them.
@@ -166,6 +166,7 @@ pub fn overview(
         "connected" => ("Connected", "ok"),
         "refreshing" => ("Connected (refreshing the token now)", "ok"),
         "needs_reconnect" => ("Needs a reconnect", "bad"),
+        "awaiting_confirmation" => ("Switched accounts: waiting for your confirmation", "bad"),
         _ => ("Not connected", "warn"),
     };
     body.push_str("<h2>Constant Contact connection</h2>\n<dl>\n");
@@ -219,6 +220,14 @@ pub fn overview(
         } else {
             "Reconnect"
         };
+        if c.state == "awaiting_confirmation" {
+            body.push_str(&post_button(
+                admin,
+                "/admin/connection/confirm-switch",
+                "Confirm the switch",
+                "confirm-switch",
+            ));
+        }
         body.push_str(&post_button(admin, "/connect", label, "connect"));
         if c.state != "not_connected" {
             body.push_str(&post_button(
@@ -237,6 +246,7 @@ pub fn overview(
         );
     }
     body.push_str("</div>\n");
+    body.push_str("<p><small>Someone else logs in to Constant Contact? Send them a <a href=\"/admin/links\">connect link</a>.</small></p>\n");
     if c.state != "not_connected" {
         body.push_str("<p><small>Disconnect forgets the stored tokens; signups keep being accepted and wait for the next connection. To revoke ccbridge's access altogether, also remove the app in your Constant Contact account.</small></p>\n");
     }

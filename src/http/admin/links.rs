@@ -1,0 +1,204 @@
+//! The console's side of connect links (`/admin/links`): create one for the Constant Contact
+//! account owner (its URL is shown once), see each link's state, revoke an unused one; and the
+//! confirmation an admin gives when a link connected another account than before. Every action
+//! is a POST with the session's CSRF token and leaves an audit line in the log.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::extract::{FromRef, Path, RawQuery, State};
+use axum::response::Response;
+
+use super::session::{Admin, CsrfForm, see_other};
+use super::views::{page, post_button, when};
+use super::{ConsoleError, Requeue};
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::delivery::account_check::AccountChecker;
+use crate::http::{AppState, pages::escape};
+use crate::store::{LinkState, Store};
+use crate::tokens::links::{DEFAULT_LINK_LIFETIME, create_link};
+
+/// The lifetimes the console offers.
+const LIFETIMES: [(&str, &str); 4] = [
+    ("1h", "1 hour"),
+    ("24h", "24 hours"),
+    ("3days", "3 days"),
+    ("7days", "7 days"),
+];
+
+/// What the link pages need of the application.
+#[derive(Clone)]
+pub(super) struct Links {
+    config: Arc<Config>,
+    store: Store,
+    clock: SharedClock,
+}
+
+impl FromRef<AppState> for Links {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            config: state.config.clone(),
+            store: state.store.clone(),
+            clock: state.clock.clone(),
+        }
+    }
+}
+
+/// `GET /admin/links`.
+pub(super) async fn list(
+    admin: Admin,
+    State(links): State<Links>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ConsoleError> {
+    let all = links
+        .store
+        .connect_links()
+        .await
+        .context("listing connect links")?;
+    let now = links.clock.now();
+    let mut body = String::from(
+        "<h1>Connect links</h1>\n<p>A connect link lets the owner of the Constant Contact account connect ccbridge without the admin password: send it to them; they open it, press the button and log in at Constant Contact. A link works once and expires. Every connection made through a link raises an alert naming the account, and if it is another account than before, deliveries wait until you confirm the switch on the overview.</p>\n",
+    );
+    if query.as_deref() == Some("revoked") {
+        body.push_str("<p class=\"notice\" role=\"status\">The link is revoked.</p>\n");
+    }
+    body.push_str(&create_form(&admin));
+    if all.is_empty() {
+        body.push_str("<p>No connect links yet.</p>\n");
+    } else {
+        body.push_str("<table>\n<thead><tr><th>For</th><th>State</th><th>Created</th><th>Expires</th><th></th></tr></thead>\n<tbody>\n");
+        for link in &all {
+            let state = link.state(now);
+            let revoke = if state == LinkState::Active {
+                post_button(
+                    &admin,
+                    &format!("/admin/links/{}/revoke", link.id),
+                    "Revoke",
+                    &format!("revoke-{}", link.id),
+                )
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                body,
+                "<tr id=\"link-{id}\"><td>{note}</td><td class=\"link-state\">{state}</td><td>{created}</td><td>{expires}</td><td>{revoke}</td></tr>",
+                id = escape(&link.id),
+                note = escape(link.note.as_deref().unwrap_or("(no note)")),
+                state = state.as_str(),
+                created = when(link.created_at, now),
+                expires = when(link.expires_at, now),
+            );
+        }
+        body.push_str("</tbody>\n</table>\n");
+    }
+    Ok(admin.finish(page("Connect links", Some(&admin), &body)))
+}
+
+fn create_form(admin: &Admin) -> String {
+    let Some(csrf) = &admin.csrf else {
+        return String::new();
+    };
+    let options: String = LIFETIMES
+        .iter()
+        .map(|(value, label)| {
+            let selected = if *value == "24h" { " selected" } else { "" };
+            format!("<option value=\"{value}\"{selected}>{label}</option>")
+        })
+        .collect();
+    format!(
+        "<form method=\"post\" action=\"/admin/links\">\
+         <input type=\"hidden\" name=\"{field}\" value=\"{csrf}\">\
+         <p><label for=\"note\">For (shown on the link's page)</label> <input id=\"note\" name=\"note\" maxlength=\"100\"></p>\
+         <p><label for=\"expires\">Valid for</label> <select id=\"expires\" name=\"expires\">{options}</select></p>\
+         <p><button type=\"submit\" id=\"create-link\">Create a connect link</button></p></form>\n",
+        field = super::session::CSRF_FIELD,
+        csrf = escape(csrf),
+    )
+}
+
+/// `POST /admin/links`: a new link, shown once.
+pub(super) async fn create(
+    State(links): State<Links>,
+    form: CsrfForm,
+) -> Result<Response, ConsoleError> {
+    let field = |name: &str| {
+        form.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    let lifetime = field("expires")
+        .and_then(|v| LIFETIMES.iter().any(|(l, _)| *l == v).then_some(v))
+        .and_then(|v| humantime::parse_duration(&v).ok())
+        .unwrap_or(DEFAULT_LINK_LIFETIME);
+    let note = field("note").map(|n| n.chars().take(100).collect::<String>());
+    let new = create_link(
+        &links.store,
+        &links.config.server.public_url,
+        links.clock.now(),
+        lifetime,
+        "console",
+        note,
+    )
+    .await
+    .context("storing a connect link")?;
+    tracing::info!(link = %new.link.id, expires_at = %new.link.expires_at, "an admin created a connect link");
+    let body = format!(
+        "<h1>Your connect link</h1>\n<p>Send this link to the owner of the Constant Contact account. It is shown only now; it works once and expires {expires}.</p>\n\
+         <p><label for=\"link-url\">Connect link</label><br><input id=\"link-url\" readonly size=\"80\" value=\"{url}\"></p>\n\
+         <p><a href=\"/admin/links\">Back to connect links</a></p>",
+        url = escape(new.url.as_str()),
+        expires = escape(&when(new.link.expires_at, links.clock.now())),
+    );
+    Ok(form.admin.finish(page("Connect link", Some(&form.admin), &body)))
+}
+
+/// `POST /admin/links/{id}/revoke`.
+pub(super) async fn revoke(
+    State(links): State<Links>,
+    Path(id): Path<String>,
+    _: CsrfForm,
+) -> Result<Response, ConsoleError> {
+    let revoked = links
+        .store
+        .revoke_connect_link(&id, links.clock.now())
+        .await
+        .context("revoking a connect link")?;
+    if !revoked {
+        return Err(ConsoleError::NotFound);
+    }
+    tracing::info!(link = %id, "an admin revoked a connect link");
+    Ok(see_other("/admin/links?revoked"))
+}
+
+/// `POST /admin/connection/confirm-switch`: the admin accepts the account a link connected.
+pub(super) async fn confirm_switch(
+    State(links): State<Links>,
+    State(requeue): State<Requeue>,
+    State(account): State<AccountChecker>,
+    _: CsrfForm,
+) -> Result<Response, ConsoleError> {
+    let set = links
+        .store
+        .token_set()
+        .await
+        .context("reading the connection")?;
+    let Some(set) = set.filter(|s| s.switch_unconfirmed) else {
+        return Ok(see_other("/admin"));
+    };
+    links
+        .store
+        .confirm_account_switch(set.generation)
+        .await
+        .context("confirming the switch of accounts")?;
+    tracing::warn!(
+        account = set.account_name.as_deref().unwrap_or("unnamed"),
+        previous = set.previous_account_name.as_deref().unwrap_or("unnamed"),
+        "an admin confirmed the switch to the account a connect link connected"
+    );
+    requeue.delivery.connection_made();
+    account.check_soon();
+    Ok(see_other("/admin?switch-confirmed"))
+}
