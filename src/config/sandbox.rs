@@ -1,6 +1,6 @@
 //! Pointing the `[constant_contact]` settings at a running Constant Contact sandbox, for
-//! `ccbridge demo`, the tests and the benchmarks. The five keys that do it (the client id and
-//! secret, the authorize, token and API URLs) are named once, in `SandboxConnection`: a caller
+//! `ccbridge demo`, the tests and the benchmarks. The six keys that do it (the client id and
+//! secret, the authorize, token, device authorization and API URLs) are named once, in `SandboxConnection`: a caller
 //! that builds its configuration in memory applies them, one that writes a config file gets the
 //! same keys as TOML.
 
@@ -19,6 +19,7 @@ struct SandboxConnection {
     client_secret: SecretString,
     authorize_url: Url,
     token_url: Url,
+    device_authorization_url: Url,
     api_base_url: Url,
 }
 
@@ -29,6 +30,7 @@ impl SandboxConnection {
             client_secret: SecretString::from(sandbox.client_secret().to_owned()),
             authorize_url: sandbox.authorize_url(),
             token_url: sandbox.token_url(),
+            device_authorization_url: sandbox.device_authorization_url(),
             api_base_url: sandbox.api_base_url(),
         }
     }
@@ -49,12 +51,14 @@ impl ConstantContactConfig {
             client_secret,
             authorize_url,
             token_url,
+            device_authorization_url,
             api_base_url,
         } = SandboxConnection::of(sandbox);
         self.client_id = client_id;
         self.client_secret = client_secret;
         self.authorize_url = authorize_url;
         self.token_url = token_url;
+        self.device_authorization_url = device_authorization_url;
         self.api_base_url = api_base_url;
     }
 
@@ -99,6 +103,7 @@ mod tests {
             assert_eq!(cc.authorize_url, sandbox.authorize_url());
             assert_eq!(cc.token_url, sandbox.token_url());
             assert_eq!(cc.api_base_url, sandbox.api_base_url());
+            assert_eq!(cc.device_authorization_url, sandbox.device_authorization_url());
         }
         assert_eq!(from_file.scopes, in_memory.scopes, "nothing else changes");
         sandbox.shutdown().await;
@@ -111,6 +116,7 @@ mod tests {
             client_secret: SecretString::from("s3cret".to_owned()),
             authorize_url: "http://127.0.0.1:1/a".parse().unwrap(),
             token_url: "http://127.0.0.1:1/t".parse().unwrap(),
+            device_authorization_url: "http://127.0.0.1:1/d".parse().unwrap(),
             api_base_url: "http://127.0.0.1:1/v3".parse().unwrap(),
         };
         assert!(!format!("{connection:?}").contains("s3cret"));

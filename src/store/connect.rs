@@ -189,7 +189,7 @@ impl Store {
     pub async fn connect_links(&self) -> Result<Vec<ConnectLink>, StoreError> {
         let rows: Vec<LinkRow> = sqlx::query_as(
             "select id, created_at, expires_at, created_by, note, used_at, revoked_at
-             from connect_links order by created_at desc, id limit $1",
+             from connect_links order by created_at desc, id desc limit $1",
         )
         .bind(LISTED_LINKS)
         .fetch_all(&self.pool)

@@ -50,6 +50,7 @@ mod abuse;
 mod alerts;
 mod browser;
 mod cli;
+mod connecting;
 mod crash;
 mod database;
 mod delivery;

@@ -2,7 +2,7 @@
 //! console, the connect flow, health, metrics, the OpenAPI document, redirects and the limits on
 //! connections.
 
-mod admin;
+pub(crate) mod admin;
 mod connect;
 mod connections;
 mod health;

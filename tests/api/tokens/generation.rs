@@ -3,11 +3,16 @@
 
 use chrono::{Duration, Utc};
 
-use ccbridge::store::NewTokenSet;
+use ccbridge::store::{Authorization, NewTokenSet};
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::database::Backend;
 use crate::helpers::{TestApp, spawn_app};
+
+const BY_BROWSER: Authorization = Authorization {
+    via: "browser",
+    hold_until_confirmed: false,
+};
 
 /// A token set as the keeper would store it (sealed, so that the running app can read it).
 fn new_set(app: &TestApp, name: &str) -> NewTokenSet {
@@ -31,7 +36,7 @@ async fn a_refresh_in_flight_across_a_disconnect_cannot_overwrite_the_next_conne
     let store = &app.store;
     let now = Utc::now();
     let first = store
-        .save_authorized_token_set(&new_set(&app, "first"), None)
+        .save_authorized_token_set(&new_set(&app, "first"), &BY_BROWSER)
         .await
         .unwrap();
     // A refresh of the first connection goes out (another process, or this one)...
@@ -43,7 +48,7 @@ async fn a_refresh_in_flight_across_a_disconnect_cannot_overwrite_the_next_conne
     // ...the admin disconnects and connects again before it answers...
     assert!(store.forget_token_set().await.unwrap());
     let second = store
-        .save_authorized_token_set(&new_set(&app, "second"), None)
+        .save_authorized_token_set(&new_set(&app, "second"), &BY_BROWSER)
         .await
         .unwrap();
 
@@ -78,7 +83,7 @@ async fn generations_keep_counting_through_refreshes_disconnects_and_reconnects(
     let store = &app.store;
     let mut seen = vec![
         store
-            .save_authorized_token_set(&new_set(&app, "a"), None)
+            .save_authorized_token_set(&new_set(&app, "a"), &BY_BROWSER)
             .await
             .unwrap(),
     ];
@@ -94,13 +99,13 @@ async fn generations_keep_counting_through_refreshes_disconnects_and_reconnects(
     assert!(!store.forget_token_set().await.unwrap());
     seen.push(
         store
-            .save_authorized_token_set(&new_set(&app, "b"), None)
+            .save_authorized_token_set(&new_set(&app, "b"), &BY_BROWSER)
             .await
             .unwrap(),
     );
     seen.push(
         store
-            .save_authorized_token_set(&new_set(&app, "c"), None)
+            .save_authorized_token_set(&new_set(&app, "c"), &BY_BROWSER)
             .await
             .unwrap(),
     );

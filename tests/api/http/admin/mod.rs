@@ -17,12 +17,12 @@ const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,*/*;q=0.8";
 const SECRET_EMAIL: &str = "private.person@example.com";
 
 /// A logged-in console session: its cookie (`name=value`) and CSRF token.
-struct Session {
-    cookie: String,
-    csrf: String,
+pub(crate) struct Session {
+    pub(crate) cookie: String,
+    pub(crate) csrf: String,
 }
 
-async fn login(app: &TestApp) -> Session {
+pub(crate) async fn login(app: &TestApp) -> Session {
     let response = app
         .client
         .post(app.url("/admin/login"))
@@ -40,7 +40,7 @@ async fn login(app: &TestApp) -> Session {
     }
 }
 
-async fn get_page(app: &TestApp, path: &str, cookie: &str) -> String {
+pub(crate) async fn get_page(app: &TestApp, path: &str, cookie: &str) -> String {
     let response = app
         .client
         .get(app.url(path))

@@ -1,0 +1,256 @@
+//! The device flow, answer by answer, with the sandbox and ccbridge on one manual clock: each
+//! poll happens when the test moves the clock to the poller's deadline, so `slow_down` is seen in
+//! the deadline itself.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ccbridge::clock::{Clock as _, ManualClock, SharedClock};
+use ccbridge::constant_contact::{DeviceError, wait_for_device};
+use ccbridge::tokens::{AdoptError, AuthorizedVia};
+use ccbridge_sandbox::SandboxConfig;
+use chrono::Utc;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+
+use super::{decide, device_flow};
+use crate::database::{Backend, database_url};
+use crate::helpers::{AppOptions, eventually, serve_config, start_sandbox};
+
+fn sandbox_config() -> SandboxConfig {
+    SandboxConfig {
+        requests_per_second: 1000,
+        ..SandboxConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn pending_slow_down_and_approval_on_the_injected_clock() {
+    let clock = ManualClock::new(Utc::now());
+    let shared: SharedClock = Arc::new(clock.clone());
+    let sandbox = start_sandbox(sandbox_config(), shared.clone()).await;
+    let app = AppOptions::against(Backend::Sqlite, &sandbox, "")
+        .clock(shared.clone())
+        .configure(device_flow)
+        .spawn()
+        .await;
+    let oauth = app.keeper.oauth().clone();
+    let authorization = oauth.start_device_authorization(clock.now()).await.unwrap();
+    assert_eq!(authorization.interval, Duration::from_secs(5));
+    let poller = {
+        let (oauth, authorization, shared) = (oauth.clone(), authorization.clone(), shared.clone());
+        tokio::spawn(async move { wait_for_device(&oauth, &authorization, &shared, |_| {}).await })
+    };
+    // The first poll waits the server's interval.
+    let first = clock.next_sleeper().await;
+    assert_eq!(first - clock.now(), chrono::Duration::seconds(5));
+    clock.set(first);
+    // authorization_pending: the next poll is one interval later.
+    let second = eventually(Duration::from_secs(10), "the poller sleeps again", || async {
+        clock.sleeping_until().filter(|d| *d > first)
+    })
+    .await;
+    assert_eq!(second - first, chrono::Duration::seconds(5));
+    assert_eq!(sandbox.stats().device_polls, 1);
+    // slow_down: 5 seconds more from then on.
+    sandbox.force_device_slow_down();
+    clock.set(second);
+    let third = eventually(Duration::from_secs(10), "the poller slows down", || async {
+        clock.sleeping_until().filter(|d| *d > second)
+    })
+    .await;
+    assert_eq!(third - second, chrono::Duration::seconds(10), "slow_down adds 5 s");
+    assert_eq!(sandbox.stats().device_slow_downs, 1);
+    decide(&sandbox, &authorization.user_code, "approve").await;
+    clock.set(third);
+    let grant = poller.await.unwrap().expect("approved");
+    assert!(grant.refresh_token.is_some());
+    assert_eq!(sandbox.stats().device_grants, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn denied_and_expired_codes_end_the_wait() {
+    let clock = ManualClock::new(Utc::now());
+    let shared: SharedClock = Arc::new(clock.clone());
+    let sandbox = start_sandbox(sandbox_config(), shared.clone()).await;
+    let app = AppOptions::against(Backend::Sqlite, &sandbox, "")
+        .clock(shared.clone())
+        .configure(device_flow)
+        .spawn()
+        .await;
+    let oauth = app.keeper.oauth().clone();
+
+    let denied = oauth.start_device_authorization(clock.now()).await.unwrap();
+    decide(&sandbox, &denied.user_code, "deny").await;
+    let wait = tokio::spawn({
+        let (oauth, denied, shared) = (oauth.clone(), denied.clone(), shared.clone());
+        async move { wait_for_device(&oauth, &denied, &shared, |_| {}).await }
+    });
+    clock.set(clock.next_sleeper().await);
+    assert!(matches!(wait.await.unwrap(), Err(DeviceError::Denied)));
+
+    let expiring = oauth.start_device_authorization(clock.now()).await.unwrap();
+    let wait = tokio::spawn({
+        let (oauth, expiring, shared) = (oauth.clone(), expiring.clone(), shared.clone());
+        async move { wait_for_device(&oauth, &expiring, &shared, |_| {}).await }
+    });
+    // The sandbox says expired_token once the code's 10 minutes are over.
+    let deadline = clock.next_sleeper().await;
+    clock.set(deadline + chrono::Duration::minutes(10));
+    assert!(matches!(wait.await.unwrap(), Err(DeviceError::Expired)));
+    assert_eq!(app.store.token_set().await.unwrap().map(|s| s.generation), None, "nothing stored");
+    app.stop().await;
+}
+
+backends!(a_device_grant_without_a_refresh_token_is_refused: sqlite, postgres);
+async fn a_device_grant_without_a_refresh_token_is_refused(backend: Backend) {
+    let clock = ManualClock::new(Utc::now());
+    let shared: SharedClock = Arc::new(clock.clone());
+    let config = SandboxConfig {
+        device_refresh_tokens: false,
+        ..sandbox_config()
+    };
+    let sandbox = start_sandbox(config, shared.clone()).await;
+    let app = AppOptions::against(backend, &sandbox, "")
+        .clock(shared.clone())
+        .configure(device_flow)
+        .spawn()
+        .await;
+    let oauth = app.keeper.oauth().clone();
+    let authorization = oauth.start_device_authorization(clock.now()).await.unwrap();
+    decide(&sandbox, &authorization.user_code, "approve").await;
+    let wait = tokio::spawn({
+        let (oauth, authorization, shared) = (oauth.clone(), authorization.clone(), shared.clone());
+        async move { wait_for_device(&oauth, &authorization, &shared, |_| {}).await }
+    });
+    clock.set(clock.next_sleeper().await);
+    let grant = wait.await.unwrap().expect("approved");
+    let refused = app.keeper.adopt(&app.api, &grant, AuthorizedVia::Device).await;
+    assert!(matches!(refused, Err(AdoptError::NoRefreshToken)), "{refused:?}");
+    assert!(app.store.token_set().await.unwrap().is_none(), "nothing stored");
+    app.stop().await;
+}
+
+backends!(a_device_connection_refreshes_as_a_public_client: sqlite, postgres);
+async fn a_device_connection_refreshes_as_a_public_client(backend: Backend) {
+    let clock = ManualClock::new(Utc::now());
+    let shared: SharedClock = Arc::new(clock.clone());
+    let sandbox = start_sandbox(sandbox_config(), shared.clone()).await;
+    let app = AppOptions::against(backend, &sandbox, "")
+        .clock(shared.clone())
+        .configure(device_flow)
+        .spawn()
+        .await;
+    let oauth = app.keeper.oauth().clone();
+    let authorization = oauth.start_device_authorization(clock.now()).await.unwrap();
+    decide(&sandbox, &authorization.user_code, "approve").await;
+    let wait = tokio::spawn({
+        let (oauth, authorization, shared) = (oauth.clone(), authorization.clone(), shared.clone());
+        async move { wait_for_device(&oauth, &authorization, &shared, |_| {}).await }
+    });
+    clock.set(clock.next_sleeper().await);
+    let grant = wait.await.unwrap().expect("approved");
+    let connected = app.keeper.adopt(&app.api, &grant, AuthorizedVia::Device).await.unwrap();
+    assert_eq!(connected.account(), "Sandbox Organization");
+    let set = app.store.token_set().await.unwrap().unwrap();
+    assert_eq!(set.authorized_via.as_deref(), Some("device"));
+    // No secret is configured: the refresh goes out with the client id only, and rotates.
+    let fresh = app.keeper.refresh(connected.generation).await.expect("a public-client refresh");
+    assert_eq!(fresh.generation, connected.generation + 1);
+    assert_eq!(sandbox.stats().refreshes, 1);
+    app.stop().await;
+}
+
+/// `ccbridge connect --json` in another process, while a service runs on the same SQLite file:
+/// the service picks the connection up (within `connection_poll_interval`) and delivers the
+/// signup that waited for it.
+#[tokio::test]
+async fn a_running_service_picks_up_a_connection_made_by_ccbridge_connect() {
+    let sandbox = start_sandbox(
+        SandboxConfig {
+            device_interval: 1,
+            ..sandbox_config()
+        },
+        Arc::new(ccbridge::clock::SystemClock),
+    )
+    .await;
+    let app = AppOptions::against(Backend::Sqlite, &sandbox, "")
+        .configure(|config| {
+            device_flow(config);
+            config.constant_contact.connection_poll_interval = Duration::from_secs(1);
+        })
+        .spawn()
+        .await;
+    let accepted = app
+        .post_json("newsletter", &serde_json::json!({"email": "waits@example.org"}))
+        .await;
+    assert_eq!(accepted.status(), 202);
+    let config_path = app.dir.path().join("cli.toml");
+    let db_url = database_url(Backend::Sqlite, &app.db_path).await;
+    let text = serve_config(1, &db_url, &sandbox, "flow = \"device\"\nscopes = [\"contact_data\", \"offline_access\", \"account_read\"]", "");
+    std::fs::write(&config_path, text).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ccbridge"))
+        .args(["--config", config_path.to_str().unwrap(), "connect", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+    let user_code = first["user_code"].as_str().unwrap();
+    assert!(first["verification_uri"].as_str().unwrap().ends_with("/activate"));
+    decide(&sandbox, user_code, "approve").await;
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "ccbridge connect exits 0 once connected");
+    eventually(Duration::from_secs(20), "the waiting signup is delivered", || async {
+        (sandbox.contacts().iter().any(|c| c.email_address == "waits@example.org")).then_some(())
+    })
+    .await;
+    let set = app.store.token_set().await.unwrap().unwrap();
+    assert_eq!(set.authorized_via.as_deref(), Some("device"));
+    assert_eq!(set.account_name.as_deref(), Some("Sandbox Organization"));
+    app.stop().await;
+}
+
+/// The exit codes a script can rely on: 3 denied, 4 expired.
+#[tokio::test]
+async fn ccbridge_connect_exits_3_when_denied_and_4_when_the_code_expires() {
+    let sandbox = start_sandbox(
+        SandboxConfig {
+            device_interval: 1,
+            device_code_expires_in: 2,
+            ..sandbox_config()
+        },
+        Arc::new(ccbridge::clock::SystemClock),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = database_url(Backend::Sqlite, &dir.path().join("ccbridge.db")).await;
+    let config_path = dir.path().join("ccbridge.toml");
+    std::fs::write(&config_path, serve_config(1, &db_url, &sandbox, "flow = \"device\"", "")).unwrap();
+    let run = |decision: Option<&'static str>| {
+        let config_path = config_path.clone();
+        let sandbox = &sandbox;
+        async move {
+            let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ccbridge"))
+                .args(["--config", config_path.to_str().unwrap(), "connect", "--json"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap();
+            let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+            let first: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+            if let Some(decision) = decision {
+                decide(sandbox, first["user_code"].as_str().unwrap(), decision).await;
+            }
+            let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.unwrap().unwrap();
+            status.code()
+        }
+    };
+    assert_eq!(run(Some("deny")).await, Some(3));
+    assert_eq!(run(None).await, Some(4));
+}

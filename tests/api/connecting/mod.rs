@@ -1,0 +1,37 @@
+//! Connecting from anywhere: the device flow (each of its answers, on the injected clock), a
+//! device-flow connection that refreshes as a public client, `ccbridge connect` picked up by a
+//! running service, and connect links (single use, expiry, revocation, a stranger's link, a switch
+//! of accounts held until an admin confirms).
+
+mod device;
+mod links;
+
+use ccbridge::config::{ConnectFlow, Config};
+use ccbridge_sandbox::Sandbox;
+use secrecy::SecretString;
+
+/// Approve or deny `user_code` at the sandbox's verification page, as the account owner would.
+pub async fn decide(sandbox: &Sandbox, user_code: &str, decision: &str) {
+    let answer = reqwest::Client::new()
+        .post(sandbox.activate_url())
+        .form(&[("user_code", user_code), ("decision", decision)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+}
+
+/// `flow = "device"` and no client secret: a public client, as device-flow applications are.
+pub fn device_flow(config: &mut Config) {
+    config.constant_contact.flow = ConnectFlow::Device;
+    config.constant_contact.client_secret = SecretString::from(String::new());
+    name_accounts(config);
+}
+
+/// Ask for `account_read` too, so connections name their account.
+pub fn name_accounts(config: &mut Config) {
+    config
+        .constant_contact
+        .scopes
+        .push("account_read".to_owned());
+}
