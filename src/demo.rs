@@ -1,7 +1,9 @@
 //! `ccbridge demo`: the whole product on one machine with no Constant Contact account. It starts
 //! the built-in sandbox and the service (SQLite in a temporary directory), connects them through
 //! the real OAuth flow (the same `/connect` → authorize → `/oauth/callback` walk a browser does),
-//! and serves a demo signup page whose submissions visibly arrive in the sandbox.
+//! and serves a demo signup page whose submissions visibly arrive in the sandbox. With `--device`
+//! it connects through the device flow instead: the console's Connect shows a code, which the
+//! demo enters at the sandbox's verification page as the account owner would.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,7 +15,7 @@ use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SystemClock;
-use crate::config::{Config, LogFormat};
+use crate::config::{Config, ConnectFlow, LogFormat};
 use crate::http::demo::DEMO_FORM;
 use crate::password::random_token;
 use crate::startup::{Application, Dependencies};
@@ -24,11 +26,12 @@ use ccbridge_sandbox::{self as sandbox, Sandbox, SandboxConfig};
 pub async fn run(
     listen: SocketAddr,
     sandbox_listen: SocketAddr,
+    device: bool,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("ccbridge-demo-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let result = run_in(&dir, listen, sandbox_listen, shutdown).await;
+    let result = run_in(&dir, listen, sandbox_listen, device, shutdown).await;
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
@@ -37,6 +40,7 @@ async fn run_in(
     dir: &std::path::Path,
     listen: SocketAddr,
     sandbox_listen: SocketAddr,
+    device: bool,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let sandbox = Sandbox::start(
@@ -53,6 +57,9 @@ async fn run_in(
     let addr = listener.local_addr()?;
     let mut config = config;
     config.server.public_url = format!("http://{addr}").parse()?;
+    if device {
+        config.constant_contact.flow = ConnectFlow::Device;
+    }
     // The demo page is ccbridge's own origin; a browser may also reach it as localhost.
     if addr.ip().is_loopback() {
         config.forms[0].allowed_origins =
@@ -70,7 +77,7 @@ async fn run_in(
     let app = Application::build_with(config, deps).await?;
     let server = tokio::spawn(app.run_until_stopped(shutdown.clone()));
 
-    connect(addr, &admin_password)
+    connect(addr, &admin_password, device.then_some(&sandbox))
         .await
         .context("connecting the demo to its sandbox")?;
     // Last, so that nothing logged at start scrolls it away; the demo logs warnings only.
@@ -139,8 +146,14 @@ fn demo_config(
 }
 
 /// Walk the browser's path through the OAuth flow: `/connect` and its button (as the admin) → the sandbox's
-/// authorize endpoint (auto-approve) → `/oauth/callback` with the browser cookie.
-async fn connect(addr: SocketAddr, admin_password: &str) -> anyhow::Result<()> {
+/// authorize endpoint (auto-approve) → `/oauth/callback` with the browser cookie. With the device
+/// flow (`device` names the sandbox): the button → the code page → the code entered and approved
+/// at the sandbox → the code page until it says connected.
+async fn connect(
+    addr: SocketAddr,
+    admin_password: &str,
+    device: Option<&Sandbox>,
+) -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
@@ -182,6 +195,10 @@ async fn connect(addr: SocketAddr, admin_password: &str) -> anyhow::Result<()> {
         .and_then(|v| v.split(';').next())
         .context("/connect set no cookie")?
         .to_owned();
+    if let Some(sandbox) = device {
+        let page = format!("http://{addr}{}", header(&start, LOCATION)?);
+        return connect_device(&http, &page, &cookie, sandbox).await;
+    }
     let authorize = header(&start, LOCATION)?;
     let approved = http.get(&authorize).send().await?;
     let callback = header(&approved, LOCATION)?;
@@ -194,6 +211,55 @@ async fn connect(addr: SocketAddr, admin_password: &str) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// How long the demo waits for its own device authorization to complete.
+const DEVICE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+async fn connect_device(
+    http: &reqwest::Client,
+    page: &str,
+    cookie: &str,
+    sandbox: &Sandbox,
+) -> anyhow::Result<()> {
+    let text = http
+        .get(page)
+        .header(COOKIE, cookie)
+        .send()
+        .await?
+        .text()
+        .await?;
+    let user_code = text
+        .split(r#"id="user_code"><strong>"#)
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .context("the device page shows no code")?
+        .to_owned();
+    let approved = http
+        .post(sandbox.activate_url())
+        .form(&[("user_code", user_code.as_str()), ("decision", "approve")])
+        .send()
+        .await?;
+    if !approved.status().is_success() {
+        bail!("the sandbox's /activate answered {}", approved.status());
+    }
+    let deadline = tokio::time::Instant::now() + DEVICE_WAIT;
+    loop {
+        let text = http
+            .get(page)
+            .header(COOKIE, cookie)
+            .send()
+            .await?
+            .text()
+            .await?;
+        if text.contains("<h1>Connected</h1>") {
+            return Ok(());
+        }
+        if text.contains("<h1>Not connected</h1>") || tokio::time::Instant::now() >= deadline {
+            bail!("the device authorization did not complete: {text}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
 }
 
 fn header(

@@ -48,18 +48,26 @@ pub async fn connect(path: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCo
         Ok(authorization) => authorization,
         Err(error) => {
             store.close().await;
-            return Err(anyhow::Error::new(error).context("asking Constant Contact for a device code"));
+            return Err(
+                anyhow::Error::new(error).context("asking Constant Contact for a device code")
+            );
         }
     };
     show(&authorization, json)?;
     let outcome = wait_for_device(keeper.oauth(), &authorization, &clock, |progress| {
         if let DeviceProgress::SlowedDown { interval } = progress {
-            eprintln!("ccbridge: Constant Contact asked to poll less often; now every {}s", interval.as_secs());
+            eprintln!(
+                "ccbridge: Constant Contact asked to poll less often; now every {}s",
+                interval.as_secs()
+            );
         }
     })
     .await;
     let code = match outcome {
-        Ok(grant) => adopted(keeper.adopt(&api, &grant, AuthorizedVia::Device).await, config),
+        Ok(grant) => adopted(
+            keeper.adopt(&api, &grant, AuthorizedVia::Device).await,
+            config,
+        ),
         Err(error) => failed(&error),
     };
     store.close().await;
@@ -69,10 +77,18 @@ pub async fn connect(path: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCo
 /// Open (creating and migrating if need be) the database: connecting may come before `serve`.
 async fn open_store(loaded: &Loaded) -> anyhow::Result<Store> {
     let url = loaded.config.database.url.redacted();
-    let store = Store::open(&loaded.config.database).await.with_context(|| {
-        format!("opening the database at {url} (database.url; configuration from {})", loaded.source)
-    })?;
-    eprintln!("ccbridge: database {url}; configuration from {}", loaded.source);
+    let store = Store::open(&loaded.config.database)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the database at {url} (database.url; configuration from {})",
+                loaded.source
+            )
+        })?;
+    eprintln!(
+        "ccbridge: database {url}; configuration from {}",
+        loaded.source
+    );
     Ok(store)
 }
 
@@ -90,10 +106,21 @@ fn show(authorization: &DeviceAuthorization, json: bool) -> anyhow::Result<()> {
         });
         writeln!(out, "{line}")?;
     } else {
-        writeln!(out, "To connect ccbridge to Constant Contact, open\n\n    {}\n", authorization.verification_uri)?;
-        writeln!(out, "on any device, log in to the Constant Contact account and enter the code\n\n    {}\n", authorization.user_code)?;
+        writeln!(
+            out,
+            "To connect ccbridge to Constant Contact, open\n\n    {}\n",
+            authorization.verification_uri
+        )?;
+        writeln!(
+            out,
+            "on any device, log in to the Constant Contact account and enter the code\n\n    {}\n",
+            authorization.user_code
+        )?;
         if let Some(qr) = qr(authorization.link().as_str()) {
-            writeln!(out, "Or scan this with a phone (the code is filled in):\n\n{qr}")?;
+            writeln!(
+                out,
+                "Or scan this with a phone (the code is filled in):\n\n{qr}"
+            )?;
         }
         writeln!(
             out,
@@ -117,11 +144,20 @@ fn adopted(
 ) -> anyhow::Result<ExitCode> {
     let connected = result.context("storing the connection")?;
     let poll = humantime::format_duration(config.constant_contact.connection_poll_interval);
-    eprintln!("ccbridge: connected to {} (generation {})", connected.account(), connected.generation);
+    eprintln!(
+        "ccbridge: connected to {} (generation {})",
+        connected.account(),
+        connected.generation
+    );
     if let AccountSwitch::Unconfirmed { .. } = connected.switch {
-        eprintln!("ccbridge: deliveries wait until an admin confirms the switch of accounts in the console");
+        eprintln!(
+            "ccbridge: deliveries wait until an admin confirms the switch of accounts in the console"
+        );
     }
-    println!("Connected to {}. A running ccbridge picks this up within {poll}.", connected.account());
+    println!(
+        "Connected to {}. A running ccbridge picks this up within {poll}.",
+        connected.account()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -145,7 +181,15 @@ pub async fn link(
     telemetry::init(&loaded.config.logging);
     let store = open_store(&loaded).await?;
     let now = chrono::Utc::now();
-    let created = create_link(&store, &loaded.config.server.public_url, now, expires, "cli", note).await;
+    let created = create_link(
+        &store,
+        &loaded.config.server.public_url,
+        now,
+        expires,
+        "cli",
+        note,
+    )
+    .await;
     store.close().await;
     let new = created.context("storing the connect link")?;
     if json {

@@ -18,7 +18,7 @@ mod connect;
 
 use crate::alerts::Alerts;
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, ConnectFlow};
 use crate::startup::{Application, connection};
 use crate::status::Status;
 use crate::store::{SingleProcessLock, Store};
@@ -53,6 +53,10 @@ pub enum Command {
         /// Where the sandbox listens (port 0: any free port).
         #[arg(long, default_value = "127.0.0.1:0")]
         sandbox_listen: SocketAddr,
+        /// Connect through the device flow (a code entered at the sandbox) instead of the
+        /// browser redirect.
+        #[arg(long)]
+        device: bool,
     },
     /// Run only the built-in Constant Contact sandbox, for local development against it.
     Sandbox {
@@ -158,7 +162,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Demo {
             listen,
             sandbox_listen,
-        } => runtime().and_then(|rt| rt.block_on(demo(listen, sandbox_listen))),
+            device,
+        } => runtime().and_then(|rt| rt.block_on(demo(listen, sandbox_listen, device))),
         Command::Sandbox {
             listen,
             expires_in,
@@ -181,9 +186,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Command::CheckConfig { strict } => check_config(cli.config, strict),
         Command::Connect {
-            json,
-            link: false,
-            ..
+            json, link: false, ..
         } => runtime().and_then(|rt| rt.block_on(connect::connect(cli.config, json))),
         Command::Connect {
             json,
@@ -256,10 +259,12 @@ async fn serve(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     for warning in config.setup_warnings() {
         tracing::warn!("{warning}");
     }
-    tracing::info!(
-        redirect_uri = %config.server.redirect_uri(),
-        "the redirect URI to register at Constant Contact"
-    );
+    if config.constant_contact.flow == ConnectFlow::AuthorizationCode {
+        tracing::info!(
+            redirect_uri = %config.server.redirect_uri(),
+            "the redirect URI to register at Constant Contact"
+        );
+    }
     let app = Application::build(config).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
@@ -267,10 +272,14 @@ async fn serve(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn demo(listen: SocketAddr, sandbox_listen: SocketAddr) -> anyhow::Result<ExitCode> {
+async fn demo(
+    listen: SocketAddr,
+    sandbox_listen: SocketAddr,
+    device: bool,
+) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    crate::demo::run(listen, sandbox_listen, shutdown).await?;
+    crate::demo::run(listen, sandbox_listen, device, shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -314,10 +323,15 @@ fn check_config(path: Option<PathBuf>, strict: bool) -> anyhow::Result<ExitCode>
     let config = &loaded.config;
     println!("# configuration from {}", loaded.source);
     print!("{}", config.redacted_summary());
-    println!(
-        "# the redirect URI to register at Constant Contact: {}",
-        config.server.redirect_uri()
-    );
+    match config.constant_contact.flow {
+        ConnectFlow::AuthorizationCode => println!(
+            "# the redirect URI to register at Constant Contact: {}",
+            config.server.redirect_uri()
+        ),
+        ConnectFlow::Device => println!(
+            "# flow = \"device\": no redirect URI is needed; connect with `ccbridge connect`"
+        ),
+    }
     let warnings = config.setup_warnings();
     for warning in &warnings {
         eprintln!("warning: {warning}");

@@ -103,7 +103,10 @@ mod tests {
             assert_eq!(cc.authorize_url, sandbox.authorize_url());
             assert_eq!(cc.token_url, sandbox.token_url());
             assert_eq!(cc.api_base_url, sandbox.api_base_url());
-            assert_eq!(cc.device_authorization_url, sandbox.device_authorization_url());
+            assert_eq!(
+                cc.device_authorization_url,
+                sandbox.device_authorization_url()
+            );
         }
         assert_eq!(from_file.scopes, in_memory.scopes, "nothing else changes");
         sandbox.shutdown().await;

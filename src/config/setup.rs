@@ -4,7 +4,7 @@
 
 use secrecy::ExposeSecret as _;
 
-use super::Config;
+use super::{Config, ConnectFlow};
 
 impl Config {
     /// One sentence per half-configured piece, each naming the key to set and how.
@@ -35,12 +35,22 @@ impl Config {
             );
         }
         let missing = self.constant_contact.missing_keys();
+        let device = self.constant_contact.flow == ConnectFlow::Device;
         if !missing.is_empty() {
+            let register = if device {
+                "Register an application at Constant Contact that may use the device flow and \
+                 copy its API key (no redirect URI or secret is needed)"
+                    .to_owned()
+            } else {
+                format!(
+                    "Register an application at Constant Contact with the redirect URI {} and \
+                     copy its key and secret",
+                    self.server.redirect_uri()
+                )
+            };
             warnings.push(format!(
-                "{} not set: ccbridge cannot connect to Constant Contact. Register an application \
-                 at Constant Contact with the redirect URI {} and copy its key and secret",
+                "{} not set: ccbridge cannot connect to Constant Contact. {register}",
                 missing.join(" and "),
-                self.server.redirect_uri()
             ));
         }
         if self.security.token_encryption_key.is_none() {
@@ -53,10 +63,14 @@ impl Config {
         let public_host = self.server.public_url.host_str().unwrap_or_default();
         let local_name = matches!(public_host, "localhost" | "127.0.0.1" | "[::1]");
         if local_name && !self.server.listen.ip().is_loopback() {
+            let who = if device {
+                "browsers elsewhere (and the links ccbridge hands out)"
+            } else {
+                "browsers elsewhere and Constant Contact's redirect"
+            };
             warnings.push(format!(
-                "server.public_url is {} while server.listen is {}: browsers elsewhere and \
-                 Constant Contact's redirect cannot reach localhost. Set server.public_url to the \
-                 address people use",
+                "server.public_url is {} while server.listen is {}: {who} cannot reach \
+                 localhost. Set server.public_url to the address people use",
                 self.server.public_url, self.server.listen
             ));
         }
@@ -97,6 +111,16 @@ mod tests {
             "{all}"
         );
         assert!(!all.contains("client_id and"), "{all}");
+    }
+
+    #[test]
+    fn the_device_flow_needs_no_secret_and_no_redirect_uri() {
+        let all = warnings("[constant_contact]\nflow = \"device\"").join("\n");
+        assert!(all.contains("constant_contact.client_id not set"), "{all}");
+        assert!(!all.contains("client_secret"), "{all}");
+        assert!(!all.contains("redirect"), "{all}");
+        let all = warnings("[constant_contact]\nflow = \"device\"\nclient_id = \"id\"").join("\n");
+        assert!(!all.contains("constant_contact."), "{all}");
     }
 
     #[test]

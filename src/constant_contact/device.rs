@@ -192,7 +192,12 @@ fn refusal(status: reqwest::StatusCode, body: &[u8]) -> DeviceError {
         return DeviceError::Transient(format!("the server answered {status}"));
     }
     match serde_json::from_slice::<ErrorAnswer>(body) {
-        Ok(answer) if matches!(answer.error.as_str(), "invalid_client" | "unauthorized_client") => {
+        Ok(answer)
+            if matches!(
+                answer.error.as_str(),
+                "invalid_client" | "unauthorized_client"
+            ) =>
+        {
             DeviceError::InvalidClient(describe(&answer))
         }
         Ok(answer) => DeviceError::Refused(describe(&answer)),

@@ -13,9 +13,7 @@ pub mod oauth;
 use std::time::Duration;
 
 pub use api::{AccountSummary, ApiClient, ContactList, CustomField, SignUpForm, SignUpOutcome};
-pub use device::{
-    DeviceAuthorization, DeviceError, DevicePoll, DeviceProgress, wait_for_device,
-};
+pub use device::{DeviceAuthorization, DeviceError, DevicePoll, DeviceProgress, wait_for_device};
 pub use error::{ApiError, ErrorKind, UpstreamMessage};
 pub use limits::RateLimiter;
 pub use oauth::{OAuthClient, OAuthError, TokenGrant};

@@ -182,7 +182,11 @@ pub fn routes(demo_page: bool) -> Vec<Route> {
         Route::private(Method::GET, "/oauth/callback", connect::callback),
         Route::private(Method::GET, "/connect/device/{id}", connect::device_page),
         Route::private(Method::GET, "/connect/link/{secret}", connect::link_page),
-        Route::private(Method::POST, "/connect/link/{secret}", connect::start_from_link),
+        Route::private(
+            Method::POST,
+            "/connect/link/{secret}",
+            connect::start_from_link,
+        ),
         Route::public(Method::GET, "/openapi.json", openapi::serve),
         Route::private(Method::GET, "/metrics", metrics::scrape),
     ];

@@ -216,11 +216,7 @@ impl Store {
 
     /// Mark a link used, once: `false` when it was already used, revoked or expired (then the
     /// connection that completed through it must not be kept).
-    pub async fn use_connect_link(
-        &self,
-        id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    pub async fn use_connect_link(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let result = sqlx::query(
             "update connect_links set used_at = $1
              where id = $2 and used_at is null and revoked_at is null and expires_at > $1",

@@ -35,8 +35,8 @@ mod tokens;
 
 pub use admin::AdminSession;
 pub use admin_lockout::LoginAttempts;
-pub use connect::{ConnectLink, LinkState, PageDeviceAuthorization};
 pub use backend::{Backend, DatabaseUrl, SingleProcessLock, warn_if_network_filesystem};
+pub use connect::{ConnectLink, LinkState, PageDeviceAuthorization};
 pub use delivery::{RecentError, Settle};
 pub use pace::Slot;
 pub use tokens::{Authorization, NewTokenSet, PendingAuthorization, StoredTokenSet};

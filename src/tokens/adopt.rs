@@ -133,11 +133,14 @@ impl TokenKeeper {
         grant: &TokenGrant,
         generation: i64,
     ) -> (Option<String>, Option<String>) {
-        let summary = tokio::time::timeout(ACCOUNT_NAME_WAIT, api.account_summary(&grant.access_token))
-            .await
-            .ok()
-            .and_then(Result::ok);
-        let (name, id) = summary.map_or((None, None), |s| (s.organization_name, s.encoded_account_id));
+        let summary =
+            tokio::time::timeout(ACCOUNT_NAME_WAIT, api.account_summary(&grant.access_token))
+                .await
+                .ok()
+                .and_then(Result::ok);
+        let (name, id) = summary.map_or((None, None), |s| {
+            (s.organization_name, s.encoded_account_id)
+        });
         if (name.is_some() || id.is_some())
             && let Err(error) = self
                 .0
@@ -160,9 +163,9 @@ impl TokenKeeper {
     fn alert_link_connection(&self, connected: &Connected) {
         let account = connected.account();
         let text = match &connected.switch {
-            AccountSwitch::None => format!(
-                "Constant Contact was connected through a connect link, to {account}."
-            ),
+            AccountSwitch::None => {
+                format!("Constant Contact was connected through a connect link, to {account}.")
+            }
             AccountSwitch::Unconfirmed { previous } => format!(
                 "Constant Contact was connected through a connect link, to {account}, which is not the account connected before ({}). Deliveries are paused until an admin confirms the switch in the console (or disconnects).",
                 previous.as_deref().unwrap_or("unnamed")

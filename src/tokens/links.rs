@@ -44,7 +44,9 @@ pub async fn create_link(
         used_at: None,
         revoked_at: None,
     };
-    store.insert_connect_link(&link, &token_hash(&secret)).await?;
+    store
+        .insert_connect_link(&link, &token_hash(&secret))
+        .await?;
     Ok(NewLink {
         url: link_url(public_url, &secret),
         link,
@@ -54,7 +56,8 @@ pub async fn create_link(
 /// `public_url + /connect/link/{secret}` (a path prefix of `public_url` is kept).
 pub fn link_url(public_url: &Url, secret: &str) -> Url {
     let base = public_url.as_str().trim_end_matches('/');
-    Url::parse(&format!("{base}/connect/link/{secret}")).expect("a public URL plus a base64url token is a URL")
+    Url::parse(&format!("{base}/connect/link/{secret}"))
+        .expect("a public URL plus a base64url token is a URL")
 }
 
 /// The link a URL's secret names, if any.

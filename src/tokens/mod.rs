@@ -177,7 +177,8 @@ impl TokenKeeper {
         let set = self.usable_set().await?;
         if set.switch_unconfirmed {
             return Err(TokenError::SwitchUnconfirmed(
-                set.account_name.unwrap_or_else(|| "an account that could not be named".into()),
+                set.account_name
+                    .unwrap_or_else(|| "an account that could not be named".into()),
             ));
         }
         let skew = EXPIRY_SKEW.min((set.expires_at - set.obtained_at) / 4);

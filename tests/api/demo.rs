@@ -18,9 +18,9 @@ impl Drop for Demo {
     }
 }
 
-// No backend of the suite's: `ccbridge demo` always makes its own SQLite file.
-#[tokio::test]
-async fn a_signup_on_the_demo_page_arrives_in_the_demo_sandbox() {
+/// Start `ccbridge demo` with `args` and read its banner (printed once it is connected).
+/// Returns the running demo, its port, the sandbox's URL and the banner's lines.
+fn start_demo(args: &[&str]) -> (Demo, u16, Option<String>, Vec<String>) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -28,13 +28,14 @@ async fn a_signup_on_the_demo_page_arrives_in_the_demo_sandbox() {
         .port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ccbridge"))
         .args(["demo", "--listen", &format!("127.0.0.1:{port}")])
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let _demo = Demo(child);
+    let demo = Demo(child);
     // Read the printed URLs on a thread; the demo prints them once it is connected.
     let (lines, printed) = mpsc::channel();
     std::thread::spawn(move || {
@@ -62,6 +63,32 @@ async fn a_signup_on_the_demo_page_arrives_in_the_demo_sandbox() {
             Err(_) => {}
         }
     }
+    (demo, port, sandbox_url, banner)
+}
+
+/// `ccbridge demo --device` connects through the device flow: the console's Connect shows a
+/// code, the demo enters it at the sandbox, and the connection is made by the device grant.
+#[tokio::test]
+async fn the_demo_connects_through_the_device_flow_with_device() {
+    let (_demo, _port, sandbox_url, banner) = start_demo(&["--device"]);
+    let sandbox_url = sandbox_url
+        .unwrap_or_else(|| panic!("the demo connected and printed its banner: {banner:?}"));
+    let stats: Value = client()
+        .get(format!("{sandbox_url}_sandbox/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["device_grants"], 1, "{stats}");
+    assert_eq!(stats["codes_exchanged"], 0, "{stats}");
+}
+
+// No backend of the suite's: `ccbridge demo` always makes its own SQLite file.
+#[tokio::test]
+async fn a_signup_on_the_demo_page_arrives_in_the_demo_sandbox() {
+    let (_demo, port, sandbox_url, banner) = start_demo(&[]);
     let sandbox_url = sandbox_url.expect("the demo printed its sandbox URL");
     // The console and its credentials come last, where they stay on screen.
     let console = banner

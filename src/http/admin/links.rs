@@ -152,7 +152,9 @@ pub(super) async fn create(
         url = escape(new.url.as_str()),
         expires = escape(&when(new.link.expires_at, links.clock.now())),
     );
-    Ok(form.admin.finish(page("Connect link", Some(&form.admin), &body)))
+    Ok(form
+        .admin
+        .finish(page("Connect link", Some(&form.admin), &body)))
 }
 
 /// `POST /admin/links/{id}/revoke`.

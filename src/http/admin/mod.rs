@@ -175,9 +175,9 @@ async fn overview(
         Some("disconnected") => Some(
             "Disconnected: the tokens are forgotten. Signups are still accepted and wait for the next connection.",
         ),
-        Some("switch-confirmed") => Some(
-            "Switch confirmed: queued signups now go to the newly connected account.",
-        ),
+        Some("switch-confirmed") => {
+            Some("Switch confirmed: queued signups now go to the newly connected account.")
+        }
         _ => None,
     };
     admin.finish(views::overview(&admin, &config, &data, notice))

@@ -5,15 +5,14 @@
 //! written to the database, so a reload served by another replica shows it too.
 
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::http::header::{LOCATION, SET_COOKIE};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use uuid::Uuid;
 
 use super::{
-    ConnectError, Connector, browser_cookie, browser_key, connected_page, header,
-    links, page,
+    ConnectError, Connector, browser_cookie, browser_key, connected_page, header, links, page,
 };
 use crate::constant_contact::{DeviceAuthorization, DeviceError, wait_for_device};
 use crate::http::pages;
@@ -25,7 +24,10 @@ use crate::tokens::AuthorizedVia;
 const RELOAD_EVERY: u32 = 3;
 
 /// Start a device authorization and send the browser to its page.
-pub(super) async fn begin(state: &Connector, link_id: Option<String>) -> Result<Response, ConnectError> {
+pub(super) async fn begin(
+    state: &Connector,
+    link_id: Option<String>,
+) -> Result<Response, ConnectError> {
     let oauth = state.keeper.oauth();
     let now = state.clock.now();
     let authorization = oauth
@@ -35,10 +37,16 @@ pub(super) async fn begin(state: &Connector, link_id: Option<String>) -> Result<
     let browser_key = random_token(32);
     let row = PageDeviceAuthorization {
         id: Uuid::now_v7().to_string(),
-        device_code: state.keeper.cipher().seal(&authorization.device_code, "device_code"),
+        device_code: state
+            .keeper
+            .cipher()
+            .seal(&authorization.device_code, "device_code"),
         user_code: authorization.user_code.clone(),
         verification_uri: authorization.verification_uri.to_string(),
-        verification_uri_complete: authorization.verification_uri_complete.as_ref().map(ToString::to_string),
+        verification_uri_complete: authorization
+            .verification_uri_complete
+            .as_ref()
+            .map(ToString::to_string),
         expires_at: authorization.expires_at,
         link_id,
         browser_key: browser_key.clone(),
@@ -50,7 +58,12 @@ pub(super) async fn begin(state: &Connector, link_id: Option<String>) -> Result<
         .insert_device_authorization(&row, now)
         .await
         .map_err(ConnectError::NotStarted)?;
-    tokio::spawn(poll(state.clone(), row.id.clone(), row.link_id.clone(), authorization));
+    tokio::spawn(poll(
+        state.clone(),
+        row.id.clone(),
+        row.link_id.clone(),
+        authorization,
+    ));
     tracing::info!(id = %row.id, "device authorization started from a page");
     let path = device_path(state, &row.id);
     let cookie = browser_cookie(state, &browser_key, &path);
@@ -65,7 +78,12 @@ fn device_path(state: &Connector, id: &str) -> String {
 
 /// Poll until the person decides, then adopt the grant (consuming the link first, if any) and
 /// record the outcome for the page.
-async fn poll(state: Connector, id: String, link_id: Option<String>, authorization: DeviceAuthorization) {
+async fn poll(
+    state: Connector,
+    id: String,
+    link_id: Option<String>,
+    authorization: DeviceAuthorization,
+) {
     let outcome = async {
         let grant = wait_for_device(state.keeper.oauth(), &authorization, &state.clock, |_| {})
             .await
@@ -88,7 +106,11 @@ async fn poll(state: Connector, id: String, link_id: Option<String>, authorizati
             ("failed", message)
         }
     };
-    if let Err(error) = state.store.finish_device_authorization(&id, row_state, &message).await {
+    if let Err(error) = state
+        .store
+        .finish_device_authorization(&id, row_state, &message)
+        .await
+    {
         tracing::error!(%error, "could not record how a device authorization ended");
     }
 }
@@ -125,7 +147,10 @@ pub async fn device_page(
 }
 
 fn waiting_page(row: &PageDeviceAuthorization) -> (HeaderMap, axum::response::Html<String>) {
-    let link = row.verification_uri_complete.as_deref().unwrap_or(&row.verification_uri);
+    let link = row
+        .verification_uri_complete
+        .as_deref()
+        .unwrap_or(&row.verification_uri);
     let body = format!(
         "<h1>Enter this code at Constant Contact</h1>\n\
          <p class=\"code\" id=\"user_code\"><strong>{code}</strong></p>\n\
@@ -139,7 +164,10 @@ fn waiting_page(row: &PageDeviceAuthorization) -> (HeaderMap, axum::response::Ht
     let mut headers = HeaderMap::new();
     // A header, not a <meta>: it works the same and keeps the page free of anything but content.
     headers.insert("refresh", header(&RELOAD_EVERY.to_string()));
-    (headers, pages::layout("Waiting for Constant Contact", &body))
+    (
+        headers,
+        pages::layout("Waiting for Constant Contact", &body),
+    )
 }
 
 impl ConnectError {
@@ -156,7 +184,9 @@ impl ConnectError {
                 "Not connected",
                 "The code expired before it was approved. Nothing was changed; start again.",
             ),
-            Self::Device(other) => pages::notice("Not connected", "Not connected", &format!("{other}.")),
+            Self::Device(other) => {
+                pages::notice("Not connected", "Not connected", &format!("{other}."))
+            }
             other => pages::notice("Not connected", "Not connected", &other.parts().2),
         };
         response.0

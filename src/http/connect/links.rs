@@ -19,7 +19,13 @@ pub async fn link_page(State(state): State<Connector>, Path(secret): Path<String
         Ok(link) => link,
         Err(answer) => return answer,
     };
-    let site = state.config.server.public_url.host_str().unwrap_or("this site").to_owned();
+    let site = state
+        .config
+        .server
+        .public_url
+        .host_str()
+        .unwrap_or("this site")
+        .to_owned();
     let note = link
         .note
         .as_deref()
@@ -42,7 +48,11 @@ pub async fn link_page(State(state): State<Connector>, Path(secret): Path<String
         site = pages::escape(&site),
         expires = link.expires_at.format("%Y-%m-%d %H:%M"),
     );
-    (StatusCode::OK, pages::layout("Connect your Constant Contact account", &body)).into_response()
+    (
+        StatusCode::OK,
+        pages::layout("Connect your Constant Contact account", &body),
+    )
+        .into_response()
 }
 
 /// `POST /connect/link/{secret}`: the page's button.
@@ -84,9 +94,15 @@ async fn active_link(state: &Connector, secret: &str) -> Result<ConnectLink, Res
     };
     let why = match link.state(state.clock.now()) {
         LinkState::Active => return Ok(link),
-        LinkState::Used => "This connect link was already used. Nothing was changed; ask the site's admin for a new one if you need to connect again.",
-        LinkState::Revoked => "This connect link was revoked by the site's admin. Nothing was changed.",
-        LinkState::Expired => "This connect link has expired. Nothing was changed; ask the site's admin for a new one.",
+        LinkState::Used => {
+            "This connect link was already used. Nothing was changed; ask the site's admin for a new one if you need to connect again."
+        }
+        LinkState::Revoked => {
+            "This connect link was revoked by the site's admin. Nothing was changed."
+        }
+        LinkState::Expired => {
+            "This connect link has expired. Nothing was changed; ask the site's admin for a new one."
+        }
     };
     Err(page(StatusCode::GONE, "Link no longer valid", why))
 }
@@ -104,7 +120,9 @@ pub(super) async fn consume(state: &Connector, link_id: &str) -> Result<(), Conn
     } else {
         Err(ConnectError::Refused {
             message: "The connect link this authorization was started from was used, revoked or expired meanwhile; nothing was changed.",
-            logged: Some("a connection through a used, revoked or expired connect link was refused"),
+            logged: Some(
+                "a connection through a used, revoked or expired connect link was refused",
+            ),
         })
     }
 }

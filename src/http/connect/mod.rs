@@ -35,7 +35,9 @@ use crate::delivery::DeliveryWorker;
 use crate::delivery::account_check::AccountChecker;
 use crate::password::random_token;
 use crate::store::{PendingAuthorization, Store, StoreError};
-use crate::tokens::{AccountSwitch, AdoptError, AuthorizedVia, CipherError, Connected, TokenKeeper};
+use crate::tokens::{
+    AccountSwitch, AdoptError, AuthorizedVia, CipherError, Connected, TokenKeeper,
+};
 
 /// How long an authorization may take from `/connect` to the callback.
 const AUTHORIZATION_TTL: chrono::Duration = chrono::Duration::minutes(10);
@@ -72,7 +74,11 @@ impl Connector {
     /// Store a completed authorization's grant as the connection, then do the on-connect work:
     /// queued signups can flow, and the configured ids are checked against the (possibly
     /// different) account.
-    async fn adopt(&self, grant: &TokenGrant, via: AuthorizedVia) -> Result<Connected, ConnectError> {
+    async fn adopt(
+        &self,
+        grant: &TokenGrant,
+        via: AuthorizedVia,
+    ) -> Result<Connected, ConnectError> {
         let connected = self
             .keeper
             .adopt(&self.api, grant, via)
@@ -96,7 +102,9 @@ fn connected_page(connected: &Connected, console: bool) -> axum::response::Html<
     } else {
         ""
     };
-    let body = format!("<h1>Connected</h1>\n<p>ccbridge is connected to <strong>{account}</strong>. {next}</p>{back}");
+    let body = format!(
+        "<h1>Connected</h1>\n<p>ccbridge is connected to <strong>{account}</strong>. {next}</p>{back}"
+    );
     pages::layout("Connected", &body)
 }
 
@@ -145,8 +153,10 @@ fn confirmation_page(
          <p><a href=\"/admin\">Back to the admin console</a></p>",
         csrf = pages::escape(csrf),
         how = match flow {
-            ConnectFlow::AuthorizationCode => "<p>You will be sent to Constant Contact to log in and approve ccbridge, then back here.</p>",
-            ConnectFlow::Device => "<p>ccbridge uses the device flow: press Connect to get a short code, then enter it at Constant Contact (on any device) while logged in to the account. Or connect from the command line on the server: <code>ccbridge connect</code>.</p>",
+            ConnectFlow::AuthorizationCode =>
+                "<p>You will be sent to Constant Contact to log in and approve ccbridge, then back here.</p>",
+            ConnectFlow::Device =>
+                "<p>ccbridge uses the device flow: press Connect to get a short code, then enter it at Constant Contact (on any device) while logged in to the account. Or connect from the command line on the server: <code>ccbridge connect</code>.</p>",
         },
     );
     pages::layout("Connect", &body)

@@ -71,12 +71,21 @@ pub(super) fn connection_operations() -> Vec<(Method, &'static str, Operation)> 
                      no admin password. The link is consumed when the connection completes.",
                 ))
                 .parameter(in_path("secret", "The link's secret"))
-                .response("303", redirect("to Constant Contact, or to the device code page"))
+                .response(
+                    "303",
+                    redirect("to Constant Contact, or to the device code page"),
+                )
                 .response("403", html("a cross-site request"))
                 .response("404", html("no such link"))
                 .response("410", html("the link was used, revoked or has expired"))
-                .response("502", html("Constant Contact did not hand out a device code"))
-                .response("503", html("client id not configured, or the database is unavailable"))
+                .response(
+                    "502",
+                    html("Constant Contact did not hand out a device code"),
+                )
+                .response(
+                    "503",
+                    html("client id not configured, or the database is unavailable"),
+                )
                 .build(),
         ),
         (
@@ -84,11 +93,20 @@ pub(super) fn connection_operations() -> Vec<(Method, &'static str, Operation)> 
             "/admin/links",
             admin("connection", "Connect links: create, list, revoke")
                 .response("200", html("the page"))
-                .response("303", redirect("a browser without a session: to /admin/login"))
-                .response("401", html("credentials missing or wrong (WWW-Authenticate: Basic)"))
+                .response(
+                    "303",
+                    redirect("a browser without a session: to /admin/login"),
+                )
+                .response(
+                    "401",
+                    html("credentials missing or wrong (WWW-Authenticate: Basic)"),
+                )
                 .build(),
         ),
-        action("/admin/links", "Create a connect link (its URL is shown once)"),
+        action(
+            "/admin/links",
+            "Create a connect link (its URL is shown once)",
+        ),
         revoke,
         action(
             "/admin/connection/confirm-switch",

@@ -16,7 +16,9 @@ use tokio::io::{AsyncBufReadExt as _, BufReader};
 
 use super::{decide, device_flow};
 use crate::database::{Backend, database_url};
-use crate::helpers::{AppOptions, eventually, serve_config, start_sandbox};
+use crate::helpers::{
+    AppOptions, cookie_pair, eventually, serve_config, start_connect, start_sandbox,
+};
 
 fn sandbox_config() -> SandboxConfig {
     SandboxConfig {
@@ -47,9 +49,11 @@ async fn pending_slow_down_and_approval_on_the_injected_clock() {
     assert_eq!(first - clock.now(), chrono::Duration::seconds(5));
     clock.set(first);
     // authorization_pending: the next poll is one interval later.
-    let second = eventually(Duration::from_secs(10), "the poller sleeps again", || async {
-        clock.sleeping_until().filter(|d| *d > first)
-    })
+    let second = eventually(
+        Duration::from_secs(10),
+        "the poller sleeps again",
+        || async { clock.sleeping_until().filter(|d| *d > first) },
+    )
     .await;
     assert_eq!(second - first, chrono::Duration::seconds(5));
     assert_eq!(sandbox.stats().device_polls, 1);
@@ -60,7 +64,11 @@ async fn pending_slow_down_and_approval_on_the_injected_clock() {
         clock.sleeping_until().filter(|d| *d > second)
     })
     .await;
-    assert_eq!(third - second, chrono::Duration::seconds(10), "slow_down adds 5 s");
+    assert_eq!(
+        third - second,
+        chrono::Duration::seconds(10),
+        "slow_down adds 5 s"
+    );
     assert_eq!(sandbox.stats().device_slow_downs, 1);
     decide(&sandbox, &authorization.user_code, "approve").await;
     clock.set(third);
@@ -100,7 +108,11 @@ async fn denied_and_expired_codes_end_the_wait() {
     let deadline = clock.next_sleeper().await;
     clock.set(deadline + chrono::Duration::minutes(10));
     assert!(matches!(wait.await.unwrap(), Err(DeviceError::Expired)));
-    assert_eq!(app.store.token_set().await.unwrap().map(|s| s.generation), None, "nothing stored");
+    assert_eq!(
+        app.store.token_set().await.unwrap().map(|s| s.generation),
+        None,
+        "nothing stored"
+    );
     app.stop().await;
 }
 
@@ -127,9 +139,18 @@ async fn a_device_grant_without_a_refresh_token_is_refused(backend: Backend) {
     });
     clock.set(clock.next_sleeper().await);
     let grant = wait.await.unwrap().expect("approved");
-    let refused = app.keeper.adopt(&app.api, &grant, AuthorizedVia::Device).await;
-    assert!(matches!(refused, Err(AdoptError::NoRefreshToken)), "{refused:?}");
-    assert!(app.store.token_set().await.unwrap().is_none(), "nothing stored");
+    let refused = app
+        .keeper
+        .adopt(&app.api, &grant, AuthorizedVia::Device)
+        .await;
+    assert!(
+        matches!(refused, Err(AdoptError::NoRefreshToken)),
+        "{refused:?}"
+    );
+    assert!(
+        app.store.token_set().await.unwrap().is_none(),
+        "nothing stored"
+    );
     app.stop().await;
 }
 
@@ -152,12 +173,20 @@ async fn a_device_connection_refreshes_as_a_public_client(backend: Backend) {
     });
     clock.set(clock.next_sleeper().await);
     let grant = wait.await.unwrap().expect("approved");
-    let connected = app.keeper.adopt(&app.api, &grant, AuthorizedVia::Device).await.unwrap();
+    let connected = app
+        .keeper
+        .adopt(&app.api, &grant, AuthorizedVia::Device)
+        .await
+        .unwrap();
     assert_eq!(connected.account(), "Sandbox Organization");
     let set = app.store.token_set().await.unwrap().unwrap();
     assert_eq!(set.authorized_via.as_deref(), Some("device"));
     // No secret is configured: the refresh goes out with the client id only, and rotates.
-    let fresh = app.keeper.refresh(connected.generation).await.expect("a public-client refresh");
+    let fresh = app
+        .keeper
+        .refresh(connected.generation)
+        .await
+        .expect("a public-client refresh");
     assert_eq!(fresh.generation, connected.generation + 1);
     assert_eq!(sandbox.stats().refreshes, 1);
     app.stop().await;
@@ -184,15 +213,29 @@ async fn a_running_service_picks_up_a_connection_made_by_ccbridge_connect() {
         .spawn()
         .await;
     let accepted = app
-        .post_json("newsletter", &serde_json::json!({"email": "waits@example.org"}))
+        .post_json(
+            "newsletter",
+            &serde_json::json!({"email": "waits@example.org"}),
+        )
         .await;
     assert_eq!(accepted.status(), 202);
     let config_path = app.dir.path().join("cli.toml");
     let db_url = database_url(Backend::Sqlite, &app.db_path).await;
-    let text = serve_config(1, &db_url, &sandbox, "flow = \"device\"\nscopes = [\"contact_data\", \"offline_access\", \"account_read\"]", "");
+    let text = serve_config(
+        1,
+        &db_url,
+        &sandbox,
+        "flow = \"device\"\nscopes = [\"contact_data\", \"offline_access\", \"account_read\"]",
+        "",
+    );
     std::fs::write(&config_path, text).unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ccbridge"))
-        .args(["--config", config_path.to_str().unwrap(), "connect", "--json"])
+        .args([
+            "--config",
+            config_path.to_str().unwrap(),
+            "connect",
+            "--json",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
@@ -201,13 +244,29 @@ async fn a_running_service_picks_up_a_connection_made_by_ccbridge_connect() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
     let user_code = first["user_code"].as_str().unwrap();
-    assert!(first["verification_uri"].as_str().unwrap().ends_with("/activate"));
+    assert!(
+        first["verification_uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("/activate")
+    );
     decide(&sandbox, user_code, "approve").await;
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.unwrap().unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success(), "ccbridge connect exits 0 once connected");
-    eventually(Duration::from_secs(20), "the waiting signup is delivered", || async {
-        (sandbox.contacts().iter().any(|c| c.email_address == "waits@example.org")).then_some(())
-    })
+    eventually(
+        Duration::from_secs(20),
+        "the waiting signup is delivered",
+        || async {
+            (sandbox
+                .contacts()
+                .iter()
+                .any(|c| c.email_address == "waits@example.org"))
+            .then_some(())
+        },
+    )
     .await;
     let set = app.store.token_set().await.unwrap().unwrap();
     assert_eq!(set.authorized_via.as_deref(), Some("device"));
@@ -230,27 +289,108 @@ async fn ccbridge_connect_exits_3_when_denied_and_4_when_the_code_expires() {
     let dir = tempfile::tempdir().unwrap();
     let db_url = database_url(Backend::Sqlite, &dir.path().join("ccbridge.db")).await;
     let config_path = dir.path().join("ccbridge.toml");
-    std::fs::write(&config_path, serve_config(1, &db_url, &sandbox, "flow = \"device\"", "")).unwrap();
+    std::fs::write(
+        &config_path,
+        serve_config(1, &db_url, &sandbox, "flow = \"device\"", ""),
+    )
+    .unwrap();
     let run = |decision: Option<&'static str>| {
         let config_path = config_path.clone();
         let sandbox = &sandbox;
         async move {
             let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ccbridge"))
-                .args(["--config", config_path.to_str().unwrap(), "connect", "--json"])
+                .args([
+                    "--config",
+                    config_path.to_str().unwrap(),
+                    "connect",
+                    "--json",
+                ])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
                 .kill_on_drop(true)
                 .spawn()
                 .unwrap();
             let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-            let first: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+            let first: Value =
+                serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
             if let Some(decision) = decision {
                 decide(sandbox, first["user_code"].as_str().unwrap(), decision).await;
             }
-            let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.unwrap().unwrap();
+            let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+                .await
+                .unwrap()
+                .unwrap();
             status.code()
         }
     };
     assert_eq!(run(Some("deny")).await, Some(3));
     assert_eq!(run(None).await, Some(4));
+}
+
+/// Under `flow = "device"` the console's Connect shows the code and waits: the page reloads
+/// itself until the owner has approved, then says connected. Only the browser that started it
+/// sees the page.
+backends!(the_console_connect_shows_a_code_and_waits: sqlite, postgres);
+async fn the_console_connect_shows_a_code_and_waits(backend: Backend) {
+    let sandbox = start_sandbox(
+        SandboxConfig {
+            device_interval: 1,
+            ..sandbox_config()
+        },
+        Arc::new(ccbridge::clock::SystemClock),
+    )
+    .await;
+    let app = AppOptions::against(backend, &sandbox, "")
+        .configure(device_flow)
+        .spawn()
+        .await;
+    let start = start_connect(&app.client, &app.url("")).await;
+    assert_eq!(start.status(), 303);
+    let page_path = start.headers()["location"].to_str().unwrap().to_owned();
+    assert!(page_path.starts_with("/connect/device/"), "{page_path}");
+    let cookie = cookie_pair(&start);
+    let waiting = app
+        .client
+        .get(app.url(&page_path))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(waiting.status(), 200);
+    assert!(
+        waiting.headers().contains_key("refresh"),
+        "the page reloads itself"
+    );
+    let text = waiting.text().await.unwrap();
+    let user_code = text
+        .split(r#"id="user_code"><strong>"#)
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the page shows the code")
+        .to_owned();
+    let stranger = app.client.get(app.url(&page_path)).send().await.unwrap();
+    assert_eq!(stranger.status(), 404, "another browser sees nothing");
+    decide(&sandbox, &user_code, "approve").await;
+    eventually(
+        Duration::from_secs(20),
+        "the page says connected",
+        || async {
+            let page = app
+                .client
+                .get(app.url(&page_path))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .ok()?;
+            page.text()
+                .await
+                .ok()?
+                .contains("<h1>Connected</h1>")
+                .then_some(())
+        },
+    )
+    .await;
+    let set = app.store.token_set().await.unwrap().unwrap();
+    assert_eq!(set.authorized_via.as_deref(), Some("device"));
+    app.stop().await;
 }

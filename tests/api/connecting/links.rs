@@ -23,7 +23,11 @@ async fn create_link(app: &TestApp, session: &Session, note: &str) -> String {
         .client
         .post(app.url("/admin/links"))
         .header("cookie", &session.cookie)
-        .form(&[("csrf", session.csrf.as_str()), ("note", note), ("expires", "24h")])
+        .form(&[
+            ("csrf", session.csrf.as_str()),
+            ("note", note),
+            ("expires", "24h"),
+        ])
         .send()
         .await
         .unwrap();
@@ -31,7 +35,11 @@ async fn create_link(app: &TestApp, session: &Session, note: &str) -> String {
     let page = response.text().await.unwrap();
     let marker = "id=\"link-url\" readonly size=\"80\" value=\"";
     let start = page.find(marker).expect("the link is shown") + marker.len();
-    page[start..].split('"').next().unwrap().replace("&#x2F;", "/")
+    page[start..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#x2F;", "/")
 }
 
 /// The account owner's browser: the link's page, its button, Constant Contact (the sandbox
@@ -39,7 +47,12 @@ async fn create_link(app: &TestApp, session: &Session, note: &str) -> String {
 async fn use_link(app: &TestApp, link: &str) -> reqwest::Response {
     let page = app.client.get(link).send().await.unwrap();
     assert_eq!(page.status(), 200);
-    assert!(page.text().await.unwrap().contains("Connect your Constant Contact account"));
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("Connect your Constant Contact account")
+    );
     let start = app.client.post(link).send().await.unwrap();
     assert_eq!(start.status(), 303, "the button starts the authorization");
     let cookie = cookie_pair(&start);
@@ -47,14 +60,22 @@ async fn use_link(app: &TestApp, link: &str) -> reqwest::Response {
     assert!(authorize.contains("code_challenge="), "PKCE as on /connect");
     let approved = app.client.get(&authorize).send().await.unwrap();
     let callback = approved.headers()["location"].to_str().unwrap().to_owned();
-    app.client.get(&callback).header("cookie", cookie).send().await.unwrap()
+    app.client
+        .get(&callback)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
 }
 
 backends!(a_link_connects_once_and_a_stranger_with_it_changes_nothing: sqlite, postgres);
 async fn a_link_connects_once_and_a_stranger_with_it_changes_nothing(backend: Backend) {
     let clock: SharedClock = Arc::new(ccbridge::clock::SystemClock);
     let sandbox = fast_sandbox_on(clock).await;
-    let app = AppOptions::against(backend, &sandbox, "").configure(name_accounts).spawn().await;
+    let app = AppOptions::against(backend, &sandbox, "")
+        .configure(name_accounts)
+        .spawn()
+        .await;
     let session = login(&app).await;
     let link = create_link(&app, &session, "Pat at Example Org").await;
     assert!(link.starts_with(&app.url("/connect/link/")), "{link}");
@@ -70,10 +91,16 @@ async fn a_link_connects_once_and_a_stranger_with_it_changes_nothing(backend: Ba
     let set = app.store.token_set().await.unwrap().unwrap();
     assert_eq!(set.authorized_via.as_deref(), Some("link"));
     assert!(!set.switch_unconfirmed, "the first connection is no switch");
-    assert_eq!(app.store.connect_links().await.unwrap()[0].state(Utc::now()), LinkState::Used);
+    assert_eq!(
+        app.store.connect_links().await.unwrap()[0].state(Utc::now()),
+        LinkState::Used
+    );
     let alerts = app.alerts.lock().unwrap().clone();
     assert!(
-        alerts.iter().any(|a| a.kind == AlertKind::ConnectedThroughLink && a.text.contains("Sandbox Organization")),
+        alerts
+            .iter()
+            .any(|a| a.kind == AlertKind::ConnectedThroughLink
+                && a.text.contains("Sandbox Organization")),
         "{alerts:?}"
     );
 
@@ -89,9 +116,17 @@ async fn a_link_connects_once_and_a_stranger_with_it_changes_nothing(backend: Ba
         assert_eq!(answer.status(), 410, "{method}");
         assert!(answer.text().await.unwrap().contains("already used"));
     }
-    let unknown = app.client.get(app.url("/connect/link/not-a-link")).send().await.unwrap();
+    let unknown = app
+        .client
+        .get(app.url("/connect/link/not-a-link"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unknown.status(), 404);
-    assert_eq!(app.store.token_set().await.unwrap().unwrap().generation, generation);
+    assert_eq!(
+        app.store.token_set().await.unwrap().unwrap().generation,
+        generation
+    );
     app.stop().await;
 }
 
@@ -100,7 +135,10 @@ async fn revoked_and_expired_links_are_refused(backend: Backend) {
     let clock = ManualClock::new(Utc::now());
     let shared: SharedClock = Arc::new(clock.clone());
     let sandbox = fast_sandbox_on(shared.clone()).await;
-    let app = AppOptions::against(backend, &sandbox, "").clock(shared).spawn().await;
+    let app = AppOptions::against(backend, &sandbox, "")
+        .clock(shared)
+        .spawn()
+        .await;
     let session = login(&app).await;
     let revoked = create_link(&app, &session, "revoked").await;
     let id = app.store.connect_links().await.unwrap()[0].id.clone();
@@ -125,7 +163,10 @@ async fn revoked_and_expired_links_are_refused(backend: Backend) {
     let later = app.client.get(&expiring).send().await.unwrap();
     assert_eq!(later.status(), 410);
     assert!(later.text().await.unwrap().contains("expired"));
-    assert!(app.store.token_set().await.unwrap().is_none(), "nothing connected");
+    assert!(
+        app.store.token_set().await.unwrap().is_none(),
+        "nothing connected"
+    );
     let states: Vec<_> = app
         .store
         .connect_links()
@@ -134,7 +175,11 @@ async fn revoked_and_expired_links_are_refused(backend: Backend) {
         .iter()
         .map(|l| l.state(clock.now()))
         .collect();
-    assert_eq!(states, [LinkState::Expired, LinkState::Revoked], "newest first");
+    assert_eq!(
+        states,
+        [LinkState::Expired, LinkState::Revoked],
+        "newest first"
+    );
     app.stop().await;
 }
 
@@ -142,7 +187,10 @@ backends!(a_link_to_another_account_holds_deliveries_until_an_admin_confirms: sq
 async fn a_link_to_another_account_holds_deliveries_until_an_admin_confirms(backend: Backend) {
     let clock: SharedClock = Arc::new(ccbridge::clock::SystemClock);
     let sandbox = fast_sandbox_on(clock).await;
-    let app = AppOptions::against(backend, &sandbox, "").configure(name_accounts).spawn().await;
+    let app = AppOptions::against(backend, &sandbox, "")
+        .configure(name_accounts)
+        .spawn()
+        .await;
     assert_eq!(connect_at(&app.client, &app.url("")).await.status(), 200);
     let session = login(&app).await;
     let link = create_link(&app, &session, "").await;
@@ -151,23 +199,47 @@ async fn a_link_to_another_account_holds_deliveries_until_an_admin_confirms(back
     let set = app.store.token_set().await.unwrap().unwrap();
     assert!(set.switch_unconfirmed);
     assert_eq!(set.account_name.as_deref(), Some("Stranger Inc"));
-    assert_eq!(set.previous_account_name.as_deref(), Some("Sandbox Organization"));
+    assert_eq!(
+        set.previous_account_name.as_deref(),
+        Some("Sandbox Organization")
+    );
     let alerts = app.alerts.lock().unwrap().clone();
-    assert!(alerts.iter().any(|a| a.kind == AlertKind::ConnectedThroughLink
-        && a.text.contains("Stranger Inc")
-        && a.text.contains("paused")), "{alerts:?}");
-    let status = app.readyz_as_admin().await.json::<serde_json::Value>().await.unwrap();
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.kind == AlertKind::ConnectedThroughLink
+                && a.text.contains("Stranger Inc")
+                && a.text.contains("paused")),
+        "{alerts:?}"
+    );
+    let status = app
+        .readyz_as_admin()
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
     assert_eq!(status["connection"]["state"], "awaiting_confirmation");
 
     // A signup waits: nothing goes to the stranger's account.
-    let accepted = app.post_json("newsletter", &json!({"email": "held@example.org"})).await;
+    let accepted = app
+        .post_json("newsletter", &json!({"email": "held@example.org"}))
+        .await;
     assert_eq!(accepted.status(), 202);
     let overview = get_page(&app, "/admin", &session.cookie).await;
-    assert!(overview.contains("waiting for your confirmation"), "{overview}");
-    eventually(Duration::from_secs(20), "the worker says it waits", || async {
-        let overview = get_page(&app, "/admin", &session.cookie).await;
-        overview.contains("paused until an admin connects").then_some(())
-    })
+    assert!(
+        overview.contains("waiting for your confirmation"),
+        "{overview}"
+    );
+    eventually(
+        Duration::from_secs(20),
+        "the worker says it waits",
+        || async {
+            let overview = get_page(&app, "/admin", &session.cookie).await;
+            overview
+                .contains("paused until an admin connects")
+                .then_some(())
+        },
+    )
     .await;
     assert!(sandbox.contacts().is_empty());
 
@@ -180,9 +252,17 @@ async fn a_link_to_another_account_holds_deliveries_until_an_admin_confirms(back
         .await
         .unwrap();
     assert_eq!(confirmed.status(), 303);
-    eventually(Duration::from_secs(20), "the held signup is delivered", || async {
-        sandbox.contacts().iter().any(|c| c.email_address == "held@example.org").then_some(())
-    })
+    eventually(
+        Duration::from_secs(20),
+        "the held signup is delivered",
+        || async {
+            sandbox
+                .contacts()
+                .iter()
+                .any(|c| c.email_address == "held@example.org")
+                .then_some(())
+        },
+    )
     .await;
     app.stop().await;
 }
@@ -191,12 +271,18 @@ backends!(a_link_to_the_same_account_holds_nothing: sqlite, postgres);
 async fn a_link_to_the_same_account_holds_nothing(backend: Backend) {
     let clock: SharedClock = Arc::new(ccbridge::clock::SystemClock);
     let sandbox = fast_sandbox_on(clock).await;
-    let app = AppOptions::against(backend, &sandbox, "").configure(name_accounts).spawn().await;
+    let app = AppOptions::against(backend, &sandbox, "")
+        .configure(name_accounts)
+        .spawn()
+        .await;
     assert_eq!(connect_at(&app.client, &app.url("")).await.status(), 200);
     let session = login(&app).await;
     let link = create_link(&app, &session, "").await;
     assert_eq!(use_link(&app, &link).await.status(), 200);
     let set = app.store.token_set().await.unwrap().unwrap();
-    assert!(!set.switch_unconfirmed, "same account: no confirmation needed");
+    assert!(
+        !set.switch_unconfirmed,
+        "same account: no confirmation needed"
+    );
     app.stop().await;
 }

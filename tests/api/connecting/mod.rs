@@ -6,7 +6,7 @@
 mod device;
 mod links;
 
-use ccbridge::config::{ConnectFlow, Config};
+use ccbridge::config::{Config, ConnectFlow};
 use ccbridge_sandbox::Sandbox;
 use secrecy::SecretString;
 
