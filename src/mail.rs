@@ -8,6 +8,8 @@
 //! The transport is lettre's, on tokio and rustls with ring and the webpki roots, the TLS stack
 //! reqwest already brings, so mail adds no second one. No connection is kept open between mails.
 
+use std::time::Duration;
+
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -16,6 +18,10 @@ use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use secrecy::ExposeSecret as _;
 
 use crate::config::{SmtpConfig, SmtpSecurity};
+
+/// How many `smtp.timeout`s one mail may take in all (connect, greeting, TLS, login, envelope,
+/// data, quit).
+const SESSION_STEPS: u32 = 4;
 
 /// One mail to send: who to, the subject, a plain-text body and optionally an HTML one.
 #[derive(Debug, Clone)]
@@ -71,6 +77,9 @@ pub struct Mailer {
     reply_to: Option<Mailbox>,
     /// `host:port`, for messages.
     server: String,
+    /// The most one mail may take, start to end (lettre's own timeout does not cover every
+    /// wait on a TLS connection).
+    deadline: Duration,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -106,6 +115,7 @@ impl Mailer {
             from,
             reply_to: config.reply_to.clone(),
             server: format!("{}:{}", config.host, config.port()),
+            deadline: config.timeout * SESSION_STEPS,
         }))
     }
 
@@ -117,11 +127,13 @@ impl Mailer {
     /// Send one mail: connect, (STARTTLS,) log in, deliver, quit.
     pub async fn send(&self, email: &Email) -> Result<(), MailError> {
         let message = self.message(email)?;
-        self.transport
-            .send(message)
-            .await
-            .map(drop)
-            .map_err(|error| self.classify(&error))
+        match tokio::time::timeout(self.deadline, self.transport.send(message)).await {
+            Ok(sent) => sent.map(drop).map_err(|error| self.classify(&error)),
+            Err(_) => Err(MailError::Connection {
+                server: self.server.clone(),
+                message: format!("no answer within {:?}", self.deadline),
+            }),
+        }
     }
 
     fn message(&self, email: &Email) -> Result<Message, MailError> {
@@ -159,7 +171,7 @@ impl Mailer {
         let server = self.server.clone();
         let message = describe(error);
         let code = error.status().map(|code| code.to_string());
-        if error.is_tls() {
+        if error.is_tls() || looks_like_tls(&message) {
             MailError::Tls { server, message }
         } else if code.as_deref().is_some_and(is_auth_code) {
             MailError::Auth { server, message }
@@ -173,6 +185,14 @@ impl Mailer {
             MailError::Connection { server, message }
         }
     }
+}
+
+/// lettre reports a failed handshake (an untrusted certificate) as a connection error.
+fn looks_like_tls(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    ["certificate", "handshake", "tls"]
+        .iter()
+        .any(|word| message.contains(word))
 }
 
 /// 530 (authentication required), 534/538 (mechanism too weak, encryption required), 535
