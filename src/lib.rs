@@ -15,7 +15,8 @@ pub mod password;
 pub mod config;
 pub mod telemetry;
 
-// 3. The database.
+// 3. The database, and mail out.
+pub mod mail;
 pub mod store;
 
 // 4. Outbound: Constant Contact's API and OAuth server, and alert sinks.

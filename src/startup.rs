@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::abuse::Abuse;
-use crate::alerts::{Alerts, WebhookSink};
+use crate::alerts::{Alerts, EmailSettings, EmailSink, WebhookSink};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::constant_contact::{ApiClient, OAuthClient, RateLimiter, http_client};
@@ -22,6 +22,7 @@ use crate::delivery::DeliveryWorker;
 use crate::delivery::account_check::AccountChecker;
 use crate::http::serve::{ServeSettings, serve};
 use crate::http::{AppState, DemoMode, router};
+use crate::mail::Mailer;
 use crate::signup::SignupWriter;
 use crate::store::{SingleProcessLock, Store, warn_if_network_filesystem};
 use crate::tokens::{KeeperSettings, TokenCipher, TokenKeeper};
@@ -91,15 +92,7 @@ impl Application {
                 .await
                 .map_err(|error| bind_error(config.server.listen, error))?,
         };
-        let alerts = match &config.alerts.webhook_url {
-            Some(webhook) => deps.alerts.with_sink(WebhookSink::start(
-                webhook.url().clone(),
-                &config.server.public_url,
-                config.alerts.min_interval,
-                config.alerts.timeout,
-            )),
-            None => deps.alerts,
-        };
+        let alerts = alert_sinks(&config, deps.alerts)?;
         let (keeper, api) = connection(&config, &store, &deps.clock, &alerts);
         // That the key is missing at all is among `Config::setup_warnings`, which `serve` logs.
         if !keeper.cipher().encrypts() {
@@ -243,6 +236,37 @@ impl Application {
         tracing::info!("ccbridge stopped; database closed");
         Ok(())
     }
+}
+
+/// `alerts` plus the webhook and the email sink, as configured. The email sink reports its own
+/// failures on the alerts without it (the log, the webhook), never by mail.
+fn alert_sinks(config: &Config, alerts: Alerts) -> anyhow::Result<Alerts> {
+    let settings = &config.alerts;
+    let alerts = match &settings.webhook_url {
+        Some(webhook) => alerts.with_sink(WebhookSink::start(
+            webhook.url().clone(),
+            &config.server.public_url,
+            settings.min_interval,
+            settings.timeout,
+        )),
+        None => alerts,
+    };
+    if settings.email_to.is_empty() {
+        return Ok(alerts);
+    }
+    let mailer = Mailer::from_config(&config.smtp)
+        .context("setting up alert mails (alerts.email_to, [smtp])")?
+        .context("alerts.email_to is set but [smtp] host is not")?;
+    let email = EmailSink::start(
+        mailer,
+        EmailSettings::new(
+            settings.email_to.clone(),
+            config.server.public_url.clone(),
+            settings.min_interval,
+        ),
+        alerts.clone(),
+    );
+    Ok(alerts.with_sink(email))
 }
 
 /// The token keeper and the API client for `config`, sharing one HTTP client and one rate limiter.

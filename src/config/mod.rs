@@ -33,6 +33,7 @@ mod sandbox;
 mod secret;
 mod server;
 mod setup;
+mod smtp;
 #[cfg(test)]
 mod tests;
 
@@ -47,6 +48,7 @@ pub use delivery::DeliveryConfig;
 pub use forms::{FormConfig, MAX_LISTS_PER_SIGNUP, STANDARD_FIELDS};
 pub use observability::{AlertsConfig, LogFormat, LoggingConfig, MetricsConfig, WebhookUrl};
 pub use server::ServerConfig;
+pub use smtp::{CaFile, SmtpConfig, SmtpSecurity};
 
 /// The environment variable that names the config file when `--config` is not given.
 pub const CONFIG_ENV: &str = "CCBRIDGE_CONFIG";
@@ -77,6 +79,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     #[serde(default)]
     pub alerts: AlertsConfig,
+    #[serde(default)]
+    pub smtp: SmtpConfig,
     #[serde(default)]
     pub rate_limit: RateLimitConfig,
     #[serde(default)]
@@ -204,6 +208,14 @@ impl Config {
             ));
         }
         in_section("alerts", self.alerts.validate())?;
+        in_section("smtp", self.smtp.validate())?;
+        if !self.alerts.email_to.is_empty() && !self.smtp.is_enabled() {
+            return Err(invalid(
+                "alerts.email_to",
+                overridden,
+                "alert mails need a mail server: set [smtp] host and from".into(),
+            ));
+        }
         let mut seen = HashSet::new();
         for (i, form) in self.forms.iter().enumerate() {
             if !seen.insert(&form.id) {

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use lettre::message::Mailbox;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
 use url::Url;
@@ -76,6 +77,12 @@ pub struct AlertsConfig {
     /// Timeout of one webhook request.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// Alert mails go to these mailboxes, through `[smtp]` (which must then be set).
+    #[serde(
+        deserialize_with = "super::smtp::deserialize_mailboxes",
+        serialize_with = "super::smtp::serialize_mailboxes"
+    )]
+    pub email_to: Vec<Mailbox>,
 }
 
 impl Default for AlertsConfig {
@@ -84,6 +91,7 @@ impl Default for AlertsConfig {
             webhook_url: None,
             min_interval: Duration::from_secs(3600),
             timeout: Duration::from_secs(10),
+            email_to: Vec::new(),
         }
     }
 }

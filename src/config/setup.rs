@@ -74,7 +74,31 @@ impl Config {
                 self.server.public_url, self.server.listen
             ));
         }
+        if let Some(warning) = self.clear_text_smtp_warning() {
+            warnings.push(warning);
+        }
         warnings
+    }
+
+    /// Mail (and the SMTP password) crossing a network unencrypted.
+    fn clear_text_smtp_warning(&self) -> Option<String> {
+        let smtp = &self.smtp;
+        if !smtp.is_enabled()
+            || smtp.security != super::SmtpSecurity::None
+            || smtp.host_is_loopback()
+        {
+            return None;
+        }
+        let what = if smtp.username.is_empty() {
+            "mails travel"
+        } else {
+            "the SMTP password and mails travel"
+        };
+        Some(format!(
+            "smtp.security = \"none\" to {}: {what} in clear text over the network. Use \
+             \"starttls\" (port 587) or \"tls\" (port 465), or a relay on this machine",
+            smtp.host
+        ))
     }
 }
 

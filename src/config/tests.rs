@@ -165,6 +165,17 @@ webhook_url = "https://hooks.example/secret"
 min_interval = "5m"
 timeout = "3s"
 
+[smtp]
+host = "mail.example.org"
+port = 2525
+security = "tls"
+username = "ccbridge"
+password = "smtp-password-value"
+from = "ccbridge <ccbridge@example.org>"
+reply_to = "team@example.org"
+timeout = "10s"
+ca_file = "@CA_FILE@"
+
 [rate_limit]
 per_ip_per_minute = 1
 per_ip_burst = 1
@@ -197,6 +208,14 @@ action = "signup"
 timeout = "2s"
 on_unreachable = "accept_and_mark"
 "#;
+
+/// `EVERY_KEY` with its `smtp.ca_file` pointing at the test CA.
+fn every_key() -> String {
+    EVERY_KEY.replace(
+        "@CA_FILE@",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/smtp/ca.pem"),
+    )
+}
 
 /// Tables whose keys are data (names chosen by the operator), not settings: each counts as one key.
 const MAPS: [&str; 1] = ["forms.custom_fields"];
@@ -249,7 +268,7 @@ fn documented_keys() -> BTreeSet<String> {
 
 #[test]
 fn every_key_is_in_the_example_config_and_every_documented_key_exists() {
-    let config = Config::from_toml(EVERY_KEY).unwrap();
+    let config = Config::from_toml(&every_key()).unwrap();
     let value = toml::Value::try_from(&config).unwrap();
     let mut serialized = BTreeSet::new();
     key_paths(&value, "", &mut serialized);
@@ -267,7 +286,7 @@ fn every_key_is_in_the_example_config_and_every_documented_key_exists() {
 
 #[test]
 fn the_summary_is_the_configuration_with_secrets_replaced() {
-    let config = Config::from_toml(EVERY_KEY).unwrap();
+    let config = Config::from_toml(&every_key()).unwrap();
     let summary = config.redacted_summary();
     for secret in [
         "client-secret-value",
@@ -275,6 +294,7 @@ fn the_summary_is_the_configuration_with_secrets_replaced() {
         "scrape-secret",
         "hooks.example",
         "captcha-secret",
+        "smtp-password-value",
         "BwcHBw",
         "argon2id",
     ] {

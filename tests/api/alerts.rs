@@ -18,10 +18,10 @@ use serde_json::{Value, json};
 use crate::database::Backend;
 use crate::helpers::{AppOptions, TestApp, eventually, fast_sandbox};
 
-type Received = Arc<Mutex<Vec<Value>>>;
+pub(crate) type Received = Arc<Mutex<Vec<Value>>>;
 
 /// An HTTP server that records every JSON body POSTed to `/hook`.
-async fn receiver() -> (SocketAddr, Received) {
+pub(crate) async fn receiver() -> (SocketAddr, Received) {
     let received = Received::default();
     let app = axum::Router::new()
         .route(
@@ -40,7 +40,7 @@ async fn receiver() -> (SocketAddr, Received) {
 }
 
 /// Revoke every token upstream and make the app refresh: the connection needs a reconnect.
-async fn break_connection(app: &TestApp, sandbox: &Sandbox) {
+pub(crate) async fn break_connection(app: &TestApp, sandbox: &Sandbox) {
     sandbox.revoke_all_tokens();
     let generation = app.store.token_set().await.unwrap().unwrap().generation;
     let refreshed = app.keeper.refresh(generation).await;
@@ -60,7 +60,7 @@ fn raised(app: &TestApp, kind: AlertKind) -> usize {
         .count()
 }
 
-fn kinds(received: &Received) -> Vec<String> {
+pub(crate) fn kinds(received: &Received) -> Vec<String> {
     received
         .lock()
         .unwrap()

@@ -72,6 +72,30 @@ fn check_config_never_prints_secrets() {
 
 // No database: runs on neither backend.
 #[test]
+fn check_config_never_prints_the_smtp_password() {
+    let output = Command::new(env!("CARGO_BIN_EXE_ccbridge"))
+        .arg("check-config")
+        .env_remove("CCBRIDGE_CONFIG")
+        .env("CCBRIDGE__SMTP__HOST", "mail.example.org")
+        .env("CCBRIDGE__SMTP__FROM", "ccbridge@example.org")
+        .env("CCBRIDGE__SMTP__USERNAME", "ccbridge")
+        .env("CCBRIDGE__SMTP__PASSWORD", "smtp-hunter2-zq6")
+        .env("CCBRIDGE__SMTP__SECURITY", "none")
+        .current_dir(tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stdout.contains("smtp-hunter2-zq6") && !stderr.contains("smtp-hunter2-zq6"));
+    assert!(stdout.contains("password = \"(set)\""), "{stdout}");
+    // In clear text to a host elsewhere: a warning.
+    assert!(stderr.contains("smtp.security = \"none\""), "{stderr}");
+}
+
+// No database: runs on neither backend.
+#[test]
 fn hash_password_prints_an_argon2id_hash_of_stdin() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ccbridge"))
         .arg("hash-password")

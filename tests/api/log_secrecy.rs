@@ -132,3 +132,73 @@ async fn secrets_and_personal_data_never_reach_the_logs(backend: Backend) {
         );
     }
 }
+
+/// The SMTP password, through a failing mail server (a refused login where aiosmtpd is
+/// available, nothing listening otherwise) and the `alert_mail_failing` alert that follows.
+/// No database: runs on neither backend.
+#[tokio::test]
+async fn the_smtp_password_never_reaches_the_logs() {
+    use ccbridge::alerts::{AlertKind, Alerts, EmailSettings, EmailSink};
+    use ccbridge::config::Config;
+    use ccbridge::mail::Mailer;
+
+    use crate::mail::{CA_FILE, Security, ServerOptions, SmtpServer, smtp_toml};
+
+    let logs = Captured::default();
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info,ccbridge=trace"))
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    // As above: make every callsite ask this thread's subscriber too.
+    let _second_dispatcher = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+    tracing::callsite::rebuild_interest_cache();
+    let password = "smtp-secret-zq5";
+    let options = ServerOptions {
+        security: Security::Starttls,
+        login: Some("ccbridge:the-right-one"),
+        ..ServerOptions::default()
+    };
+    let server = SmtpServer::start("the_smtp_password_never_reaches_the_logs", options).await;
+    let port = server
+        .as_ref()
+        .map_or_else(crate::helpers::free_port, |s| s.port);
+    let config = Config::from_toml(&smtp_toml(
+        port,
+        "starttls",
+        &format!("username = \"ccbridge\"\npassword = \"{password}\"\nca_file = \"{CA_FILE}\""),
+    ))
+    .unwrap();
+    let mailer = Mailer::from_config(&config.smtp).unwrap().unwrap();
+    let (base, raised) = Alerts::recording();
+    let settings = EmailSettings {
+        retry_delay: Duration::from_millis(20),
+        ..EmailSettings::new(
+            vec!["ops@example.org".parse().unwrap()],
+            "https://forms.example.org/".parse().unwrap(),
+            Duration::from_secs(3600),
+        )
+    };
+    let alerts = base
+        .clone()
+        .with_sink(EmailSink::start(mailer, settings, base));
+
+    alerts.raise(AlertKind::SignupDead, "A signup was refused.");
+    eventually(Duration::from_secs(20), "alert_mail_failing", || async {
+        raised
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|a| a.kind == AlertKind::AlertMailFailing)
+            .then_some(())
+    })
+    .await;
+
+    let text = logs.text();
+    assert!(text.contains("alert mail failed"), "{text}");
+    assert!(!text.contains(password), "{text}");
+    tracing::info!(config = ?config.smtp, "the config's Debug");
+    assert!(!logs.text().contains(password), "{}", logs.text());
+}

@@ -59,6 +59,7 @@ mod docs;
 mod helpers;
 mod http;
 mod log_secrecy;
+mod mail;
 mod operator;
 mod replicas;
 mod store;

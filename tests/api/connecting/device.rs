@@ -327,9 +327,9 @@ async fn ccbridge_connect_exits_3_when_denied_and_4_when_the_code_expires() {
     assert_eq!(run(None).await, Some(4));
 }
 
-/// Under `flow = "device"` the console's Connect shows the code and waits: the page reloads
-/// itself until the owner has approved, then says connected. Only the browser that started it
-/// sees the page.
+// Under `flow = "device"` the console's Connect shows the code and waits: the page reloads
+// itself until the owner has approved, then says connected. Only the browser that started it
+// sees the page.
 backends!(the_console_connect_shows_a_code_and_waits: sqlite, postgres);
 async fn the_console_connect_shows_a_code_and_waits(backend: Backend) {
     let sandbox = start_sandbox(

@@ -1,18 +1,26 @@
 //! Alerts: moments when a human should look (the connection needs a reconnect, signups went dead,
 //! the daily quota ran out) and when things recover. Every alert is logged; where else it goes is
-//! a sink's business, so tests can record alerts and a webhook can be added without touching callers.
+//! a sink's business, so tests can record alerts and sinks can be added without touching callers.
 //!
-//! [`WebhookSink`] posts alerts as JSON to `alerts.webhook_url`, at most once per
-//! `alerts.min_interval` for each kind, from a background task so that `raise` never waits.
+//! [`WebhookSink`] posts alerts as JSON to `alerts.webhook_url`; [`EmailSink`] mails them to
+//! `alerts.email_to`. Each sends at most once per `alerts.min_interval` for each kind, from a
+//! background task so that `raise` never waits. When alert mails fail, the email sink raises
+//! [`AlertKind::AlertMailFailing`] on the alerts *without* itself (log, webhook), so a mail
+//! outage is reported where it can be, and never loops back into the mail queue.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use url::Url;
+
+mod email;
+mod webhook;
+
+pub use email::{EmailSettings, EmailSink};
+pub use webhook::WebhookSink;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AlertKind {
@@ -33,6 +41,10 @@ pub enum AlertKind {
     CaptchaMisconfigured,
     /// Someone connected through a connect link (the alert names the account).
     ConnectedThroughLink,
+    /// An alert mail could not be sent after its retries. Never mailed itself.
+    AlertMailFailing,
+    /// An alert mail went through after an `AlertMailFailing`. Never mailed itself.
+    AlertMailRestored,
 }
 
 impl AlertKind {
@@ -51,6 +63,28 @@ impl AlertKind {
             Self::ConfigurationMismatch => "configuration_mismatch",
             Self::CaptchaMisconfigured => "captcha_misconfigured",
             Self::ConnectedThroughLink => "connected_through_link",
+            Self::AlertMailFailing => "alert_mail_failing",
+            Self::AlertMailRestored => "alert_mail_restored",
+        }
+    }
+
+    /// A short title for a person, e.g. a mail's subject after "ccbridge: ".
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::ConnectionNeedsReconnect => "the Constant Contact connection needs a reconnect",
+            Self::ConnectionRestored => "the Constant Contact connection is restored",
+            Self::RefreshInterrupted => "a token refresh was interrupted",
+            Self::SignupDead => "a signup could not be delivered",
+            Self::DeadSignupsRequeued => "dead signups were requeued",
+            Self::DeliveryPaused => "deliveries are paused",
+            Self::DeliveriesResumed => "deliveries resumed",
+            Self::QuotaExhausted => "the daily API quota is spent",
+            Self::QuotaReset => "the daily API quota was reset",
+            Self::ConfigurationMismatch => "configured lists or custom fields are missing",
+            Self::CaptchaMisconfigured => "a form's CAPTCHA secret is refused",
+            Self::ConnectedThroughLink => "someone connected through a connect link",
+            Self::AlertMailFailing => "alert mails are failing",
+            Self::AlertMailRestored => "alert mails are restored",
         }
     }
 
@@ -62,7 +96,13 @@ impl AlertKind {
                 | Self::DeadSignupsRequeued
                 | Self::DeliveriesResumed
                 | Self::QuotaReset
+                | Self::AlertMailRestored
         )
+    }
+
+    /// About alert mails themselves: never sent by mail (it failed, or would loop).
+    pub fn is_about_alert_mail(self) -> bool {
+        matches!(self, Self::AlertMailFailing | Self::AlertMailRestored)
     }
 }
 
@@ -71,6 +111,8 @@ pub struct Alert {
     pub kind: AlertKind,
     /// One or two sentences for a person: what happened and what to do.
     pub text: String,
+    /// Where to act (a console page), when there is such a place.
+    pub link: Option<Url>,
 }
 
 pub trait AlertSink: Send + Sync + 'static {
@@ -108,14 +150,21 @@ impl Alerts {
     }
 
     pub fn raise(&self, kind: AlertKind, text: impl Into<String>) {
+        self.raise_with_link(kind, text, None);
+    }
+
+    /// Raise an alert that points to where to act (e.g. the console's signups page).
+    pub fn raise_with_link(&self, kind: AlertKind, text: impl Into<String>, link: Option<Url>) {
         let alert = Alert {
             kind,
             text: text.into(),
+            link,
         };
+        let link = alert.link.as_ref().map(Url::as_str);
         if kind.is_recovery() {
-            tracing::info!(alert = ?kind, "{}", alert.text);
+            tracing::info!(alert = ?kind, link, "{}", alert.text);
         } else {
-            tracing::error!(alert = ?kind, "{}", alert.text);
+            tracing::error!(alert = ?kind, link, "{}", alert.text);
         }
         for sink in &self.sinks {
             sink.send(&alert);
@@ -132,72 +181,40 @@ impl AlertSink for Recorder {
     }
 }
 
-/// How many alerts may wait for the webhook; past that, new ones are dropped (and counted).
-const WEBHOOK_QUEUE: usize = 64;
-/// Attempts per alert; a webhook that is down for longer loses the alert (it is in the log).
-const WEBHOOK_ATTEMPTS: u32 = 3;
-
-/// Posts alerts to a webhook: `{"text": "…", "kind": "…", "ccbridge": {"url": "…", "version": "…"}}`.
-/// `text` is what Slack and Mattermost incoming webhooks show; the rest is for other receivers.
-pub struct WebhookSink {
+/// What a sink does with an alert before its background task sends it: at most one of a kind
+/// per `min_interval`, into a bounded queue (full: dropped). Counted in the alert metrics.
+struct Throttle {
+    /// `webhook` or `mail`, for log lines.
+    sink: &'static str,
     queue: mpsc::Sender<Alert>,
     min_interval: Duration,
     /// When each kind was last queued for sending.
     last_sent: Mutex<HashMap<AlertKind, Instant>>,
 }
 
-#[derive(Serialize)]
-struct Payload<'a> {
-    text: String,
-    kind: &'a str,
-    ccbridge: Instance<'a>,
-}
-
-#[derive(Serialize)]
-struct Instance<'a> {
-    /// `server.public_url`: which installation speaks.
-    url: &'a str,
-    version: &'a str,
-}
-
-impl WebhookSink {
-    /// Start the sending task (on the current Tokio runtime). It ends when the last `Alerts`
-    /// holding this sink is dropped.
-    pub fn start(
-        url: Url,
-        public_url: &Url,
-        min_interval: Duration,
-        timeout: Duration,
-    ) -> Arc<Self> {
-        let (queue, pending) = mpsc::channel(WEBHOOK_QUEUE);
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("ccbridge/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("a client with static settings builds");
-        tokio::spawn(send_all(http, url, public_url.to_string(), pending));
-        Arc::new(Self {
+impl Throttle {
+    fn new(sink: &'static str, queue: mpsc::Sender<Alert>, min_interval: Duration) -> Self {
+        Self {
+            sink,
             queue,
             min_interval,
             last_sent: Mutex::new(HashMap::new()),
-        })
+        }
     }
-}
 
-impl AlertSink for WebhookSink {
-    fn send(&self, alert: &Alert) {
+    fn offer(&self, alert: &Alert) {
         let kind = alert.kind.as_str();
+        let sink = self.sink;
         let now = Instant::now();
-        let mut last_sent = self.last_sent.lock().expect("webhook lock");
+        let mut last_sent = self.last_sent.lock().expect("alert throttle lock");
         if last_sent
             .get(&alert.kind)
             .is_some_and(|at| now.duration_since(*at) < self.min_interval)
         {
             tracing::debug!(
                 alert = kind,
-                "alert not sent to the webhook: one of its kind was sent recently"
+                sink,
+                "alert not sent: one of its kind was sent recently"
             );
             crate::metrics::alert(kind, "suppressed");
             return;
@@ -209,7 +226,8 @@ impl AlertSink for WebhookSink {
             Err(_) => {
                 tracing::warn!(
                     alert = kind,
-                    "alert webhook queue is full or closed; alert dropped"
+                    sink,
+                    "alert queue is full or closed; alert dropped"
                 );
                 crate::metrics::alert(kind, "dropped");
             }
@@ -217,45 +235,10 @@ impl AlertSink for WebhookSink {
     }
 }
 
-async fn send_all(
-    http: reqwest::Client,
-    url: Url,
-    public_url: String,
-    mut pending: mpsc::Receiver<Alert>,
-) {
-    while let Some(alert) = pending.recv().await {
-        let kind = alert.kind.as_str();
-        let payload = Payload {
-            text: format!("ccbridge ({public_url}): {}", alert.text),
-            kind,
-            ccbridge: Instance {
-                url: &public_url,
-                version: env!("CARGO_PKG_VERSION"),
-            },
-        };
-        let mut delay = Duration::from_secs(1);
-        for attempt in 1..=WEBHOOK_ATTEMPTS {
-            // The URL is a secret: errors are logged without it.
-            let problem = match http.post(url.clone()).json(&payload).send().await {
-                Ok(response) if response.status().is_success() => None,
-                Ok(response) => Some(format!("answered {}", response.status())),
-                Err(error) => Some(error.without_url().to_string()),
-            };
-            match problem {
-                None => {
-                    crate::metrics::alert(kind, "sent");
-                    break;
-                }
-                Some(problem) if attempt == WEBHOOK_ATTEMPTS => {
-                    tracing::warn!(alert = kind, %problem, "alert webhook failed; alert not delivered (it is in this log)");
-                    crate::metrics::alert(kind, "failed");
-                }
-                Some(problem) => {
-                    tracing::info!(alert = kind, %problem, attempt, "alert webhook failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                }
-            }
-        }
+/// `text`, and the link after it when there is one (for text-only receivers).
+fn text_with_link(alert: &Alert) -> String {
+    match &alert.link {
+        Some(link) => format!("{} {link}", alert.text),
+        None => alert.text.clone(),
     }
 }
