@@ -25,6 +25,7 @@ use crate::http::{AppState, DemoMode, router};
 use crate::mail::Mailer;
 use crate::signup::SignupWriter;
 use crate::store::{SingleProcessLock, Store, warn_if_network_filesystem};
+use crate::tokens::reconnect::ReconnectLink;
 use crate::tokens::{KeeperSettings, TokenCipher, TokenKeeper};
 
 /// What a caller (a test, `ccbridge demo`) may supply instead of the defaults.
@@ -320,6 +321,10 @@ pub fn connection(
         retry_base: Duration::from_secs(2),
         retry_max: Duration::from_secs(600),
         watch_every: cc.connection_poll_interval,
+        reconnect_link: ReconnectLink::new(
+            &config.server.public_url,
+            config.alerts.include_connect_link,
+        ),
     };
     let keeper = TokenKeeper::new(
         store.clone(),

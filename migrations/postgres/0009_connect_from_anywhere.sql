@@ -17,7 +17,7 @@ create table connect_links (
     token_hash  text    not null unique,  -- SHA-256 of the link's secret; the secret is not kept
     created_at  bigint not null,             -- unix ms
     expires_at  bigint not null,
-    created_by  text    not null,         -- 'console' or 'cli'
+    created_by  text    not null,         -- 'console', 'cli' or 'alert'
     note        text,                     -- who it is for, as the admin wrote it
     used_at     bigint,                      -- when a connection through it completed
     revoked_at  bigint

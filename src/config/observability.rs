@@ -83,6 +83,9 @@ pub struct AlertsConfig {
         serialize_with = "super::smtp::serialize_mailboxes"
     )]
     pub email_to: Vec<Mailbox>,
+    /// A reconnect alert carries a fresh connect link (valid 7 days) instead of the console's
+    /// `/connect` page, so whoever receives it can reconnect without the admin password.
+    pub include_connect_link: bool,
 }
 
 impl Default for AlertsConfig {
@@ -92,6 +95,7 @@ impl Default for AlertsConfig {
             min_interval: Duration::from_secs(3600),
             timeout: Duration::from_secs(10),
             email_to: Vec::new(),
+            include_connect_link: false,
         }
     }
 }

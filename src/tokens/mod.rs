@@ -17,6 +17,7 @@ mod adopt;
 pub mod cipher;
 mod interrupted;
 pub mod links;
+pub mod reconnect;
 mod watch;
 
 use std::sync::Arc;
@@ -60,6 +61,8 @@ pub struct KeeperSettings {
     /// The background task re-reads the token set at least this often, so a connection made by
     /// another process (`ccbridge connect`, a replica) or a changed clock is noticed.
     pub watch_every: Duration,
+    /// What a reconnect alert links to.
+    pub reconnect_link: reconnect::ReconnectLink,
 }
 
 /// An access token ready to use, with the generation of the set it came from.
@@ -220,7 +223,7 @@ impl TokenKeeper {
             self.give_up(
                 &set,
                 reason,
-                "Constant Contact refused a freshly refreshed access token (401). Signups are queued; an admin must reconnect at /connect.".to_owned(),
+                "Constant Contact refused a freshly refreshed access token (401): the application's access was revoked or deactivated.".to_owned(),
             )
             .await;
         }
@@ -239,9 +242,7 @@ impl TokenKeeper {
             tracing::error!(error = %e, "could not record needs_reconnect");
         }
         self.saw(watch::Seen::Broken(set.generation));
-        self.0
-            .alerts
-            .raise(AlertKind::ConnectionNeedsReconnect, text);
+        self.alert_reconnect(&text).await;
         TokenError::NeedsReconnect(reason.to_owned())
     }
 
@@ -404,10 +405,10 @@ impl TokenKeeper {
                 }
             }
         }
-        self.0.alerts.raise(
-            AlertKind::ConnectionNeedsReconnect,
-            "A refreshed Constant Contact token set could not be saved (database unavailable). If the refresh token rotated, a reconnect at /connect will be needed.",
-        );
+        self.alert_reconnect(
+            "A refreshed Constant Contact token set could not be saved (database unavailable). If the refresh token rotated, a reconnect will be needed.",
+        )
+        .await;
         Err(TokenError::Transient(
             "the refreshed token set could not be saved".into(),
         ))
@@ -434,9 +435,9 @@ impl TokenKeeper {
             }
         };
         let text = match reason {
-            "refresh_interrupted" => "The Constant Contact refresh token was rejected after a refresh was interrupted by a crash (the rotated token was lost). Signups are queued; an admin must reconnect at /connect.".to_owned(),
-            "invalid_client" => format!("Constant Contact refused the client credentials ({error}). Fix constant_contact.client_id / client_secret, then reconnect at /connect. Signups are queued."),
-            _ => format!("Constant Contact rejected the refresh token ({error}). Signups are queued; an admin must reconnect at /connect."),
+            "refresh_interrupted" => "The Constant Contact refresh token was rejected after a refresh was interrupted by a crash (the rotated token was lost).".to_owned(),
+            "invalid_client" => format!("Constant Contact refused the client credentials ({error}). Fix constant_contact.client_id / client_secret first."),
+            _ => format!("Constant Contact rejected the refresh token ({error}): it was revoked, expired after 180 idle days, or used up."),
         };
         self.give_up(set, reason, text).await
     }
@@ -444,9 +445,8 @@ impl TokenKeeper {
     /// The stored tokens cannot be read (the encryption key was changed or removed): nothing
     /// will work until a person restores the key or reconnects, so say so instead of retrying.
     async fn undecryptable(&self, set: &StoredTokenSet, error: CipherError) -> TokenError {
-        let text = format!(
-            "{error}. Restore the previous security.token_encryption_key, or reconnect at /connect. Signups are queued."
-        );
+        let text =
+            format!("{error}. Restore the previous security.token_encryption_key, or reconnect.");
         self.give_up(set, "token_undecryptable", text).await
     }
 

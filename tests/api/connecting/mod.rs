@@ -3,6 +3,7 @@
 //! running service, and connect links (single use, expiry, revocation, a stranger's link, a switch
 //! of accounts held until an admin confirms).
 
+mod alerts;
 mod device;
 mod links;
 
