@@ -142,7 +142,7 @@ mod tests {
         let all = warnings("[constant_contact]\nflow = \"device\"").join("\n");
         assert!(all.contains("constant_contact.client_id not set"), "{all}");
         assert!(!all.contains("client_secret"), "{all}");
-        assert!(!all.contains("redirect"), "{all}");
+        assert!(!all.contains("/oauth/callback"), "{all}");
         let all = warnings("[constant_contact]\nflow = \"device\"\nclient_id = \"id\"").join("\n");
         assert!(!all.contains("constant_contact."), "{all}");
     }
