@@ -369,8 +369,10 @@ impl DeliveryWorker {
         } else {
             MAX_IDLE
         };
+        // A moment already past (it fell due between the claim and now) means look again at
+        // once, not after the longest idle: `to_std` fails on a negative span.
         until
-            .and_then(|t| (t - now).to_std().ok())
+            .map(|t| (t - now).to_std().unwrap_or(Duration::ZERO))
             .unwrap_or(max_idle)
             .min(max_idle)
     }
