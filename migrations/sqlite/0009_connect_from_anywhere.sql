@@ -10,7 +10,26 @@ alter table token_set add column authorized_via text;
 -- A connection through a link to another account than the previous one (or to an account that
 -- could not be named): deliveries wait until an admin confirms the switch in the console.
 alter table token_set add column switch_unconfirmed integer not null default 0;
+-- The account that was the confirmed one when this set was held (for the console and the status).
 alter table token_set add column previous_account_name text;
+-- When the set's authorization was made (a refresh keeps it): a process that finds a later one
+-- knows another process connected, even if that set was refreshed since.
+alter table token_set add column authorized_at integer;
+update token_set set authorized_at = obtained_at;
+-- This set replaced one that needed a reconnect, and no process has announced the recovery yet:
+-- exactly one (the first to clear this) raises connection_restored.
+alter table token_set add column recovery_pending integer not null default 0;
+
+-- The account an admin stands behind: the last one connected from the console or the command
+-- line, or confirmed after a link switched accounts. A link connection to any other account is
+-- held. Kept across a Disconnect, so a link cannot switch accounts by waiting for one.
+create table confirmed_account (
+    id           integer primary key check (id = 1),
+    account_id   text,                     -- encoded_account_id; null when it could not be read
+    account_name text
+);
+insert into confirmed_account (id, account_id, account_name)
+    select 1, null, account_name from token_set where id = 1;
 
 create table connect_links (
     id          text    primary key,      -- a UUID, shown in the console and used to revoke

@@ -104,6 +104,12 @@ impl AlertKind {
     pub fn is_about_alert_mail(self) -> bool {
         matches!(self, Self::AlertMailFailing | Self::AlertMailRestored)
     }
+
+    /// Each one matters on its own, so `min_interval` does not hold any back: every connection
+    /// made through a connect link is reported, whoever made it.
+    pub fn is_never_throttled(self) -> bool {
+        matches!(self, Self::ConnectedThroughLink)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,12 +161,20 @@ impl Alerts {
 
     /// Raise an alert that points to where to act (e.g. the console's signups page).
     pub fn raise_with_link(&self, kind: AlertKind, text: impl Into<String>, link: Option<Url>) {
-        let alert = Alert {
-            kind,
-            text: text.into(),
-            link,
+        self.raise_linked(kind, text.into(), link, false);
+    }
+
+    /// The same with a link that is a secret (a connect link): the sinks get it, the log does not.
+    pub fn raise_with_secret_link(&self, kind: AlertKind, text: impl Into<String>, link: Url) {
+        self.raise_linked(kind, text.into(), Some(link), true);
+    }
+
+    fn raise_linked(&self, kind: AlertKind, text: String, link: Option<Url>, secret: bool) {
+        let alert = Alert { kind, text, link };
+        let link = match &alert.link {
+            Some(_) if secret => Some("(a connect link, not logged)"),
+            link => link.as_ref().map(Url::as_str),
         };
-        let link = alert.link.as_ref().map(Url::as_str);
         if kind.is_recovery() {
             tracing::info!(alert = ?kind, link, "{}", alert.text);
         } else {
@@ -207,9 +221,10 @@ impl Throttle {
         let sink = self.sink;
         let now = Instant::now();
         let mut last_sent = self.last_sent.lock().expect("alert throttle lock");
-        if last_sent
-            .get(&alert.kind)
-            .is_some_and(|at| now.duration_since(*at) < self.min_interval)
+        if !alert.kind.is_never_throttled()
+            && last_sent
+                .get(&alert.kind)
+                .is_some_and(|at| now.duration_since(*at) < self.min_interval)
         {
             tracing::debug!(
                 alert = kind,

@@ -43,6 +43,8 @@ pub async fn connect(path: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCo
     let store = open_store(&loaded).await?;
     let clock: SharedClock = Arc::new(SystemClock);
     let (keeper, api) = connection(config, &store, &clock, &Alerts::log_only());
+    // This process's alerts reach only its log; the running service announces the recovery.
+    keeper.leave_recovery_alerts_to_the_service();
     let started = keeper.oauth().start_device_authorization(clock.now()).await;
     let authorization = match started {
         Ok(authorization) => authorization,
@@ -67,6 +69,7 @@ pub async fn connect(path: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCo
         Ok(grant) => adopted(
             keeper.adopt(&api, &grant, AuthorizedVia::Device).await,
             config,
+            json,
         ),
         Err(error) => failed(&error),
     };
@@ -141,6 +144,7 @@ fn qr(text: &str) -> Option<String> {
 fn adopted(
     result: Result<crate::tokens::Connected, AdoptError>,
     config: &crate::config::Config,
+    json: bool,
 ) -> anyhow::Result<ExitCode> {
     let connected = result.context("storing the connection")?;
     let poll = humantime::format_duration(config.constant_contact.connection_poll_interval);
@@ -154,10 +158,20 @@ fn adopted(
             "ccbridge: deliveries wait until an admin confirms the switch of accounts in the console"
         );
     }
-    println!(
-        "Connected to {}. A running ccbridge picks this up within {poll}.",
-        connected.account()
-    );
+    if json {
+        let line = json!({
+            "connected": true,
+            "account": connected.account_name,
+            "generation": connected.generation,
+            "awaiting_confirmation": matches!(connected.switch, AccountSwitch::Unconfirmed { .. }),
+        });
+        println!("{line}");
+    } else {
+        println!(
+            "Connected to {}. A running ccbridge picks this up within {poll}.",
+            connected.account()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -490,7 +490,9 @@ async fn lists(path: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
     let lists = match result {
         Ok(lists) => lists,
         Err(CallError::Token(
-            error @ (TokenError::NotConnected | TokenError::NeedsReconnect(_)),
+            error @ (TokenError::NotConnected
+            | TokenError::NeedsReconnect(_)
+            | TokenError::SwitchUnconfirmed(_)),
         )) => {
             eprintln!("ccbridge: {error}");
             return Ok(ExitCode::from(EXIT_NOT_CONNECTED));

@@ -125,7 +125,13 @@ impl Default for ConstantContactConfig {
         Self {
             client_id: String::new(),
             client_secret: SecretString::from(String::new()),
-            scopes: vec!["contact_data".to_owned(), "offline_access".to_owned()],
+            // account_read names the account: on pages, in the status, and to tell whether a
+            // connect link connected another account than the confirmed one.
+            scopes: vec![
+                "contact_data".to_owned(),
+                "offline_access".to_owned(),
+                "account_read".to_owned(),
+            ],
             authorize_url: url("https://authz.constantcontact.com/oauth2/default/v1/authorize"),
             token_url: url("https://authz.constantcontact.com/oauth2/default/v1/token"),
             flow: ConnectFlow::AuthorizationCode,

@@ -25,8 +25,9 @@ const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 /// What each `slow_down` adds to the interval (RFC 8628 §3.5).
 const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
-/// The longest interval believed, whatever the server says.
-const MAX_INTERVAL: Duration = Duration::from_secs(120);
+/// The longest the poller backs off after transient failures (the server's own interval and its
+/// `slow_down`s are followed whatever they are: the code's expiry bounds the wait anyway).
+const MAX_BACKOFF: Duration = Duration::from_secs(120);
 /// The longest a device code is believed to live.
 const MAX_EXPIRES_IN: Duration = Duration::from_secs(3600);
 
@@ -140,8 +141,19 @@ impl OAuthClient {
         let interval = answer
             .interval
             .map_or(DEFAULT_INTERVAL, Duration::from_secs)
-            .clamp(Duration::from_secs(1), MAX_INTERVAL);
+            .max(Duration::from_secs(1));
         let expires_in = Duration::from_secs(answer.expires_in).min(MAX_EXPIRES_IN);
+        // Shown to people as a link: only a web address will do.
+        for uri in
+            std::iter::once(&answer.verification_uri).chain(&answer.verification_uri_complete)
+        {
+            if !matches!(uri.scheme(), "https" | "http") {
+                return Err(DeviceError::Refused(format!(
+                    "the verification address is not a web address ({} URL)",
+                    uri.scheme()
+                )));
+            }
+        }
         Ok(DeviceAuthorization {
             device_code: SecretString::from(answer.device_code),
             user_code: answer.user_code,
@@ -188,7 +200,7 @@ impl OAuthClient {
 
 /// An error answer other than the polling ones.
 fn refusal(status: reqwest::StatusCode, body: &[u8]) -> DeviceError {
-    if status.is_server_error() {
+    if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
         return DeviceError::Transient(format!("the server answered {status}"));
     }
     match serde_json::from_slice::<ErrorAnswer>(body) {
@@ -223,8 +235,10 @@ pub enum DeviceProgress {
 }
 
 /// Poll until the person decides or the code expires: at the server's interval, 5 s more after
-/// each `slow_down`, and with the interval doubled (up to two minutes) after a transient failure,
-/// as RFC 8628 §3.5 asks of a client whose request timed out. Sleeps on `clock`.
+/// each `slow_down` (for all later polls, RFC 8628 §3.5), and with the interval doubled (up to two
+/// minutes) after a transient failure, as §3.5 asks of a client whose request timed out. The last
+/// poll is at the moment of expiry, so an approval in the final seconds still counts. Sleeps on
+/// `clock`.
 pub async fn wait_for_device(
     oauth: &OAuthClient,
     authorization: &DeviceAuthorization,
@@ -233,22 +247,23 @@ pub async fn wait_for_device(
 ) -> Result<TokenGrant, DeviceError> {
     let mut interval = authorization.interval;
     loop {
-        let next_poll = clock.now() + chrono::Duration::from_std(interval).unwrap_or_default();
-        if next_poll > authorization.expires_at {
+        if clock.now() >= authorization.expires_at {
             return Err(DeviceError::Expired);
         }
+        let next_poll = (clock.now() + chrono::Duration::from_std(interval).unwrap_or_default())
+            .min(authorization.expires_at);
         progress(DeviceProgress::Waiting { next_poll });
         clock.sleep_until(next_poll).await;
         match oauth.poll_device(&authorization.device_code).await {
             Ok(DevicePoll::Granted(grant)) => return Ok(grant),
             Ok(DevicePoll::Pending) => {}
             Ok(DevicePoll::SlowDown) => {
-                interval = (interval + SLOW_DOWN_STEP).min(MAX_INTERVAL);
+                interval += SLOW_DOWN_STEP;
                 progress(DeviceProgress::SlowedDown { interval });
             }
             Err(DeviceError::Transient(problem)) => {
                 tracing::warn!(%problem, "polling the token endpoint failed; polling less often");
-                interval = (interval * 2).min(MAX_INTERVAL);
+                interval = (interval * 2).min(MAX_BACKOFF.max(interval));
             }
             Err(other) => return Err(other),
         }

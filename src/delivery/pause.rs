@@ -70,6 +70,7 @@ impl DeliveryWorker {
         }
         if let Ok(Some(set)) = self.0.store.token_set().await
             && set.state == "connected"
+            && !set.switch_unconfirmed
         {
             self.clear_connection_pause();
         }

@@ -197,6 +197,16 @@ pub fn routes(demo_page: bool) -> Vec<Route> {
     routes
 }
 
+/// A request's path as the log may show it: a connect link's secret is left out (whoever reads
+/// the log must not be able to connect with it).
+fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    const LINK: &str = "/connect/link/";
+    match path.strip_prefix(LINK) {
+        Some(_) => format!("{LINK}(secret)").into(),
+        None => path.into(),
+    }
+}
+
 /// Every route and the layers around them.
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.server.request_timeout;
@@ -208,7 +218,8 @@ pub fn router(state: AppState) -> Router {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("-");
             // The path only: query strings may carry personal data.
-            tracing::info_span!("request", request_id, method = %request.method(), path = %request.uri().path())
+            let path = loggable_path(request.uri().path());
+            tracing::info_span!("request", request_id, method = %request.method(), path = %path)
         })
         .on_response(DefaultOnResponse::new().level(Level::INFO));
     let routes = routes(state.demo.enabled)

@@ -38,6 +38,8 @@ pub struct StoredTokenSet {
     /// until then no API call uses this set (it is still kept fresh).
     pub switch_unconfirmed: bool,
     pub previous_account_name: Option<String>,
+    /// When the authorization behind this set was made (a refresh keeps it).
+    pub authorized_at: Option<DateTime<Utc>>,
 }
 
 impl StoredTokenSet {
@@ -68,13 +70,15 @@ pub struct PendingAuthorization {
 }
 
 /// How a new token set was authorized, as the store records it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Authorization {
     /// `browser`, `device` or `link`.
     pub via: &'static str,
     /// No API call may use the set until an admin confirms (a link may have connected another
-    /// account; cleared once the account is known to be the previous one).
+    /// account; cleared once the account is known to be the confirmed one).
     pub hold_until_confirmed: bool,
+    /// The confirmed account's name, shown while the set is held.
+    pub previous_account_name: Option<String>,
 }
 
 impl std::fmt::Debug for StoredTokenSet {
@@ -131,6 +135,7 @@ struct TokenRow {
     authorized_via: Option<String>,
     switch_unconfirmed: i64,
     previous_account_name: Option<String>,
+    authorized_at: Option<i64>,
 }
 
 impl From<TokenRow> for StoredTokenSet {
@@ -155,6 +160,7 @@ impl From<TokenRow> for StoredTokenSet {
             authorized_via: row.authorized_via,
             switch_unconfirmed: row.switch_unconfirmed != 0,
             previous_account_name: row.previous_account_name,
+            authorized_at: row.authorized_at.map(from_millis),
         }
     }
 }
@@ -179,20 +185,22 @@ impl Store {
         let generation: (i64,) = sqlx::query_as(
             "insert into token_set (id, access_token, refresh_token, expires_at, scopes, generation,
                 obtained_at, obtained_by, refresh_failures, state, account_name, authorized_via,
-                switch_unconfirmed)
+                switch_unconfirmed, previous_account_name, authorized_at, recovery_pending)
              values (1, $1, $2, $3, $4,
                 (select coalesce(max(generation), 0) + 1 from token_generation),
-                $5, 'authorization_code', 0, 'connected', null, $6, $7)
+                $5, 'authorization_code', 0, 'connected', null, $6, $7, $8, $5, 0)
              on conflict (id) do update set
                 access_token = excluded.access_token, refresh_token = excluded.refresh_token,
                 expires_at = excluded.expires_at, scopes = excluded.scopes,
                 generation = token_set.generation + 1, obtained_at = excluded.obtained_at,
                 obtained_by = 'authorization_code', last_refresh_at = null, refresh_failures = 0,
+                recovery_pending = case when token_set.state = 'needs_reconnect' then 1 else 0 end,
                 state = 'connected', state_reason = null,
-                previous_account_name = coalesce(token_set.account_name, token_set.previous_account_name),
                 account_name = null, account_id = null,
                 authorized_via = excluded.authorized_via,
                 switch_unconfirmed = excluded.switch_unconfirmed,
+                previous_account_name = excluded.previous_account_name,
+                authorized_at = excluded.authorized_at,
                 refresh_started_at = null, refresh_owner = null, refresh_lease_until = null
              returning generation",
         )
@@ -203,6 +211,7 @@ impl Store {
         .bind(new.obtained_at.timestamp_millis())
         .bind(authorization.via)
         .bind(i64::from(authorization.hold_until_confirmed))
+        .bind(&authorization.previous_account_name)
         .fetch_one(&self.pool)
         .await?;
         // A check of the previous connection may be about another account.
@@ -330,6 +339,49 @@ impl Store {
         .bind(name)
         .bind(id)
         .bind(generation)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether this caller is the one to announce that token set `generation` restored a
+    /// connection that needed a reconnect: `true` once, for the first caller, and only while the
+    /// set is connected and not held.
+    pub async fn claim_recovery_alert(&self, generation: i64) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "update token_set set recovery_pending = 0
+             where id = 1 and generation = $1 and recovery_pending = 1
+               and switch_unconfirmed = 0 and state = 'connected'",
+        )
+        .bind(generation)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// The account an admin stands behind (`None`: never connected). Its id may be unknown.
+    pub async fn confirmed_account(
+        &self,
+    ) -> Result<Option<(Option<String>, Option<String>)>, StoreError> {
+        Ok(
+            sqlx::query_as("select account_id, account_name from confirmed_account where id = 1")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn set_confirmed_account(
+        &self,
+        id: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into confirmed_account (id, account_id, account_name) values (1, $1, $2)
+             on conflict (id) do update set account_id = excluded.account_id,
+                account_name = excluded.account_name",
+        )
+        .bind(id)
+        .bind(name)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -85,34 +85,37 @@ impl TokenKeeper {
         if grant.refresh_token.is_none() {
             return Err(AdoptError::NoRefreshToken);
         }
-        let previous = self.0.store.token_set().await.map_err(TokenError::from)?;
-        let previous_account = previous.as_ref().map(|set| {
-            (
-                set.account_id.clone(),
-                set.account_name
-                    .clone()
-                    .or_else(|| set.previous_account_name.clone()),
-            )
-        });
+        // Compared with the account an admin stands behind, not with whatever set is stored:
+        // that may itself be a held link connection, or gone after a Disconnect.
+        let confirmed = self
+            .0
+            .store
+            .confirmed_account()
+            .await
+            .map_err(TokenError::from)?;
         // Held from the first moment: nothing may be sent to a stranger's account while its name
-        // is still being looked up. Released below if it turns out to be the same account.
-        let hold = via == AuthorizedVia::Link && previous_account.is_some();
+        // is still being looked up. Released below if it turns out to be the confirmed account.
+        let hold = via == AuthorizedVia::Link && confirmed.is_some();
+        let previous_name = confirmed.as_ref().and_then(|(_, name)| name.clone());
         let authorization = Authorization {
             via: via.as_str(),
             hold_until_confirmed: hold,
+            previous_account_name: if hold { previous_name.clone() } else { None },
         };
         let generation = self.store_authorized(grant, &authorization).await?;
         tracing::info!(generation, via = via.as_str(), scopes = %grant.scopes.join(" "), "connected to Constant Contact");
         let (name, id) = self.name_account(api, grant, generation).await;
-        let same_account = matches!((&previous_account, &id), (Some((Some(before), _)), Some(now)) if before == now);
+        let same_account =
+            matches!((&confirmed, &id), (Some((Some(before), _)), Some(now)) if before == now);
         let switch = if hold && !same_account {
             AccountSwitch::Unconfirmed {
-                previous: previous_account.and_then(|(_, name)| name),
+                previous: previous_name,
             }
         } else {
             if hold {
                 self.release_hold(generation).await;
             }
+            self.confirm_account(id.as_deref(), name.as_deref()).await;
             AccountSwitch::None
         };
         let connected = Connected {
@@ -123,7 +126,46 @@ impl TokenKeeper {
         if via == AuthorizedVia::Link {
             self.alert_link_connection(&connected);
         }
+        if connected.switch == AccountSwitch::None {
+            self.announce_recovery(generation).await;
+        }
         Ok(connected)
+    }
+
+    /// Remember the account an admin now stands behind.
+    pub async fn confirm_account(&self, id: Option<&str>, name: Option<&str>) {
+        if let Err(error) = self.0.store.set_confirmed_account(id, name).await {
+            tracing::error!(%error, "could not record the confirmed account");
+        }
+    }
+
+    /// Raise `ConnectionRestored` if token set `generation` replaced one that needed a reconnect
+    /// and no process has said so yet (one alert however many replicas notice). A command-line
+    /// process leaves this to the service, whose alerts reach the webhook and mail.
+    pub async fn announce_recovery(&self, generation: i64) {
+        if !self
+            .0
+            .announce_recoveries
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
+        match self.0.store.claim_recovery_alert(generation).await {
+            Ok(true) => self.0.alerts.raise(
+                AlertKind::ConnectionRestored,
+                "The Constant Contact connection is restored.",
+            ),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "could not claim the recovery alert"),
+        }
+    }
+
+    /// This process's alerts reach only its log (a command-line process): recoveries are left
+    /// to the running service to announce.
+    pub fn leave_recovery_alerts_to_the_service(&self) {
+        self.0
+            .announce_recoveries
+            .store(false, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Ask for the account's name and id with the new access token, briefly, and store them.

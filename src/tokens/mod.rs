@@ -30,7 +30,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::alerts::{AlertKind, Alerts};
+use crate::alerts::Alerts;
 use crate::clock::SharedClock;
 use crate::constant_contact::{ApiError, OAuthClient, OAuthError, TokenGrant};
 use crate::store::{Authorization, NewTokenSet, Store, StoreError, StoredTokenSet};
@@ -128,6 +128,9 @@ struct Inner {
     seen: std::sync::Mutex<watch::Seen>,
     /// Counts connections made by other processes, for whoever does the on-connect work.
     elsewhere: tokio::sync::watch::Sender<u64>,
+    /// Whether this process announces recovered connections (a command line leaves it to the
+    /// service).
+    announce_recoveries: AtomicBool,
 }
 
 impl TokenKeeper {
@@ -152,6 +155,7 @@ impl TokenKeeper {
             interrupted: AtomicBool::new(false),
             seen: std::sync::Mutex::new(watch::Seen::Unknown),
             elsewhere: tokio::sync::watch::Sender::new(0),
+            announce_recoveries: AtomicBool::new(true),
         }))
     }
 
@@ -241,7 +245,6 @@ impl TokenKeeper {
         {
             tracing::error!(error = %e, "could not record needs_reconnect");
         }
-        self.saw(watch::Seen::Broken(set.generation));
         self.alert_reconnect(&text).await;
         TokenError::NeedsReconnect(reason.to_owned())
     }
@@ -260,27 +263,38 @@ impl TokenKeeper {
         })?;
         let now = self.0.clock.now();
         let new = self.seal(grant, refresh, now);
-        let was_broken =
-            matches!(self.0.store.token_set().await?, Some(s) if s.state == "needs_reconnect");
         let generation = self
             .0
             .store
             .save_authorized_token_set(&new, authorization)
             .await?;
         self.0.interrupted.store(false, Ordering::SeqCst);
-        self.saw(watch::Seen::Connected(generation));
-        if was_broken {
-            self.0.alerts.raise(
-                AlertKind::ConnectionRestored,
-                "The Constant Contact connection is restored.",
-            );
-        }
+        self.saw(watch::Seen::Set {
+            generation,
+            authorized_at: Some(now),
+        });
         self.0.wake.notify_one();
         Ok(generation)
     }
 
-    /// Refresh the token set whose generation the caller saw, unless someone already did.
+    /// Refresh the token set whose generation the caller saw, unless someone already did, and
+    /// hand out its access token, unless the set it comes from is held (a switch of accounts
+    /// awaiting confirmation): whichever way the token was found, it passes this check.
     pub async fn refresh(&self, seen_generation: i64) -> Result<AccessToken, TokenError> {
+        let token = self.refresh_set(seen_generation).await?;
+        match self.0.store.token_set().await? {
+            Some(set) if set.generation >= token.generation && set.switch_unconfirmed => {
+                Err(TokenError::SwitchUnconfirmed(
+                    set.account_name
+                        .unwrap_or_else(|| "an account that could not be named".into()),
+                ))
+            }
+            _ => Ok(token),
+        }
+    }
+
+    /// The refresh itself, for the keeper's own schedule too (a held set is kept fresh).
+    async fn refresh_set(&self, seen_generation: i64) -> Result<AccessToken, TokenError> {
         let _flight = self.0.flight.lock().await;
         let Some(set) = self.claim(seen_generation).await? else {
             // Someone else refreshed while we waited: use theirs.
@@ -376,7 +390,7 @@ impl TokenKeeper {
             match self.0.store.finish_refresh(old.generation, &new).await {
                 Ok(true) => {
                     tracing::info!(generation = old.generation + 1, expires_at = %new.expires_at, "token set refreshed and committed");
-                    self.saw(watch::Seen::Connected(old.generation + 1));
+                    self.saw_refresh(old.generation + 1);
                     // An earlier interruption no longer explains a later invalid_grant.
                     self.0.interrupted.store(false, Ordering::SeqCst);
                     self.0.wake.notify_one();
@@ -516,7 +530,7 @@ impl TokenKeeper {
             };
             return Ok(Some(next));
         }
-        let fresh = self.refresh(set.generation).await?;
+        let fresh = self.refresh_set(set.generation).await?;
         let set = self.usable_set().await?;
         debug_assert!(set.generation >= fresh.generation);
         Ok(Some(self.due_at(&set)))

@@ -47,41 +47,47 @@ impl TokenKeeper {
             ),
             Err(_) => "Signups keep being accepted and wait for the reconnect.".to_owned(),
         };
-        let (link, what_to_do) = self.reconnect_link().await;
-        self.0.alerts.raise_with_link(
-            AlertKind::ConnectionNeedsReconnect,
-            format!("{why} {waiting} {what_to_do}"),
-            link,
-        );
+        let kind = AlertKind::ConnectionNeedsReconnect;
+        match self.reconnect_link().await {
+            Ok(link) => self.0.alerts.raise_with_secret_link(
+                kind,
+                format!(
+                    "{why} {waiting} To reconnect: open the connect link (it works once, for 7 days; no admin password needed) and log in to the Constant Contact account."
+                ),
+                link,
+            ),
+            Err(console) => self.0.alerts.raise_with_link(
+                kind,
+                format!(
+                    "{why} {waiting} To reconnect: open the link, log in as the admin and press Connect."
+                ),
+                Some(console),
+            ),
+        }
     }
 
-    async fn reconnect_link(&self) -> (Option<Url>, &'static str) {
-        let console = "To reconnect: open the link, log in as the admin and press Connect.";
-        match &self.0.settings.reconnect_link {
-            ReconnectLink::Console(url) => (Some(url.clone()), console),
-            ReconnectLink::Fresh(public_url) => {
-                let now = self.0.clock.now();
-                match create_link(
-                    &self.0.store,
-                    public_url,
-                    now,
-                    ALERT_LINK_LIFETIME,
-                    "alert",
-                    None,
-                )
-                .await
-                {
-                    Ok(new) => (
-                        Some(new.url),
-                        "To reconnect: open the connect link (it works once, for 7 days; no admin password needed) and log in to the Constant Contact account.",
-                    ),
-                    Err(error) => {
-                        tracing::error!(%error, "could not create a connect link for the reconnect alert");
-                        let base = public_url.as_str().trim_end_matches('/');
-                        (Url::parse(&format!("{base}/connect")).ok(), console)
-                    }
-                }
-            }
-        }
+    /// A fresh connect link (`Ok`), or the console's `/connect` page (`Err`): when so configured,
+    /// or when a link cannot be made.
+    async fn reconnect_link(&self) -> Result<Url, Url> {
+        let public_url = match &self.0.settings.reconnect_link {
+            ReconnectLink::Console(url) => return Err(url.clone()),
+            ReconnectLink::Fresh(public_url) => public_url,
+        };
+        let now = self.0.clock.now();
+        create_link(
+            &self.0.store,
+            public_url,
+            now,
+            ALERT_LINK_LIFETIME,
+            "alert",
+            None,
+        )
+        .await
+        .map(|new| new.url)
+        .map_err(|error| {
+            tracing::error!(%error, "could not create a connect link for the reconnect alert");
+            let base = public_url.as_str().trim_end_matches('/');
+            Url::parse(&format!("{base}/connect")).expect("a public URL plus a path is a URL")
+        })
     }
 }

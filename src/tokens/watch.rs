@@ -1,14 +1,15 @@
 //! Noticing what other processes did to the stored connection. A connection made by
 //! `ccbridge connect` in another process, or through another replica, lands in the database
 //! only; the keeper's background task re-reads the token set at least every
-//! `connection_poll_interval` on every backend, and when it finds an authorization it did not
-//! make, tells whoever does the on-connect work (`connections_elsewhere`) and, if the
-//! connection had needed a reconnect, raises the recovery alert.
+//! `connection_poll_interval` on every backend, and when it finds an authorization newer than
+//! the last it knew of (by the time it was made, so a set refreshed since is still recognised),
+//! tells whoever does the on-connect work (`connections_elsewhere`) and announces the recovery if
+//! the connection had needed a reconnect (once, whichever process claims it first).
 
+use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use super::TokenKeeper;
-use crate::alerts::AlertKind;
 
 /// What this process last knew of the stored token set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,19 +17,41 @@ pub(super) enum Seen {
     /// Not looked yet (the first look only takes note).
     Unknown,
     NotConnected,
-    Connected(i64),
-    /// The generation that needs a reconnect.
-    Broken(i64),
+    Set {
+        generation: i64,
+        /// When the set's authorization was made (`None` for sets from before 0.9).
+        authorized_at: Option<DateTime<Utc>>,
+    },
+}
+
+impl Seen {
+    fn generation(self) -> Option<i64> {
+        match self {
+            Self::Set { generation, .. } => Some(generation),
+            Self::Unknown | Self::NotConnected => None,
+        }
+    }
 }
 
 impl TokenKeeper {
-    /// Take note of a token set this process wrote or judged.
-    pub(super) fn saw(&self, seen: Seen) {
-        *self
-            .0
+    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+        self.0
             .seen
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = seen;
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Take note of a token set this process wrote.
+    pub(super) fn saw(&self, seen: Seen) {
+        *self.seen() = seen;
+    }
+
+    /// Take note of a refresh this process made: a new generation, the same authorization.
+    pub(super) fn saw_refresh(&self, new_generation: i64) {
+        let mut seen = self.seen();
+        if let Seen::Set { generation, .. } = &mut *seen {
+            *generation = (*generation).max(new_generation);
+        }
     }
 
     /// Changes each time a connection made by another process is noticed.
@@ -44,21 +67,36 @@ impl TokenKeeper {
         };
         let now = match &stored {
             None => Seen::NotConnected,
-            Some(set) if set.state == "needs_reconnect" => Seen::Broken(set.generation),
-            Some(set) => Seen::Connected(set.generation),
+            Some(set) => Seen::Set {
+                generation: set.generation,
+                authorized_at: set.authorized_at,
+            },
         };
         let before = {
-            let mut seen = self
-                .0
-                .seen
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            std::mem::replace(&mut *seen, now)
+            let mut seen = self.seen();
+            let before = *seen;
+            // Only forward: a write of this process's own, made while this read was under way,
+            // must not be taken back (generations never repeat, so a smaller one is older).
+            if now.generation() >= before.generation() || now == Seen::NotConnected {
+                *seen = now;
+            }
+            before
         };
-        let newly_authorized = stored.as_ref().is_some_and(|set| {
-            set.obtained_by == "authorization_code" && Some(set.generation) > generation(before)
-        });
-        if before == Seen::Unknown || !newly_authorized {
+        let newly_authorized = match (before, now) {
+            (Seen::Unknown, _) | (_, Seen::NotConnected | Seen::Unknown) => false,
+            (Seen::NotConnected, Seen::Set { .. }) => true,
+            (
+                Seen::Set {
+                    generation: old,
+                    authorized_at: old_at,
+                },
+                Seen::Set {
+                    generation: new,
+                    authorized_at: new_at,
+                },
+            ) => new > old && new_at > old_at,
+        };
+        if !newly_authorized {
             return;
         }
         let set = stored.expect("newly authorized means stored");
@@ -67,20 +105,8 @@ impl TokenKeeper {
             via = set.authorized_via.as_deref().unwrap_or("unknown"),
             "a connection made by another process was noticed"
         );
-        if matches!(before, Seen::Broken(_)) && set.state == "connected" {
-            self.0.alerts.raise(
-                AlertKind::ConnectionRestored,
-                "The Constant Contact connection is restored.",
-            );
-        }
+        self.announce_recovery(set.generation).await;
         self.0.wake.notify_one();
         self.0.elsewhere.send_modify(|count| *count += 1);
-    }
-}
-
-fn generation(seen: Seen) -> Option<i64> {
-    match seen {
-        Seen::Unknown | Seen::NotConnected => None,
-        Seen::Connected(generation) | Seen::Broken(generation) => Some(generation),
     }
 }

@@ -33,28 +33,47 @@ impl Captured {
     }
 }
 
+/// Every log line of this thread (at `trace` for ccbridge and its HTTP layers), while it lives.
+struct LogCapture {
+    logs: Captured,
+    _guard: tracing::subscriber::DefaultGuard,
+    _second_dispatcher: tracing::Dispatch,
+}
+
+impl LogCapture {
+    fn start() -> Self {
+        let logs = Captured::default();
+        let sink = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "info,ccbridge=trace,tower_http=trace,ccbridge_sandbox=off",
+            ))
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        // Other tests hit the same callsites at the same time, on threads without a subscriber.
+        // While only one dispatcher exists, tracing-core decides a new callsite's interest by
+        // asking the *registering thread's* default alone, so a callsite first reached by another
+        // test would be "never" for this subscriber too, and its lines silently missing. A second
+        // live dispatcher (interested in nothing) makes every registration ask all of them.
+        let second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+        tracing::callsite::rebuild_interest_cache();
+        Self {
+            logs,
+            _guard: guard,
+            _second_dispatcher: second,
+        }
+    }
+}
+
 backends!(secrets_and_personal_data_never_reach_the_logs: sqlite, postgres);
 /// Everything ccbridge does with secrets and personal data, with every log line captured (at
 /// `trace` for ccbridge and its HTTP layers), then searched for them. A current-thread runtime
 /// keeps every task of the app on this thread, under this test's subscriber.
 async fn secrets_and_personal_data_never_reach_the_logs(backend: Backend) {
-    let logs = Captured::default();
-    let sink = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "info,ccbridge=trace,tower_http=trace,ccbridge_sandbox=off",
-        ))
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    // Other tests hit the same callsites at the same time, on threads without a subscriber. While
-    // only one dispatcher exists, tracing-core decides a new callsite's interest by asking the
-    // *registering thread's* default alone, so a callsite first reached by another test would be
-    // "never" for this subscriber too, and its lines silently missing. A second live dispatcher
-    // (interested in nothing) makes every registration ask all of them.
-    let _second_dispatcher = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
-    tracing::callsite::rebuild_interest_cache();
+    let capture = LogCapture::start();
+    let logs = capture.logs.clone();
     let key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
     let sandbox = start_sandbox(SandboxConfig::default(), Arc::new(SystemClock)).await;
     let app = AppOptions::against(
@@ -201,4 +220,69 @@ async fn the_smtp_password_never_reaches_the_logs() {
     assert!(!text.contains(password), "{text}");
     tracing::info!(config = ?config.smtp, "the config's Debug");
     assert!(!logs.text().contains(password), "{}", logs.text());
+}
+
+backends!(connect_links_never_reach_the_logs: sqlite, postgres);
+/// A connect link is a password-free way in: neither one made in the console (and opened), nor
+/// the fresh one a reconnect alert carries, may be readable in the log.
+async fn connect_links_never_reach_the_logs(backend: Backend) {
+    let capture = LogCapture::start();
+    let sandbox = start_sandbox(SandboxConfig::default(), Arc::new(SystemClock)).await;
+    let app = AppOptions::against(backend, &sandbox, "[alerts]\ninclude_connect_link = true")
+        .spawn()
+        .await;
+    app.connect_ok().await;
+    let session = crate::http::admin::login(&app).await;
+    let created = app
+        .client
+        .post(app.url("/admin/links"))
+        .header("cookie", &session.cookie)
+        .form(&[("csrf", session.csrf.as_str()), ("expires", "24h")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let marker = "/connect/link/";
+    let start = created.find(marker).expect("the new link is shown") + marker.len();
+    let console_secret = created[start..].split('"').next().unwrap().to_owned();
+    let page = app
+        .client
+        .get(app.url(&format!("/connect/link/{console_secret}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    crate::alerts::break_connection(&app, &sandbox).await;
+    let alert_link = app
+        .alerts
+        .lock()
+        .unwrap()
+        .iter()
+        .find_map(|a| a.link.clone())
+        .expect("the reconnect alert carries a link");
+    let alert_secret = alert_link.path().rsplit('/').next().unwrap().to_owned();
+    app.stop().await;
+    sandbox.shutdown().await;
+
+    let text = capture.logs.text();
+    assert!(
+        text.contains("/connect/link/(secret)"),
+        "the request was logged:\n{text}"
+    );
+    assert!(
+        text.contains("a connect link, not logged"),
+        "the alert was logged:\n{text}"
+    );
+    for (what, secret) in [
+        ("the console's link", console_secret),
+        ("the alert's link", alert_secret),
+    ] {
+        assert!(secret.len() > 20, "{what}: {secret}");
+        assert!(
+            !text.contains(&secret),
+            "{what} appears in the logs:\n{text}"
+        );
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::config::Config;
+use crate::config::{Config, ConnectFlow};
 use crate::http::pages::escape;
 
 /// The checklist's HTML, or nothing when everything is set up and connected.
@@ -23,11 +23,14 @@ pub fn checklist(config: &Config, connected: bool) -> String {
     for item in items {
         let _ = writeln!(html, "<li>{}</li>", escape(&item));
     }
-    let _ = writeln!(
-        html,
-        "</ul>\n<p>The redirect URI to register at Constant Contact: <code id=\"redirect-uri\">{}</code></p></section>",
-        escape(config.server.redirect_uri().as_str())
-    );
+    let how = match config.constant_contact.flow {
+        ConnectFlow::AuthorizationCode => format!(
+            "The redirect URI to register at Constant Contact: <code id=\"redirect-uri\">{}</code>",
+            escape(config.server.redirect_uri().as_str())
+        ),
+        ConnectFlow::Device => "With the device flow no redirect URI is needed: press Connect, or run <code>ccbridge connect</code> on the server.".to_owned(),
+    };
+    let _ = writeln!(html, "</ul>\n<p>{how}</p></section>");
     html
 }
 

@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::delivery::account_check::AccountChecker;
 use crate::http::{AppState, pages::escape};
 use crate::store::{LinkState, Store};
+use crate::tokens::TokenKeeper;
 use crate::tokens::links::{DEFAULT_LINK_LIFETIME, create_link};
 
 /// The lifetimes the console offers.
@@ -34,6 +35,7 @@ pub(super) struct Links {
     config: Arc<Config>,
     store: Store,
     clock: SharedClock,
+    keeper: TokenKeeper,
 }
 
 impl FromRef<AppState> for Links {
@@ -42,6 +44,7 @@ impl FromRef<AppState> for Links {
             config: state.config.clone(),
             store: state.store.clone(),
             clock: state.clock.clone(),
+            keeper: state.keeper.clone(),
         }
     }
 }
@@ -200,6 +203,11 @@ pub(super) async fn confirm_switch(
         previous = set.previous_account_name.as_deref().unwrap_or("unnamed"),
         "an admin confirmed the switch to the account a connect link connected"
     );
+    links
+        .keeper
+        .confirm_account(set.account_id.as_deref(), set.account_name.as_deref())
+        .await;
+    links.keeper.announce_recovery(set.generation).await;
     requeue.delivery.connection_made();
     account.check_soon();
     Ok(see_other("/admin?switch-confirmed"))

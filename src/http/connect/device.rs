@@ -128,7 +128,7 @@ pub async fn device_page(
             return page(
                 StatusCode::NOT_FOUND,
                 "Unknown authorization",
-                "This authorization is unknown or was started in another browser. Start again at /connect.",
+                "This authorization is unknown or was started in another browser. Nothing was changed; start connecting again from where you began.",
             );
         }
         Err(error) => return ConnectError::StateUnreadable(error).into_response(),

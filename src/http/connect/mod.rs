@@ -112,7 +112,9 @@ fn connected_page(connected: &Connected, console: bool) -> axum::response::Html<
 /// browser, which gets a session here so that the button works). Changes nothing.
 pub async fn confirm(admin: Admin, State(connector): State<Connector>) -> Response {
     if !connector.config.constant_contact.is_configured() {
-        return admin.finish(ConnectError::NotConfigured);
+        return admin.finish(ConnectError::NotConfigured(
+            connector.config.constant_contact.missing_keys(),
+        ));
     }
     let Some(csrf) = &admin.csrf else {
         // A script with Basic credentials: it has no session, so no button would work for it.
@@ -193,8 +195,8 @@ fn is_cross_site(headers: &HeaderMap) -> bool {
 /// is logged once, when it does.
 #[derive(Debug)]
 enum ConnectError {
-    /// `client_id` or `client_secret` is missing.
-    NotConfigured,
+    /// These keys (`client_id`, and `client_secret` unless the device flow is used) are missing.
+    NotConfigured(Vec<&'static str>),
     /// The database could not keep a new authorization's state.
     NotStarted(StoreError),
     /// The database could not read the state the callback names.
@@ -229,7 +231,7 @@ impl ConnectError {
 
     fn log(&self) {
         match self {
-            Self::NotConfigured
+            Self::NotConfigured(_)
             | Self::NotAdopted(AdoptError::NoRefreshToken)
             | Self::Refused { logged: None, .. } => {}
             Self::Refused {
@@ -274,10 +276,13 @@ impl ConnectError {
     /// The answer's status, title and text.
     fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
-            Self::NotConfigured => (
+            Self::NotConfigured(missing_keys) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Not configured",
-                "constant_contact.client_id and constant_contact.client_secret must be set before connecting.".to_owned(),
+                format!(
+                    "{} must be set before connecting.",
+                    missing_keys.join(" and ")
+                ),
             ),
             Self::NotStarted(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -292,7 +297,9 @@ impl ConnectError {
             Self::Refused { message, .. } => (
                 StatusCode::BAD_REQUEST,
                 "Not connected",
-                format!("{message} Start again at /connect."),
+                format!(
+                    "{message} Nothing was changed; start connecting again from where you began."
+                ),
             ),
             Self::Denied { error, description } => (
                 StatusCode::FORBIDDEN,
@@ -341,7 +348,9 @@ impl ConnectError {
 /// started from, if any (already checked to be active).
 async fn start_authorization(state: &Connector, link: Option<String>) -> Response {
     let started = if !state.config.constant_contact.is_configured() {
-        Err(ConnectError::NotConfigured)
+        Err(ConnectError::NotConfigured(
+            state.config.constant_contact.missing_keys(),
+        ))
     } else if state.config.constant_contact.flow == ConnectFlow::Device {
         device::begin(state, link).await
     } else {

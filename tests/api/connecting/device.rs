@@ -192,11 +192,11 @@ async fn a_device_connection_refreshes_as_a_public_client(backend: Backend) {
     app.stop().await;
 }
 
-/// `ccbridge connect --json` in another process, while a service runs on the same SQLite file:
-/// the service picks the connection up (within `connection_poll_interval`) and delivers the
-/// signup that waited for it.
-#[tokio::test]
-async fn a_running_service_picks_up_a_connection_made_by_ccbridge_connect() {
+// `ccbridge connect --json` in another process, while a service runs on the same database: the
+// service picks the connection up (within `connection_poll_interval`, on SQLite as on PostgreSQL)
+// and delivers the signup that waited for it; the command's last line says it connected.
+backends!(a_running_service_picks_up_a_connection_made_by_ccbridge_connect: sqlite, postgres);
+async fn a_running_service_picks_up_a_connection_made_by_ccbridge_connect(backend: Backend) {
     let sandbox = start_sandbox(
         SandboxConfig {
             device_interval: 1,
@@ -205,7 +205,7 @@ async fn a_running_service_picks_up_a_connection_made_by_ccbridge_connect() {
         Arc::new(ccbridge::clock::SystemClock),
     )
     .await;
-    let app = AppOptions::against(Backend::Sqlite, &sandbox, "")
+    let app = AppOptions::against(backend, &sandbox, "")
         .configure(|config| {
             device_flow(config);
             config.constant_contact.connection_poll_interval = Duration::from_secs(1);
@@ -220,14 +220,7 @@ async fn a_running_service_picks_up_a_connection_made_by_ccbridge_connect() {
         .await;
     assert_eq!(accepted.status(), 202);
     let config_path = app.dir.path().join("cli.toml");
-    let db_url = database_url(Backend::Sqlite, &app.db_path).await;
-    let text = serve_config(
-        1,
-        &db_url,
-        &sandbox,
-        "flow = \"device\"\nscopes = [\"contact_data\", \"offline_access\", \"account_read\"]",
-        "",
-    );
+    let text = serve_config(1, &app.db_url, &sandbox, "flow = \"device\"", "");
     std::fs::write(&config_path, text).unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ccbridge"))
         .args([
@@ -256,6 +249,10 @@ async fn a_running_service_picks_up_a_connection_made_by_ccbridge_connect() {
         .unwrap()
         .unwrap();
     assert!(status.success(), "ccbridge connect exits 0 once connected");
+    let last: Value =
+        serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).expect("JSON only");
+    assert_eq!(last["connected"], true);
+    assert_eq!(last["account"], "Sandbox Organization");
     eventually(
         Duration::from_secs(20),
         "the waiting signup is delivered",

@@ -9,10 +9,10 @@ use std::time::Duration;
 use ccbridge::alerts::AlertKind;
 use ccbridge::clock::{Clock as _, ManualClock, SharedClock};
 use ccbridge::store::LinkState;
+use ccbridge::tokens::TokenError;
 use chrono::Utc;
 use serde_json::json;
 
-use super::name_accounts;
 use crate::database::Backend;
 use crate::helpers::{AppOptions, TestApp, connect_at, cookie_pair, eventually, fast_sandbox_on};
 use crate::http::admin::{Session, get_page, login};
@@ -72,10 +72,7 @@ backends!(a_link_connects_once_and_a_stranger_with_it_changes_nothing: sqlite, p
 async fn a_link_connects_once_and_a_stranger_with_it_changes_nothing(backend: Backend) {
     let clock: SharedClock = Arc::new(ccbridge::clock::SystemClock);
     let sandbox = fast_sandbox_on(clock).await;
-    let app = AppOptions::against(backend, &sandbox, "")
-        .configure(name_accounts)
-        .spawn()
-        .await;
+    let app = AppOptions::against(backend, &sandbox, "").spawn().await;
     let session = login(&app).await;
     let link = create_link(&app, &session, "Pat at Example Org").await;
     assert!(link.starts_with(&app.url("/connect/link/")), "{link}");
@@ -187,10 +184,7 @@ backends!(a_link_to_another_account_holds_deliveries_until_an_admin_confirms: sq
 async fn a_link_to_another_account_holds_deliveries_until_an_admin_confirms(backend: Backend) {
     let clock: SharedClock = Arc::new(ccbridge::clock::SystemClock);
     let sandbox = fast_sandbox_on(clock).await;
-    let app = AppOptions::against(backend, &sandbox, "")
-        .configure(name_accounts)
-        .spawn()
-        .await;
+    let app = AppOptions::against(backend, &sandbox, "").spawn().await;
     assert_eq!(connect_at(&app.client, &app.url("")).await.status(), 200);
     let session = login(&app).await;
     let link = create_link(&app, &session, "").await;
@@ -212,6 +206,13 @@ async fn a_link_to_another_account_holds_deliveries_until_an_admin_confirms(back
                 && a.text.contains("paused")),
         "{alerts:?}"
     );
+    // No token of the held set leaves the keeper, whichever way it is asked for.
+    let refreshed = app.keeper.refresh(set.generation).await;
+    assert!(
+        matches!(refreshed, Err(TokenError::SwitchUnconfirmed(_))),
+        "{refreshed:?}"
+    );
+    assert!(app.keeper.access_token().await.is_err());
     let status = app
         .readyz_as_admin()
         .await
@@ -271,10 +272,7 @@ backends!(a_link_to_the_same_account_holds_nothing: sqlite, postgres);
 async fn a_link_to_the_same_account_holds_nothing(backend: Backend) {
     let clock: SharedClock = Arc::new(ccbridge::clock::SystemClock);
     let sandbox = fast_sandbox_on(clock).await;
-    let app = AppOptions::against(backend, &sandbox, "")
-        .configure(name_accounts)
-        .spawn()
-        .await;
+    let app = AppOptions::against(backend, &sandbox, "").spawn().await;
     assert_eq!(connect_at(&app.client, &app.url("")).await.status(), 200);
     let session = login(&app).await;
     let link = create_link(&app, &session, "").await;
@@ -283,6 +281,101 @@ async fn a_link_to_the_same_account_holds_nothing(backend: Backend) {
     assert!(
         !set.switch_unconfirmed,
         "same account: no confirmation needed"
+    );
+    app.stop().await;
+}
+
+// The hold compares with the confirmed account, not with whatever is stored: a second link to the
+// same stranger's account, or one after a Disconnect, is held just the same. A connection that
+// needed a reconnect is announced as restored only once the held switch is confirmed.
+backends!(a_stranger_cannot_lift_the_hold_with_a_second_link_or_after_a_disconnect: sqlite, postgres);
+async fn a_stranger_cannot_lift_the_hold_with_a_second_link_or_after_a_disconnect(
+    backend: Backend,
+) {
+    let clock: SharedClock = Arc::new(ccbridge::clock::SystemClock);
+    let sandbox = fast_sandbox_on(clock).await;
+    let app = AppOptions::against(backend, &sandbox, "").spawn().await;
+    assert_eq!(connect_at(&app.client, &app.url("")).await.status(), 200);
+    crate::alerts::break_connection(&app, &sandbox).await;
+    let session = login(&app).await;
+    sandbox.set_account_name("Stranger Inc");
+    for _ in 0..2 {
+        let link = create_link(&app, &session, "").await;
+        assert_eq!(use_link(&app, &link).await.status(), 200);
+        let set = app.store.token_set().await.unwrap().unwrap();
+        assert!(set.switch_unconfirmed, "held again");
+        assert_eq!(
+            set.previous_account_name.as_deref(),
+            Some("Sandbox Organization")
+        );
+    }
+    let restored = |app: &TestApp| {
+        app.alerts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| a.kind == AlertKind::ConnectionRestored)
+            .count()
+    };
+    assert_eq!(restored(&app), 0, "nothing is restored while held");
+    let links_alerts = app
+        .alerts
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|a| a.kind == AlertKind::ConnectedThroughLink)
+        .count();
+    assert_eq!(links_alerts, 2, "every link connection is reported");
+
+    // Disconnect, then a link again: still not the confirmed account.
+    let disconnected = app
+        .client
+        .post(app.url("/admin/disconnect"))
+        .header("cookie", &session.cookie)
+        .form(&[("csrf", session.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disconnected.status(), 303);
+    let link = create_link(&app, &session, "").await;
+    assert_eq!(use_link(&app, &link).await.status(), 200);
+    assert!(
+        app.store
+            .token_set()
+            .await
+            .unwrap()
+            .unwrap()
+            .switch_unconfirmed
+    );
+
+    // The admin confirms: from now on the stranger's account is the confirmed one.
+    let confirmed = app
+        .client
+        .post(app.url("/admin/connection/confirm-switch"))
+        .header("cookie", &session.cookie)
+        .form(&[("csrf", session.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status(), 303);
+    assert_eq!(
+        app.store
+            .confirmed_account()
+            .await
+            .unwrap()
+            .and_then(|(_, name)| name)
+            .as_deref(),
+        Some("Stranger Inc")
+    );
+    let link = create_link(&app, &session, "").await;
+    assert_eq!(use_link(&app, &link).await.status(), 200);
+    assert!(
+        !app.store
+            .token_set()
+            .await
+            .unwrap()
+            .unwrap()
+            .switch_unconfirmed
     );
     app.stop().await;
 }

@@ -26,13 +26,4 @@ pub async fn decide(sandbox: &Sandbox, user_code: &str, decision: &str) {
 pub fn device_flow(config: &mut Config) {
     config.constant_contact.flow = ConnectFlow::Device;
     config.constant_contact.client_secret = SecretString::from(String::new());
-    name_accounts(config);
-}
-
-/// Ask for `account_read` too, so connections name their account.
-pub fn name_accounts(config: &mut Config) {
-    config
-        .constant_contact
-        .scopes
-        .push("account_read".to_owned());
 }

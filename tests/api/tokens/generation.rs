@@ -12,6 +12,7 @@ use crate::helpers::{TestApp, spawn_app};
 const BY_BROWSER: Authorization = Authorization {
     via: "browser",
     hold_until_confirmed: false,
+    previous_account_name: None,
 };
 
 /// A token set as the keeper would store it (sealed, so that the running app can read it).
