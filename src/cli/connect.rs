@@ -15,12 +15,11 @@ use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 use serde_json::json;
 
-use super::{Loaded, load_with_source};
+use super::{load_with_source, open_store_as};
 use crate::alerts::Alerts;
 use crate::clock::{SharedClock, SystemClock};
 use crate::constant_contact::{DeviceAuthorization, DeviceError, DeviceProgress, wait_for_device};
 use crate::startup::connection;
-use crate::store::Store;
 use crate::telemetry;
 use crate::tokens::links::create_link;
 use crate::tokens::{AccountSwitch, AdoptError, AuthorizedVia};
@@ -40,7 +39,7 @@ pub async fn connect(path: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCo
             "constant_contact.client_id is not set: the device flow needs the application's client id (API key)"
         );
     }
-    let store = open_store(&loaded).await?;
+    let store = open_store_as(&loaded, true).await?;
     let clock: SharedClock = Arc::new(SystemClock);
     let (keeper, api) = connection(config, &store, &clock, &Alerts::log_only());
     // This process's alerts reach only its log; the running service announces the recovery.
@@ -75,24 +74,6 @@ pub async fn connect(path: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCo
     };
     store.close().await;
     code
-}
-
-/// Open (creating and migrating if need be) the database: connecting may come before `serve`.
-async fn open_store(loaded: &Loaded) -> anyhow::Result<Store> {
-    let url = loaded.config.database.url.redacted();
-    let store = Store::open(&loaded.config.database)
-        .await
-        .with_context(|| {
-            format!(
-                "opening the database at {url} (database.url; configuration from {})",
-                loaded.source
-            )
-        })?;
-    eprintln!(
-        "ccbridge: database {url}; configuration from {}",
-        loaded.source
-    );
-    Ok(store)
 }
 
 /// What the person needs: the URL and the code (and the URL with the code as a QR code), or one
@@ -193,7 +174,7 @@ pub async fn link(
 ) -> anyhow::Result<ExitCode> {
     let loaded = load_with_source(path)?;
     telemetry::init(&loaded.config.logging);
-    let store = open_store(&loaded).await?;
+    let store = open_store_as(&loaded, true).await?;
     let now = chrono::Utc::now();
     let created = create_link(
         &store,

@@ -425,15 +425,24 @@ fn load_with_source(path: Option<PathBuf>) -> anyhow::Result<Loaded> {
 /// Open the database ccbridge already uses (applying pending migrations), never creating one,
 /// and say on stderr which database and configuration the command uses.
 async fn open_store(loaded: &Loaded) -> anyhow::Result<Store> {
+    open_store_as(loaded, false).await
+}
+
+/// The same, creating (and migrating) the database when `create` (a command that may come
+/// before `serve`, like `connect`).
+async fn open_store_as(loaded: &Loaded, create: bool) -> anyhow::Result<Store> {
     let url = loaded.config.database.url.redacted();
-    let store = Store::open_existing(&loaded.config.database)
-        .await
-        .with_context(|| {
-            format!(
-                "opening the database at {url} (database.url; configuration from {})",
-                loaded.source
-            )
-        })?;
+    let opened = if create {
+        Store::open(&loaded.config.database).await
+    } else {
+        Store::open_existing(&loaded.config.database).await
+    };
+    let store = opened.with_context(|| {
+        format!(
+            "opening the database at {url} (database.url; configuration from {})",
+            loaded.source
+        )
+    })?;
     eprintln!(
         "ccbridge: database {url}; configuration from {}",
         loaded.source

@@ -120,18 +120,9 @@ impl OAuthClient {
     ) -> Result<DeviceAuthorization, DeviceError> {
         let scope = self.scopes.join(" ");
         let form = [("client_id", self.client_id.as_str()), ("scope", &scope)];
-        let response = self
-            .http
-            .post(self.device_authorization_url.clone())
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| DeviceError::Transient(format!("request failed: {}", e.without_url())))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| DeviceError::Transient(format!("unreadable answer: {e}")))?;
+        let (status, body) = self
+            .post_form(&self.device_authorization_url, &form)
+            .await?;
         if !status.is_success() {
             return Err(refusal(status, &body));
         }
@@ -171,18 +162,7 @@ impl OAuthClient {
             ("device_code", device_code.expose_secret()),
             ("client_id", self.client_id.as_str()),
         ];
-        let response = self
-            .http
-            .post(self.token_url.clone())
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| DeviceError::Transient(format!("request failed: {}", e.without_url())))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| DeviceError::Transient(format!("unreadable answer: {e}")))?;
+        let (status, body) = self.post_form(&self.token_url, &form).await?;
         if status.is_success() {
             let tokens: BasicTokenResponse = serde_json::from_slice(&body)
                 .map_err(|e| DeviceError::Transient(format!("unreadable token answer: {e}")))?;
@@ -195,6 +175,29 @@ impl OAuthClient {
             Ok(answer) if answer.error == "expired_token" => Err(DeviceError::Expired),
             _ => Err(refusal(status, &body)),
         }
+    }
+}
+
+impl OAuthClient {
+    /// POST a form (no client secret: a public client) and read the whole answer.
+    async fn post_form(
+        &self,
+        url: &Url,
+        form: &[(&str, &str)],
+    ) -> Result<(reqwest::StatusCode, bytes::Bytes), DeviceError> {
+        let response = self
+            .http
+            .post(url.clone())
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| DeviceError::Transient(format!("request failed: {}", e.without_url())))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| DeviceError::Transient(format!("unreadable answer: {e}")))?;
+        Ok((status, body))
     }
 }
 

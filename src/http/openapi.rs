@@ -89,23 +89,7 @@ pub fn operations() -> Vec<(Method, &'static str, Operation)> {
 /// The admin console and the operator's scrape endpoint. The console is HTML for people; it is
 /// documented so that every route is accounted for, not as an API to build on.
 fn console_operations() -> Vec<(Method, &'static str, Operation)> {
-    let page = |path: &'static str, summary: &str| {
-        (
-            Method::GET,
-            path,
-            admin("console", summary)
-                .response("200", html("the page"))
-                .response(
-                    "303",
-                    redirect("a browser without a session: to /admin/login"),
-                )
-                .response(
-                    "401",
-                    html("credentials missing or wrong (WWW-Authenticate: Basic)"),
-                )
-                .build(),
-        )
-    };
+    let page = |path: &'static str, summary: &str| admin_page("console", path, summary);
     let action = |path: &'static str, summary: &str| {
         (
             Method::POST,
@@ -193,6 +177,25 @@ fn console_operations() -> Vec<(Method, &'static str, Operation)> {
                 .build(),
         ),
     ]
+}
+
+/// A console page: HTML behind the admin credentials.
+fn admin_page(tag: &str, path: &'static str, summary: &str) -> (Method, &'static str, Operation) {
+    (
+        Method::GET,
+        path,
+        admin(tag, summary)
+            .response("200", html("the page"))
+            .response(
+                "303",
+                redirect("a browser without a session: to /admin/login"),
+            )
+            .response(
+                "401",
+                html("credentials missing or wrong (WWW-Authenticate: Basic)"),
+            )
+            .build(),
+    )
 }
 
 /// The service's own routes.
@@ -301,7 +304,6 @@ fn service_operations() -> Vec<(Method, &'static str, Operation)> {
                 .response("200", html("the confirmation page"))
                 .response("303", redirect("a browser without a session: to /admin/login"))
                 .response("401", html("credentials missing or wrong (WWW-Authenticate: Basic)"))
-                .response("429", html("too many failed logins from this address (see Retry-After)"))
                 .response("503", html("client id or secret not configured, or the database is unavailable"))
                 .build(),
         ),
@@ -360,8 +362,15 @@ fn public(tag: &str, summary: &str) -> OperationBuilder {
     OperationBuilder::new().tag(tag).summary(Some(summary))
 }
 
+/// Behind the admin credentials: wrong ones, repeated, get the login backoff's 429 on any such
+/// route, so every one documents it.
 fn admin(tag: &str, summary: &str) -> OperationBuilder {
-    public(tag, summary).security(SecurityRequirement::new(ADMIN_AUTH, Vec::<String>::new()))
+    public(tag, summary)
+        .security(SecurityRequirement::new(ADMIN_AUTH, Vec::<String>::new()))
+        .response(
+            "429",
+            html("too many failed logins from this address (see Retry-After)"),
+        )
 }
 
 fn form_id() -> ParameterBuilder {

@@ -5,7 +5,7 @@
 use axum::http::Method;
 use utoipa::openapi::path::Operation;
 
-use super::{admin, html, in_path, public, redirect};
+use super::{admin, admin_page, html, in_path, public, redirect};
 
 /// A console button that acts on the connection.
 fn action(path: &'static str, summary: &str) -> (Method, &'static str, Operation) {
@@ -88,20 +88,10 @@ pub(super) fn connection_operations() -> Vec<(Method, &'static str, Operation)> 
                 )
                 .build(),
         ),
-        (
-            Method::GET,
+        admin_page(
+            "connection",
             "/admin/links",
-            admin("connection", "Connect links: create, list, revoke")
-                .response("200", html("the page"))
-                .response(
-                    "303",
-                    redirect("a browser without a session: to /admin/login"),
-                )
-                .response(
-                    "401",
-                    html("credentials missing or wrong (WWW-Authenticate: Basic)"),
-                )
-                .build(),
+            "Connect links: create, list, revoke",
         ),
         action(
             "/admin/links",

@@ -7,17 +7,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ccbridge::clock::{Clock as _, ManualClock, SharedClock};
-use ccbridge::constant_contact::{DeviceError, wait_for_device};
+use ccbridge::constant_contact::{DeviceAuthorization, DeviceError, TokenGrant, wait_for_device};
 use ccbridge::tokens::{AdoptError, AuthorizedVia};
 use ccbridge_sandbox::SandboxConfig;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::io::{AsyncBufReadExt as _, BufReader, Lines};
+use tokio::process::{Child, ChildStdout};
+use tokio::task::JoinHandle;
 
 use super::{decide, device_flow};
 use crate::database::{Backend, database_url};
 use crate::helpers::{
-    AppOptions, cookie_pair, eventually, serve_config, start_connect, start_sandbox,
+    AppOptions, TestApp, cookie_pair, eventually, serve_config, start_connect, start_sandbox,
 };
 
 fn sandbox_config() -> SandboxConfig {
@@ -27,169 +29,193 @@ fn sandbox_config() -> SandboxConfig {
     }
 }
 
+/// ccbridge and the sandbox on one manual clock, connected by the device flow.
+struct OnOneClock {
+    clock: ManualClock,
+    shared: SharedClock,
+    sandbox: ccbridge_sandbox::Sandbox,
+    app: TestApp,
+}
+
+impl OnOneClock {
+    async fn start(backend: Backend, sandbox: SandboxConfig) -> Self {
+        let clock = ManualClock::new(Utc::now());
+        let shared: SharedClock = Arc::new(clock.clone());
+        let sandbox = start_sandbox(sandbox, shared.clone()).await;
+        let app = AppOptions::against(backend, &sandbox, "")
+            .clock(shared.clone())
+            .configure(device_flow)
+            .spawn()
+            .await;
+        Self {
+            clock,
+            shared,
+            sandbox,
+            app,
+        }
+    }
+
+    async fn authorize(&self) -> DeviceAuthorization {
+        let now = self.clock.now();
+        self.app
+            .keeper
+            .oauth()
+            .start_device_authorization(now)
+            .await
+            .unwrap()
+    }
+
+    /// The poller, waiting on the manual clock.
+    fn wait(
+        &self,
+        authorization: &DeviceAuthorization,
+    ) -> JoinHandle<Result<TokenGrant, DeviceError>> {
+        let (oauth, authorization, clock) = (
+            self.app.keeper.oauth().clone(),
+            authorization.clone(),
+            self.shared.clone(),
+        );
+        tokio::spawn(async move { wait_for_device(&oauth, &authorization, &clock, |_| {}).await })
+    }
+
+    /// A code approved by the owner and polled once: the grant.
+    async fn approved_grant(&self) -> TokenGrant {
+        let authorization = self.authorize().await;
+        decide(&self.sandbox, &authorization.user_code, "approve").await;
+        let wait = self.wait(&authorization);
+        self.clock.set(self.clock.next_sleeper().await);
+        wait.await.unwrap().expect("approved")
+    }
+
+    /// The poller's next deadline after `after`.
+    async fn next_poll_after(&self, after: DateTime<Utc>) -> DateTime<Utc> {
+        eventually(
+            Duration::from_secs(10),
+            "the poller sleeps again",
+            || async { self.clock.sleeping_until().filter(|d| *d > after) },
+        )
+        .await
+    }
+}
+
 #[tokio::test]
 async fn pending_slow_down_and_approval_on_the_injected_clock() {
-    let clock = ManualClock::new(Utc::now());
-    let shared: SharedClock = Arc::new(clock.clone());
-    let sandbox = start_sandbox(sandbox_config(), shared.clone()).await;
-    let app = AppOptions::against(Backend::Sqlite, &sandbox, "")
-        .clock(shared.clone())
-        .configure(device_flow)
-        .spawn()
-        .await;
-    let oauth = app.keeper.oauth().clone();
-    let authorization = oauth.start_device_authorization(clock.now()).await.unwrap();
+    let t = OnOneClock::start(Backend::Sqlite, sandbox_config()).await;
+    let authorization = t.authorize().await;
     assert_eq!(authorization.interval, Duration::from_secs(5));
-    let poller = {
-        let (oauth, authorization, shared) = (oauth.clone(), authorization.clone(), shared.clone());
-        tokio::spawn(async move { wait_for_device(&oauth, &authorization, &shared, |_| {}).await })
-    };
+    let poller = t.wait(&authorization);
     // The first poll waits the server's interval.
-    let first = clock.next_sleeper().await;
-    assert_eq!(first - clock.now(), chrono::Duration::seconds(5));
-    clock.set(first);
+    let first = t.clock.next_sleeper().await;
+    assert_eq!(first - t.clock.now(), chrono::Duration::seconds(5));
+    t.clock.set(first);
     // authorization_pending: the next poll is one interval later.
-    let second = eventually(
-        Duration::from_secs(10),
-        "the poller sleeps again",
-        || async { clock.sleeping_until().filter(|d| *d > first) },
-    )
-    .await;
+    let second = t.next_poll_after(first).await;
     assert_eq!(second - first, chrono::Duration::seconds(5));
-    assert_eq!(sandbox.stats().device_polls, 1);
+    assert_eq!(t.sandbox.stats().device_polls, 1);
     // slow_down: 5 seconds more from then on.
-    sandbox.force_device_slow_down();
-    clock.set(second);
-    let third = eventually(Duration::from_secs(10), "the poller slows down", || async {
-        clock.sleeping_until().filter(|d| *d > second)
-    })
-    .await;
+    t.sandbox.force_device_slow_down();
+    t.clock.set(second);
+    let third = t.next_poll_after(second).await;
     assert_eq!(
         third - second,
         chrono::Duration::seconds(10),
         "slow_down adds 5 s"
     );
-    assert_eq!(sandbox.stats().device_slow_downs, 1);
-    decide(&sandbox, &authorization.user_code, "approve").await;
-    clock.set(third);
+    assert_eq!(t.sandbox.stats().device_slow_downs, 1);
+    decide(&t.sandbox, &authorization.user_code, "approve").await;
+    t.clock.set(third);
     let grant = poller.await.unwrap().expect("approved");
     assert!(grant.refresh_token.is_some());
-    assert_eq!(sandbox.stats().device_grants, 1);
-    app.stop().await;
+    assert_eq!(t.sandbox.stats().device_grants, 1);
+    t.app.stop().await;
 }
 
 #[tokio::test]
 async fn denied_and_expired_codes_end_the_wait() {
-    let clock = ManualClock::new(Utc::now());
-    let shared: SharedClock = Arc::new(clock.clone());
-    let sandbox = start_sandbox(sandbox_config(), shared.clone()).await;
-    let app = AppOptions::against(Backend::Sqlite, &sandbox, "")
-        .clock(shared.clone())
-        .configure(device_flow)
-        .spawn()
-        .await;
-    let oauth = app.keeper.oauth().clone();
-
-    let denied = oauth.start_device_authorization(clock.now()).await.unwrap();
-    decide(&sandbox, &denied.user_code, "deny").await;
-    let wait = tokio::spawn({
-        let (oauth, denied, shared) = (oauth.clone(), denied.clone(), shared.clone());
-        async move { wait_for_device(&oauth, &denied, &shared, |_| {}).await }
-    });
-    clock.set(clock.next_sleeper().await);
+    let t = OnOneClock::start(Backend::Sqlite, sandbox_config()).await;
+    let denied = t.authorize().await;
+    decide(&t.sandbox, &denied.user_code, "deny").await;
+    let wait = t.wait(&denied);
+    t.clock.set(t.clock.next_sleeper().await);
     assert!(matches!(wait.await.unwrap(), Err(DeviceError::Denied)));
 
-    let expiring = oauth.start_device_authorization(clock.now()).await.unwrap();
-    let wait = tokio::spawn({
-        let (oauth, expiring, shared) = (oauth.clone(), expiring.clone(), shared.clone());
-        async move { wait_for_device(&oauth, &expiring, &shared, |_| {}).await }
-    });
-    // The sandbox says expired_token once the code's 10 minutes are over.
-    let deadline = clock.next_sleeper().await;
-    clock.set(deadline + chrono::Duration::minutes(10));
+    let expiring = t.authorize().await;
+    let wait = t.wait(&expiring);
+    // Past the code's 10 minutes: the poll at the moment of expiry hears expired_token.
+    let deadline = t.clock.next_sleeper().await;
+    t.clock.set(deadline + chrono::Duration::minutes(10));
     assert!(matches!(wait.await.unwrap(), Err(DeviceError::Expired)));
-    assert_eq!(
-        app.store.token_set().await.unwrap().map(|s| s.generation),
-        None,
+    assert!(
+        t.app.store.token_set().await.unwrap().is_none(),
         "nothing stored"
     );
-    app.stop().await;
+    t.app.stop().await;
 }
 
 backends!(a_device_grant_without_a_refresh_token_is_refused: sqlite, postgres);
 async fn a_device_grant_without_a_refresh_token_is_refused(backend: Backend) {
-    let clock = ManualClock::new(Utc::now());
-    let shared: SharedClock = Arc::new(clock.clone());
     let config = SandboxConfig {
         device_refresh_tokens: false,
         ..sandbox_config()
     };
-    let sandbox = start_sandbox(config, shared.clone()).await;
-    let app = AppOptions::against(backend, &sandbox, "")
-        .clock(shared.clone())
-        .configure(device_flow)
-        .spawn()
-        .await;
-    let oauth = app.keeper.oauth().clone();
-    let authorization = oauth.start_device_authorization(clock.now()).await.unwrap();
-    decide(&sandbox, &authorization.user_code, "approve").await;
-    let wait = tokio::spawn({
-        let (oauth, authorization, shared) = (oauth.clone(), authorization.clone(), shared.clone());
-        async move { wait_for_device(&oauth, &authorization, &shared, |_| {}).await }
-    });
-    clock.set(clock.next_sleeper().await);
-    let grant = wait.await.unwrap().expect("approved");
-    let refused = app
+    let t = OnOneClock::start(backend, config).await;
+    let grant = t.approved_grant().await;
+    let refused = t
+        .app
         .keeper
-        .adopt(&app.api, &grant, AuthorizedVia::Device)
+        .adopt(&t.app.api, &grant, AuthorizedVia::Device)
         .await;
     assert!(
         matches!(refused, Err(AdoptError::NoRefreshToken)),
         "{refused:?}"
     );
     assert!(
-        app.store.token_set().await.unwrap().is_none(),
+        t.app.store.token_set().await.unwrap().is_none(),
         "nothing stored"
     );
-    app.stop().await;
+    t.app.stop().await;
 }
 
 backends!(a_device_connection_refreshes_as_a_public_client: sqlite, postgres);
 async fn a_device_connection_refreshes_as_a_public_client(backend: Backend) {
-    let clock = ManualClock::new(Utc::now());
-    let shared: SharedClock = Arc::new(clock.clone());
-    let sandbox = start_sandbox(sandbox_config(), shared.clone()).await;
-    let app = AppOptions::against(backend, &sandbox, "")
-        .clock(shared.clone())
-        .configure(device_flow)
-        .spawn()
-        .await;
-    let oauth = app.keeper.oauth().clone();
-    let authorization = oauth.start_device_authorization(clock.now()).await.unwrap();
-    decide(&sandbox, &authorization.user_code, "approve").await;
-    let wait = tokio::spawn({
-        let (oauth, authorization, shared) = (oauth.clone(), authorization.clone(), shared.clone());
-        async move { wait_for_device(&oauth, &authorization, &shared, |_| {}).await }
-    });
-    clock.set(clock.next_sleeper().await);
-    let grant = wait.await.unwrap().expect("approved");
-    let connected = app
+    let t = OnOneClock::start(backend, sandbox_config()).await;
+    let grant = t.approved_grant().await;
+    let connected = t
+        .app
         .keeper
-        .adopt(&app.api, &grant, AuthorizedVia::Device)
+        .adopt(&t.app.api, &grant, AuthorizedVia::Device)
         .await
         .unwrap();
     assert_eq!(connected.account(), "Sandbox Organization");
-    let set = app.store.token_set().await.unwrap().unwrap();
+    let set = t.app.store.token_set().await.unwrap().unwrap();
     assert_eq!(set.authorized_via.as_deref(), Some("device"));
     // No secret is configured: the refresh goes out with the client id only, and rotates.
-    let fresh = app
+    let fresh = t
+        .app
         .keeper
         .refresh(connected.generation)
         .await
         .expect("a public-client refresh");
     assert_eq!(fresh.generation, connected.generation + 1);
-    assert_eq!(sandbox.stats().refreshes, 1);
-    app.stop().await;
+    assert_eq!(t.sandbox.stats().refreshes, 1);
+    t.app.stop().await;
+}
+
+/// `ccbridge connect --json` with `config`: the process, its further stdout lines and its first
+/// line (the verification data).
+async fn ccbridge_connect(
+    config: &std::path::Path,
+) -> (Child, Lines<BufReader<ChildStdout>>, Value) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ccbridge"))
+        .args(["--config", config.to_str().unwrap(), "connect", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+    (child, lines, first)
 }
 
 // `ccbridge connect --json` in another process, while a service runs on the same database: the
@@ -222,20 +248,7 @@ async fn a_running_service_picks_up_a_connection_made_by_ccbridge_connect(backen
     let config_path = app.dir.path().join("cli.toml");
     let text = serve_config(1, &app.db_url, &sandbox, "flow = \"device\"", "");
     std::fs::write(&config_path, text).unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ccbridge"))
-        .args([
-            "--config",
-            config_path.to_str().unwrap(),
-            "connect",
-            "--json",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+    let (mut child, mut lines, first) = ccbridge_connect(&config_path).await;
     let user_code = first["user_code"].as_str().unwrap();
     assert!(
         first["verification_uri"]
@@ -295,21 +308,7 @@ async fn ccbridge_connect_exits_3_when_denied_and_4_when_the_code_expires() {
         let config_path = config_path.clone();
         let sandbox = &sandbox;
         async move {
-            let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ccbridge"))
-                .args([
-                    "--config",
-                    config_path.to_str().unwrap(),
-                    "connect",
-                    "--json",
-                ])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .unwrap();
-            let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-            let first: Value =
-                serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+            let (mut child, _lines, first) = ccbridge_connect(&config_path).await;
             if let Some(decision) = decision {
                 decide(sandbox, first["user_code"].as_str().unwrap(), decision).await;
             }

@@ -10,12 +10,24 @@ use ccbridge::alerts::AlertKind;
 use ccbridge::clock::{Clock as _, ManualClock, SharedClock};
 use ccbridge::store::LinkState;
 use ccbridge::tokens::TokenError;
+use ccbridge_sandbox::Sandbox;
 use chrono::Utc;
 use serde_json::json;
 
 use crate::database::Backend;
 use crate::helpers::{AppOptions, TestApp, connect_at, cookie_pair, eventually, fast_sandbox_on};
 use crate::http::admin::{Session, get_page, login};
+
+/// An app connected from the console to the sandbox's account (the confirmed one), and an
+/// admin's console session.
+async fn connected(backend: Backend) -> (Sandbox, TestApp, Session) {
+    let clock: SharedClock = Arc::new(ccbridge::clock::SystemClock);
+    let sandbox = fast_sandbox_on(clock).await;
+    let app = AppOptions::against(backend, &sandbox, "").spawn().await;
+    assert_eq!(connect_at(&app.client, &app.url("")).await.status(), 200);
+    let session = login(&app).await;
+    (sandbox, app, session)
+}
 
 /// Create a link in the console; returns its URL (shown once) and the page.
 async fn create_link(app: &TestApp, session: &Session, note: &str) -> String {
@@ -139,14 +151,13 @@ async fn revoked_and_expired_links_are_refused(backend: Backend) {
     let session = login(&app).await;
     let revoked = create_link(&app, &session, "revoked").await;
     let id = app.store.connect_links().await.unwrap()[0].id.clone();
-    let answer = app
-        .client
-        .post(app.url(&format!("/admin/links/{id}/revoke")))
-        .header("cookie", &session.cookie)
-        .form(&[("csrf", session.csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let answer = session
+        .post(
+            &app,
+            &format!("/admin/links/{id}/revoke"),
+            Some(&session.csrf),
+        )
+        .await;
     assert_eq!(answer.status(), 303);
     let page = app.client.post(&revoked).send().await.unwrap();
     assert_eq!(page.status(), 410);
@@ -182,11 +193,7 @@ async fn revoked_and_expired_links_are_refused(backend: Backend) {
 
 backends!(a_link_to_another_account_holds_deliveries_until_an_admin_confirms: sqlite, postgres);
 async fn a_link_to_another_account_holds_deliveries_until_an_admin_confirms(backend: Backend) {
-    let clock: SharedClock = Arc::new(ccbridge::clock::SystemClock);
-    let sandbox = fast_sandbox_on(clock).await;
-    let app = AppOptions::against(backend, &sandbox, "").spawn().await;
-    assert_eq!(connect_at(&app.client, &app.url("")).await.status(), 200);
-    let session = login(&app).await;
+    let (sandbox, app, session) = connected(backend).await;
     let link = create_link(&app, &session, "").await;
     sandbox.set_account_name("Stranger Inc");
     assert_eq!(use_link(&app, &link).await.status(), 200);
@@ -244,14 +251,13 @@ async fn a_link_to_another_account_holds_deliveries_until_an_admin_confirms(back
     .await;
     assert!(sandbox.contacts().is_empty());
 
-    let confirmed = app
-        .client
-        .post(app.url("/admin/connection/confirm-switch"))
-        .header("cookie", &session.cookie)
-        .form(&[("csrf", session.csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let confirmed = session
+        .post(
+            &app,
+            "/admin/connection/confirm-switch",
+            Some(&session.csrf),
+        )
+        .await;
     assert_eq!(confirmed.status(), 303);
     eventually(
         Duration::from_secs(20),
@@ -270,11 +276,7 @@ async fn a_link_to_another_account_holds_deliveries_until_an_admin_confirms(back
 
 backends!(a_link_to_the_same_account_holds_nothing: sqlite, postgres);
 async fn a_link_to_the_same_account_holds_nothing(backend: Backend) {
-    let clock: SharedClock = Arc::new(ccbridge::clock::SystemClock);
-    let sandbox = fast_sandbox_on(clock).await;
-    let app = AppOptions::against(backend, &sandbox, "").spawn().await;
-    assert_eq!(connect_at(&app.client, &app.url("")).await.status(), 200);
-    let session = login(&app).await;
+    let (_sandbox, app, session) = connected(backend).await;
     let link = create_link(&app, &session, "").await;
     assert_eq!(use_link(&app, &link).await.status(), 200);
     let set = app.store.token_set().await.unwrap().unwrap();
@@ -328,14 +330,9 @@ async fn a_stranger_cannot_lift_the_hold_with_a_second_link_or_after_a_disconnec
     assert_eq!(links_alerts, 2, "every link connection is reported");
 
     // Disconnect, then a link again: still not the confirmed account.
-    let disconnected = app
-        .client
-        .post(app.url("/admin/disconnect"))
-        .header("cookie", &session.cookie)
-        .form(&[("csrf", session.csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let disconnected = session
+        .post(&app, "/admin/disconnect", Some(&session.csrf))
+        .await;
     assert_eq!(disconnected.status(), 303);
     let link = create_link(&app, &session, "").await;
     assert_eq!(use_link(&app, &link).await.status(), 200);
@@ -349,14 +346,13 @@ async fn a_stranger_cannot_lift_the_hold_with_a_second_link_or_after_a_disconnec
     );
 
     // The admin confirms: from now on the stranger's account is the confirmed one.
-    let confirmed = app
-        .client
-        .post(app.url("/admin/connection/confirm-switch"))
-        .header("cookie", &session.cookie)
-        .form(&[("csrf", session.csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let confirmed = session
+        .post(
+            &app,
+            "/admin/connection/confirm-switch",
+            Some(&session.csrf),
+        )
+        .await;
     assert_eq!(confirmed.status(), 303);
     assert_eq!(
         app.store

@@ -62,7 +62,12 @@ fn csrf_of(page: &str) -> String {
 }
 
 impl Session {
-    async fn post(&self, app: &TestApp, path: &str, csrf: Option<&str>) -> reqwest::Response {
+    pub(crate) async fn post(
+        &self,
+        app: &TestApp,
+        path: &str,
+        csrf: Option<&str>,
+    ) -> reqwest::Response {
         let form: Vec<(&str, &str)> = csrf.map(|t| vec![("csrf", t)]).unwrap_or_default();
         app.client
             .post(app.url(path))
