@@ -15,7 +15,7 @@ use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 use serde_json::json;
 
-use super::{load_with_source, open_store_as};
+use super::load::{load_with_source, open_store_as};
 use crate::alerts::Alerts;
 use crate::clock::{SharedClock, SystemClock};
 use crate::constant_contact::{DeviceAuthorization, DeviceError, DeviceProgress, wait_for_device};

@@ -1,6 +1,9 @@
 //! The `ccbridge` command line. `main` parses it and calls `run`; each subcommand is a small
 //! function over the library.
 
+mod connect;
+mod load;
+
 use std::io::{IsTerminal as _, Read as _};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use std::sync::Arc;
 
-mod connect;
+use load::{Loaded, load_with_source, open_store};
 
 use crate::alerts::Alerts;
 use crate::clock::{SharedClock, SystemClock};
@@ -402,52 +405,6 @@ fn password_from_stdin() -> anyhow::Result<SecretString> {
         .map(|s| s.strip_suffix('\r').unwrap_or(s))
         .unwrap_or(&input);
     Ok(SecretString::from(password.to_owned()))
-}
-
-/// A configuration and where it came from: commands that use the database say which one.
-struct Loaded {
-    config: Config,
-    source: String,
-}
-
-fn load_with_source(path: Option<PathBuf>) -> anyhow::Result<Loaded> {
-    let file = Config::locate(path.as_deref());
-    let config = Config::load_from(file.as_deref(), std::env::vars())?;
-    let source = match &file {
-        Some(file) => format!("{} and CCBRIDGE__* variables", file.display()),
-        None => "built-in defaults and CCBRIDGE__* variables (no --config, no $CCBRIDGE_CONFIG, \
-                 no ./ccbridge.toml here)"
-            .to_owned(),
-    };
-    Ok(Loaded { config, source })
-}
-
-/// Open the database ccbridge already uses (applying pending migrations), never creating one,
-/// and say on stderr which database and configuration the command uses.
-async fn open_store(loaded: &Loaded) -> anyhow::Result<Store> {
-    open_store_as(loaded, false).await
-}
-
-/// The same, creating (and migrating) the database when `create` (a command that may come
-/// before `serve`, like `connect`).
-async fn open_store_as(loaded: &Loaded, create: bool) -> anyhow::Result<Store> {
-    let url = loaded.config.database.url.redacted();
-    let opened = if create {
-        Store::open(&loaded.config.database).await
-    } else {
-        Store::open_existing(&loaded.config.database).await
-    };
-    let store = opened.with_context(|| {
-        format!(
-            "opening the database at {url} (database.url; configuration from {})",
-            loaded.source
-        )
-    })?;
-    eprintln!(
-        "ccbridge: database {url}; configuration from {}",
-        loaded.source
-    );
-    Ok(store)
 }
 
 async fn status(path: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
