@@ -436,3 +436,55 @@ async fn a_dead_signup_retried_from_the_console_is_delivered(backend: Backend) {
     })
     .await;
 }
+
+// SQLite only, like the other browser tests. The admin makes a connect link in the console; the
+// account owner, in a browser with none of the admin's cookies, opens it, presses its button,
+// approves at Constant Contact and lands on "Connected"; the console then lists the link as used.
+backends!(the_owner_connects_through_a_link_the_admin_made_in_the_console: sqlite);
+async fn the_owner_connects_through_a_link_the_admin_made_in_the_console(backend: Backend) {
+    let sandbox = fast_sandbox(true).await;
+    let app = AppOptions::against(
+        backend,
+        &sandbox,
+        "[constant_contact]\nrequests_per_second = 1000",
+    )
+    .spawn()
+    .await;
+
+    with_browser("connect_link", |browser| async move {
+        log_in(&browser, &app).await;
+        browser.goto(&app.url("/admin/links")).await.unwrap();
+        fill(&browser, "note", "Pat at Example Org").await;
+        click(&browser, "create-link").await;
+        wait_for_text(&browser, "Your connect link").await;
+        let link = browser
+            .find(Locator::Id("link-url"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .expect("the link is shown");
+        assert!(link.starts_with(&app.url("/connect/link/")), "{link}");
+
+        // The owner's browser: no console session, no admin password.
+        browser.delete_all_cookies().await.unwrap();
+        browser.goto(&link).await.unwrap();
+        wait_for_text(&browser, "asks you (for Pat at Example Org)").await;
+        click(&browser, "connect").await;
+        click(&browser, "approve").await;
+        wait_for_text(&browser, "<h1>Connected</h1>").await;
+        let done = browser.source().await.unwrap();
+        assert!(done.contains("Sandbox Organization"), "{done}");
+        assert!(!done.contains("/admin"), "no way into the console: {done}");
+
+        browser.goto(&link).await.unwrap();
+        wait_for_text(&browser, "already used").await;
+
+        log_in(&browser, &app).await;
+        browser.goto(&app.url("/admin/links")).await.unwrap();
+        wait_for_text(&browser, "<td class=\"link-state\">used</td>").await;
+        app.stop().await;
+    })
+    .await;
+}
