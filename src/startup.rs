@@ -193,6 +193,7 @@ impl Application {
         let keeper = state.keeper.clone();
         let tasks = TaskTracker::new();
         tasks.spawn(state.keeper.clone().run(shutdown.clone()));
+        tasks.spawn(state.keeper.clone().watch(shutdown.clone()));
         if background_delivery {
             tasks.spawn(state.delivery.clone().run(shutdown.clone()));
         }

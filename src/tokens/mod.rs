@@ -543,7 +543,6 @@ impl TokenKeeper {
         }
         let mut failures: u32 = 0;
         loop {
-            self.notice_changes_elsewhere().await;
             let wait = match self.refresh_if_due().await {
                 Ok(Some(next)) => {
                     failures = 0;

@@ -1,13 +1,15 @@
 //! Noticing what other processes did to the stored connection. A connection made by
 //! `ccbridge connect` in another process, or through another replica, lands in the database
-//! only; the keeper's background task re-reads the token set at least every
-//! `connection_poll_interval` on every backend, and when it finds an authorization newer than
+//! only; a task of its own (not the keeper's loop, which may wait minutes for a lease or a
+//! commit) re-reads the token set every `connection_poll_interval` on every backend, and when it
+//! finds an authorization newer than
 //! the last it knew of (by the time it was made, so a set refreshed since is still recognised),
 //! tells whoever does the on-connect work (`connections_elsewhere`) and announces the recovery if
 //! the connection had needed a reconnect (once, whichever process claims it first).
 
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use super::TokenKeeper;
 
@@ -59,9 +61,22 @@ impl TokenKeeper {
         self.0.elsewhere.subscribe()
     }
 
+    /// The watching task: look now (taking note of the connection as it is), then every
+    /// `connection_poll_interval`, until `shutdown`.
+    pub async fn watch(self, shutdown: CancellationToken) {
+        loop {
+            self.notice_changes_elsewhere().await;
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(self.0.settings.watch_every) => {}
+            }
+        }
+    }
+
     /// Compare the stored token set with what this process last knew, and act on a connection
-    /// made elsewhere. A database error is left to the refresh step, which reports it.
-    pub(super) async fn notice_changes_elsewhere(&self) {
+    /// made elsewhere (waking the keeper, which schedules its refreshes). A database error is
+    /// left to the keeper, which reports it.
+    async fn notice_changes_elsewhere(&self) {
         let Ok(stored) = self.0.store.token_set().await else {
             return;
         };

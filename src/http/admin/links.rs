@@ -183,7 +183,7 @@ pub(super) async fn confirm_switch(
     State(links): State<Links>,
     State(requeue): State<Requeue>,
     State(account): State<AccountChecker>,
-    _: CsrfForm,
+    form: CsrfForm,
 ) -> Result<Response, ConsoleError> {
     let set = links
         .store
@@ -193,6 +193,15 @@ pub(super) async fn confirm_switch(
     let Some(set) = set.filter(|s| s.switch_unconfirmed) else {
         return Ok(see_other("/admin"));
     };
+    let shown = form
+        .fields
+        .iter()
+        .find(|(name, _)| name == "account")
+        .map(|(_, value)| value.as_str());
+    if shown != Some(set.account_name.as_deref().unwrap_or_default()) {
+        // Another link connection came between the page and the click: confirm nothing.
+        return Ok(see_other("/admin?switch-changed"));
+    }
     links
         .store
         .confirm_account_switch(set.generation)

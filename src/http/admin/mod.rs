@@ -178,6 +178,9 @@ async fn overview(
         Some("switch-confirmed") => {
             Some("Switch confirmed: queued signups now go to the newly connected account.")
         }
+        Some("switch-changed") => Some(
+            "Nothing was confirmed: the connection changed after the page was shown. Look at the account below again.",
+        ),
         _ => None,
     };
     admin.finish(views::overview(&admin, &config, &data, notice))

@@ -91,11 +91,32 @@ pub fn page(title: &str, admin: Option<&Admin>, body: &str) -> Html<String> {
 
 /// A button that POSTs to `action` with the session's CSRF token (nothing without a session).
 pub(super) fn post_button(admin: &Admin, action: &str, label: &str, id: &str) -> String {
+    post_button_with(admin, action, label, id, &[])
+}
+
+/// The same, with more hidden fields.
+pub(super) fn post_button_with(
+    admin: &Admin,
+    action: &str,
+    label: &str,
+    id: &str,
+    fields: &[(&str, &str)],
+) -> String {
     let Some(csrf) = &admin.csrf else {
         return String::new();
     };
+    let hidden: String = fields
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                r#"<input type="hidden" name="{}" value="{}">"#,
+                escape(name),
+                escape(value)
+            )
+        })
+        .collect();
     format!(
-        r#"<form method="post" action="{action}" class="inline"><input type="hidden" name="{CSRF_FIELD}" value="{csrf}"><button type="submit" id="{id}">{label}</button></form>"#,
+        r#"<form method="post" action="{action}" class="inline"><input type="hidden" name="{CSRF_FIELD}" value="{csrf}">{hidden}<button type="submit" id="{id}">{label}</button></form>"#,
         action = escape(action),
         csrf = escape(csrf),
         id = escape(id),
@@ -221,11 +242,14 @@ pub fn overview(
             "Reconnect"
         };
         if c.state == "awaiting_confirmation" {
-            body.push_str(&post_button(
+            // The account shown goes with the button: a switch to yet another account, made
+            // after the page was shown, is not confirmed by it.
+            body.push_str(&post_button_with(
                 admin,
                 "/admin/connection/confirm-switch",
                 "Confirm the switch",
                 "confirm-switch",
+                &[("account", c.account.as_deref().unwrap_or_default())],
             ));
         }
         body.push_str(&post_button(admin, "/connect", label, "connect"));

@@ -29,6 +29,17 @@ async fn connected(backend: Backend) -> (Sandbox, TestApp, Session) {
     (sandbox, app, session)
 }
 
+/// The overview's **Confirm the switch**, from a page that showed `account`.
+async fn confirm_switch(app: &TestApp, session: &Session, account: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/admin/connection/confirm-switch"))
+        .header("cookie", &session.cookie)
+        .form(&[("csrf", session.csrf.as_str()), ("account", account)])
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Create a link in the console; returns its URL (shown once) and the page.
 async fn create_link(app: &TestApp, session: &Session, note: &str) -> String {
     let response = app
@@ -251,14 +262,19 @@ async fn a_link_to_another_account_holds_deliveries_until_an_admin_confirms(back
     .await;
     assert!(sandbox.contacts().is_empty());
 
-    let confirmed = session
-        .post(
-            &app,
-            "/admin/connection/confirm-switch",
-            Some(&session.csrf),
-        )
-        .await;
-    assert_eq!(confirmed.status(), 303);
+    // A button from a page that showed another account confirms nothing.
+    let stale = confirm_switch(&app, &session, "Someone Else").await;
+    assert_eq!(stale.headers()["location"], "/admin?switch-changed");
+    assert!(
+        app.store
+            .token_set()
+            .await
+            .unwrap()
+            .unwrap()
+            .switch_unconfirmed
+    );
+    let confirmed = confirm_switch(&app, &session, "Stranger Inc").await;
+    assert_eq!(confirmed.headers()["location"], "/admin?switch-confirmed");
     eventually(
         Duration::from_secs(20),
         "the held signup is delivered",
@@ -346,14 +362,8 @@ async fn a_stranger_cannot_lift_the_hold_with_a_second_link_or_after_a_disconnec
     );
 
     // The admin confirms: from now on the stranger's account is the confirmed one.
-    let confirmed = session
-        .post(
-            &app,
-            "/admin/connection/confirm-switch",
-            Some(&session.csrf),
-        )
-        .await;
-    assert_eq!(confirmed.status(), 303);
+    let confirmed = confirm_switch(&app, &session, "Stranger Inc").await;
+    assert_eq!(confirmed.headers()["location"], "/admin?switch-confirmed");
     assert_eq!(
         app.store
             .confirmed_account()
