@@ -488,3 +488,59 @@ async fn the_owner_connects_through_a_link_the_admin_made_in_the_console(backend
     })
     .await;
 }
+
+// SQLite only. Under `flow = "device"` the console's Connect shows a code; the owner opens the
+// verification address (here in the same browser), approves, and the code page, reloading itself,
+// turns into "Connected" without anyone touching it.
+backends!(the_console_shows_a_device_code_and_turns_connected_by_itself: sqlite);
+async fn the_console_shows_a_device_code_and_turns_connected_by_itself(backend: Backend) {
+    let sandbox = start_sandbox(
+        SandboxConfig {
+            requests_per_second: 1000,
+            device_interval: 1,
+            ..SandboxConfig::default()
+        },
+        Arc::new(SystemClock),
+    )
+    .await;
+    let app = AppOptions::against(
+        backend,
+        &sandbox,
+        "[constant_contact]\nrequests_per_second = 1000\nflow = \"device\"",
+    )
+    .spawn()
+    .await;
+
+    with_browser("console_device", |browser| async move {
+        log_in(&browser, &app).await;
+        click(&browser, "connect").await;
+        let page = wait_for_text(&browser, "Enter this code at Constant Contact").await;
+        let code_page = browser.current_url().await.unwrap();
+        assert!(
+            code_page.path().starts_with("/connect/device/"),
+            "{code_page}"
+        );
+        let user_code = page
+            .split(r#"id="user_code"><strong>"#)
+            .nth(1)
+            .and_then(|rest| rest.split('<').next())
+            .expect("the page shows the code")
+            .to_owned();
+
+        // The owner, at the verification address with the code filled in.
+        browser
+            .goto(&format!("{}?user_code={user_code}", sandbox.activate_url()))
+            .await
+            .unwrap();
+        click(&browser, "approve").await;
+        wait_for_text(&browser, "return to your device").await;
+
+        browser.goto(code_page.as_str()).await.unwrap();
+        // No click: the page reloads itself until the poller has stored the connection.
+        wait_for_text(&browser, "<h1>Connected</h1>").await;
+        assert_eq!(sandbox.stats().device_grants, 1);
+        assert_eq!(app.readyz().await["connection"]["state"], "connected");
+        app.stop().await;
+    })
+    .await;
+}
