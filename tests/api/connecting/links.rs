@@ -385,3 +385,46 @@ async fn a_stranger_cannot_lift_the_hold_with_a_second_link_or_after_a_disconnec
     );
     app.stop().await;
 }
+
+// The authorization a link starts is bound to the browser that pressed its button, as on
+// /connect: the callback in another browser is refused, and the link, not consumed by a failed
+// callback, still works for its owner.
+backends!(a_link_authorization_finished_in_another_browser_is_refused_and_the_link_kept: sqlite, postgres);
+async fn a_link_authorization_finished_in_another_browser_is_refused_and_the_link_kept(
+    backend: Backend,
+) {
+    let (_sandbox, app, session) = connected(backend).await;
+    let generation = app.store.token_set().await.unwrap().unwrap().generation;
+    let link = create_link(&app, &session, "").await;
+    let start = app.client.post(&link).send().await.unwrap();
+    assert_eq!(start.status(), 303);
+    let authorize = start.headers()["location"].to_str().unwrap().to_owned();
+    let approved = app.client.get(&authorize).send().await.unwrap();
+    let callback = approved.headers()["location"].to_str().unwrap().to_owned();
+    // Without the cookie the button set: another browser.
+    let elsewhere = app.client.get(&callback).send().await.unwrap();
+    assert_eq!(elsewhere.status(), 400);
+    assert!(
+        elsewhere
+            .text()
+            .await
+            .unwrap()
+            .contains("different browser")
+    );
+    assert_eq!(
+        app.store.token_set().await.unwrap().unwrap().generation,
+        generation,
+        "nothing changed"
+    );
+    assert_eq!(
+        app.store.connect_links().await.unwrap()[0].state(Utc::now()),
+        LinkState::Active,
+        "a refused callback does not use the link up"
+    );
+    assert_eq!(
+        use_link(&app, &link).await.status(),
+        200,
+        "its owner can still use it"
+    );
+    app.stop().await;
+}
