@@ -111,6 +111,14 @@ impl TokenKeeper {
                 },
             ) => new > old && new_at > old_at,
         };
+        if before == Seen::Unknown {
+            // A recovery made while this process was not running (`ccbridge connect` with the
+            // service stopped) is still owed its announcement: the first process to start says it.
+            if let Some(set) = &stored {
+                self.announce_recovery(set.generation).await;
+            }
+            return;
+        }
         if !newly_authorized {
             return;
         }

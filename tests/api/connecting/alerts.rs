@@ -2,14 +2,19 @@
 //! what to do, with a link (the console's /connect page, or a fresh connect link with
 //! `alerts.include_connect_link`), by webhook and by mail; the recovery alert follows the reconnect.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ccbridge::alerts::AlertKind;
+use ccbridge::clock::SystemClock;
+use ccbridge_sandbox::SandboxConfig;
 use serde_json::json;
 
+use super::decide;
+use super::device::ccbridge_connect;
 use crate::alerts::{break_connection, kinds, receiver};
 use crate::database::Backend;
-use crate::helpers::{AppOptions, eventually, fast_sandbox};
+use crate::helpers::{AppOptions, eventually, fast_sandbox, serve_config, start_sandbox};
 use crate::mail::{ServerOptions, SmtpServer, smtp_toml};
 
 backends!(a_reconnect_alert_says_why_how_many_wait_and_where_to_act: sqlite, postgres);
@@ -112,4 +117,56 @@ async fn a_reconnect_alert_can_carry_a_fresh_connect_link(backend: Backend) {
     assert_eq!(links.len(), 1);
     assert_eq!(links[0].created_by, "alert");
     app.stop().await;
+}
+
+// A reconnect made with `ccbridge connect` while the service was down is announced as restored by
+// the service when it starts, once; the command itself leaves it to the service.
+backends!(a_recovery_made_while_the_service_was_down_is_announced_when_it_starts: sqlite, postgres);
+async fn a_recovery_made_while_the_service_was_down_is_announced_when_it_starts(backend: Backend) {
+    let sandbox = start_sandbox(
+        SandboxConfig {
+            requests_per_second: 1000,
+            device_interval: 1,
+            ..SandboxConfig::default()
+        },
+        Arc::new(SystemClock),
+    )
+    .await;
+    let app = AppOptions::against(backend, &sandbox, "").spawn().await;
+    app.connect_ok().await;
+    break_connection(&app, &sandbox).await;
+    let config_path = app.dir.path().join("cli.toml");
+    std::fs::write(
+        &config_path,
+        serve_config(1, &app.db_url, &sandbox, "flow = \"device\"", ""),
+    )
+    .unwrap();
+    let (dir, db_path) = app.stop().await;
+
+    let (mut child, _lines, first) = ccbridge_connect(&config_path).await;
+    decide(&sandbox, first["user_code"].as_str().unwrap(), "approve").await;
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+
+    let restarted = AppOptions {
+        sandbox: Some(&sandbox),
+        ..AppOptions::new(backend, dir, db_path, "")
+    }
+    .spawn()
+    .await;
+    eventually(Duration::from_secs(10), "the recovery alert", || async {
+        let restored = restarted
+            .alerts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| a.kind == AlertKind::ConnectionRestored)
+            .count();
+        (restored == 1).then_some(())
+    })
+    .await;
+    restarted.stop().await;
 }

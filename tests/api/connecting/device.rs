@@ -203,7 +203,7 @@ async fn a_device_connection_refreshes_as_a_public_client(backend: Backend) {
 
 /// `ccbridge connect --json` with `config`: the process, its further stdout lines and its first
 /// line (the verification data).
-async fn ccbridge_connect(
+pub(super) async fn ccbridge_connect(
     config: &std::path::Path,
 ) -> (Child, Lines<BufReader<ChildStdout>>, Value) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ccbridge"))
