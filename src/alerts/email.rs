@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use url::Url;
 
 use super::{Alert, AlertKind, AlertSink, Alerts, Throttle};
+use crate::domain::html::escape;
 use crate::mail::{Email, MailError, Mailer};
 
 /// How many alerts may wait for the mail server; past that, new ones are dropped (and counted).
@@ -172,22 +173,6 @@ fn compose(alert: &Alert, settings: &EmailSettings) -> Email {
         text,
         html: Some(html),
     }
-}
-
-/// Text made safe inside HTML elements and double-quoted attributes.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

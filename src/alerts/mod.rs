@@ -257,3 +257,39 @@ fn text_with_link(alert: &Alert) -> String {
         None => alert.text.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(kind: AlertKind) -> Alert {
+        Alert {
+            kind,
+            text: "t".to_owned(),
+            link: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn every_link_connection_passes_the_throttle_other_kinds_once_per_interval() {
+        let (queue, mut queued) = mpsc::channel(8);
+        let throttle = Throttle::new("test", queue, Duration::from_secs(3600));
+        for kind in [AlertKind::ConnectedThroughLink, AlertKind::SignupDead] {
+            throttle.offer(&alert(kind));
+            throttle.offer(&alert(kind));
+        }
+        drop(throttle);
+        let mut kinds = Vec::new();
+        while let Some(alert) = queued.recv().await {
+            kinds.push(alert.kind);
+        }
+        assert_eq!(
+            kinds,
+            [
+                AlertKind::ConnectedThroughLink,
+                AlertKind::ConnectedThroughLink,
+                AlertKind::SignupDead
+            ]
+        );
+    }
+}

@@ -5,6 +5,7 @@ mod account_check;
 mod database_url;
 pub mod email;
 mod form_id;
+pub mod html;
 mod signup;
 
 pub use account_check::AccountCheck;

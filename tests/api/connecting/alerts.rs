@@ -2,19 +2,16 @@
 //! what to do, with a link (the console's /connect page, or a fresh connect link with
 //! `alerts.include_connect_link`), by webhook and by mail; the recovery alert follows the reconnect.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use ccbridge::alerts::AlertKind;
-use ccbridge::clock::SystemClock;
-use ccbridge_sandbox::SandboxConfig;
 use serde_json::json;
 
-use super::decide;
 use super::device::ccbridge_connect;
+use super::{decide, realtime_device_sandbox};
 use crate::alerts::{break_connection, kinds, receiver};
 use crate::database::Backend;
-use crate::helpers::{AppOptions, eventually, fast_sandbox, serve_config, start_sandbox};
+use crate::helpers::{AppOptions, eventually, fast_sandbox, serve_config};
 use crate::mail::{ServerOptions, SmtpServer, smtp_toml};
 
 backends!(a_reconnect_alert_says_why_how_many_wait_and_where_to_act: sqlite, postgres);
@@ -123,15 +120,7 @@ async fn a_reconnect_alert_can_carry_a_fresh_connect_link(backend: Backend) {
 // the service when it starts, once; the command itself leaves it to the service.
 backends!(a_recovery_made_while_the_service_was_down_is_announced_when_it_starts: sqlite, postgres);
 async fn a_recovery_made_while_the_service_was_down_is_announced_when_it_starts(backend: Backend) {
-    let sandbox = start_sandbox(
-        SandboxConfig {
-            requests_per_second: 1000,
-            device_interval: 1,
-            ..SandboxConfig::default()
-        },
-        Arc::new(SystemClock),
-    )
-    .await;
+    let sandbox = realtime_device_sandbox().await;
     let app = AppOptions::against(backend, &sandbox, "").spawn().await;
     app.connect_ok().await;
     break_connection(&app, &sandbox).await;

@@ -16,7 +16,7 @@ use tokio::io::{AsyncBufReadExt as _, BufReader, Lines};
 use tokio::process::{Child, ChildStdout};
 use tokio::task::JoinHandle;
 
-use super::{decide, device_flow};
+use super::{decide, device_flow, realtime_device_sandbox};
 use crate::database::{Backend, database_url};
 use crate::helpers::{
     AppOptions, TestApp, cookie_pair, eventually, serve_config, start_connect, start_sandbox,
@@ -223,14 +223,7 @@ pub(super) async fn ccbridge_connect(
 // and delivers the signup that waited for it; the command's last line says it connected.
 backends!(a_running_service_picks_up_a_connection_made_by_ccbridge_connect: sqlite, postgres);
 async fn a_running_service_picks_up_a_connection_made_by_ccbridge_connect(backend: Backend) {
-    let sandbox = start_sandbox(
-        SandboxConfig {
-            device_interval: 1,
-            ..sandbox_config()
-        },
-        Arc::new(ccbridge::clock::SystemClock),
-    )
-    .await;
+    let sandbox = realtime_device_sandbox().await;
     let app = AppOptions::against(backend, &sandbox, "")
         .configure(|config| {
             device_flow(config);
@@ -328,14 +321,7 @@ async fn ccbridge_connect_exits_3_when_denied_and_4_when_the_code_expires() {
 // sees the page.
 backends!(the_console_connect_shows_a_code_and_waits: sqlite, postgres);
 async fn the_console_connect_shows_a_code_and_waits(backend: Backend) {
-    let sandbox = start_sandbox(
-        SandboxConfig {
-            device_interval: 1,
-            ..sandbox_config()
-        },
-        Arc::new(ccbridge::clock::SystemClock),
-    )
-    .await;
+    let sandbox = realtime_device_sandbox().await;
     let app = AppOptions::against(backend, &sandbox, "")
         .configure(device_flow)
         .spawn()

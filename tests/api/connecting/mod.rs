@@ -22,6 +22,20 @@ pub async fn decide(sandbox: &Sandbox, user_code: &str, decision: &str) {
     assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
 }
 
+/// A sandbox on the real clock that asks device-flow clients to poll every second (tests that run
+/// the real binary, or pages that reload themselves, cannot move a manual clock).
+pub async fn realtime_device_sandbox() -> Sandbox {
+    crate::helpers::start_sandbox(
+        ccbridge_sandbox::SandboxConfig {
+            requests_per_second: 1000,
+            device_interval: 1,
+            ..ccbridge_sandbox::SandboxConfig::default()
+        },
+        std::sync::Arc::new(ccbridge::clock::SystemClock),
+    )
+    .await
+}
+
 /// `flow = "device"` and no client secret: a public client, as device-flow applications are.
 pub fn device_flow(config: &mut Config) {
     config.constant_contact.flow = ConnectFlow::Device;
