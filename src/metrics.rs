@@ -42,6 +42,10 @@ pub struct Metrics {
     password_verifications: Family<Labels1, Counter>,
     password_verifications_running: Gauge,
     password_verifications_peak: Gauge,
+    mails: Family<Labels1, Counter>,
+    confirmations_capped: Counter,
+    signups_confirmed: Counter,
+    unsubscribe_syncs: Family<Labels1, Counter>,
 }
 
 impl Metrics {
@@ -140,8 +144,36 @@ impl Metrics {
             "The most admin password checks that ran at once since the process started",
             password_verifications_peak.clone(),
         );
+        let mails = Family::<Labels1, Counter>::default();
+        registry.register(
+            "mails",
+            "Confirmation mail attempts by outcome (sent, retrying, dead)",
+            mails.clone(),
+        );
+        let confirmations_capped = Counter::default();
+        registry.register(
+            "confirmation_mails_capped",
+            "Signups held without a confirmation mail because a mail cap was reached",
+            confirmations_capped.clone(),
+        );
+        let signups_confirmed = Counter::default();
+        registry.register(
+            "signups_confirmed",
+            "Signups confirmed by their person through a confirmation link",
+            signups_confirmed.clone(),
+        );
+        let unsubscribe_syncs = Family::<Labels1, Counter>::default();
+        registry.register(
+            "unsubscribe_syncs",
+            "Syncs of the unsubscribed addresses by outcome (incremental, full, failed)",
+            unsubscribe_syncs.clone(),
+        );
         Self {
             registry,
+            mails,
+            confirmations_capped,
+            signups_confirmed,
+            unsubscribe_syncs,
             signups_accepted,
             signups_rejected,
             signups_spam,
@@ -267,6 +299,32 @@ pub fn alert(kind: &str, outcome: &str) {
     global()
         .alerts
         .get_or_create(&[("kind", kind.to_owned()), ("outcome", outcome.to_owned())])
+        .inc();
+}
+
+/// A confirmation mail attempt ended so (`sent`, `retrying`, `dead`).
+pub fn mail(outcome: &str) {
+    global()
+        .mails
+        .get_or_create(&label("outcome", outcome))
+        .inc();
+}
+
+/// A signup was held without a confirmation mail: a cap was reached.
+pub fn confirmation_capped() {
+    global().confirmations_capped.inc();
+}
+
+/// A person confirmed a signup.
+pub fn signup_confirmed() {
+    global().signups_confirmed.inc();
+}
+
+/// A sync of the unsubscribed addresses ended so (`incremental`, `full`, `failed`).
+pub fn unsubscribe_sync(outcome: &str) {
+    global()
+        .unsubscribe_syncs
+        .get_or_create(&label("outcome", outcome))
         .inc();
 }
 

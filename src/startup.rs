@@ -106,7 +106,7 @@ impl Application {
                 );
             }
         }
-        let writer = SignupWriter::start(store.clone(), MAX_COMMIT_BATCH);
+        let writer = SignupWriter::start(store.clone(), MAX_COMMIT_BATCH, (&config.consent).into());
         let delivery = DeliveryWorker::new(
             store.clone(),
             keeper.clone(),

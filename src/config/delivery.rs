@@ -27,6 +27,19 @@ pub struct DeliveryConfig {
     /// takes them over (on SQLite a restart releases them at once).
     #[serde(with = "humantime_serde")]
     pub claim_lease: Duration,
+    /// Never send a signup to Constant Contact's `sign_up_form` on its own when the address
+    /// unsubscribed: ask the person to confirm instead (or hold it). Single opt-in deliveries
+    /// wait for a complete list of unsubscribed addresses.
+    pub respect_unsubscribes: bool,
+    /// How often the addresses unsubscribed since the last look are fetched.
+    #[serde(with = "humantime_serde")]
+    pub unsubscribes_sync_interval: Duration,
+    /// How often the whole list is fetched again (picks up resubscribes and deletions).
+    #[serde(with = "humantime_serde")]
+    pub unsubscribes_full_sync_interval: Duration,
+    /// Single opt-in deliveries wait while syncs have been failing for longer than this.
+    #[serde(with = "humantime_serde")]
+    pub unsubscribes_stale_after: Duration,
 }
 
 impl Default for DeliveryConfig {
@@ -38,6 +51,10 @@ impl Default for DeliveryConfig {
             retry_max: Duration::from_secs(3600),
             retention: Duration::from_secs(30 * 24 * 3600),
             claim_lease: Duration::from_secs(90),
+            respect_unsubscribes: true,
+            unsubscribes_sync_interval: Duration::from_secs(5 * 60),
+            unsubscribes_full_sync_interval: Duration::from_secs(7 * 24 * 3600),
+            unsubscribes_stale_after: Duration::from_secs(3600),
         }
     }
 }
@@ -58,6 +75,26 @@ impl DeliveryConfig {
             return Err((
                 "retry_max",
                 "retry_base must be more than zero and retry_max at least retry_base".into(),
+            ));
+        }
+        if !(Duration::from_secs(1)..=Duration::from_secs(24 * 3600))
+            .contains(&self.unsubscribes_sync_interval)
+        {
+            return Err((
+                "unsubscribes_sync_interval",
+                "must be between 1s and 24h".into(),
+            ));
+        }
+        if self.unsubscribes_full_sync_interval < self.unsubscribes_sync_interval {
+            return Err((
+                "unsubscribes_full_sync_interval",
+                "must be at least unsubscribes_sync_interval".into(),
+            ));
+        }
+        if self.unsubscribes_stale_after < self.unsubscribes_sync_interval {
+            return Err((
+                "unsubscribes_stale_after",
+                "must be at least unsubscribes_sync_interval".into(),
             ));
         }
         Ok(())

@@ -9,6 +9,7 @@ use url::Url;
 use uuid::Uuid;
 
 use super::CaptchaConfig;
+pub use crate::domain::ConsentMode;
 use crate::domain::FormId;
 
 /// Constant Contact's `sign_up_form` accepts at most 50 list memberships.
@@ -57,6 +58,58 @@ pub struct FormConfig {
     pub max_submit_age: Duration,
     #[serde(default)]
     pub captcha: Option<CaptchaConfig>,
+    /// `single`: delivered as submitted. `double`: held until the person confirms by mail.
+    #[serde(default)]
+    pub consent: ConsentMode,
+    /// What the form tells people they agree to; kept (once per version) with every signup's
+    /// consent record.
+    #[serde(default)]
+    pub consent_text: Option<String>,
+    /// Where a person lands after confirming; else a built-in page.
+    #[serde(default)]
+    pub confirmed_url: Option<Url>,
+    /// The confirmation mail's texts; each falls back to a built-in default.
+    #[serde(default)]
+    pub confirmation: ConfirmationMail,
+}
+
+/// A form's confirmation mail. Placeholders: `{site}`, `{lists}`, `{link}`, `{expires}`. Nothing
+/// the visitor typed is ever put into the mail.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmationMail {
+    pub subject: Option<String>,
+    /// The plain-text part; must contain `{link}`.
+    pub text: Option<String>,
+    /// The HTML part; must contain `{link}`. Placeholder values are HTML-escaped.
+    pub html: Option<String>,
+    /// The lists named in the mail (`{lists}`); else the lists' names as Constant Contact
+    /// reported them at the last account check, else "our mailing list".
+    pub lists_description: Option<String>,
+}
+
+impl ConfirmationMail {
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        if let Some(subject) = &self.subject {
+            if subject.trim().is_empty() || subject.contains(['\r', '\n']) || subject.len() > 200 {
+                return Err((
+                    "confirmation.subject",
+                    "must be one line of 1 to 200 characters".into(),
+                ));
+            }
+        }
+        for (key, body) in [
+            ("confirmation.text", &self.text),
+            ("confirmation.html", &self.html),
+        ] {
+            if let Some(body) = body {
+                if !body.contains("{link}") {
+                    return Err((key, "must contain the {link} placeholder".into()));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn default_max_submit_age() -> Duration {
@@ -117,6 +170,17 @@ impl FormConfig {
                 return Err((key, "must be an http or https URL".into()));
             }
         }
+        if let Some(url) = &self.confirmed_url {
+            if !["http", "https"].contains(&url.scheme()) {
+                return Err(("confirmed_url", "must be an http or https URL".into()));
+            }
+        }
+        if let Some(text) = &self.consent_text {
+            if text.trim().is_empty() || text.len() > 4000 {
+                return Err(("consent_text", "must be 1 to 4000 characters".into()));
+            }
+        }
+        self.confirmation.validate()?;
         super::abuse::validate_form(self)
     }
 }

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 mod abuse;
 mod admin;
+mod consent;
 mod constant_contact;
 mod database;
 mod delivery;
@@ -42,10 +43,11 @@ pub use abuse::{
     TIMESTAMP_FIELD,
 };
 pub use admin::{AdminConfig, EncryptionKey, SecurityConfig};
+pub use consent::{ConsentConfig, Keep, PrivacyConfig};
 pub use constant_contact::{ConnectFlow, ConstantContactConfig};
 pub use database::DatabaseConfig;
 pub use delivery::DeliveryConfig;
-pub use forms::{FormConfig, MAX_LISTS_PER_SIGNUP, STANDARD_FIELDS};
+pub use forms::{ConfirmationMail, ConsentMode, FormConfig, MAX_LISTS_PER_SIGNUP, STANDARD_FIELDS};
 pub use observability::{AlertsConfig, LogFormat, LoggingConfig, MetricsConfig, WebhookUrl};
 pub use server::ServerConfig;
 pub use smtp::{CaFile, SmtpConfig, SmtpSecurity};
@@ -81,6 +83,10 @@ pub struct Config {
     pub alerts: AlertsConfig,
     #[serde(default)]
     pub smtp: SmtpConfig,
+    #[serde(default)]
+    pub consent: ConsentConfig,
+    #[serde(default)]
+    pub privacy: PrivacyConfig,
     #[serde(default)]
     pub rate_limit: RateLimitConfig,
     #[serde(default)]
@@ -216,6 +222,8 @@ impl Config {
                 "alert mails need a mail server: set [smtp] host and from".into(),
             ));
         }
+        in_section("consent", self.consent.validate())?;
+        in_section("privacy", self.privacy.validate())?;
         let mut seen = HashSet::new();
         for (i, form) in self.forms.iter().enumerate() {
             if !seen.insert(&form.id) {
@@ -226,6 +234,16 @@ impl Config {
                 ));
             }
             in_section(&format!("forms[{i}]"), form.validate())?;
+            if form.consent == ConsentMode::Double && !self.smtp.is_enabled() {
+                return Err(invalid(
+                    &format!("forms[{i}].consent"),
+                    overridden,
+                    format!(
+                        "form `{}` asks for double opt-in, which mails a confirmation link: set [smtp] host and from",
+                        form.id
+                    ),
+                ));
+            }
         }
         Ok(())
     }

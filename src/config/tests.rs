@@ -151,6 +151,23 @@ retry_base = "1s"
 retry_max = "1m"
 retention = "2days"
 claim_lease = "30s"
+respect_unsubscribes = false
+unsubscribes_sync_interval = "1m"
+unsubscribes_full_sync_interval = "1day"
+unsubscribes_stale_after = "2h"
+
+[consent]
+site_name = "Example Org"
+confirm_expiry = "2days"
+mails_per_address_per_day = 2
+mails_per_hour = 50
+mail_retry_base = "10s"
+mail_retry_max = "10m"
+
+[privacy]
+consent_retention = "2years"
+client_address = "truncated"
+user_agent = "none"
 
 [logging]
 format = "json"
@@ -198,6 +215,15 @@ allowed_origins = ["https://example.org"]
 honeypot_field = "website"
 custom_fields = { topic = "1618ae62-4752-11e9-9c8a-fa163e6b01c1" }
 min_submit_time = "3s"
+consent = "double"
+consent_text = "Yes, send me news."
+confirmed_url = "https://example.org/welcome"
+
+[forms.confirmation]
+subject = "Confirm {site}"
+text = "Click {link}"
+html = "<a href='{link}'>Confirm</a>"
+lists_description = "our newsletter"
 
 [forms.captcha]
 provider = "recaptcha_v3"

@@ -98,6 +98,10 @@ mod tests {
             user_agent: None,
             requeued_at: None,
             created_contact: None,
+            consent_mode: crate::domain::ConsentMode::Single,
+            confirmed_at: None,
+            confirm_expires_at: None,
+            hold_reason: None,
         }
     }
 

@@ -12,4 +12,4 @@ pub use account_check::AccountCheck;
 pub use database_url::{Backend, DatabaseUrl};
 pub use email::{EmailAddress, EmailError};
 pub use form_id::FormId;
-pub use signup::{CustomFieldValue, Intake, NewSignup, SignupState};
+pub use signup::{ConsentContext, ConsentMode, CustomFieldValue, Intake, NewSignup, SignupState};

@@ -8,6 +8,7 @@
 //! together with the abuse checks is `http::signup`.
 
 pub mod body;
+pub mod consent;
 pub mod error;
 pub mod validate;
 pub mod writer;

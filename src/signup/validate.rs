@@ -7,7 +7,7 @@ use super::body::LIST_FIELD;
 use super::error::SignupError;
 use crate::config::FormConfig;
 use crate::domain::email::MAX_EMAIL_CHARS;
-use crate::domain::{CustomFieldValue, EmailAddress, EmailError, NewSignup};
+use crate::domain::{ConsentContext, CustomFieldValue, EmailAddress, EmailError, NewSignup};
 
 /// Constant Contact's limit for names, company and job title.
 pub const MAX_NAME_CHARS: usize = 50;
@@ -77,6 +77,12 @@ pub fn validate(
         custom_fields,
         client_ip: None,
         user_agent: None,
+        consent: ConsentContext {
+            mode: form.consent,
+            text: form.consent_text.clone(),
+            source_page: None,
+            language: None,
+        },
     })
 }
 

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::domain::{Intake, NewSignup};
-use crate::store::{Store, StoreError};
+use crate::store::{ConfirmationPolicy, Store, StoreError};
 
 /// Signups waiting for the writer beyond this make callers wait for room (backpressure).
 const QUEUE: usize = 4096;
@@ -57,9 +57,9 @@ pub struct SignupWriter {
 
 impl SignupWriter {
     /// Start the writer task; it ends when every `SignupWriter` handle is dropped.
-    pub fn start(store: Store, max_batch: usize) -> Self {
+    pub fn start(store: Store, max_batch: usize, policy: ConfirmationPolicy) -> Self {
         let (queue, waiting) = mpsc::channel(QUEUE);
-        tokio::spawn(write_batches(store, waiting, max_batch.max(1)));
+        tokio::spawn(write_batches(store, waiting, max_batch.max(1), policy));
         Self { queue }
     }
 
@@ -109,7 +109,12 @@ fn flatten(
     Ok(result.map_err(|_| StoreError::Closed)??)
 }
 
-async fn write_batches(store: Store, mut waiting: mpsc::Receiver<Waiting>, max_batch: usize) {
+async fn write_batches(
+    store: Store,
+    mut waiting: mpsc::Receiver<Waiting>,
+    max_batch: usize,
+    policy: ConfirmationPolicy,
+) {
     let mut batch = Vec::with_capacity(max_batch);
     while waiting.recv_many(&mut batch, max_batch).await > 0 {
         // Take each signup, skipping those withdrawn by their callers at their deadline.
@@ -125,7 +130,7 @@ async fn write_batches(store: Store, mut waiting: mpsc::Receiver<Waiting>, max_b
             .iter()
             .map(|w| (&w.signup, &w.intake, w.now))
             .collect();
-        match store.insert_signups(&rows).await {
+        match store.insert_signups(&rows, &policy).await {
             Ok(ids) => {
                 for (w, id) in batch.drain(..).zip(ids) {
                     let _ = w.reply.send(Ok(id));

@@ -8,7 +8,7 @@
 //!
 //! Durability: on SQLite a WAL journal with `synchronous = FULL`; on PostgreSQL its default
 //! synchronous commit. Either way a committed signup survives a process crash *and* a power loss
-//! before `insert_signup` returns. That is what lets the HTTP layer send a success answer right
+//! before `insert_signups` returns. That is what lets the HTTP layer send a success answer right
 //! after it (invariant 1).
 
 use std::time::Duration;
@@ -21,14 +21,16 @@ use sqlx::{AnyPool, FromRow};
 use uuid::Uuid;
 
 use crate::config::DatabaseConfig;
-use crate::domain::{CustomFieldValue, Intake, NewSignup, SignupState};
+use crate::domain::{ConsentMode, CustomFieldValue, Intake, NewSignup, SignupState};
 
 mod account;
 mod admin;
 mod admin_lockout;
 mod backend;
 mod connect;
+mod consent;
 mod delivery;
+mod mail_outbox;
 mod pace;
 mod spam;
 mod tokens;
@@ -38,6 +40,7 @@ pub use admin_lockout::LoginAttempts;
 pub use backend::{Backend, DatabaseUrl, SingleProcessLock, warn_if_network_filesystem};
 pub use connect::{ConnectLink, LinkState, PageDeviceAuthorization};
 pub use delivery::{RecentError, Settle};
+pub use mail_outbox::ConfirmationPolicy;
 pub use pace::Slot;
 pub use tokens::{Authorization, NewTokenSet, PendingAuthorization, StoredTokenSet};
 
@@ -95,6 +98,14 @@ pub struct SignupRecord {
     pub requeued_at: Option<DateTime<Utc>>,
     /// Whether Constant Contact created the contact (201) rather than updated it (200).
     pub created_contact: Option<bool>,
+    /// The form's consent mode at intake.
+    pub consent_mode: ConsentMode,
+    /// When the person confirmed by mail (double opt-in, or an unsubscribed address asked).
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// `awaiting_confirmation`: purged after this.
+    pub confirm_expires_at: Option<DateTime<Utc>>,
+    /// Why it is `awaiting_confirmation` or `suppressed`.
+    pub hold_reason: Option<String>,
 }
 
 impl SignupRecord {
@@ -114,6 +125,8 @@ pub struct QueueCounts {
     pub delivered: u64,
     pub dead: u64,
     pub spam: u64,
+    pub awaiting_confirmation: u64,
+    pub suppressed: u64,
 }
 
 /// A handle on the database; cheap to clone.
@@ -210,25 +223,34 @@ impl Store {
         self.backend
     }
 
-    /// Commit a validated signup. Returns only after the row is durable.
-    pub async fn insert_signup(
-        &self,
-        signup: &NewSignup,
-        intake: &Intake,
-        now: DateTime<Utc>,
-    ) -> Result<Uuid, StoreError> {
-        let ids = self.insert_signups(&[(signup, intake, now)]).await?;
-        Ok(ids[0])
-    }
-
-    /// Commit several signups in one transaction (one disk flush): all or none. Returns their
-    /// ids in order, only after the transaction is durable.
+    /// Commit several signups in one transaction (one disk flush): all or none, each with its
+    /// consent record, and for a double opt-in signup its confirmation mail queued (within the
+    /// caps of `policy`). Returns their ids in order, only after the transaction is durable.
     pub async fn insert_signups(
         &self,
         signups: &[(&NewSignup, &Intake, DateTime<Utc>)],
+        policy: &ConfirmationPolicy,
     ) -> Result<Vec<Uuid>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let result = Self::insert_rows(tx.conn(), signups).await;
+        let result = async {
+            let ids = Self::insert_rows(tx.conn(), signups).await?;
+            for ((signup, intake, now), id) in signups.iter().zip(&ids) {
+                consent::insert_record(tx.conn(), *id, signup, *now).await?;
+                if matches!(intake, Intake::AwaitConfirmation) {
+                    consent::replace_waiting(tx.conn(), *id, signup).await?;
+                    mail_outbox::hold_for_confirmation(
+                        tx.conn(),
+                        *id,
+                        "double_opt_in",
+                        *now,
+                        policy,
+                    )
+                    .await?;
+                }
+            }
+            Ok(ids)
+        }
+        .await;
         tx.finish(result).await
     }
 
@@ -247,14 +269,14 @@ impl Store {
         conn: &mut AnyConnection,
         signups: &[(&NewSignup, &Intake, DateTime<Utc>)],
     ) -> Result<Vec<Uuid>, StoreError> {
-        const COLUMNS: usize = 17;
+        const COLUMNS: usize = 18;
         let ids: Vec<Uuid> = signups.iter().map(|_| Uuid::now_v7()).collect();
         // Placeholders are numbered by hand: `QueryBuilder<Any>` writes `?`, which PostgreSQL
         // does not accept.
         let mut sql = String::from(
             "insert into signups (id, form_id, email, first_name, last_name, phone, company, job_title,
                 list_ids, custom_fields, state, spam_reason, attempts, next_attempt_at, created_at,
-                client_ip, user_agent) values ",
+                client_ip, user_agent, consent_mode) values ",
         );
         for row in 0..signups.len() {
             let placeholders: Vec<String> = (1..=COLUMNS)
@@ -272,6 +294,7 @@ impl Store {
             let (state, spam_reason) = match intake {
                 Intake::Deliver => (SignupState::Pending, None),
                 Intake::Spam { reason } => (SignupState::Spam, Some(*reason)),
+                Intake::AwaitConfirmation => (SignupState::AwaitingConfirmation, None),
             };
             query = query
                 .bind(id.to_string())
@@ -290,7 +313,8 @@ impl Store {
                 .bind(now.timestamp_millis())
                 .bind(now.timestamp_millis())
                 .bind(signup.client_ip.map(|ip| ip.to_string()))
-                .bind(signup.user_agent.clone());
+                .bind(signup.user_agent.clone())
+                .bind(signup.consent.mode.as_str());
         }
         query.execute(&mut *conn).await?;
         Ok(ids)
@@ -328,6 +352,8 @@ impl Store {
                 Ok(SignupState::Delivered) => counts.delivered = n,
                 Ok(SignupState::Dead) => counts.dead = n,
                 Ok(SignupState::Spam) => counts.spam = n,
+                Ok(SignupState::AwaitingConfirmation) => counts.awaiting_confirmation = n,
+                Ok(SignupState::Suppressed) => counts.suppressed = n,
                 Err(problem) => {
                     return Err(StoreError::Corrupt {
                         id: "signups.state".into(),
@@ -420,6 +446,10 @@ pub(crate) struct SignupRow {
     user_agent: Option<String>,
     requeued_at: Option<i64>,
     created_contact: Option<i64>,
+    consent_mode: String,
+    confirmed_at: Option<i64>,
+    confirm_expires_at: Option<i64>,
+    hold_reason: Option<String>,
 }
 
 impl SignupRow {
@@ -434,6 +464,7 @@ impl SignupRow {
         let custom_fields = serde_json::from_str(&self.custom_fields)
             .map_err(|e| corrupt(format!("custom_fields: {e}")))?;
         let state = self.state.parse().map_err(corrupt)?;
+        let consent_mode = self.consent_mode.parse().map_err(corrupt)?;
         Ok(SignupRecord {
             id,
             form_id: self.form_id,
@@ -457,6 +488,10 @@ impl SignupRow {
             user_agent: self.user_agent,
             requeued_at: self.requeued_at.map(from_millis),
             created_contact: self.created_contact.map(|c| c != 0),
+            consent_mode,
+            confirmed_at: self.confirmed_at.map(from_millis),
+            confirm_expires_at: self.confirm_expires_at.map(from_millis),
+            hold_reason: self.hold_reason,
         })
     }
 }

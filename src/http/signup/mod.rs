@@ -19,7 +19,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRef, Path, Request, State};
-use axum::http::header::{CONTENT_LENGTH, USER_AGENT};
+use axum::http::header::CONTENT_LENGTH;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -35,7 +35,7 @@ use crate::clock::SharedClock;
 use crate::config::{Config, FormConfig, TIMESTAMP_FIELD};
 use crate::delivery::DeliveryWorker;
 use crate::domain::{Intake, NewSignup};
-use crate::signup::{SignupError, SignupWriter, body, validate};
+use crate::signup::{SignupError, SignupWriter, body, consent, validate};
 use answer::Caller;
 pub use cors::preflight;
 
@@ -60,9 +60,6 @@ impl FromRef<AppState> for IntakeState {
         }
     }
 }
-
-/// Longest user agent kept for the consent record.
-const MAX_USER_AGENT_CHARS: usize = 512;
 
 /// `POST /signup/{form_id}`.
 pub async fn accept(
@@ -129,7 +126,7 @@ async fn receive(
     let redacted = signup.email.redacted();
     let spam = match &intake {
         Intake::Spam { reason } => Some(*reason),
-        Intake::Deliver => None,
+        Intake::Deliver | Intake::AwaitConfirmation => None,
     };
     let id = state
         .writer
@@ -176,20 +173,19 @@ async fn prepare(
         }
         (Err(error), false) => return Err(error),
     };
-    signup.client_ip = Some(client);
-    signup.user_agent = parts
-        .headers
-        .get(USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect());
+    (signup.client_ip, signup.user_agent) =
+        consent::client_details(&state.config.privacy, client, &parts.headers);
+    signup.consent.source_page = consent::source_page(&parts.headers);
+    signup.consent.language = consent::language(&parts.headers);
 
     let intake = if honeypot_filled {
         Intake::Spam { reason: "honeypot" }
     } else {
-        state
+        let screened = state
             .abuse
             .screen(form, &proofs, client, state.clock.now())
-            .await?
+            .await?;
+        consent::intake_for(form.consent, screened)
     };
     Ok(Some((signup, intake)))
 }
