@@ -163,8 +163,8 @@ impl Status {
         out.push_str(&format!("refresh failures: {}\n", c.refresh_failures));
         match &self.queue {
             Some(q) => out.push_str(&format!(
-                "queue:       pending {}, failed {}, delivered {}, dead {}, spam {}\n",
-                q.pending, q.failed, q.delivered, q.dead, q.spam
+                "queue:       pending {}, failed {}, delivered {}, dead {}, spam {}, awaiting_confirmation {}, suppressed {}\n",
+                q.pending, q.failed, q.delivered, q.dead, q.spam, q.awaiting_confirmation, q.suppressed
             )),
             None => out.push_str("queue:       (unavailable)\n"),
         }

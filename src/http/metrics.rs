@@ -88,16 +88,10 @@ pub(super) fn bearer_matches(headers: &HeaderMap, expected: &str) -> bool {
 /// The gauges, read from this service's store now. A part that cannot be read is left out.
 async fn read_gauges(state: &Scrape, now: DateTime<Utc>) -> Gauges {
     let queue = state.store.queue_counts().await.ok().map(|counts| {
-        [
-            (SignupState::Pending, counts.pending),
-            (SignupState::Failed, counts.failed),
-            (SignupState::Delivered, counts.delivered),
-            (SignupState::Dead, counts.dead),
-            (SignupState::Spam, counts.spam),
-        ]
-        .into_iter()
-        .map(|(signup_state, n)| (signup_state.as_str(), n))
-        .collect()
+        SignupState::ALL
+            .into_iter()
+            .map(|signup_state| (signup_state.as_str(), counts.get(signup_state)))
+            .collect()
     });
     let connection = state.store.token_set().await.ok().map(|set| {
         let connection = ConnectionStatus::from_stored(set.as_ref(), now);

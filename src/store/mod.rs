@@ -129,6 +129,21 @@ pub struct QueueCounts {
     pub suppressed: u64,
 }
 
+impl QueueCounts {
+    /// The count of one state.
+    pub fn get(&self, state: SignupState) -> u64 {
+        match state {
+            SignupState::Pending => self.pending,
+            SignupState::Failed => self.failed,
+            SignupState::Delivered => self.delivered,
+            SignupState::Dead => self.dead,
+            SignupState::Spam => self.spam,
+            SignupState::AwaitingConfirmation => self.awaiting_confirmation,
+            SignupState::Suppressed => self.suppressed,
+        }
+    }
+}
+
 /// A handle on the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {

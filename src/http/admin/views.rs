@@ -319,8 +319,8 @@ pub fn overview(
                 let _ = write!(body, "<th class=\"num\">{}</th>", state.as_str());
             }
             body.push_str("</tr><tr>");
-            for n in [q.pending, q.delivered, q.failed, q.dead, q.spam] {
-                let _ = write!(body, "<td class=\"num\">{n}</td>");
+            for state in SignupState::ALL {
+                let _ = write!(body, "<td class=\"num\">{}</td>", q.get(state));
             }
             body.push_str("</tr></table></div>\n");
             if q.dead > 0 {
@@ -423,6 +423,11 @@ pub fn signups(
                 SignupState::Spam => {
                     format!("spam ({})", escape(s.spam_reason.as_deref().unwrap_or("?")))
                 }
+                SignupState::AwaitingConfirmation | SignupState::Suppressed => format!(
+                    "{} ({})",
+                    s.state.as_str(),
+                    escape(s.hold_reason.as_deref().unwrap_or("?"))
+                ),
                 other => other.as_str().to_owned(),
             };
             let _ = writeln!(

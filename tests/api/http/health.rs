@@ -33,7 +33,10 @@ async fn readyz_reports_the_status_shape_and_queue_depth(backend: Backend) {
     assert_eq!(body["connection"]["refresh_failures"], 0);
     assert_eq!(
         body["queue"],
-        json!({ "pending": 1, "failed": 0, "delivered": 0, "dead": 0, "spam": 0 })
+        json!({
+            "pending": 1, "failed": 0, "delivered": 0, "dead": 0, "spam": 0,
+            "awaiting_confirmation": 0, "suppressed": 0
+        })
     );
     assert_eq!(body["api_usage"]["limit"], 10_000);
     assert_eq!(body["api_usage"]["used"], 0);
