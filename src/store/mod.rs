@@ -40,7 +40,7 @@ pub use admin::AdminSession;
 pub use admin_lockout::LoginAttempts;
 pub use backend::{Backend, DatabaseUrl, SingleProcessLock, warn_if_network_filesystem};
 pub use connect::{ConnectLink, LinkState, PageDeviceAuthorization};
-pub use consent::ConsentRecord;
+pub use consent::{ConsentRecord, text_hash as consent_text_hash};
 pub use delivery::{RecentError, Settle};
 pub use mail_outbox::ConfirmationPolicy;
 pub use pace::Slot;
