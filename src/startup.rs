@@ -113,6 +113,7 @@ impl Application {
             api.clone(),
             deps.clock.clone(),
             config.delivery.clone(),
+            config.privacy.consent_retention,
             alerts.clone(),
         );
         let abuse = Arc::new(Abuse::new(&config, alerts.clone()));

@@ -3,6 +3,7 @@
 
 mod connect;
 mod load;
+mod privacy;
 
 use std::io::{IsTerminal as _, Read as _};
 use std::net::SocketAddr;
@@ -147,6 +148,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Answer a person's access or erasure request: `privacy export EMAIL [--json]`,
+    /// `privacy erase EMAIL [--yes]`.
+    Privacy {
+        #[command(subcommand)]
+        command: privacy::PrivacyCommand,
+    },
     /// GET /healthz and exit 0 (healthy) or 1, for a container HEALTHCHECK without curl.
     Healthcheck {
         /// Default: http://127.0.0.1:<port from the config>/healthz
@@ -210,6 +217,9 @@ pub fn run(cli: Cli) -> ExitCode {
             (true, Some(id)) => rt.block_on(release_spam(cli.config, id)),
             _ => rt.block_on(retry(cli.config, dead, id, json)),
         }),
+        Command::Privacy { command } => {
+            runtime().and_then(|rt| rt.block_on(privacy::run(cli.config, command)))
+        }
         Command::Healthcheck { url } => {
             runtime().and_then(|rt| rt.block_on(healthcheck(cli.config, url)))
         }

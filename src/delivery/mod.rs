@@ -82,6 +82,8 @@ struct Inner {
     api: ApiClient,
     clock: SharedClock,
     settings: DeliveryConfig,
+    /// `privacy.consent_retention`: how long a delivered signup's consent record is kept.
+    consent_retention: Duration,
     alerts: Alerts,
     owner: String,
     /// A new signup was stored (or requeued).
@@ -100,6 +102,7 @@ impl DeliveryWorker {
         api: ApiClient,
         clock: SharedClock,
         settings: DeliveryConfig,
+        consent_retention: Duration,
         alerts: Alerts,
     ) -> Self {
         Self(Arc::new(Inner {
@@ -108,6 +111,7 @@ impl DeliveryWorker {
             api,
             clock,
             settings,
+            consent_retention,
             alerts,
             owner: format!("delivery-{}", Uuid::new_v4()),
             wake: Notify::new(),
@@ -286,7 +290,8 @@ impl DeliveryWorker {
         Ok(())
     }
 
-    /// Erase personal data of signups delivered longer ago than `retention`.
+    /// Erase personal data of signups delivered longer ago than `retention`, and delete consent
+    /// records of signups delivered longer ago than `privacy.consent_retention`.
     pub async fn purge_old(&self) -> Result<u64, StoreError> {
         let retention =
             chrono::Duration::from_std(self.0.settings.retention).unwrap_or(chrono::Duration::MAX);
@@ -299,6 +304,18 @@ impl DeliveryWorker {
             tracing::info!(
                 purged,
                 "personal data of delivered signups erased (retention)"
+            );
+        }
+        let kept = chrono::Duration::from_std(self.0.consent_retention).ok();
+        let cutoff = kept.and_then(|kept| self.0.clock.now().checked_sub_signed(kept));
+        let records = match cutoff {
+            Some(cutoff) => self.0.store.purge_consent_records(cutoff).await?,
+            None => 0, // kept longer than time can count: nothing is old enough
+        };
+        if records > 0 {
+            tracing::info!(
+                records,
+                "consent records past privacy.consent_retention deleted"
             );
         }
         Ok(purged)

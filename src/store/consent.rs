@@ -6,7 +6,7 @@ use sha2::{Digest as _, Sha256};
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
-use super::StoreError;
+use super::{Store, StoreError, from_millis};
 use crate::domain::NewSignup;
 
 /// The key a consent text is stored and referenced under.
@@ -97,4 +97,148 @@ pub(super) async fn delete_signup(conn: &mut AnyConnection, id: &str) -> Result<
         sqlx::query(sql).bind(id).execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// A consent record as stored, with the consent text it references.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConsentRecord {
+    pub signup_id: String,
+    pub form_id: String,
+    pub email: String,
+    /// `single` or `double`.
+    pub consent_mode: String,
+    /// SHA-256 (hex) of the consent text shown; `None`: the form showed none.
+    pub consent_text_hash: Option<String>,
+    /// The text itself (texts are shared between records and never erased).
+    pub consent_text: Option<String>,
+    /// The page the form was on (Referer, else Origin).
+    pub source_page: Option<String>,
+    /// The visitor's preferred language (Accept-Language).
+    pub language: Option<String>,
+    /// The client address, as `privacy.client_address` keeps it.
+    pub client_ip: Option<String>,
+    /// The user agent, as `privacy.user_agent` keeps it.
+    pub user_agent: Option<String>,
+    pub signed_up_at: DateTime<Utc>,
+    /// The person's own confirmation (double opt-in, or an unsubscribed address confirming).
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub confirm_ip: Option<String>,
+    pub confirm_user_agent: Option<String>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// What Constant Contact made of it: `created` or `updated`.
+    pub outcome: Option<String>,
+    pub contact_id: Option<String>,
+}
+
+/// The columns of a consent record joined with its text.
+pub(super) const RECORD_SELECT: &str = "select r.signup_id, r.form_id, r.email, r.consent_mode,
+        r.consent_text_hash, t.text, r.source_page, r.language, r.client_ip, r.user_agent,
+        r.signed_up_at, r.confirmed_at, r.confirm_ip, r.confirm_user_agent, r.delivered_at,
+        r.outcome, r.contact_id
+    from consent_records r left join consent_texts t on t.hash = r.consent_text_hash";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct RecordRow {
+    signup_id: String,
+    form_id: String,
+    email: String,
+    consent_mode: String,
+    consent_text_hash: Option<String>,
+    text: Option<String>,
+    source_page: Option<String>,
+    language: Option<String>,
+    client_ip: Option<String>,
+    user_agent: Option<String>,
+    signed_up_at: i64,
+    confirmed_at: Option<i64>,
+    confirm_ip: Option<String>,
+    confirm_user_agent: Option<String>,
+    delivered_at: Option<i64>,
+    outcome: Option<String>,
+    contact_id: Option<String>,
+}
+
+impl From<RecordRow> for ConsentRecord {
+    fn from(row: RecordRow) -> Self {
+        Self {
+            signup_id: row.signup_id,
+            form_id: row.form_id,
+            email: row.email,
+            consent_mode: row.consent_mode,
+            consent_text_hash: row.consent_text_hash,
+            consent_text: row.text,
+            source_page: row.source_page,
+            language: row.language,
+            client_ip: row.client_ip,
+            user_agent: row.user_agent,
+            signed_up_at: from_millis(row.signed_up_at),
+            confirmed_at: row.confirmed_at.map(from_millis),
+            confirm_ip: row.confirm_ip,
+            confirm_user_agent: row.confirm_user_agent,
+            delivered_at: row.delivered_at.map(from_millis),
+            outcome: row.outcome,
+            contact_id: row.contact_id,
+        }
+    }
+}
+
+/// Complete a delivered signup's consent record with Constant Contact's answer. Runs in the
+/// transaction that settles the signup, so the two never disagree.
+pub(super) async fn record_delivery(
+    conn: &mut AnyConnection,
+    signup_id: &str,
+    contact_id: &str,
+    created: bool,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "update consent_records set delivered_at = $1, outcome = $2, contact_id = $3
+         where signup_id = $4",
+    )
+    .bind(now.timestamp_millis())
+    .bind(if created { "created" } else { "updated" })
+    .bind(contact_id)
+    .bind(signup_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// The consent record of one signup.
+    pub async fn consent_record(
+        &self,
+        signup_id: Uuid,
+    ) -> Result<Option<ConsentRecord>, StoreError> {
+        let row: Option<RecordRow> =
+            sqlx::query_as(&format!("{RECORD_SELECT} where r.signup_id = $1"))
+                .bind(signup_id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(ConsentRecord::from))
+    }
+
+    /// Every consent record of an address (compared without regard to case), oldest first.
+    pub async fn consent_records_for(&self, email: &str) -> Result<Vec<ConsentRecord>, StoreError> {
+        let rows: Vec<RecordRow> = sqlx::query_as(&format!(
+            "{RECORD_SELECT} where lower(r.email) = lower($1) order by r.signed_up_at, r.signup_id"
+        ))
+        .bind(email)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(ConsentRecord::from).collect())
+    }
+
+    /// Delete the consent records of signups delivered before `cutoff`
+    /// (`privacy.consent_retention` ago). Records of undelivered signups go with their signup.
+    /// Consent texts stay: they are shared, and hold nothing personal.
+    pub async fn purge_consent_records(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "delete from consent_records where delivered_at is not null and delivered_at < $1",
+        )
+        .bind(cutoff.timestamp_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
+    }
 }

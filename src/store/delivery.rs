@@ -84,7 +84,22 @@ async fn settle_one(
         )
         .bind(next_attempt_at.timestamp_millis()),
     };
-    let result = query.bind(id.to_string()).bind(owner).execute(conn).await?;
+    let result = query
+        .bind(id.to_string())
+        .bind(owner)
+        .execute(&mut *conn)
+        .await?;
+    if let (
+        Settle::Delivered {
+            contact_id,
+            created,
+        },
+        1..,
+    ) = (outcome, result.rows_affected())
+    {
+        // The consent record learns Constant Contact's answer in the same transaction.
+        super::consent::record_delivery(conn, &id.to_string(), contact_id, *created, now).await?;
+    }
     Ok(result.rows_affected())
 }
 
@@ -300,7 +315,9 @@ impl Store {
         Ok(result.rows_affected())
     }
 
-    /// Erase the personal data of signups delivered before `cutoff`; the rows (and counts) stay.
+    /// Erase the personal data of signups delivered before `cutoff`; the rows (and counts) stay,
+    /// and so do their consent records (kept `privacy.consent_retention`, see
+    /// `purge_consent_records`).
     pub async fn purge_delivered_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
         let result = sqlx::query(
             "update signups set email = null, first_name = null, last_name = null, phone = null,

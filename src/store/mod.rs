@@ -32,6 +32,7 @@ mod consent;
 mod delivery;
 mod mail_outbox;
 mod pace;
+mod privacy;
 mod spam;
 mod tokens;
 
@@ -39,9 +40,13 @@ pub use admin::AdminSession;
 pub use admin_lockout::LoginAttempts;
 pub use backend::{Backend, DatabaseUrl, SingleProcessLock, warn_if_network_filesystem};
 pub use connect::{ConnectLink, LinkState, PageDeviceAuthorization};
+pub use consent::{ConsentRecord, text_hash as consent_text_hash};
 pub use delivery::{RecentError, Settle};
 pub use mail_outbox::ConfirmationPolicy;
 pub use pace::Slot;
+pub use privacy::{
+    Erased, MIRROR_NOTE, MailRecord, PrivacyExport, ResubscribeRequest, UnsubscribedEntry,
+};
 pub use tokens::{Authorization, NewTokenSet, PendingAuthorization, StoredTokenSet};
 
 #[derive(Debug, thiserror::Error)]
@@ -70,8 +75,8 @@ impl StoreError {
     }
 }
 
-/// A stored signup as the rest of the service sees it.
-#[derive(Debug, Clone)]
+/// A stored signup as the rest of the service sees it (and as a privacy export shows it).
+#[derive(Debug, Clone, Serialize)]
 pub struct SignupRecord {
     pub id: Uuid,
     pub form_id: String,

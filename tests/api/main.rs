@@ -61,6 +61,7 @@ mod http;
 mod log_secrecy;
 mod mail;
 mod operator;
+mod privacy;
 mod replicas;
 mod store;
 mod tokens;

@@ -9,6 +9,7 @@
 mod checklist;
 pub mod credentials;
 mod links;
+mod privacy;
 pub mod session;
 mod snippet;
 mod views;
@@ -62,6 +63,9 @@ pub fn routes() -> Vec<Route> {
             "/admin/connection/confirm-switch",
             links::confirm_switch,
         ),
+        Route::private(Method::GET, "/admin/privacy", privacy::page_for),
+        Route::private(Method::GET, "/admin/privacy/export", privacy::download),
+        Route::private(Method::POST, "/admin/privacy/erase", privacy::erase),
     ]
 }
 

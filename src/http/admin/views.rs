@@ -48,7 +48,7 @@ label.field input { display: block; width: 100%; max-width: 20rem; font: inherit
 pub fn page(title: &str, admin: Option<&Admin>, body: &str) -> Html<String> {
     let nav = match admin {
         Some(admin) => format!(
-            r#"<nav><a href="/admin">Overview</a> · <a href="/admin/signups">Signups</a> · <a href="/admin/forms">Forms</a> · <a href="/admin/links">Connect links</a></nav>
+            r#"<nav><a href="/admin">Overview</a> · <a href="/admin/signups">Signups</a> · <a href="/admin/forms">Forms</a> · <a href="/admin/links">Connect links</a> · <a href="/admin/privacy">Privacy</a></nav>
 {}"#,
             [
                 post_button(admin, "/admin/logout", "Log out", "logout"),
