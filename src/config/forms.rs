@@ -90,22 +90,22 @@ pub struct ConfirmationMail {
 
 impl ConfirmationMail {
     fn validate(&self) -> Result<(), (&'static str, String)> {
-        if let Some(subject) = &self.subject {
-            if subject.trim().is_empty() || subject.contains(['\r', '\n']) || subject.len() > 200 {
-                return Err((
-                    "confirmation.subject",
-                    "must be one line of 1 to 200 characters".into(),
-                ));
-            }
+        if let Some(subject) = &self.subject
+            && (subject.trim().is_empty() || subject.contains(['\r', '\n']) || subject.len() > 200)
+        {
+            return Err((
+                "confirmation.subject",
+                "must be one line of 1 to 200 characters".into(),
+            ));
         }
         for (key, body) in [
             ("confirmation.text", &self.text),
             ("confirmation.html", &self.html),
         ] {
-            if let Some(body) = body {
-                if !body.contains("{link}") {
-                    return Err((key, "must contain the {link} placeholder".into()));
-                }
+            if let Some(body) = body
+                && !body.contains("{link}")
+            {
+                return Err((key, "must contain the {link} placeholder".into()));
             }
         }
         Ok(())
@@ -170,15 +170,15 @@ impl FormConfig {
                 return Err((key, "must be an http or https URL".into()));
             }
         }
-        if let Some(url) = &self.confirmed_url {
-            if !["http", "https"].contains(&url.scheme()) {
-                return Err(("confirmed_url", "must be an http or https URL".into()));
-            }
+        if let Some(url) = &self.confirmed_url
+            && !["http", "https"].contains(&url.scheme())
+        {
+            return Err(("confirmed_url", "must be an http or https URL".into()));
         }
-        if let Some(text) = &self.consent_text {
-            if text.trim().is_empty() || text.len() > 4000 {
-                return Err(("consent_text", "must be 1 to 4000 characters".into()));
-            }
+        if let Some(text) = &self.consent_text
+            && (text.trim().is_empty() || text.len() > 4000)
+        {
+            return Err(("consent_text", "must be 1 to 4000 characters".into()));
         }
         self.confirmation.validate()?;
         super::abuse::validate_form(self)
