@@ -27,6 +27,7 @@ mod account;
 mod admin;
 mod admin_lockout;
 mod backend;
+mod confirmations;
 mod connect;
 mod consent;
 mod delivery;
@@ -40,7 +41,9 @@ pub use admin_lockout::LoginAttempts;
 pub use backend::{Backend, DatabaseUrl, SingleProcessLock, warn_if_network_filesystem};
 pub use connect::{ConnectLink, LinkState, PageDeviceAuthorization};
 pub use delivery::{RecentError, Settle};
-pub use mail_outbox::ConfirmationPolicy;
+pub use confirmations::{ConfirmLink, Confirmation, ConfirmedBy};
+pub use mail_outbox::{ConfirmationPolicy, Held, MailCounts, MailSettle, QueuedMail};
+pub use spam::Released;
 pub use pace::Slot;
 pub use tokens::{Authorization, NewTokenSet, PendingAuthorization, StoredTokenSet};
 
