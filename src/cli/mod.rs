@@ -516,8 +516,12 @@ async fn release_spam(path: Option<PathBuf>, id: uuid::Uuid) -> anyhow::Result<E
     };
     let next = match released {
         Released::Queued => "queued for delivery",
-        Released::AwaitingConfirmation(Held::MailQueued) => "waiting for confirmation (mail queued)",
-        Released::AwaitingConfirmation(Held::CapReached) => "waiting for confirmation (mail cap reached: no mail)",
+        Released::AwaitingConfirmation(Held::MailQueued) => {
+            "waiting for confirmation (mail queued)"
+        }
+        Released::AwaitingConfirmation(Held::CapReached) => {
+            "waiting for confirmation (mail cap reached: no mail)"
+        }
     };
     println!("signup {id} released from spam and {next}");
     Ok(ExitCode::SUCCESS)

@@ -24,6 +24,7 @@ use utoipa::openapi::{
 };
 
 mod connection;
+mod consent;
 mod schemas;
 
 use schemas::schemas;
@@ -83,6 +84,7 @@ pub fn operations() -> Vec<(Method, &'static str, Operation)> {
     let mut operations = service_operations();
     operations.extend(console_operations());
     operations.extend(connection::connection_operations());
+    operations.extend(consent::consent_operations());
     operations
 }
 

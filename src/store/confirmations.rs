@@ -28,7 +28,10 @@ pub enum ConfirmLink {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirmation {
     /// The signup is now queued for delivery.
-    Confirmed { signup_id: Uuid, form_id: String },
+    Confirmed {
+        signup_id: Uuid,
+        form_id: String,
+    },
     AlreadyConfirmed,
     Expired,
     Unknown,

@@ -153,7 +153,9 @@ pub enum MailSettle<'a> {
         next_attempt_at: DateTime<Utc>,
     },
     /// Never sent: refused for good, or too late to be of use.
-    Dead { error: &'a str },
+    Dead {
+        error: &'a str,
+    },
     /// Not needed any more (its signup is gone or no longer waits).
     Cancelled,
 }
@@ -174,7 +176,9 @@ const MAIL_DUE: &str = "state = 'queued' and next_attempt_at <= $1
 
 type MailRow = (String, String, String, i64, i64);
 
-fn into_mail((id, signup_id, to_address, attempts, created_at): MailRow) -> Result<QueuedMail, StoreError> {
+fn into_mail(
+    (id, signup_id, to_address, attempts, created_at): MailRow,
+) -> Result<QueuedMail, StoreError> {
     let parse = |value: &str| {
         Uuid::parse_str(value).map_err(|e| StoreError::Corrupt {
             id: id.clone(),

@@ -39,12 +39,12 @@ mod tokens;
 pub use admin::AdminSession;
 pub use admin_lockout::LoginAttempts;
 pub use backend::{Backend, DatabaseUrl, SingleProcessLock, warn_if_network_filesystem};
+pub use confirmations::{ConfirmLink, Confirmation, ConfirmedBy};
 pub use connect::{ConnectLink, LinkState, PageDeviceAuthorization};
 pub use delivery::{RecentError, Settle};
-pub use confirmations::{ConfirmLink, Confirmation, ConfirmedBy};
 pub use mail_outbox::{ConfirmationPolicy, Held, MailCounts, MailSettle, QueuedMail};
-pub use spam::Released;
 pub use pace::Slot;
+pub use spam::Released;
 pub use tokens::{Authorization, NewTokenSet, PendingAuthorization, StoredTokenSet};
 
 #[derive(Debug, thiserror::Error)]
