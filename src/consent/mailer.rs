@@ -27,11 +27,11 @@ use super::confirm::new_token;
 use super::texts::{Placeholders, confirm_link, lists_text, render, site_name};
 use crate::alerts::{AlertKind, Alerts};
 use crate::clock::SharedClock;
-use crate::config::Config;
+use crate::config::{Config, FormConfig};
 use crate::domain::SignupState;
 use crate::mail::{Email, MailError, Mailer};
 use crate::password::token_hash;
-use crate::store::{MailSettle, QueuedMail, Store, StoreError};
+use crate::store::{MailSettle, QueuedMail, SignupRecord, Store, StoreError};
 
 /// The longest the worker sleeps without looking at the queue again.
 const MAX_IDLE: Duration = Duration::from_secs(60);
@@ -67,6 +67,35 @@ impl MailOutcome {
             Self::Dead { .. } => "dead",
             Self::Cancelled => "cancelled",
         }
+    }
+}
+
+/// The confirmation mail for `signup`: to its address, with only the site, the lists, the link
+/// and the expiry in it. Nothing else of the signup (names, custom fields: what the visitor
+/// typed) is read, so the form cannot relay a stranger's words to the address typed into it.
+fn compose(
+    config: &Config,
+    form: &FormConfig,
+    signup: &SignupRecord,
+    names: &BTreeMap<Uuid, String>,
+    to: Mailbox,
+    token: &str,
+    expires: DateTime<Utc>,
+) -> Email {
+    let texts = render(
+        &form.confirmation,
+        &Placeholders {
+            site: site_name(config),
+            lists: lists_text(form, &signup.list_ids, names),
+            link: confirm_link(&config.server.public_url, token),
+            expires,
+        },
+    );
+    Email {
+        to: vec![to],
+        subject: texts.subject,
+        text: texts.text,
+        html: Some(texts.html),
     }
 }
 
@@ -200,21 +229,8 @@ impl ConfirmationMailer {
         {
             return Ok(MailOutcome::Cancelled);
         }
-        let texts = render(
-            &form.confirmation,
-            &Placeholders {
-                site: site_name(&self.0.config),
-                lists: lists_text(form, &signup.list_ids, &(self.0.list_names)()),
-                link: confirm_link(&self.0.config.server.public_url, &token),
-                expires,
-            },
-        );
-        let email = Email {
-            to: vec![to],
-            subject: texts.subject,
-            text: texts.text,
-            html: Some(texts.html),
-        };
+        let names = (self.0.list_names)();
+        let email = compose(&self.0.config, form, &signup, &names, to, &token, expires);
         let result = self.0.mailer.send(&email).await;
         Ok(self.judge(mail, result))
     }
@@ -357,5 +373,77 @@ impl ConfirmationMailer {
             .to_std()
             .unwrap_or(Duration::ZERO)
             .min(max_idle)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ConsentMode, CustomFieldValue};
+
+    #[test]
+    fn the_mail_carries_nothing_the_visitor_typed() {
+        let config = Config::from_toml(
+            r#"
+            [[forms]]
+            id = "news"
+            list_ids = ["07936f78-662a-11eb-af0a-fa163e56c9b0"]
+            custom_fields = { note = "1618ae62-4752-11e9-9c8a-fa163e6b01c1" }
+            "#,
+        )
+        .unwrap();
+        let typed = "Buy-cheap-pills-at-spam.example";
+        let now = Utc::now();
+        let signup = SignupRecord {
+            id: Uuid::now_v7(),
+            form_id: "news".into(),
+            email: Some("victim@example.org".into()),
+            first_name: Some(typed.into()),
+            last_name: Some(format!("{typed}-last")),
+            phone: Some("+1 555 0100".into()),
+            company: Some(format!("{typed}-company")),
+            job_title: Some(format!("{typed}-title")),
+            list_ids: config.forms[0].list_ids.clone(),
+            custom_fields: vec![CustomFieldValue {
+                custom_field_id: "1618ae62-4752-11e9-9c8a-fa163e6b01c1".parse().unwrap(),
+                value: format!("{typed}-field"),
+            }],
+            state: SignupState::AwaitingConfirmation,
+            spam_reason: None,
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            contact_id: None,
+            created_at: now,
+            delivered_at: None,
+            client_ip: None,
+            user_agent: Some(format!("{typed}-agent")),
+            requeued_at: None,
+            created_contact: None,
+            consent_mode: ConsentMode::Double,
+            confirmed_at: None,
+            confirm_expires_at: None,
+            hold_reason: None,
+        };
+        let token = super::super::confirm::new_token();
+        let email = compose(
+            &config,
+            &config.forms[0],
+            &signup,
+            &BTreeMap::new(),
+            "victim@example.org".parse().unwrap(),
+            &token,
+            now,
+        );
+        for part in [&email.subject, &email.text, email.html.as_ref().unwrap()] {
+            assert!(!part.contains("Buy-cheap"), "{part}");
+            assert!(!part.contains("555"), "{part}");
+        }
+        assert!(
+            email.text.contains(&format!("/confirm/{token}")),
+            "{}",
+            email.text
+        );
+        assert_eq!(email.to.len(), 1);
     }
 }
