@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, FromRef, Path, State};
 use axum::http::header::{LOCATION, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -52,13 +53,17 @@ impl FromRef<AppState> for ConfirmState {
 /// `GET /confirm/{token}`: what the link leads to, and a button. Confirms nothing.
 pub async fn page(
     State(state): State<ConfirmState>,
-    Path(token): Path<String>,
+    token: Result<Path<String>, PathRejection>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
     if let Some(refused) = rate_limited(&state, peer, &headers) {
         return refused;
     }
+    // A path that is not even text (`%ff`) is as unknown as any other wrong token.
+    let Ok(Path(token)) = token else {
+        return unknown();
+    };
     match confirm::look_up(&state.store, &token, state.clock.now()).await {
         Ok(ConfirmLink::Valid { form_id, list_ids }) => {
             let names = state
@@ -86,13 +91,16 @@ pub async fn page(
 /// `POST /confirm/{token}`: confirm once, then the form's `confirmed_url` or a built-in page.
 pub async fn submit(
     State(state): State<ConfirmState>,
-    Path(token): Path<String>,
+    token: Result<Path<String>, PathRejection>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
     if let Some(refused) = rate_limited(&state, peer, &headers) {
         return refused;
     }
+    let Ok(Path(token)) = token else {
+        return unknown();
+    };
     let privacy = &state.config.privacy;
     let client = kept_address(
         state.config.server.client_ip(peer, &headers),
