@@ -268,7 +268,17 @@ pub fn router(state: AppState) -> Router {
 
 #[cfg(test)]
 mod tests {
-    use super::acceptable_request_id;
+    use super::{acceptable_request_id, loggable_path};
+
+    #[test]
+    fn link_secrets_stay_out_of_the_log() {
+        assert_eq!(loggable_path("/confirm/abcDEF_-123"), "/confirm/(secret)");
+        assert_eq!(
+            loggable_path("/connect/link/s3cret"),
+            "/connect/link/(secret)"
+        );
+        assert_eq!(loggable_path("/signup/news"), "/signup/news");
+    }
 
     #[test]
     fn only_short_plain_request_ids_are_taken_from_the_client() {

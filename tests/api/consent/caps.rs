@@ -43,3 +43,39 @@ async fn one_address_gets_at_most_three_mails_a_day(backend: Backend) {
     assert_eq!(world.smtp.messages().len(), 3);
     world.stop().await;
 }
+
+backends!(released_spam_of_a_double_form_waits_for_confirmation: sqlite, postgres);
+async fn released_spam_of_a_double_form_waits_for_confirmation(backend: Backend) {
+    let Some(world) = World::start("released_spam", backend, Security::None).await else {
+        return;
+    };
+    let app = &world.app;
+    let answer = app
+        .post_json(
+            "double",
+            &serde_json::json!({"email": "gil@example.org", "website": "http://spam.example"}),
+        )
+        .await;
+    assert!(answer.status().is_success());
+    assert_eq!(states(app).await, [SignupState::Spam]);
+    let id = app.signups().await[0].id;
+
+    let policy = ccbridge::store::ConfirmationPolicy::default();
+    let released = app
+        .store
+        .release_spam(id, ccbridge::clock::Clock::now(&world.clock), &policy)
+        .await
+        .unwrap();
+    assert_eq!(
+        released,
+        Some(ccbridge::store::Released::AwaitingConfirmation(
+            ccbridge::store::Held::MailQueued
+        ))
+    );
+    assert_eq!(states(app).await, [SignupState::AwaitingConfirmation]);
+    app.mailer.as_ref().unwrap().mail_queued();
+    let mail = &world.smtp.wait_for(1, "the confirmation mail").await[0];
+    assert_eq!(mail["rcpt_tos"][0], "gil@example.org");
+    assert_eq!(app.delivery.deliver_next().await.unwrap(), None);
+    world.stop().await;
+}

@@ -62,6 +62,20 @@ async fn a_signup_is_delivered_only_after_its_person_confirms(backend: Backend) 
     );
     let signup = &app.signups().await[0];
     assert!(signup.confirmed_at.is_some());
+    // The consent record has the confirmation's time and address.
+    let pool = crate::helpers::raw_pool(app.backend, &app.db_path).await;
+    let (confirmed_at, confirm_ip): (Option<i64>, Option<String>) =
+        sqlx::query_as("select confirmed_at, confirm_ip from consent_records where signup_id = $1")
+            .bind(signup.id.to_string())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        confirmed_at,
+        signup.confirmed_at.map(|t| t.timestamp_millis())
+    );
+    assert_eq!(confirm_ip.as_deref(), Some("127.0.0.1"));
+    pool.close().await;
 
     // A second POST: "already confirmed", and nothing changes.
     let (status, page) = open(app, Method::POST, &link).await;
