@@ -116,26 +116,27 @@ async fn an_expired_link_delivers_nothing_and_the_signup_is_purged(backend: Back
     let app = &world.app;
     sign_up(app, "double", "cy@example.org").await;
     let link = link_in(&world.smtp.wait_for(1, "the mail").await[0]);
+    assert_eq!(states(app).await, [SignupState::AwaitingConfirmation]);
     // confirm_expiry is 7 days by default.
     world
         .clock
         .advance(chrono::Duration::days(7) + chrono::Duration::minutes(1));
 
+    // (The worker's hourly purge may delete the signup at any moment from now on.)
     for method in [Method::GET, Method::POST] {
         let (status, page) = open(app, method, &link).await;
         assert_eq!(status, 410, "{page}");
         assert!(page.contains("expired"), "{page}");
     }
-    assert_eq!(states(app).await, [SignupState::AwaitingConfirmation]);
     assert_eq!(app.delivery.deliver_next().await.unwrap(), None);
     assert!(world.sandbox.contacts().is_empty());
 
     let mailer = app.mailer.as_ref().expect("[smtp] is configured");
-    assert_eq!(mailer.purge_expired().await.unwrap(), 1);
+    assert!(mailer.purge_expired().await.unwrap() <= 1);
     assert!(app.signups().await.is_empty());
-    // The signup went with its links.
+    // A late click still reads "expired".
     let (status, _) = open(app, Method::POST, &link).await;
-    assert_eq!(status, 404);
+    assert_eq!(status, 410);
     world.stop().await;
 }
 
