@@ -29,6 +29,7 @@ pub mod tokens;
 
 // 6. Abuse resistance, delivery, and the status document.
 pub mod abuse;
+pub mod consent;
 pub mod delivery;
 pub mod status;
 

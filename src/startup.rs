@@ -17,6 +17,7 @@ use crate::abuse::Abuse;
 use crate::alerts::{Alerts, EmailSettings, EmailSink, WebhookSink};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
+use crate::consent::{ConfirmationMailer, ListNames};
 use crate::constant_contact::{ApiClient, OAuthClient, RateLimiter, http_client};
 use crate::delivery::DeliveryWorker;
 use crate::delivery::account_check::AccountChecker;
@@ -126,6 +127,7 @@ impl Application {
             deps.clock.clone(),
             alerts.clone(),
         );
+        let mailer = confirmation_mailer(&config, &store, &deps.clock, &alerts, &account)?;
         let state = AppState {
             abuse,
             config,
@@ -137,6 +139,7 @@ impl Application {
             alerts,
             writer,
             account,
+            mailer,
             readiness: Default::default(),
             basic_session: Default::default(),
             demo: DemoMode {
@@ -177,6 +180,11 @@ impl Application {
         self.state.delivery.clone()
     }
 
+    /// The confirmation mail worker, when `[smtp]` is configured.
+    pub fn mailer(&self) -> Option<ConfirmationMailer> {
+        self.state.mailer.clone()
+    }
+
     pub fn state(&self) -> AppState {
         self.state.clone()
     }
@@ -199,6 +207,9 @@ impl Application {
             tasks.spawn(state.delivery.clone().run(shutdown.clone()));
         }
         tasks.spawn(state.account.clone().run(shutdown.clone()));
+        if let Some(mailer) = &state.mailer {
+            tasks.spawn(mailer.clone().run(shutdown.clone()));
+        }
         tasks.spawn(on_connections_elsewhere(
             state.keeper.clone(),
             state.delivery.clone(),
@@ -270,6 +281,35 @@ fn alert_sinks(config: &Config, alerts: Alerts) -> anyhow::Result<Alerts> {
         alerts.clone(),
     );
     Ok(alerts.with_sink(email))
+}
+
+/// The confirmation mail worker, when `[smtp]` is configured (a double opt-in form needs it;
+/// `check-config` says so). Its `{lists}` come from the latest account check.
+fn confirmation_mailer(
+    config: &Arc<Config>,
+    store: &Store,
+    clock: &SharedClock,
+    alerts: &Alerts,
+    account: &AccountChecker,
+) -> anyhow::Result<Option<ConfirmationMailer>> {
+    let Some(mailer) = Mailer::from_config(&config.smtp).context("setting up [smtp]")? else {
+        return Ok(None);
+    };
+    let account = account.clone();
+    let list_names: ListNames = Arc::new(move || {
+        account
+            .latest()
+            .map(|check| check.list_names)
+            .unwrap_or_default()
+    });
+    Ok(Some(ConfirmationMailer::new(
+        store.clone(),
+        mailer,
+        config.clone(),
+        clock.clone(),
+        alerts.clone(),
+        list_names,
+    )))
 }
 
 /// The token keeper and the API client for `config`, sharing one HTTP client and one rate limiter.

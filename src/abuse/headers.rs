@@ -25,7 +25,7 @@ impl SecurityHeaders {
         let mut targets: Vec<String> = config
             .forms
             .iter()
-            .flat_map(|f| [&f.success_url, &f.error_url])
+            .flat_map(|f| [&f.success_url, &f.error_url, &f.confirmed_url])
             .flatten()
             // The admin console's Connect button posts to ccbridge, which redirects to Constant
             // Contact's authorize endpoint: form-action must allow that redirect too.

@@ -45,6 +45,10 @@ pub enum AlertKind {
     AlertMailFailing,
     /// An alert mail went through after an `AlertMailFailing`. Never mailed itself.
     AlertMailRestored,
+    /// A confirmation mail (double opt-in) could not be sent; it stays queued and is retried.
+    ConfirmationMailsFailing,
+    /// A confirmation mail went through after a `ConfirmationMailsFailing`.
+    ConfirmationMailsRestored,
 }
 
 impl AlertKind {
@@ -65,6 +69,8 @@ impl AlertKind {
             Self::ConnectedThroughLink => "connected_through_link",
             Self::AlertMailFailing => "alert_mail_failing",
             Self::AlertMailRestored => "alert_mail_restored",
+            Self::ConfirmationMailsFailing => "confirmation_mails_failing",
+            Self::ConfirmationMailsRestored => "confirmation_mails_restored",
         }
     }
 
@@ -85,6 +91,8 @@ impl AlertKind {
             Self::ConnectedThroughLink => "someone connected through a connect link",
             Self::AlertMailFailing => "alert mails are failing",
             Self::AlertMailRestored => "alert mails are restored",
+            Self::ConfirmationMailsFailing => "confirmation mails are failing",
+            Self::ConfirmationMailsRestored => "confirmation mails are going out again",
         }
     }
 
@@ -97,6 +105,7 @@ impl AlertKind {
                 | Self::DeliveriesResumed
                 | Self::QuotaReset
                 | Self::AlertMailRestored
+                | Self::ConfirmationMailsRestored
         )
     }
 

@@ -25,7 +25,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, ConnectFlow};
 use crate::startup::{Application, connection};
 use crate::status::Status;
-use crate::store::{SingleProcessLock, Store};
+use crate::store::{Held, Released, SingleProcessLock, Store};
 use crate::tokens::{CallError, TokenError};
 use crate::{password, telemetry};
 use ccbridge_sandbox::SandboxConfig;
@@ -515,14 +515,25 @@ async fn retry(
 }
 
 async fn release_spam(path: Option<PathBuf>, id: uuid::Uuid) -> anyhow::Result<ExitCode> {
-    let store = open_store(&load_with_source(path)?).await?;
-    let released = store.release_spam(id, chrono::Utc::now()).await?;
+    let loaded = load_with_source(path)?;
+    let store = open_store(&loaded).await?;
+    let policy = (&loaded.config.consent).into();
+    let released = store.release_spam(id, chrono::Utc::now(), &policy).await?;
     store.close().await;
-    if !released {
+    let Some(released) = released else {
         eprintln!("no suspected-spam signup has that id");
         return Ok(ExitCode::FAILURE);
-    }
-    println!("signup {id} released from spam and queued for delivery");
+    };
+    let next = match released {
+        Released::Queued => "queued for delivery",
+        Released::AwaitingConfirmation(Held::MailQueued) => {
+            "waiting for confirmation (mail queued)"
+        }
+        Released::AwaitingConfirmation(Held::CapReached) => {
+            "waiting for confirmation (mail cap reached: no mail)"
+        }
+    };
+    println!("signup {id} released from spam and {next}");
     Ok(ExitCode::SUCCESS)
 }
 

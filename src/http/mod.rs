@@ -11,6 +11,7 @@
 //! - [`pages`]: the built-in HTML pages, [`serve`]: the accept loop.
 
 pub mod admin;
+pub mod confirm;
 pub mod connect;
 pub mod demo;
 pub mod health;
@@ -38,6 +39,7 @@ use crate::abuse::Abuse;
 use crate::alerts::Alerts;
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::consent::ConfirmationMailer;
 use crate::constant_contact::ApiClient;
 use crate::delivery::DeliveryWorker;
 use crate::delivery::account_check::AccountChecker;
@@ -61,6 +63,8 @@ pub struct AppState {
     pub writer: SignupWriter,
     /// The latest check of configured lists and fields against the account.
     pub account: AccountChecker,
+    /// Sends confirmation mails (double opt-in); `None` without `[smtp]`.
+    pub mailer: Option<ConfirmationMailer>,
     /// `/readyz`'s write probe, one at a time.
     pub readiness: health::ReadinessProbe,
     /// Rate limits, CAPTCHA, submit timing, admin login backoff, security headers.
@@ -187,6 +191,8 @@ pub fn routes(demo_page: bool) -> Vec<Route> {
             "/connect/link/{secret}",
             connect::start_from_link,
         ),
+        Route::private(Method::GET, "/confirm/{token}", confirm::page),
+        Route::private(Method::POST, "/confirm/{token}", confirm::submit),
         Route::public(Method::GET, "/openapi.json", openapi::serve),
         Route::private(Method::GET, "/metrics", metrics::scrape),
     ];
@@ -197,14 +203,15 @@ pub fn routes(demo_page: bool) -> Vec<Route> {
     routes
 }
 
-/// A request's path as the log may show it: a connect link's secret is left out (whoever reads
-/// the log must not be able to connect with it).
+/// A request's path as the log may show it: the secret of a connect link or a confirmation link
+/// is left out (whoever reads the log must not be able to connect, or subscribe someone, with it).
 fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
-    const LINK: &str = "/connect/link/";
-    match path.strip_prefix(LINK) {
-        Some(_) => format!("{LINK}(secret)").into(),
-        None => path.into(),
+    for secret in ["/connect/link/", "/confirm/"] {
+        if path.starts_with(secret) {
+            return format!("{secret}(secret)").into();
+        }
     }
+    path.into()
 }
 
 /// Every route and the layers around them.
@@ -261,7 +268,17 @@ pub fn router(state: AppState) -> Router {
 
 #[cfg(test)]
 mod tests {
-    use super::acceptable_request_id;
+    use super::{acceptable_request_id, loggable_path};
+
+    #[test]
+    fn link_secrets_stay_out_of_the_log() {
+        assert_eq!(loggable_path("/confirm/abcDEF_-123"), "/confirm/(secret)");
+        assert_eq!(
+            loggable_path("/connect/link/s3cret"),
+            "/connect/link/(secret)"
+        );
+        assert_eq!(loggable_path("/signup/news"), "/signup/news");
+    }
 
     #[test]
     fn only_short_plain_request_ids_are_taken_from_the_client() {

@@ -24,6 +24,7 @@ use utoipa::openapi::{
 };
 
 mod connection;
+mod consent;
 mod privacy;
 mod schemas;
 
@@ -85,6 +86,7 @@ pub fn operations() -> Vec<(Method, &'static str, Operation)> {
     operations.extend(console_operations());
     operations.extend(connection::connection_operations());
     operations.extend(privacy::privacy_operations());
+    operations.extend(consent::consent_operations());
     operations
 }
 

@@ -130,3 +130,205 @@ async fn within_caps(
     .await?;
     Ok(all < i64::from(policy.per_hour))
 }
+
+/// A queued mail the worker claimed.
+#[derive(Debug, Clone)]
+pub struct QueuedMail {
+    pub id: Uuid,
+    pub signup_id: Uuid,
+    /// Lower-cased.
+    pub to_address: String,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What became of a claimed mail.
+#[derive(Debug, Clone, Copy)]
+pub enum MailSettle<'a> {
+    Sent,
+    /// Try again at `next_attempt_at`; counts as an attempt.
+    Retry {
+        error: &'a str,
+        next_attempt_at: DateTime<Utc>,
+    },
+    /// Never sent: refused for good, or too late to be of use.
+    Dead {
+        error: &'a str,
+    },
+    /// Not needed any more (its signup is gone or no longer waits).
+    Cancelled,
+}
+
+/// Confirmation mails by state, for the status and the metrics. `failed` is the part of `queued`
+/// that has already failed at least once (waiting for a retry).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MailCounts {
+    pub queued: u64,
+    pub sent: u64,
+    pub failed: u64,
+    pub dead: u64,
+}
+
+/// A mail the worker may claim now (`$1`: now, unix ms).
+const MAIL_DUE: &str = "state = 'queued' and next_attempt_at <= $1
+    and (claimed_until is null or claimed_until <= $1)";
+
+type MailRow = (String, String, String, i64, i64);
+
+fn into_mail(
+    (id, signup_id, to_address, attempts, created_at): MailRow,
+) -> Result<QueuedMail, StoreError> {
+    let parse = |value: &str| {
+        Uuid::parse_str(value).map_err(|e| StoreError::Corrupt {
+            id: id.clone(),
+            problem: format!("mail_outbox: {e}"),
+        })
+    };
+    Ok(QueuedMail {
+        id: parse(&id)?,
+        signup_id: parse(&signup_id)?,
+        to_address,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        created_at: super::from_millis(created_at),
+    })
+}
+
+impl super::Store {
+    /// Claim the most overdue queued mail with a lease (a crash mid-send only delays it). `None`
+    /// when nothing is due.
+    pub async fn claim_due_mail(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<QueuedMail>, StoreError> {
+        let now_ms = now.timestamp_millis();
+        let returning = "returning id, signup_id, to_address, attempts, created_at";
+        let row: Option<MailRow> = match self.backend {
+            // One writer at a time: a read and a conditional update cannot race with another claim.
+            super::Backend::Sqlite => {
+                let head: Option<(String,)> = sqlx::query_as(&format!(
+                    "select id from mail_outbox where {MAIL_DUE} order by next_attempt_at, id limit 1"
+                ))
+                .bind(now_ms)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some((id,)) = head else {
+                    return Ok(None);
+                };
+                sqlx::query_as(&format!(
+                    "update mail_outbox set claimed_by = $1, claimed_until = $2
+                     where id = $3 and state = 'queued'
+                       and (claimed_until is null or claimed_until <= $4) {returning}"
+                ))
+                .bind(owner)
+                .bind(lease_until.timestamp_millis())
+                .bind(id)
+                .bind(now_ms)
+                .fetch_optional(&self.pool)
+                .await?
+            }
+            // Replicas claim at once: a row another replica is claiming is skipped, not waited on.
+            super::Backend::Postgres => {
+                sqlx::query_as(&format!(
+                    "with head as (
+                        select id from mail_outbox where {MAIL_DUE}
+                        order by next_attempt_at, id limit 1
+                        for update skip locked
+                     )
+                     update mail_outbox set claimed_by = $2, claimed_until = $3
+                     where id in (select id from head) {returning}"
+                ))
+                .bind(now_ms)
+                .bind(owner)
+                .bind(lease_until.timestamp_millis())
+                .fetch_optional(&self.pool)
+                .await?
+            }
+        };
+        row.map(into_mail).transpose()
+    }
+
+    /// Record what became of a claimed mail (only while `owner` still holds it). Returns whether
+    /// it was recorded.
+    pub async fn settle_mail(
+        &self,
+        id: Uuid,
+        owner: &str,
+        outcome: MailSettle<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let query = match outcome {
+            MailSettle::Sent => sqlx::query(
+                "update mail_outbox set state = 'sent', sent_at = $1, attempts = attempts + 1,
+                    last_error = null, claimed_by = null, claimed_until = null
+                 where id = $2 and claimed_by = $3",
+            )
+            .bind(now.timestamp_millis()),
+            MailSettle::Retry {
+                error,
+                next_attempt_at,
+            } => sqlx::query(
+                "update mail_outbox set last_error = $1, next_attempt_at = $2,
+                    attempts = attempts + 1, claimed_by = null, claimed_until = null
+                 where id = $3 and claimed_by = $4",
+            )
+            .bind(error)
+            .bind(next_attempt_at.timestamp_millis()),
+            MailSettle::Dead { error } => sqlx::query(
+                "update mail_outbox set state = 'dead', last_error = $1, attempts = attempts + 1,
+                    claimed_by = null, claimed_until = null
+                 where id = $2 and claimed_by = $3",
+            )
+            .bind(error),
+            MailSettle::Cancelled => sqlx::query(
+                "update mail_outbox set state = 'cancelled', claimed_by = null,
+                    claimed_until = null
+                 where id = $1 and claimed_by = $2",
+            ),
+        };
+        let result = query
+            .bind(id.to_string())
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// When the next queued mail becomes due (for the worker's sleep).
+    pub async fn next_mail_due_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row: (Option<i64>,) = sqlx::query_as(&format!(
+            "select min({}(next_attempt_at, coalesce(claimed_until, 0))) from mail_outbox
+             where state = 'queued'",
+            self.backend.greatest()
+        ))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.0.map(super::from_millis))
+    }
+
+    /// Confirmation mails by state (status, metrics).
+    pub async fn mail_counts(&self) -> Result<MailCounts, StoreError> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "select state, count(*), sum(case when attempts > 0 then 1 else 0 end)
+             from mail_outbox group by state",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut counts = MailCounts::default();
+        for (state, n, tried) in rows {
+            let n = u64::try_from(n).unwrap_or(0);
+            match state.as_str() {
+                "queued" => {
+                    counts.queued = n;
+                    counts.failed = u64::try_from(tried).unwrap_or(0);
+                }
+                "sent" => counts.sent = n,
+                "dead" => counts.dead = n,
+                _ => {}
+            }
+        }
+        Ok(counts)
+    }
+}

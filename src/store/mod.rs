@@ -27,6 +27,7 @@ mod account;
 mod admin;
 mod admin_lockout;
 mod backend;
+mod confirmations;
 mod connect;
 mod consent;
 mod delivery;
@@ -39,14 +40,16 @@ mod tokens;
 pub use admin::AdminSession;
 pub use admin_lockout::LoginAttempts;
 pub use backend::{Backend, DatabaseUrl, SingleProcessLock, warn_if_network_filesystem};
+pub use confirmations::{ConfirmLink, Confirmation, ConfirmedBy};
 pub use connect::{ConnectLink, LinkState, PageDeviceAuthorization};
 pub use consent::{ConsentRecord, text_hash as consent_text_hash};
 pub use delivery::{RecentError, Settle};
-pub use mail_outbox::ConfirmationPolicy;
+pub use mail_outbox::{ConfirmationPolicy, Held, MailCounts, MailSettle, QueuedMail};
 pub use pace::Slot;
 pub use privacy::{
     Erased, MIRROR_NOTE, MailRecord, PrivacyExport, ResubscribeRequest, UnsubscribedEntry,
 };
+pub use spam::Released;
 pub use tokens::{Authorization, NewTokenSet, PendingAuthorization, StoredTokenSet};
 
 #[derive(Debug, thiserror::Error)]

@@ -4,22 +4,60 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::mail_outbox::{ConfirmationPolicy, Held, hold_for_confirmation};
 use super::{Store, StoreError};
+use crate::domain::ConsentMode;
+
+/// Where a released spam signup went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Released {
+    /// Into the delivery queue.
+    Queued,
+    /// A double opt-in signup: waiting for its person's confirmation.
+    AwaitingConfirmation(Held),
+}
 
 impl Store {
-    /// Move one spam signup into the delivery queue (an admin judged it genuine). Returns whether
-    /// a spam signup with that id existed. Its age limit counts from now, like a manual retry.
-    pub async fn release_spam(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let result = sqlx::query(
-            "update signups set state = 'pending', spam_reason = null, next_attempt_at = $1,
-                requeued_at = $1, claimed_by = null, claimed_until = null
-             where id = $2 and state = 'spam' and email is not null",
-        )
-        .bind(now.timestamp_millis())
-        .bind(id.to_string())
-        .execute(&self.pool)
-        .await?;
-        Ok(result.rows_affected() == 1)
+    /// Move one spam signup into the delivery queue (an admin judged it genuine); `None` when no
+    /// spam signup has that id. Its age limit counts from now, like a manual retry. A signup of a
+    /// double opt-in form still needs its person's confirmation: it waits for it, with a mail
+    /// (within the caps of `policy`), instead of being delivered on the admin's say-so.
+    pub async fn release_spam(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        policy: &ConfirmationPolicy,
+    ) -> Result<Option<Released>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let result = async {
+            let row: Option<(String, Option<i64>)> = sqlx::query_as(
+                "select consent_mode, confirmed_at from signups
+                 where id = $1 and state = 'spam' and email is not null",
+            )
+            .bind(id.to_string())
+            .fetch_optional(tx.conn())
+            .await?;
+            let Some((mode, confirmed_at)) = row else {
+                return Ok(None);
+            };
+            sqlx::query(
+                "update signups set state = 'pending', spam_reason = null, next_attempt_at = $1,
+                    requeued_at = $1, claimed_by = null, claimed_until = null
+                 where id = $2",
+            )
+            .bind(now.timestamp_millis())
+            .bind(id.to_string())
+            .execute(tx.conn())
+            .await?;
+            if mode == ConsentMode::Double.as_str() && confirmed_at.is_none() {
+                let held =
+                    hold_for_confirmation(tx.conn(), id, "double_opt_in", now, policy).await?;
+                return Ok(Some(Released::AwaitingConfirmation(held)));
+            }
+            Ok(Some(Released::Queued))
+        }
+        .await;
+        tx.finish(result).await
     }
 
     /// Delete spam signups that arrived before `cutoff`. Returns how many were deleted.

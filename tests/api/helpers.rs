@@ -10,6 +10,7 @@ use std::time::Duration;
 use ccbridge::alerts::{Alert, Alerts};
 use ccbridge::clock::{SharedClock, SystemClock};
 use ccbridge::config::ConstantContactConfig;
+use ccbridge::consent::ConfirmationMailer;
 use ccbridge::delivery::DeliveryWorker;
 use ccbridge::startup::Dependencies;
 use ccbridge::store::{SignupRecord, Store};
@@ -88,6 +89,8 @@ pub struct TestApp {
     pub keeper: TokenKeeper,
     pub api: ccbridge::constant_contact::ApiClient,
     pub delivery: DeliveryWorker,
+    /// The confirmation mail worker, when the test configures `[smtp]`.
+    pub mailer: Option<ConfirmationMailer>,
     pub alerts: Arc<Mutex<Vec<Alert>>>,
     shutdown: CancellationToken,
     handle: JoinHandle<anyhow::Result<()>>,
@@ -233,6 +236,7 @@ impl<'a> AppOptions<'a> {
         let keeper = app.keeper();
         let api = app.state().api;
         let delivery = app.delivery();
+        let mailer = app.mailer();
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(app.run_until_stopped(shutdown.clone()));
         TestApp {
@@ -246,6 +250,7 @@ impl<'a> AppOptions<'a> {
             keeper,
             api,
             delivery,
+            mailer,
             alerts: seen,
             shutdown,
             handle,

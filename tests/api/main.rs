@@ -51,6 +51,7 @@ mod alerts;
 mod browser;
 mod cli;
 mod connecting;
+mod consent;
 mod crash;
 mod database;
 mod delivery;

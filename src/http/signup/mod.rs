@@ -33,6 +33,7 @@ use super::pages;
 use crate::abuse::Abuse;
 use crate::clock::SharedClock;
 use crate::config::{Config, FormConfig, TIMESTAMP_FIELD};
+use crate::consent::ConfirmationMailer;
 use crate::delivery::DeliveryWorker;
 use crate::domain::{Intake, NewSignup};
 use crate::signup::{SignupError, SignupWriter, body, consent, validate};
@@ -47,6 +48,7 @@ pub struct IntakeState {
     writer: SignupWriter,
     clock: SharedClock,
     delivery: DeliveryWorker,
+    mailer: Option<ConfirmationMailer>,
 }
 
 impl FromRef<AppState> for IntakeState {
@@ -57,6 +59,7 @@ impl FromRef<AppState> for IntakeState {
             writer: state.writer.clone(),
             clock: state.clock.clone(),
             delivery: state.delivery.clone(),
+            mailer: state.mailer.clone(),
         }
     }
 }
@@ -128,6 +131,7 @@ async fn receive(
         Intake::Spam { reason } => Some(*reason),
         Intake::Deliver | Intake::AwaitConfirmation => None,
     };
+    let awaits_confirmation = matches!(intake, Intake::AwaitConfirmation);
     let id = state
         .writer
         .insert(signup, intake, state.clock.now(), deadline)
@@ -136,7 +140,13 @@ async fn receive(
             tracing::error!(form = %form.id, error = %error, "signup not stored; answered 503");
             SignupError::unavailable()
         })?;
-    if spam.is_none() {
+    if awaits_confirmation {
+        // Its confirmation mail (if a cap allowed one) was queued in the same transaction.
+        if let Some(mailer) = &state.mailer {
+            mailer.mail_queued();
+        }
+        crate::metrics::signup_accepted(form.id.as_str());
+    } else if spam.is_none() {
         state.delivery.signup_queued();
         crate::metrics::signup_accepted(form.id.as_str());
     } else {

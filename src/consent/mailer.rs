@@ -1,0 +1,449 @@
+//! The confirmation mail worker: drains `mail_outbox` through `[smtp]`.
+//!
+//! - **Durable.** A mail is queued in the signup's own transaction; the worker claims it with a
+//!   lease, so a crash mid-send only delays it, and an SMTP outage only postpones it: a server
+//!   that is down or answers "not now" gets the mail again later (exponential backoff with
+//!   jitter, `consent.mail_retry_base` to `mail_retry_max`).
+//! - **The link is made when the mail is sent.** A fresh token per attempt; only its hash is
+//!   stored, committed before the mail leaves (a link that works is never lost in a crash after
+//!   sending), so the queue never holds a usable link.
+//! - **Never useless.** A mail whose signup is gone (replaced, erased) or confirmed is cancelled;
+//!   one the server refuses for good, or still unsent when its signup would expire, is dead.
+//!
+//! `send_next` is the step (tests drive it); `run` only schedules it, and purges signups nobody
+//! confirmed in time.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lettre::message::Mailbox;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::confirm::new_token;
+use super::texts::{Placeholders, confirm_link, lists_text, render, site_name};
+use crate::alerts::{AlertKind, Alerts};
+use crate::clock::SharedClock;
+use crate::config::{Config, FormConfig};
+use crate::domain::SignupState;
+use crate::mail::{Email, MailError, Mailer};
+use crate::password::token_hash;
+use crate::store::{MailSettle, QueuedMail, SignupRecord, Store, StoreError};
+
+/// The longest the worker sleeps without looking at the queue again.
+const MAX_IDLE: Duration = Duration::from_secs(60);
+/// The same on a database shared by replicas, where mails are queued without waking this process.
+const SHARED_MAX_IDLE: Duration = Duration::from_secs(5);
+/// How often signups nobody confirmed are purged.
+const PURGE_EVERY: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// The account's list names (from the latest account check), for `{lists}`. Passed in: the
+/// account check belongs to delivery.
+pub type ListNames = Arc<dyn Fn() -> BTreeMap<Uuid, String> + Send + Sync>;
+
+/// What became of one claimed mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailOutcome {
+    Sent,
+    Retrying {
+        error: String,
+    },
+    Dead {
+        error: String,
+    },
+    /// Not needed any more: its signup is gone or no longer waits.
+    Cancelled,
+}
+
+impl MailOutcome {
+    /// The outcome's name (a metrics label).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Retrying { .. } => "retrying",
+            Self::Dead { .. } => "dead",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// The confirmation mail for `signup`: to its address, with only the site, the lists, the link
+/// and the expiry in it. Nothing else of the signup (names, custom fields: what the visitor
+/// typed) is read, so the form cannot relay a stranger's words to the address typed into it.
+fn compose(
+    config: &Config,
+    form: &FormConfig,
+    signup: &SignupRecord,
+    names: &BTreeMap<Uuid, String>,
+    to: Mailbox,
+    token: &str,
+    expires: DateTime<Utc>,
+) -> Email {
+    let texts = render(
+        &form.confirmation,
+        &Placeholders {
+            site: site_name(config),
+            lists: lists_text(form, &signup.list_ids, names),
+            link: confirm_link(&config.server.public_url, token),
+            expires,
+        },
+    );
+    Email {
+        to: vec![to],
+        subject: texts.subject,
+        text: texts.text,
+        html: Some(texts.html),
+    }
+}
+
+#[derive(Clone)]
+pub struct ConfirmationMailer(Arc<Inner>);
+
+struct Inner {
+    store: Store,
+    mailer: Mailer,
+    config: Arc<Config>,
+    clock: SharedClock,
+    alerts: Alerts,
+    list_names: ListNames,
+    owner: String,
+    wake: Notify,
+    health: Mutex<Health>,
+}
+
+/// What the alerts need to remember.
+#[derive(Default)]
+struct Health {
+    /// The last attempt's result; `None` before the first.
+    last_sent: Option<bool>,
+    /// A `ConfirmationMailsFailing` was raised and not yet answered by a recovery.
+    failing_alerted: bool,
+}
+
+impl ConfirmationMailer {
+    pub fn new(
+        store: Store,
+        mailer: Mailer,
+        config: Arc<Config>,
+        clock: SharedClock,
+        alerts: Alerts,
+        list_names: ListNames,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            store,
+            mailer,
+            config,
+            clock,
+            alerts,
+            list_names,
+            owner: format!("mail-{}", Uuid::new_v4()),
+            wake: Notify::new(),
+            health: Mutex::new(Health::default()),
+        }))
+    }
+
+    /// A mail was queued: look at the queue now rather than at the next timer.
+    pub fn mail_queued(&self) {
+        self.0.wake.notify_one();
+    }
+
+    /// Claim and send the next due mail. `None` when nothing is due.
+    pub async fn send_next(&self) -> Result<Option<MailOutcome>, StoreError> {
+        let now = self.0.clock.now();
+        let Some(mail) = self
+            .0
+            .store
+            .claim_due_mail(&self.0.owner, now, now + self.lease())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let outcome = self.handle(&mail, now).await?;
+        let settled_at = self.0.clock.now();
+        let settle = match &outcome {
+            MailOutcome::Sent => MailSettle::Sent,
+            MailOutcome::Retrying { error } => MailSettle::Retry {
+                error,
+                next_attempt_at: settled_at + self.backoff(mail.attempts),
+            },
+            MailOutcome::Dead { error } => MailSettle::Dead { error },
+            MailOutcome::Cancelled => MailSettle::Cancelled,
+        };
+        if !self
+            .0
+            .store
+            .settle_mail(mail.id, &self.0.owner, settle, settled_at)
+            .await?
+        {
+            tracing::warn!(mail_id = %mail.id, "a mail's claim was taken over before its outcome was recorded");
+        }
+        crate::metrics::mail(outcome.as_str());
+        Ok(Some(outcome))
+    }
+
+    /// Decide about one claimed mail and, when it is still wanted, send it.
+    async fn handle(
+        &self,
+        mail: &QueuedMail,
+        now: DateTime<Utc>,
+    ) -> Result<MailOutcome, StoreError> {
+        let expiry = self.expiry();
+        if mail.created_at + expiry <= now {
+            let error = "not sent before its signup would expire".to_owned();
+            tracing::warn!(mail_id = %mail.id, attempts = mail.attempts, "confirmation mail dead: {error}");
+            return Ok(MailOutcome::Dead { error });
+        }
+        let signup = self.0.store.signup(mail.signup_id).await?;
+        let Some(signup) =
+            signup.filter(|s| s.state == SignupState::AwaitingConfirmation && s.email.is_some())
+        else {
+            return Ok(MailOutcome::Cancelled);
+        };
+        let Some(form) = self
+            .0
+            .config
+            .forms
+            .iter()
+            .find(|f| f.id.as_str() == signup.form_id)
+        else {
+            return Ok(MailOutcome::Dead {
+                error: format!("form {} is no longer configured", signup.form_id),
+            });
+        };
+        let Ok(to) = mail.to_address.parse::<Mailbox>() else {
+            return Ok(MailOutcome::Dead {
+                error: "the address cannot be mailed".into(),
+            });
+        };
+        // The link is stored (committed) before the mail leaves: a sent link always works.
+        let token = new_token();
+        let expires = now + expiry;
+        if !self
+            .0
+            .store
+            .issue_confirm_token(signup.id, &token_hash(&token), now, expires)
+            .await?
+        {
+            return Ok(MailOutcome::Cancelled);
+        }
+        let names = (self.0.list_names)();
+        let email = compose(&self.0.config, form, &signup, &names, to, &token, expires);
+        let result = self.0.mailer.send(&email).await;
+        Ok(self.judge(mail, result))
+    }
+
+    /// What a send's result means for the mail, and for the alerts.
+    fn judge(&self, mail: &QueuedMail, result: Result<(), MailError>) -> MailOutcome {
+        let error = match result {
+            Ok(()) => {
+                tracing::info!(mail_id = %mail.id, "confirmation mail sent");
+                self.record(true, None);
+                return MailOutcome::Sent;
+            }
+            Err(error) => error,
+        };
+        self.record(false, Some(&error));
+        // A refused recipient (or a mail that cannot be built) will not get through later either.
+        if matches!(error, MailError::Refused { .. } | MailError::Message(_)) {
+            tracing::warn!(mail_id = %mail.id, %error, "confirmation mail refused for good; dead");
+            return MailOutcome::Dead {
+                error: error.to_string(),
+            };
+        }
+        tracing::warn!(mail_id = %mail.id, attempts = mail.attempts + 1, %error, "confirmation mail not sent; will retry");
+        MailOutcome::Retrying {
+            error: error.to_string(),
+        }
+    }
+
+    /// Raise `ConfirmationMailsFailing` when a send fails after a success (or as the first
+    /// attempt), and `ConfirmationMailsRestored` on the first success after that alert.
+    fn record(&self, sent: bool, error: Option<&MailError>) {
+        let mut health = self.0.health.lock().expect("mail health lock");
+        let previous = health.last_sent.replace(sent);
+        if sent {
+            if std::mem::take(&mut health.failing_alerted) {
+                self.0.alerts.raise(
+                    AlertKind::ConfirmationMailsRestored,
+                    "Confirmation mails are going out again; the queued ones follow.",
+                );
+            }
+        } else if previous != Some(false) {
+            health.failing_alerted = true;
+            let error = error.map(ToString::to_string).unwrap_or_default();
+            self.0.alerts.raise(
+                AlertKind::ConfirmationMailsFailing,
+                format!(
+                    "A confirmation mail could not be sent; it stays queued and is retried (check [smtp] and the mail server): {error}"
+                ),
+            );
+        }
+    }
+
+    fn expiry(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.0.config.consent.confirm_expiry)
+            .unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// Longer than one mail may take (the mailer's own deadline is four timeouts).
+    fn lease(&self) -> chrono::Duration {
+        let longest = self.0.config.smtp.timeout * 8 + Duration::from_secs(30);
+        chrono::Duration::from_std(longest).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// `mail_retry_base · 2^attempts`, at most `mail_retry_max`, with "equal jitter" (between
+    /// half and all of it).
+    fn backoff(&self, attempts: u32) -> chrono::Duration {
+        let consent = &self.0.config.consent;
+        let full = consent
+            .mail_retry_base
+            .saturating_mul(1u32 << attempts.min(20))
+            .min(consent.mail_retry_max);
+        let wait = full / 2 + full.mul_f64(rand::random::<f64>() / 2.0);
+        chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// Delete signups nobody confirmed in time. Returns how many.
+    pub async fn purge_expired(&self) -> Result<u64, StoreError> {
+        let purged = self
+            .0
+            .store
+            .purge_expired_confirmations(self.0.clock.now())
+            .await?;
+        if purged > 0 {
+            tracing::info!(
+                purged,
+                "unconfirmed signups past their confirmation expiry deleted"
+            );
+        }
+        Ok(purged)
+    }
+
+    /// The background loop: send what is due, one mail at a time; sleep until the next mail is
+    /// due or one is queued; purge unconfirmed signups hourly.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut next_purge = self.0.clock.now();
+        while !shutdown.is_cancelled() {
+            if self.0.clock.now() >= next_purge {
+                if let Err(error) = self.purge_expired().await {
+                    tracing::warn!(%error, "purging unconfirmed signups failed");
+                }
+                next_purge = self.0.clock.now() + PURGE_EVERY;
+            }
+            let mut store_failed = false;
+            while !shutdown.is_cancelled() {
+                match self.send_next().await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(error) => {
+                        tracing::error!(%error, "claiming or recording a confirmation mail failed");
+                        store_failed = true;
+                        break;
+                    }
+                }
+            }
+            let sleep = if store_failed {
+                Duration::from_secs(1)
+            } else {
+                self.idle_sleep(next_purge).await
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = self.0.wake.notified() => {}
+                () = tokio::time::sleep(sleep) => {}
+            }
+        }
+        tracing::info!("confirmation mail worker stopped");
+    }
+
+    async fn idle_sleep(&self, next_purge: DateTime<Utc>) -> Duration {
+        let now = self.0.clock.now();
+        let next_mail = self.0.store.next_mail_due_at().await.ok().flatten();
+        let until = next_mail.map_or(next_purge, |due| due.min(next_purge));
+        let max_idle = if self.0.store.backend().is_shared() {
+            SHARED_MAX_IDLE
+        } else {
+            MAX_IDLE
+        };
+        // A moment already past means look again at once (`to_std` fails on a negative span).
+        (until - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .min(max_idle)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ConsentMode, CustomFieldValue};
+
+    #[test]
+    fn the_mail_carries_nothing_the_visitor_typed() {
+        let config = Config::from_toml(
+            r#"
+            [[forms]]
+            id = "news"
+            list_ids = ["07936f78-662a-11eb-af0a-fa163e56c9b0"]
+            custom_fields = { note = "1618ae62-4752-11e9-9c8a-fa163e6b01c1" }
+            "#,
+        )
+        .unwrap();
+        let typed = "Buy-cheap-pills-at-spam.example";
+        let now = Utc::now();
+        let signup = SignupRecord {
+            id: Uuid::now_v7(),
+            form_id: "news".into(),
+            email: Some("victim@example.org".into()),
+            first_name: Some(typed.into()),
+            last_name: Some(format!("{typed}-last")),
+            phone: Some("+1 555 0100".into()),
+            company: Some(format!("{typed}-company")),
+            job_title: Some(format!("{typed}-title")),
+            list_ids: config.forms[0].list_ids.clone(),
+            custom_fields: vec![CustomFieldValue {
+                custom_field_id: "1618ae62-4752-11e9-9c8a-fa163e6b01c1".parse().unwrap(),
+                value: format!("{typed}-field"),
+            }],
+            state: SignupState::AwaitingConfirmation,
+            spam_reason: None,
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            contact_id: None,
+            created_at: now,
+            delivered_at: None,
+            client_ip: None,
+            user_agent: Some(format!("{typed}-agent")),
+            requeued_at: None,
+            created_contact: None,
+            consent_mode: ConsentMode::Double,
+            confirmed_at: None,
+            confirm_expires_at: None,
+            hold_reason: None,
+        };
+        let token = super::super::confirm::new_token();
+        let email = compose(
+            &config,
+            &config.forms[0],
+            &signup,
+            &BTreeMap::new(),
+            "victim@example.org".parse().unwrap(),
+            &token,
+            now,
+        );
+        for part in [&email.subject, &email.text, email.html.as_ref().unwrap()] {
+            assert!(!part.contains("Buy-cheap"), "{part}");
+            assert!(!part.contains("555"), "{part}");
+        }
+        assert!(
+            email.text.contains(&format!("/confirm/{token}")),
+            "{}",
+            email.text
+        );
+        assert_eq!(email.to.len(), 1);
+    }
+}

@@ -1,0 +1,94 @@
+//! An SMTP server that is down loses no confirmation mail: it stays queued, is retried with
+//! backoff, and goes out once the server is back; the outage and the recovery are alerted.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ccbridge::alerts::AlertKind;
+use ccbridge::clock::{ManualClock, SharedClock};
+use ccbridge::store::MailCounts;
+use reqwest::Method;
+
+use super::{double_opt_in_toml, link_in, open, sign_up};
+use crate::helpers::{AppOptions, Backend, eventually, fast_sandbox_on, free_port};
+use crate::mail::{Security, ServerOptions, SmtpServer};
+
+backends!(a_mail_server_outage_loses_no_mail: sqlite, postgres);
+async fn a_mail_server_outage_loses_no_mail(backend: Backend) {
+    // Nothing listens on the port yet.
+    let port = free_port();
+    let clock = ManualClock::new(chrono::Utc::now());
+    let shared: SharedClock = Arc::new(clock.clone());
+    let sandbox = fast_sandbox_on(shared.clone()).await;
+    let app = AppOptions::against(backend, &sandbox, &double_opt_in_toml(port, Security::None))
+        .clock(shared)
+        .spawn()
+        .await;
+    app.connect_ok().await;
+    let mailer = app.mailer.clone().expect("[smtp] is configured");
+
+    sign_up(&app, "double", "eve@example.org").await;
+    let counts = eventually(Duration::from_secs(20), "a failed attempt", || async {
+        let counts = app.store.mail_counts().await.unwrap();
+        (counts.failed == 1).then_some(counts)
+    })
+    .await;
+    assert_eq!(
+        counts,
+        MailCounts {
+            queued: 1,
+            sent: 0,
+            failed: 1,
+            dead: 0
+        }
+    );
+    let alerted = |kind| {
+        app.alerts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| a.kind == kind)
+            .count()
+    };
+    assert_eq!(alerted(AlertKind::ConfirmationMailsFailing), 1);
+    // Not due again before its backoff: a wake-up sends nothing.
+    assert_eq!(mailer.send_next().await.unwrap(), None);
+
+    let Some(server) = SmtpServer::start(
+        "a_mail_server_outage_loses_no_mail",
+        ServerOptions {
+            port: Some(port),
+            ..ServerOptions::default()
+        },
+    )
+    .await
+    else {
+        app.stop().await;
+        return;
+    };
+    // consent.mail_retry_max is an hour by default.
+    clock.advance(chrono::Duration::hours(1));
+    mailer.mail_queued();
+    let mail = &server.wait_for(1, "the mail after the outage").await[0];
+    assert_eq!(mail["rcpt_tos"][0], "eve@example.org");
+    eventually(
+        Duration::from_secs(10),
+        "the mail recorded as sent",
+        || async {
+            let counts = app.store.mail_counts().await.unwrap();
+            (counts.sent == 1 && counts.queued == 0).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(alerted(AlertKind::ConfirmationMailsRestored), 1);
+
+    // The link in the mail sent after the outage works.
+    let (status, _) = open(&app, Method::POST, &link_in(mail)).await;
+    assert_eq!(status, 200);
+    eventually(Duration::from_secs(20), "the delivery", || async {
+        (sandbox.contacts().len() == 1).then_some(())
+    })
+    .await;
+    app.stop().await;
+    sandbox.shutdown().await;
+}
