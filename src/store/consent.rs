@@ -71,7 +71,8 @@ pub(super) async fn replace_waiting(
 ) -> Result<(), StoreError> {
     let older: Vec<(String,)> = sqlx::query_as(
         "select id from signups
-         where email = $1 and form_id = $2 and state = 'awaiting_confirmation' and id <> $3",
+         where lower(email) = lower($1) and form_id = $2 and state = 'awaiting_confirmation'
+            and id <> $3",
     )
     .bind(signup.email.as_str())
     .bind(signup.form_id.as_str())
