@@ -340,6 +340,20 @@ pub struct Gauges {
     pub connection: Option<ConnectionGauges>,
     pub api_calls_today: Option<u64>,
     pub api_daily_limit: u32,
+    /// Confirmation mails by state name (`queued`, `failing`, `sent`, `dead`).
+    pub mails: Option<Vec<(&'static str, u64)>>,
+    /// The mirror of unsubscribed addresses.
+    pub unsubscribes: Option<UnsubscribeGauges>,
+}
+
+/// The mirror of the account's unsubscribed addresses, as gauges.
+#[derive(Debug, Clone)]
+pub struct UnsubscribeGauges {
+    pub addresses: u64,
+    /// Unix seconds of the last successful sync, when there was one.
+    pub last_sync: Option<i64>,
+    /// Whether single opt-in deliveries may go (a complete, recent list).
+    pub fresh: bool,
 }
 
 /// The Constant Contact connection, as gauges.
@@ -409,6 +423,42 @@ fn gauge_registry(gauges: &Gauges) -> Registry {
             "api_calls_today",
             "API calls counted against today's (UTC) daily limit",
             today,
+        );
+    }
+    if let Some(counts) = &gauges.mails {
+        let mails = Family::<Labels1, Gauge>::default();
+        for (state, n) in counts {
+            mails.get_or_create(&label("state", state)).set(clamp(*n));
+        }
+        registry.register(
+            "queue_mails",
+            "Confirmation mails by state (queued includes failing: queued with a failed attempt)",
+            mails,
+        );
+    }
+    if let Some(mirror) = &gauges.unsubscribes {
+        let size = Gauge::<i64>::default();
+        size.set(clamp(mirror.addresses));
+        registry.register(
+            "unsubscribed_addresses",
+            "Unsubscribed addresses in the local mirror of the account",
+            size,
+        );
+        if let Some(at) = mirror.last_sync {
+            let last = Gauge::<i64>::default();
+            last.set(at);
+            registry.register(
+                "unsubscribes_last_sync_timestamp",
+                "Unix time of the last successful sync of the unsubscribed addresses",
+                last,
+            );
+        }
+        let fresh = Gauge::<i64>::default();
+        fresh.set(i64::from(mirror.fresh));
+        registry.register(
+            "unsubscribes_fresh",
+            "1 while the unsubscribed list is complete and recent (single opt-in deliveries may go)",
+            fresh,
         );
     }
     let limit = Gauge::<i64>::default();

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::domain::AccountCheck;
-use crate::store::{QueueCounts, RecentError, Store, StoredTokenSet};
+use crate::store::{MailCounts, QueueCounts, RecentError, Store, StoredTokenSet};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
@@ -21,6 +21,8 @@ pub struct Status {
     /// Configured lists and custom fields checked against the account (when connecting, then
     /// daily, by the running service); `null` before the first check of this connection.
     pub account_check: Option<AccountCheck>,
+    /// Confirmation mails (double opt-in) by state; `None` when the database could not be read.
+    pub mail: Option<MailCounts>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -135,6 +137,13 @@ impl Status {
                     None
                 }
             },
+            mail: match store.mail_counts().await {
+                Ok(counts) => Some(counts),
+                Err(error) => {
+                    tracing::warn!(%error, "mail counts unavailable");
+                    None
+                }
+            },
         }
     }
 }
@@ -167,6 +176,12 @@ impl Status {
                 q.pending, q.failed, q.delivered, q.dead, q.spam, q.awaiting_confirmation, q.suppressed
             )),
             None => out.push_str("queue:       (unavailable)\n"),
+        }
+        if let Some(m) = &self.mail {
+            out.push_str(&format!(
+                "mails:       queued {} (of which failing {}), sent {}, dead {}\n",
+                m.queued, m.failed, m.sent, m.dead
+            ));
         }
         out.push_str(&format!(
             "api usage:   {} of {} on {}\n",

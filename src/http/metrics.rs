@@ -109,5 +109,14 @@ async fn read_gauges(state: &Scrape, now: DateTime<Utc>) -> Gauges {
         connection,
         api_calls_today: state.store.api_calls_on(now.date_naive()).await.ok(),
         api_daily_limit: state.config.constant_contact.requests_per_day,
+        mails: state.store.mail_counts().await.ok().map(|m| {
+            vec![
+                ("queued", m.queued),
+                ("failing", m.failed),
+                ("sent", m.sent),
+                ("dead", m.dead),
+            ]
+        }),
+        unsubscribes: None,
     }
 }
