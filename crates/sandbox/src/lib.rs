@@ -21,6 +21,7 @@
 mod api;
 mod captcha;
 mod config;
+mod consent;
 mod contacts;
 mod control;
 mod devices;
@@ -29,9 +30,14 @@ mod faults;
 mod grants;
 mod html;
 mod limits;
+mod mailbox;
+mod mailbox_page;
 mod oauth;
 mod query;
+mod resubscribe;
+mod search;
 mod sign_up_form;
+mod smtp;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -55,7 +61,9 @@ pub use config::{
     DEFAULT_REDIRECT_URI, EVENTS_LIST_ID, FAVORITE_TOPIC_FIELD_ID, GENERAL_INTEREST_LIST_ID,
     PRODUCT_NEWS_LIST_ID, SandboxConfig, SandboxCustomField, SandboxList,
 };
+pub use contacts::{Permission, ResubscribeRequest, Source};
 pub use faults::Faults;
+pub use mailbox::{CONSTANT_CONTACT_SENDER, MailOrigin, MailboxMessage};
 
 /// What the sandbox has seen, for tests and benchmarks to assert on.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -93,7 +101,7 @@ pub struct SandboxStats {
     pub device_grants: u64,
 }
 
-/// A contact as the sandbox holds it after `sign_up_form` calls.
+/// A contact as the sandbox holds it (see `contacts` for how its permission changes).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SandboxContact {
     pub contact_id: Uuid,
@@ -107,8 +115,26 @@ pub struct SandboxContact {
     pub list_memberships: Vec<Uuid>,
     /// One entry per field, in the order the fields were first set.
     pub custom_fields: Vec<SandboxCustomFieldValue>,
+    /// `email_address.permission_to_send`.
+    pub permission_to_send: Permission,
+    /// `Contact` for a signup, `Account` for a contact the account added (`add_contact`).
+    pub create_source: Source,
+    pub opt_in_source: Option<Source>,
+    pub opt_in_date: Option<DateTime<Utc>>,
+    /// Set while unsubscribed.
+    pub opt_out_source: Option<Source>,
+    /// Set while unsubscribed: when the contact unsubscribed, by the sandbox's clock.
+    pub opt_out_date: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Set while deleted; `sign_up_form` restores a deleted contact.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl SandboxContact {
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
 }
 
 /// One custom field value on a contact.
@@ -130,6 +156,7 @@ pub(crate) struct Shared {
     /// One book for every account: `set_account_name` changes whose grants new tokens belong to
     /// (and so what `account/summary` says), not which contacts they reach.
     pub contacts: Mutex<contacts::ContactBook>,
+    pub mailbox: Mutex<mailbox::Mailbox>,
     pub limits: Mutex<limits::Limits>,
     pub faults: Mutex<faults::FaultState>,
     /// The redirect URIs registered for the application (see `SandboxConfig::redirect_uris`).
@@ -139,8 +166,14 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    fn new(config: SandboxConfig, addr: SocketAddr, clock: SharedClock) -> anyhow::Result<Self> {
+    fn new(
+        config: SandboxConfig,
+        addr: SocketAddr,
+        smtp_addr: SocketAddr,
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
         let now = clock.now();
+        let contacts = contacts::ContactBook::new(config.confirmed_opt_in);
         let grants = grants::Grants::new(
             config.expires_in,
             config.rotating_refresh_tokens,
@@ -152,7 +185,7 @@ impl Shared {
         let limits = limits::Limits::new(config.requests_per_second, config.requests_per_day);
         let faults = faults::FaultState::new(config.faults.clone());
         let redirect_uris = Mutex::new(config.redirect_uris.clone());
-        let settings = config::Settings::new(config, addr, now)?;
+        let settings = config::Settings::new(config, addr, smtp_addr, now)?;
         Ok(Self {
             settings,
             clock,
@@ -161,7 +194,8 @@ impl Shared {
             redirect_uris,
             consents: Mutex::new(oauth::PendingConsents::default()),
             devices: Mutex::new(devices),
-            contacts: Mutex::new(contacts::ContactBook::default()),
+            contacts: Mutex::new(contacts),
+            mailbox: Mutex::new(mailbox::Mailbox::default()),
             limits: Mutex::new(limits),
             faults: Mutex::new(faults),
             stop: CancellationToken::new(),
@@ -205,6 +239,7 @@ pub struct Sandbox {
     shared: Arc<Shared>,
     stop: CancellationToken,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    smtp_task: Option<JoinHandle<()>>,
 }
 
 impl Sandbox {
@@ -218,7 +253,11 @@ impl Sandbox {
             .await
             .with_context(|| format!("binding the sandbox to {listen}"))?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(config, addr, clock)?);
+        let smtp_listen = config.mailbox_listen;
+        let smtp = TcpListener::bind(smtp_listen)
+            .await
+            .with_context(|| format!("binding the sandbox's SMTP receiver to {smtp_listen}"))?;
+        let shared = Arc::new(Shared::new(config, addr, smtp.local_addr()?, clock)?);
         let stop = shared.stop.clone();
         let app = router(shared.clone());
         let task = tokio::spawn(
@@ -226,10 +265,12 @@ impl Sandbox {
                 .with_graceful_shutdown(stop.clone().cancelled_owned())
                 .into_future(),
         );
+        let smtp_task = tokio::spawn(smtp::serve(smtp, shared.clone()));
         Ok(Sandbox {
             shared,
             stop,
             task: Some(task),
+            smtp_task: Some(smtp_task),
         })
     }
 
@@ -336,6 +377,12 @@ impl Sandbox {
     /// latency are cut off at once; others get a short grace period.
     pub async fn shutdown(mut self) {
         self.stop.cancel();
+        if let Some(smtp) = self.smtp_task.take() {
+            // Its sessions end at once on the stop signal.
+            if tokio::time::timeout(SHUTDOWN_GRACE, smtp).await.is_err() {
+                tracing::warn!("the sandbox's SMTP receiver did not stop in time");
+            }
+        }
         let Some(mut task) = self.task.take() else {
             return;
         };
@@ -388,6 +435,8 @@ fn log_endpoints(sandbox: &Sandbox) {
         device_authorization_url = %sandbox.device_authorization_url(),
         activate_url = %sandbox.activate_url(),
         api_base_url = %sandbox.api_base_url(),
+        smtp = %sandbox.smtp_addr(),
+        mailbox = %sandbox.mailbox_url(),
         client_id = %sandbox.client_id(),
         client_secret = %sandbox.client_secret(),
         "Constant Contact sandbox listening"
@@ -407,6 +456,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(oauth::routes())
         .merge(api::routes())
         .merge(control::routes())
+        .merge(search::routes())
+        .merge(resubscribe::routes())
+        .merge(consent::routes())
+        .merge(mailbox_page::routes())
         .merge(captcha::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
