@@ -21,12 +21,12 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use tokio::time::Instant;
 
+use crate::consent::ConstantContactMail;
 use crate::contacts::{Permission, Upsert};
 use crate::errors;
 use crate::faults::{self, ApiFault};
 use crate::grants::Access;
 use crate::limits::Admission;
-use crate::mailbox::ConstantContactMail;
 use crate::query::{NoFilters, PageRequest, QueryParams};
 use crate::{Shared, lock, sign_up_form};
 

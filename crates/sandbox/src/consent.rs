@@ -2,7 +2,8 @@
 //! scripts (the `/_sandbox/...` POST routes, which take JSON or a form, and the `/controls` page
 //! with a form for each): what a contact does (unsubscribe, confirm a resubscribe), what the
 //! account does (delete, add a contact with a permission, switch Confirmed Opt-In), and what was
-//! asked of the API (`sign_up_form` calls per address, resubscribe requests).
+//! asked of the API (`sign_up_form` calls per address, resubscribe requests). Also the mails
+//! Constant Contact sends a contact to ask for its consent, which go into the mailbox.
 //!
 //! A JSON request gets JSON back (the contact, or 404 with a plain message); a form gets a
 //! redirect to `/controls` (303), or an error page.
@@ -22,6 +23,7 @@ use serde_json::json;
 
 use crate::contacts::{Permission, ResubscribeRequest};
 use crate::html::{error_page, escape, page};
+use crate::mailbox::{CONSTANT_CONTACT_SENDER, MailOrigin, MailboxMessage};
 use crate::{Sandbox, SandboxContact, Shared, lock};
 
 pub const CONTROLS_PATH: &str = "/controls";
@@ -103,6 +105,57 @@ impl Shared {
             .get(email)
             .cloned()
             .expect("the contact just added")
+    }
+}
+
+/// The mails Constant Contact sends a contact on the account's behalf.
+#[derive(Clone, Copy, Debug)]
+pub enum ConstantContactMail {
+    /// Confirmed Opt-In: a new contact must confirm before it is sent anything.
+    ConfirmSubscription,
+    /// `PUT /contacts/resubscribe/{contact_id}`: the contact must confirm to be resubscribed.
+    Resubscribe,
+}
+
+impl Shared {
+    /// Put Constant Contact's `kind` of mail to `to` into the mailbox.
+    pub fn send_constant_contact_mail(&self, kind: ConstantContactMail, to: &str) {
+        let account = lock(&self.grants).account().to_owned();
+        let controls = self.settings.url(CONTROLS_PATH);
+        let (subject, ask) = match kind {
+            ConstantContactMail::ConfirmSubscription => (
+                format!("Please confirm your subscription to {account}"),
+                format!(
+                    "You signed up to receive email from {account}. Please confirm that you want to receive it; until you do, {account} cannot send you anything."
+                ),
+            ),
+            ConstantContactMail::Resubscribe => (
+                format!("Confirm that you want to resubscribe to {account}"),
+                format!(
+                    "{account} asked to resubscribe you to its emails, which you unsubscribed from. You are not resubscribed unless you confirm."
+                ),
+            ),
+        };
+        let text = format!(
+            "Hello,\n\n{ask}\n\nThis mail stands in for the one Constant Contact sends; in the sandbox, confirm at {controls}\n\nConstant Contact (sandbox)\n"
+        );
+        let html = format!(
+            "<p>Hello,</p>\n<p>{}</p>\n<p>In the sandbox, confirm at <a href=\"{}\">{}</a>.</p>\n",
+            escape(&ask),
+            escape(controls.as_str()),
+            escape(controls.as_str()),
+        );
+        let message = MailboxMessage {
+            id: 0,
+            origin: MailOrigin::ConstantContact,
+            from: CONSTANT_CONTACT_SENDER.to_owned(),
+            to: vec![to.to_owned()],
+            subject,
+            text: Some(text),
+            html: Some(html),
+            received_at: self.clock.now(),
+        };
+        lock(&self.mailbox).push(message);
     }
 }
 

@@ -2,14 +2,31 @@
 //! OAuth2 server and v3 API that ccbridge uses, strict enough to catch client bugs.
 //!
 //! Tests, `ccbridge demo` and the benchmarks run against it instead of the real service. It keeps
-//! everything in memory and serves on one socket:
+//! everything in memory and serves HTTP on one socket (and SMTP on another):
 //! - `/oauth2/default/v1/authorize` and `/token` (`oauth`, backed by `grants`), and the device
 //!   flow of RFC 8628: `/oauth2/default/v1/device/authorize`, the `/activate` page where a person
 //!   types the user code, and the device-code grant at `/token` (`oauth`, backed by `devices`),
 //! - `/v3/...` behind one gate that applies, in order, arrival counting, faults, bearer auth and
 //!   the per-second and daily limits (`api`, `faults`, `limits`); each route then states the
-//!   scope it needs, and the GET routes read their query strings and page alike (`query`),
-//! - `/_sandbox/...` and `/`: control and inspection for tests and people (`control`).
+//!   scope it needs, and the GET routes read their query strings and page alike (`query`):
+//!   - `POST /v3/contacts/sign_up_form`, the upsert with CC's permission rules (`api`,
+//!     `sign_up_form`, `contacts`),
+//!   - `GET /v3/contacts`, search by status, email, lists, dates and opt-out date, paged by an
+//!     opaque cursor in `_links.next.href` (`search`),
+//!   - `PUT /v3/contacts/resubscribe/{contact_id}`, once per unsubscribed contact, applied when
+//!     the contact confirms (`resubscribe`),
+//!   - `GET /v3/contact_lists`, `GET /v3/contact_custom_fields`, `GET /v3/account/summary` (`api`),
+//! - `/_sandbox/...` and `/`: control and inspection for tests and people (`control`): `GET
+//!   /_sandbox/stats`, `GET /_sandbox/contacts`, `GET|POST /_sandbox/faults`, `POST
+//!   /_sandbox/revoke`, `POST /_sandbox/expire-access-tokens`; consent controls (`consent`), each
+//!   taking JSON or a form: `POST /_sandbox/contacts/add` (`email_address`,
+//!   `permission_to_send`), `POST /_sandbox/unsubscribe`, `POST /_sandbox/delete-contact`, `POST
+//!   /_sandbox/confirm-resubscribe` (each `email_address`), `GET|POST /_sandbox/confirmed-opt-in`
+//!   (`enabled`), `GET /_sandbox/resubscribes`, and the `/controls` page with a form for each,
+//! - the mailbox (`mailbox`, `mailbox_page`): `GET /mailbox` (a page, newest first) and `GET
+//!   /_sandbox/mailbox` (JSON), holding what the SMTP receiver on a second listener accepted
+//!   (`smtp`: plain SMTP, no TLS or AUTH, a demo and test receiver that delivers nothing) and the
+//!   mails Constant Contact sends contacts (Confirmed Opt-In, resubscribe).
 //!
 //! It is a crate of its own so that the production binary's code and the simulator that tests it
 //! cannot share code by accident; it depends on nothing of ccbridge's but the clock.

@@ -1,6 +1,6 @@
 //! The mailbox: every mail the sandbox's SMTP receiver accepted (`smtp`), and the mails Constant
 //! Contact itself would send to a contact (the Confirmed Opt-In confirmation, the resubscribe
-//! request), which the sandbox writes straight into it. A demo shows a person's inbox here; tests
+//! request), which the sandbox writes straight into it (`consent`). A demo shows a person's inbox here; tests
 //! read it with [`Sandbox::mailbox`](crate::Sandbox::mailbox).
 //!
 //! Received messages are parsed with `mail-parser` (MIME parts, quoted-printable and base64
@@ -12,9 +12,8 @@ use std::net::SocketAddr;
 use chrono::{DateTime, Utc};
 use mail_parser::{MessageParser, MessagePart, MimeHeaders as _, PartType};
 use serde::{Deserialize, Serialize};
-use url::Url;
 
-use crate::{Sandbox, Shared, lock};
+use crate::{Sandbox, lock};
 
 /// How many messages the mailbox keeps; older ones are dropped.
 pub const KEEP: usize = 1000;
@@ -50,15 +49,6 @@ pub enum MailOrigin {
     Smtp,
     /// Written by the sandbox as Constant Contact would send it.
     ConstantContact,
-}
-
-/// The mails Constant Contact sends a contact on the account's behalf.
-#[derive(Clone, Copy, Debug)]
-pub enum ConstantContactMail {
-    /// Confirmed Opt-In: a new contact must confirm before it is sent anything.
-    ConfirmSubscription,
-    /// `PUT /contacts/resubscribe/{contact_id}`: the contact must confirm to be resubscribed.
-    Resubscribe,
 }
 
 #[derive(Default)]
@@ -145,48 +135,6 @@ fn plain_text<'a>(part: &'a MessagePart<'_>) -> Option<&'a str> {
     plain.then_some(text.as_ref())
 }
 
-impl Shared {
-    /// Put Constant Contact's `kind` of mail to `to` into the mailbox.
-    pub fn send_constant_contact_mail(&self, kind: ConstantContactMail, to: &str) {
-        let account = lock(&self.grants).account().to_owned();
-        let controls = self.settings.url(crate::consent::CONTROLS_PATH);
-        let (subject, ask) = match kind {
-            ConstantContactMail::ConfirmSubscription => (
-                format!("Please confirm your subscription to {account}"),
-                format!(
-                    "You signed up to receive email from {account}. Please confirm that you want to receive it; until you do, {account} cannot send you anything."
-                ),
-            ),
-            ConstantContactMail::Resubscribe => (
-                format!("Confirm that you want to resubscribe to {account}"),
-                format!(
-                    "{account} asked to resubscribe you to its emails, which you unsubscribed from. You are not resubscribed unless you confirm."
-                ),
-            ),
-        };
-        let text = format!(
-            "Hello,\n\n{ask}\n\nThis mail stands in for the one Constant Contact sends; in the sandbox, confirm at {controls}\n\nConstant Contact (sandbox)\n"
-        );
-        let html = format!(
-            "<p>Hello,</p>\n<p>{}</p>\n<p>In the sandbox, confirm at <a href=\"{}\">{}</a>.</p>\n",
-            crate::html::escape(&ask),
-            crate::html::escape(controls.as_str()),
-            crate::html::escape(controls.as_str()),
-        );
-        let message = MailboxMessage {
-            id: 0,
-            origin: MailOrigin::ConstantContact,
-            from: CONSTANT_CONTACT_SENDER.to_owned(),
-            to: vec![to.to_owned()],
-            subject,
-            text: Some(text),
-            html: Some(html),
-            received_at: self.clock.now(),
-        };
-        lock(&self.mailbox).push(message);
-    }
-}
-
 impl Sandbox {
     /// The SMTP receiver's address (see `SandboxConfig::mailbox_listen`).
     pub fn smtp_addr(&self) -> SocketAddr {
@@ -196,11 +144,6 @@ impl Sandbox {
     /// Every mail in the mailbox, oldest first.
     pub fn mailbox(&self) -> Vec<MailboxMessage> {
         lock(&self.shared.mailbox).all()
-    }
-
-    /// `http://ADDR/mailbox`, the mailbox page.
-    pub fn mailbox_url(&self) -> Url {
-        self.shared.settings.url(crate::mailbox_page::PAGE_PATH)
     }
 }
 

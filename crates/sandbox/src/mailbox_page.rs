@@ -15,9 +15,16 @@ use axum::{Json, Router};
 
 use crate::html::{escape, page};
 use crate::mailbox::{MailOrigin, MailboxMessage};
-use crate::{Shared, lock};
+use crate::{Sandbox, Shared, lock};
 
 pub const PAGE_PATH: &str = "/mailbox";
+
+impl Sandbox {
+    /// `http://ADDR/mailbox`, the mailbox page.
+    pub fn mailbox_url(&self) -> url::Url {
+        self.shared.settings.url(PAGE_PATH)
+    }
+}
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()

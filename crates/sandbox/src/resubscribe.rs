@@ -31,8 +31,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::api::{ContactData, Scoped, is_json, wrong_method};
+use crate::consent::ConstantContactMail;
 use crate::contacts::ResubscribeRefusal;
-use crate::mailbox::ConstantContactMail;
 use crate::{Shared, errors, lock};
 
 const MAX_LISTS: usize = 50;
