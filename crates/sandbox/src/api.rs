@@ -1,7 +1,8 @@
 //! The `/v3` API: the gate every call passes (arrival counting, faults, bearer auth, per-second
 //! and daily limits, in that order), the [`Scoped`] extractor by which a route requires a scope,
 //! and the routes ccbridge uses: `contacts/sign_up_form`, `contact_lists`,
-//! `contact_custom_fields` and `account/summary`.
+//! `contact_custom_fields` and `account/summary` (`GET /contacts` is `search`'s, and
+//! `PUT /contacts/resubscribe/{contact_id}` is `resubscribe`'s).
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -20,7 +21,8 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use tokio::time::Instant;
 
-use crate::contacts::Upsert;
+use crate::consent::ConstantContactMail;
+use crate::contacts::{Permission, Upsert};
 use crate::errors;
 use crate::faults::{self, ApiFault};
 use crate::grants::Access;
@@ -50,7 +52,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         )
 }
 
-async fn wrong_method() -> Response {
+pub async fn wrong_method() -> Response {
     errors::method_not_allowed()
 }
 
@@ -201,6 +203,9 @@ async fn sign_up_form(
     if !is_json(&headers) {
         return errors::unsupported_media_type();
     }
+    if let Some(email) = sign_up_form::email_of(&body) {
+        lock(&shared.contacts).count_sign_up_call(&email);
+    }
     let form = match sign_up_form::parse(&body, &shared.settings) {
         Ok(form) => form,
         Err(messages) => {
@@ -208,7 +213,19 @@ async fn sign_up_form(
         }
     };
     let now = shared.clock.now();
-    let outcome = lock(&shared.contacts).upsert(form, now);
+    let email = form.email_address.clone();
+    let (outcome, pending) = {
+        let mut contacts = lock(&shared.contacts);
+        let outcome = contacts.upsert(form, now);
+        let pending = matches!(outcome, Upsert::Created(_))
+            && contacts
+                .get(&email)
+                .is_some_and(|c| c.permission_to_send == Permission::PendingConfirmation);
+        (outcome, pending)
+    };
+    if pending {
+        shared.send_constant_contact_mail(ConstantContactMail::ConfirmSubscription, &email);
+    }
     let (status, contact_id, action) = match outcome {
         Upsert::Created(id) => {
             shared.count(|s| s.contacts_created += 1);
@@ -226,7 +243,7 @@ async fn sign_up_form(
         .into_response()
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
+pub fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -429,7 +446,7 @@ fn encoded_account_id(account_name: &str) -> String {
         .collect()
 }
 
-fn timestamp(at: DateTime<Utc>) -> String {
+pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 

@@ -57,6 +57,16 @@ pub struct SandboxConfig {
     /// Default true: the device flow gives a refresh token when `offline_access` is asked (CC's
     /// staff say it does; other sources say it gives none, so a client can be tested both ways).
     pub device_refresh_tokens: bool,
+    /// The account's Confirmed Opt-In setting, which `Sandbox::set_confirmed_opt_in` changes
+    /// while it runs. Default false: new signups are `explicit`; true: `pending_confirmation`,
+    /// and Constant Contact's confirmation mail goes into the mailbox.
+    pub confirmed_opt_in: bool,
+    /// Where the mailbox's SMTP receiver listens. Default `127.0.0.1:0` (a free port; see
+    /// `Sandbox::smtp_addr`).
+    pub mailbox_listen: SocketAddr,
+    /// The largest message the SMTP receiver accepts, in bytes (larger ones get 552). Default
+    /// 1 MiB.
+    pub mailbox_max_message_bytes: usize,
 }
 
 /// The redirect URI registered by default: ccbridge's with its default `server.public_url`.
@@ -104,6 +114,9 @@ impl Default for SandboxConfig {
             device_interval: 5,
             device_code_expires_in: 600,
             device_refresh_tokens: true,
+            confirmed_opt_in: false,
+            mailbox_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            mailbox_max_message_bytes: 1024 * 1024,
         }
     }
 }
@@ -111,6 +124,9 @@ impl Default for SandboxConfig {
 /// The parts of the configuration that never change while the sandbox runs.
 pub(crate) struct Settings {
     pub addr: SocketAddr,
+    /// The mailbox's SMTP receiver.
+    pub smtp_addr: SocketAddr,
+    pub mailbox_max_message_bytes: usize,
     pub client_id: String,
     pub client_secret: String,
     pub consent: bool,
@@ -129,6 +145,7 @@ impl Settings {
     pub fn new(
         config: SandboxConfig,
         addr: SocketAddr,
+        smtp_addr: SocketAddr,
         started_at: DateTime<Utc>,
     ) -> anyhow::Result<Self> {
         anyhow::ensure!(!config.client_id.is_empty(), "client_id must not be empty");
@@ -146,8 +163,14 @@ impl Settings {
             "custom field",
             config.custom_fields.iter().map(|f| f.custom_field_id),
         )?;
+        anyhow::ensure!(
+            config.mailbox_max_message_bytes > 0,
+            "mailbox_max_message_bytes must be more than 0"
+        );
         Ok(Self {
             addr,
+            smtp_addr,
+            mailbox_max_message_bytes: config.mailbox_max_message_bytes,
             client_id: config.client_id,
             client_secret: config.client_secret,
             consent: config.consent,

@@ -1,5 +1,6 @@
 //! Control and inspection, without auth (the sandbox is a dev tool): `/_sandbox/*` JSON routes
-//! for tests and scripts, and `/`, the page where `ccbridge demo` users watch signups arrive.
+//! for tests and scripts, and `/`, the page where `ccbridge demo` users watch signups arrive
+//! (with links to the mailbox and the consent controls, `mailbox_page` and `consent`).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -60,7 +61,12 @@ async fn expire_access_tokens(State(shared): State<Arc<Shared>>) -> StatusCode {
 async fn overview(State(shared): State<Arc<Shared>>) -> Html<String> {
     let contacts = lock(&shared.contacts).newest_first();
     let stats = shared.stats();
+    let mail = lock(&shared.mailbox).all().len();
     let mut body = String::from("<h1>Constant Contact sandbox</h1>\n");
+    let _ = writeln!(
+        body,
+        "<p id=\"links\"><a href=\"/mailbox\">Mailbox ({mail})</a> · <a href=\"/controls\">Controls</a> (unsubscribe, delete or add a contact, Confirmed Opt-In, confirm a resubscribe)</p>"
+    );
     connection_section(&shared, &mut body);
     lists_section(&shared, &mut body);
     stats_section(&stats, &mut body);
@@ -107,6 +113,15 @@ fn connection_section(shared: &Shared, out: &mut String) {
                 settings.requests_per_second, settings.requests_per_day
             ),
         ),
+        (
+            "Confirmed Opt-In",
+            if lock(&shared.contacts).confirmed_opt_in() {
+                "on".to_owned()
+            } else {
+                "off".to_owned()
+            },
+        ),
+        ("SMTP receiver (mailbox)", settings.smtp_addr.to_string()),
         (
             "Authorize",
             if settings.consent {
@@ -194,6 +209,9 @@ fn contacts_section(shared: &Shared, contacts: &[SandboxContact], out: &mut Stri
             "Custom fields",
             "Created",
             "Updated",
+            "Permission",
+            "Opted out",
+            "Deleted",
         ],
     );
     for contact in contacts {
@@ -243,10 +261,18 @@ fn contacts_section(shared: &Shared, contacts: &[SandboxContact], out: &mut Stri
                     .updated_at
                     .format("%Y-%m-%d %H:%M:%S UTC")
                     .to_string(),
+                contact.permission_to_send.as_str().to_owned(),
+                date(contact.opt_out_date),
+                date(contact.deleted_at),
             ],
         );
     }
     out.push_str("</table>\n");
+}
+
+fn date(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    at.map(|at| at.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
 }
 
 /// A table header row from plain (safe) labels.

@@ -2,14 +2,31 @@
 //! OAuth2 server and v3 API that ccbridge uses, strict enough to catch client bugs.
 //!
 //! Tests, `ccbridge demo` and the benchmarks run against it instead of the real service. It keeps
-//! everything in memory and serves on one socket:
+//! everything in memory and serves HTTP on one socket (and SMTP on another):
 //! - `/oauth2/default/v1/authorize` and `/token` (`oauth`, backed by `grants`), and the device
 //!   flow of RFC 8628: `/oauth2/default/v1/device/authorize`, the `/activate` page where a person
 //!   types the user code, and the device-code grant at `/token` (`oauth`, backed by `devices`),
 //! - `/v3/...` behind one gate that applies, in order, arrival counting, faults, bearer auth and
 //!   the per-second and daily limits (`api`, `faults`, `limits`); each route then states the
-//!   scope it needs, and the GET routes read their query strings and page alike (`query`),
-//! - `/_sandbox/...` and `/`: control and inspection for tests and people (`control`).
+//!   scope it needs, and the GET routes read their query strings and page alike (`query`):
+//!   - `POST /v3/contacts/sign_up_form`, the upsert with CC's permission rules (`api`,
+//!     `sign_up_form`, `contacts`),
+//!   - `GET /v3/contacts`, search by status, email, lists, dates and opt-out date, paged by an
+//!     opaque cursor in `_links.next.href` (`search`),
+//!   - `PUT /v3/contacts/resubscribe/{contact_id}`, once per unsubscribed contact, applied when
+//!     the contact confirms (`resubscribe`),
+//!   - `GET /v3/contact_lists`, `GET /v3/contact_custom_fields`, `GET /v3/account/summary` (`api`),
+//! - `/_sandbox/...` and `/`: control and inspection for tests and people (`control`): `GET
+//!   /_sandbox/stats`, `GET /_sandbox/contacts`, `GET|POST /_sandbox/faults`, `POST
+//!   /_sandbox/revoke`, `POST /_sandbox/expire-access-tokens`; consent controls (`consent`), each
+//!   taking JSON or a form: `POST /_sandbox/contacts/add` (`email_address`,
+//!   `permission_to_send`), `POST /_sandbox/unsubscribe`, `POST /_sandbox/delete-contact`, `POST
+//!   /_sandbox/confirm-resubscribe` (each `email_address`), `GET|POST /_sandbox/confirmed-opt-in`
+//!   (`enabled`), `GET /_sandbox/resubscribes`, and the `/controls` page with a form for each,
+//! - the mailbox (`mailbox`, `mailbox_page`): `GET /mailbox` (a page, newest first) and `GET
+//!   /_sandbox/mailbox` (JSON), holding what the SMTP receiver on a second listener accepted
+//!   (`smtp`: plain SMTP, no TLS or AUTH, a demo and test receiver that delivers nothing) and the
+//!   mails Constant Contact sends contacts (Confirmed Opt-In, resubscribe).
 //!
 //! It is a crate of its own so that the production binary's code and the simulator that tests it
 //! cannot share code by accident; it depends on nothing of ccbridge's but the clock.
@@ -21,6 +38,7 @@
 mod api;
 mod captcha;
 mod config;
+mod consent;
 mod contacts;
 mod control;
 mod devices;
@@ -29,9 +47,14 @@ mod faults;
 mod grants;
 mod html;
 mod limits;
+mod mailbox;
+mod mailbox_page;
 mod oauth;
 mod query;
+mod resubscribe;
+mod search;
 mod sign_up_form;
+mod smtp;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -55,7 +78,9 @@ pub use config::{
     DEFAULT_REDIRECT_URI, EVENTS_LIST_ID, FAVORITE_TOPIC_FIELD_ID, GENERAL_INTEREST_LIST_ID,
     PRODUCT_NEWS_LIST_ID, SandboxConfig, SandboxCustomField, SandboxList,
 };
+pub use contacts::{Permission, ResubscribeRequest, Source};
 pub use faults::Faults;
+pub use mailbox::{CONSTANT_CONTACT_SENDER, MailOrigin, MailboxMessage};
 
 /// What the sandbox has seen, for tests and benchmarks to assert on.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -93,7 +118,7 @@ pub struct SandboxStats {
     pub device_grants: u64,
 }
 
-/// A contact as the sandbox holds it after `sign_up_form` calls.
+/// A contact as the sandbox holds it (see `contacts` for how its permission changes).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SandboxContact {
     pub contact_id: Uuid,
@@ -107,8 +132,26 @@ pub struct SandboxContact {
     pub list_memberships: Vec<Uuid>,
     /// One entry per field, in the order the fields were first set.
     pub custom_fields: Vec<SandboxCustomFieldValue>,
+    /// `email_address.permission_to_send`.
+    pub permission_to_send: Permission,
+    /// `Contact` for a signup, `Account` for a contact the account added (`add_contact`).
+    pub create_source: Source,
+    pub opt_in_source: Option<Source>,
+    pub opt_in_date: Option<DateTime<Utc>>,
+    /// Set while unsubscribed.
+    pub opt_out_source: Option<Source>,
+    /// Set while unsubscribed: when the contact unsubscribed, by the sandbox's clock.
+    pub opt_out_date: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Set while deleted; `sign_up_form` restores a deleted contact.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl SandboxContact {
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
 }
 
 /// One custom field value on a contact.
@@ -130,6 +173,7 @@ pub(crate) struct Shared {
     /// One book for every account: `set_account_name` changes whose grants new tokens belong to
     /// (and so what `account/summary` says), not which contacts they reach.
     pub contacts: Mutex<contacts::ContactBook>,
+    pub mailbox: Mutex<mailbox::Mailbox>,
     pub limits: Mutex<limits::Limits>,
     pub faults: Mutex<faults::FaultState>,
     /// The redirect URIs registered for the application (see `SandboxConfig::redirect_uris`).
@@ -139,8 +183,14 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    fn new(config: SandboxConfig, addr: SocketAddr, clock: SharedClock) -> anyhow::Result<Self> {
+    fn new(
+        config: SandboxConfig,
+        addr: SocketAddr,
+        smtp_addr: SocketAddr,
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
         let now = clock.now();
+        let contacts = contacts::ContactBook::new(config.confirmed_opt_in);
         let grants = grants::Grants::new(
             config.expires_in,
             config.rotating_refresh_tokens,
@@ -152,7 +202,7 @@ impl Shared {
         let limits = limits::Limits::new(config.requests_per_second, config.requests_per_day);
         let faults = faults::FaultState::new(config.faults.clone());
         let redirect_uris = Mutex::new(config.redirect_uris.clone());
-        let settings = config::Settings::new(config, addr, now)?;
+        let settings = config::Settings::new(config, addr, smtp_addr, now)?;
         Ok(Self {
             settings,
             clock,
@@ -161,7 +211,8 @@ impl Shared {
             redirect_uris,
             consents: Mutex::new(oauth::PendingConsents::default()),
             devices: Mutex::new(devices),
-            contacts: Mutex::new(contacts::ContactBook::default()),
+            contacts: Mutex::new(contacts),
+            mailbox: Mutex::new(mailbox::Mailbox::default()),
             limits: Mutex::new(limits),
             faults: Mutex::new(faults),
             stop: CancellationToken::new(),
@@ -205,6 +256,7 @@ pub struct Sandbox {
     shared: Arc<Shared>,
     stop: CancellationToken,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    smtp_task: Option<JoinHandle<()>>,
 }
 
 impl Sandbox {
@@ -218,7 +270,11 @@ impl Sandbox {
             .await
             .with_context(|| format!("binding the sandbox to {listen}"))?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(config, addr, clock)?);
+        let smtp_listen = config.mailbox_listen;
+        let smtp = TcpListener::bind(smtp_listen)
+            .await
+            .with_context(|| format!("binding the sandbox's SMTP receiver to {smtp_listen}"))?;
+        let shared = Arc::new(Shared::new(config, addr, smtp.local_addr()?, clock)?);
         let stop = shared.stop.clone();
         let app = router(shared.clone());
         let task = tokio::spawn(
@@ -226,10 +282,12 @@ impl Sandbox {
                 .with_graceful_shutdown(stop.clone().cancelled_owned())
                 .into_future(),
         );
+        let smtp_task = tokio::spawn(smtp::serve(smtp, shared.clone()));
         Ok(Sandbox {
             shared,
             stop,
             task: Some(task),
+            smtp_task: Some(smtp_task),
         })
     }
 
@@ -336,6 +394,12 @@ impl Sandbox {
     /// latency are cut off at once; others get a short grace period.
     pub async fn shutdown(mut self) {
         self.stop.cancel();
+        if let Some(smtp) = self.smtp_task.take() {
+            // Its sessions end at once on the stop signal.
+            if tokio::time::timeout(SHUTDOWN_GRACE, smtp).await.is_err() {
+                tracing::warn!("the sandbox's SMTP receiver did not stop in time");
+            }
+        }
         let Some(mut task) = self.task.take() else {
             return;
         };
@@ -388,6 +452,8 @@ fn log_endpoints(sandbox: &Sandbox) {
         device_authorization_url = %sandbox.device_authorization_url(),
         activate_url = %sandbox.activate_url(),
         api_base_url = %sandbox.api_base_url(),
+        smtp = %sandbox.smtp_addr(),
+        mailbox = %sandbox.mailbox_url(),
         client_id = %sandbox.client_id(),
         client_secret = %sandbox.client_secret(),
         "Constant Contact sandbox listening"
@@ -407,6 +473,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(oauth::routes())
         .merge(api::routes())
         .merge(control::routes())
+        .merge(search::routes())
+        .merge(resubscribe::routes())
+        .merge(consent::routes())
+        .merge(mailbox_page::routes())
         .merge(captcha::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(

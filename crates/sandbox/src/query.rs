@@ -27,6 +27,14 @@ impl QueryParams {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The first parameter whose name is not in `known`.
+    pub fn unknown(&self, known: &[&str]) -> Option<&str> {
+        self.0
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .find(|n| !known.contains(n))
+    }
+
     /// `limit`: 1..=max, default 50.
     pub fn limit(&self, max: usize) -> Result<usize, String> {
         match self.get("limit") {
@@ -102,11 +110,11 @@ impl<Q: Serialize + DeserializeOwned> PageRequest<Q> {
 }
 
 /// An opaque cursor (base64url JSON: URL-safe as it stands).
-fn encode_cursor(query: &impl Serialize) -> String {
+pub fn encode_cursor(query: &impl Serialize) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(query).expect("a cursor serializes"))
 }
 
-fn decode_cursor<T: DeserializeOwned>(cursor: &str) -> Option<T> {
+pub fn decode_cursor<T: DeserializeOwned>(cursor: &str) -> Option<T> {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()
 }
 

@@ -50,6 +50,12 @@ pub struct SignUpForm {
     pub custom_fields: Vec<SandboxCustomFieldValue>,
 }
 
+/// The `email_address` of a body, valid or not, if it has one: what a call is counted under.
+pub fn email_of(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    value.get("email_address")?.as_str().map(str::to_owned)
+}
+
 /// Parse and check a request body; on failure, one message per problem.
 pub fn parse(body: &[u8], settings: &Settings) -> Result<SignUpForm, Vec<String>> {
     let value: Value = serde_json::from_slice(body)

@@ -46,7 +46,7 @@ async fn the_api_answers_401_without_a_valid_bearer_token_and_404_for_unknown_pa
     assert_eq!(object_error(anonymous).await, (401, "unauthorized".into()));
     let forged = sandbox.api_get("forged-token", "/v3/contact_lists").await;
     assert_eq!(forged.status(), 401);
-    let unknown = sandbox.api_get(&token, "/v3/contacts").await;
+    let unknown = sandbox.api_get(&token, "/v3/no-such-resource").await;
     assert_eq!(array_error(unknown).await.0, 404);
     let anonymous_unknown = sandbox.get(sandbox.url("/v3/nothing-here")).await;
     assert_eq!(anonymous_unknown.status(), 401, "auth comes before routing");

@@ -174,6 +174,50 @@ impl TestSandbox {
             .expect("request sent")
     }
 
+    pub async fn api_put(&self, token: &str, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .put(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// A JSON POST to a control route.
+    pub async fn control(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Every contact a `GET /v3/contacts` query finds, following `_links.next.href` until it is
+    /// absent; also the number of pages.
+    pub async fn all_contacts(&self, token: &str, first: &str) -> (Vec<Value>, usize) {
+        let mut path = first.to_owned();
+        let mut found = Vec::new();
+        for pages in 1..=100 {
+            let response = self.api_get(token, &path).await;
+            assert_eq!(response.status(), 200, "{path}");
+            let page: Value = response.json().await.unwrap();
+            found.extend(
+                page["contacts"]
+                    .as_array()
+                    .expect("contacts")
+                    .iter()
+                    .cloned(),
+            );
+            match page["_links"]["next"]["href"].as_str() {
+                Some(next) => path = next.to_owned(),
+                None => return (found, pages),
+            }
+        }
+        panic!("more than 100 pages from {first}");
+    }
+
     pub async fn sign_up(&self, token: &str, body: &Value) -> reqwest::Response {
         self.http
             .post(self.url("/v3/contacts/sign_up_form"))
@@ -215,6 +259,14 @@ pub async fn object_error(response: reqwest::Response) -> (u16, String) {
     let body: Value = response.json().await.expect("a JSON error body");
     assert!(body["error_message"].is_string(), "{body}");
     (status, token_field(&body, "error_key"))
+}
+
+/// A signup for `email` to the General Interest list.
+pub fn a_signup_for(email: &str) -> Value {
+    json!({
+        "email_address": email,
+        "list_memberships": [GENERAL_INTEREST_LIST_ID],
+    })
 }
 
 pub fn a_signup() -> Value {
