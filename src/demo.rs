@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SystemClock;
 use crate::config::{Config, ConnectFlow, LogFormat};
-use crate::http::demo::DEMO_FORM;
+use crate::http::demo::{DEMO_DOUBLE_FORM, DEMO_FORM};
 use crate::password::random_token;
 use crate::startup::{Application, Dependencies};
 use crate::{password, telemetry};
@@ -62,8 +62,9 @@ async fn run_in(
     }
     // The demo page is ccbridge's own origin; a browser may also reach it as localhost.
     if addr.ip().is_loopback() {
-        config.forms[0].allowed_origins =
-            vec![format!("http://localhost:{}", addr.port()).parse()?];
+        for form in &mut config.forms {
+            form.allowed_origins = vec![format!("http://localhost:{}", addr.port()).parse()?];
+        }
     }
     let sandbox_url: url::Url = format!("http://{}/", sandbox.addr()).parse()?;
     let deps = Dependencies {
@@ -85,6 +86,7 @@ async fn run_in(
     println!("ccbridge demo is running (no Constant Contact account involved).");
     println!("  Demo signup form:        http://{addr}/demo");
     println!("  Contacts arrive here:    {sandbox_url}   (the built-in Constant Contact sandbox)");
+    println!("  Confirmation mails:      {sandbox_url}mailbox   (the sandbox's mailbox)");
     println!("  Status (JSON, as admin): http://{addr}/readyz");
     println!(
         "  Database:                {}",
@@ -122,12 +124,30 @@ fn demo_config(
         per_ip_per_minute = 60
         per_ip_burst = 20
 
+        # The sandbox's mailbox: a plain SMTP receiver whose page shows what was sent.
+        [smtp]
+        host = "{smtp_host}"
+        port = {smtp_port}
+        security = "none"
+        from = "ccbridge demo <demo@ccbridge.invalid>"
+
+        [consent]
+        site_name = "the ccbridge demo"
+
         [[forms]]
         id = "{DEMO_FORM}"
         list_ids = ["{general}"]
         optional_list_ids = ["{events}", "{news}"]
         custom_fields = {{ favorite_topic = "{topic}" }}
+
+        [[forms]]
+        id = "{DEMO_DOUBLE_FORM}"
+        list_ids = ["{general}"]
+        consent = "double"
+        consent_text = "Yes, send me the demo newsletter. I can unsubscribe at any time."
         "#,
+        smtp_host = sandbox.smtp_addr().ip(),
+        smtp_port = sandbox.smtp_addr().port(),
         db = db.display(),
         general = sandbox::GENERAL_INTEREST_LIST_ID,
         events = sandbox::EVENTS_LIST_ID,
