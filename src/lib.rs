@@ -31,6 +31,7 @@ pub mod tokens;
 pub mod abuse;
 pub mod delivery;
 pub mod status;
+pub mod unsubscribes;
 
 // 7. The HTTP surface.
 pub mod http;

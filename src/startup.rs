@@ -27,6 +27,7 @@ use crate::signup::SignupWriter;
 use crate::store::{SingleProcessLock, Store, warn_if_network_filesystem};
 use crate::tokens::reconnect::ReconnectLink;
 use crate::tokens::{KeeperSettings, TokenCipher, TokenKeeper};
+use crate::unsubscribes::{MirrorSettings, UnsubscribeMirror};
 
 /// What a caller (a test, `ccbridge demo`) may supply instead of the defaults.
 pub struct Dependencies {
@@ -38,8 +39,8 @@ pub struct Dependencies {
     pub demo_page: bool,
     /// The sandbox's page, linked from the demo page.
     pub demo_sandbox: Option<url::Url>,
-    /// Run the delivery worker in the background. Tests that drive `DeliveryWorker::deliver_next`
-    /// step by step turn it off.
+    /// Run the delivery worker (and the unsubscribe sync) in the background. Tests that drive
+    /// `DeliveryWorker::deliver_next` step by step turn it off.
     pub background_delivery: bool,
 }
 
@@ -60,6 +61,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     background_delivery: bool,
+    unsubscribes: UnsubscribeMirror,
     /// Held while this process serves a SQLite database (`None` on PostgreSQL).
     single_process: Option<SingleProcessLock>,
 }
@@ -107,6 +109,13 @@ impl Application {
             }
         }
         let writer = SignupWriter::start(store.clone(), MAX_COMMIT_BATCH, (&config.consent).into());
+        let unsubscribes = UnsubscribeMirror::new(
+            store.clone(),
+            keeper.clone(),
+            api.clone(),
+            deps.clock.clone(),
+            MirrorSettings::from_config(&config),
+        );
         let delivery = DeliveryWorker::new(
             store.clone(),
             keeper.clone(),
@@ -114,6 +123,7 @@ impl Application {
             deps.clock.clone(),
             config.delivery.clone(),
             alerts.clone(),
+            unsubscribes.clone(),
         );
         let abuse = Arc::new(Abuse::new(&config, alerts.clone()));
         let config = Arc::new(config);
@@ -154,6 +164,7 @@ impl Application {
             listener,
             state,
             background_delivery: deps.background_delivery,
+            unsubscribes,
             single_process,
         })
     }
@@ -176,6 +187,11 @@ impl Application {
         self.state.delivery.clone()
     }
 
+    /// The mirror of unsubscribed addresses (its sync state is for the status).
+    pub fn unsubscribes(&self) -> UnsubscribeMirror {
+        self.unsubscribes.clone()
+    }
+
     pub fn state(&self) -> AppState {
         self.state.clone()
     }
@@ -186,6 +202,7 @@ impl Application {
             listener,
             state,
             background_delivery,
+            unsubscribes,
             single_process,
         } = self;
         let grace = state.config.server.shutdown_grace;
@@ -196,6 +213,7 @@ impl Application {
         tasks.spawn(state.keeper.clone().watch(shutdown.clone()));
         if background_delivery {
             tasks.spawn(state.delivery.clone().run(shutdown.clone()));
+            tasks.spawn(unsubscribes.run(shutdown.clone()));
         }
         tasks.spawn(state.account.clone().run(shutdown.clone()));
         tasks.spawn(on_connections_elsewhere(

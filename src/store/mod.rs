@@ -34,6 +34,7 @@ mod mail_outbox;
 mod pace;
 mod spam;
 mod tokens;
+mod unsubscribed;
 
 pub use admin::AdminSession;
 pub use admin_lockout::LoginAttempts;
@@ -43,6 +44,7 @@ pub use delivery::{RecentError, Settle};
 pub use mail_outbox::ConfirmationPolicy;
 pub use pace::Slot;
 pub use tokens::{Authorization, NewTokenSet, PendingAuthorization, StoredTokenSet};
+pub use unsubscribed::{Divert, SyncState, UnsubscribedEntry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
