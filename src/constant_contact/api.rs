@@ -458,3 +458,35 @@ fn without_url(error: reqwest::Error) -> String {
     };
     format!("{kind}: {}", error.without_url())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone as _;
+
+    #[test]
+    fn a_contacts_page_keeps_what_the_mirror_needs_and_its_next_link() {
+        let body = br#"{
+            "contacts": [
+                {"contact_id": "c1", "email_address": {"address": "Ann@Example.com",
+                    "permission_to_send": "unsubscribed", "opt_out_date": "2026-01-02T03:04:05Z"}},
+                {"contact_id": "c2", "deleted_at": "2026-01-03",
+                    "email_address": {"address": "bob@example.com", "permission_to_send": "implicit",
+                    "opt_out_date": "not a date"}},
+                {"contact_id": "c3"}
+            ],
+            "_links": {"next": {"href": "/v3/contacts?cursor=abc"}}
+        }"#;
+        let page = decode::<ContactsBody>(body).unwrap().into_page();
+        assert_eq!(page.next.as_deref(), Some("/v3/contacts?cursor=abc"));
+        assert_eq!(page.contacts.len(), 2, "a contact without an email is left out");
+        assert!(page.contacts[0].is_unsubscribed());
+        assert_eq!(
+            page.contacts[0].opt_out_date,
+            Some(Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap())
+        );
+        assert!(!page.contacts[1].is_unsubscribed());
+        assert_eq!(page.contacts[1].opt_out_date, None);
+        assert_eq!(page.contacts[1].deleted_at.as_deref(), Some("2026-01-03"));
+    }
+}

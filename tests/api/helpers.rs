@@ -88,6 +88,7 @@ pub struct TestApp {
     pub keeper: TokenKeeper,
     pub api: ccbridge::constant_contact::ApiClient,
     pub delivery: DeliveryWorker,
+    pub unsubscribes: ccbridge::unsubscribes::UnsubscribeMirror,
     pub alerts: Arc<Mutex<Vec<Alert>>>,
     shutdown: CancellationToken,
     handle: JoinHandle<anyhow::Result<()>>,
@@ -233,6 +234,7 @@ impl<'a> AppOptions<'a> {
         let keeper = app.keeper();
         let api = app.state().api;
         let delivery = app.delivery();
+        let unsubscribes = app.unsubscribes();
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(app.run_until_stopped(shutdown.clone()));
         TestApp {
@@ -246,6 +248,7 @@ impl<'a> AppOptions<'a> {
             keeper,
             api,
             delivery,
+            unsubscribes,
             alerts: seen,
             shutdown,
             handle,
