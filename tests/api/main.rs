@@ -64,3 +64,4 @@ mod operator;
 mod replicas;
 mod store;
 mod tokens;
+// mod unsubscribes; (needs the sandbox's consent controls: merged from sandbox-consent)
