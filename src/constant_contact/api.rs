@@ -479,7 +479,11 @@ mod tests {
         }"#;
         let page = decode::<ContactsBody>(body).unwrap().into_page();
         assert_eq!(page.next.as_deref(), Some("/v3/contacts?cursor=abc"));
-        assert_eq!(page.contacts.len(), 2, "a contact without an email is left out");
+        assert_eq!(
+            page.contacts.len(),
+            2,
+            "a contact without an email is left out"
+        );
         assert!(page.contacts[0].is_unsubscribed());
         assert_eq!(
             page.contacts[0].opt_out_date,

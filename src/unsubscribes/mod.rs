@@ -44,7 +44,10 @@ use crate::tokens::{CallError, TokenKeeper};
 /// rest leaves room for a full sync of up to about 200,000 unsubscribed contacts.
 pub const SYNC_SHARE_PERCENT: u64 = 10;
 /// How often single opt-in deliveries look again while the first full sync has not completed.
-const FIRST_SYNC_RETRY: Duration = Duration::from_secs(15);
+const FIRST_SYNC_RETRY: Duration = Duration::from_secs(5);
+/// After a failed sync the next automatic one waits this, doubled per failure in a row (at most
+/// `unsubscribes_sync_interval`): an outage upstream does not eat the syncs' share of the budget.
+const RETRY_BASE: Duration = Duration::from_secs(2);
 /// The longest the loop sleeps without looking whether a sync is due.
 const MAX_IDLE: Duration = Duration::from_secs(60);
 
@@ -118,8 +121,8 @@ struct Inner {
     step: tokio::sync::Mutex<()>,
     /// API calls the syncs made on a UTC day (the share of the budget).
     spent: Mutex<(NaiveDate, u64)>,
-    /// After a failed sync, no automatic retry before this.
-    retry_after: Mutex<Option<DateTime<Utc>>>,
+    /// After failed syncs: how many in a row, and no automatic retry before when.
+    retry_after: Mutex<(u32, Option<DateTime<Utc>>)>,
 }
 
 impl UnsubscribeMirror {
@@ -139,7 +142,7 @@ impl UnsubscribeMirror {
             wake: Notify::new(),
             step: tokio::sync::Mutex::new(()),
             spent: Mutex::new((NaiveDate::MIN, 0)),
-            retry_after: Mutex::new(None),
+            retry_after: Mutex::new((0, None)),
         }))
     }
 
@@ -175,6 +178,11 @@ impl UnsubscribeMirror {
     /// The person re-subscribed themselves (a confirmed signup was delivered).
     pub async fn forget(&self, email: &str) -> Result<(), StoreError> {
         self.0.store.forget_unsubscribed(email).await
+    }
+
+    /// A sync step now, if one is due (by this mirror's clock).
+    pub async fn sync_now(&self) -> Result<SyncOutcome, SyncError> {
+        self.sync_step(self.0.clock.now()).await
     }
 
     /// Whether single opt-in deliveries may go at `now`.
@@ -278,9 +286,12 @@ impl UnsubscribeMirror {
         }
         loop {
             self.sync_if_due().await;
-            let wake_at = self.0.clock.now()
+            let mut wake_at = self.0.clock.now()
                 + chrono::Duration::from_std(self.0.settings.sync_interval.min(MAX_IDLE))
                     .unwrap_or_default();
+            if let (_, Some(retry)) = *self.0.retry_after.lock().expect("retry lock") {
+                wake_at = wake_at.min(retry);
+            }
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = self.0.wake.notified() => {}
@@ -293,20 +304,30 @@ impl UnsubscribeMirror {
     /// One step, unless a recent failure says to wait; failures are logged (and recorded by the step).
     async fn sync_if_due(&self) {
         let now = self.0.clock.now();
-        let held = *self.0.retry_after.lock().expect("retry lock");
+        let (_, held) = *self.0.retry_after.lock().expect("retry lock");
         if held.is_some_and(|until| until > now) {
             return;
         }
-        match self.sync_step(now).await {
+        let result = self.sync_step(now).await;
+        let mut retry = self.0.retry_after.lock().expect("retry lock");
+        match result {
             Ok(outcome) => {
                 tracing::debug!(?outcome, "unsubscribe sync step");
-                *self.0.retry_after.lock().expect("retry lock") = None;
+                *retry = (0, None);
+            }
+            Err(SyncError::BudgetShare { resets_at }) => {
+                tracing::warn!(%resets_at, "the unsubscribe sync used its share of today's API budget");
+                *retry = (retry.0 + 1, Some(resets_at));
             }
             Err(error) => {
-                tracing::warn!(%error, "syncing the unsubscribed addresses failed; will retry");
-                let wait = self.0.settings.sync_interval.min(FIRST_SYNC_RETRY * 2);
-                *self.0.retry_after.lock().expect("retry lock") =
-                    Some(now + chrono::Duration::from_std(wait).unwrap_or_default());
+                let wait = RETRY_BASE
+                    .saturating_mul(1 << retry.0.min(16))
+                    .min(self.0.settings.sync_interval);
+                tracing::warn!(%error, retry_in = ?wait, "syncing the unsubscribed addresses failed; will retry");
+                *retry = (
+                    retry.0 + 1,
+                    Some(now + chrono::Duration::from_std(wait).unwrap_or_default()),
+                );
             }
         }
     }
