@@ -32,6 +32,7 @@ pub mod abuse;
 pub mod consent;
 pub mod delivery;
 pub mod status;
+pub mod unsubscribes;
 
 // 7. The HTTP surface.
 pub mod http;

@@ -28,6 +28,7 @@ use crate::signup::SignupWriter;
 use crate::store::{SingleProcessLock, Store, warn_if_network_filesystem};
 use crate::tokens::reconnect::ReconnectLink;
 use crate::tokens::{KeeperSettings, TokenCipher, TokenKeeper};
+use crate::unsubscribes::{MirrorSettings, UnsubscribeMirror};
 
 /// What a caller (a test, `ccbridge demo`) may supply instead of the defaults.
 pub struct Dependencies {
@@ -39,8 +40,8 @@ pub struct Dependencies {
     pub demo_page: bool,
     /// The sandbox's page, linked from the demo page.
     pub demo_sandbox: Option<url::Url>,
-    /// Run the delivery worker in the background. Tests that drive `DeliveryWorker::deliver_next`
-    /// step by step turn it off.
+    /// Run the delivery worker (and the unsubscribe sync) in the background. Tests that drive
+    /// `DeliveryWorker::deliver_next` step by step turn it off.
     pub background_delivery: bool,
 }
 
@@ -61,6 +62,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     background_delivery: bool,
+    unsubscribes: UnsubscribeMirror,
     /// Held while this process serves a SQLite database (`None` on PostgreSQL).
     single_process: Option<SingleProcessLock>,
 }
@@ -108,6 +110,13 @@ impl Application {
             }
         }
         let writer = SignupWriter::start(store.clone(), MAX_COMMIT_BATCH, (&config.consent).into());
+        let unsubscribes = UnsubscribeMirror::new(
+            store.clone(),
+            keeper.clone(),
+            api.clone(),
+            deps.clock.clone(),
+            MirrorSettings::from_config(&config),
+        );
         let delivery = DeliveryWorker::new(
             store.clone(),
             keeper.clone(),
@@ -116,6 +125,7 @@ impl Application {
             config.delivery.clone(),
             config.privacy.consent_retention,
             alerts.clone(),
+            unsubscribes.clone(),
         );
         let abuse = Arc::new(Abuse::new(&config, alerts.clone()));
         let config = Arc::new(config);
@@ -158,6 +168,7 @@ impl Application {
             listener,
             state,
             background_delivery: deps.background_delivery,
+            unsubscribes,
             single_process,
         })
     }
@@ -185,6 +196,11 @@ impl Application {
         self.state.mailer.clone()
     }
 
+    /// The mirror of unsubscribed addresses (its sync state is for the status).
+    pub fn unsubscribes(&self) -> UnsubscribeMirror {
+        self.unsubscribes.clone()
+    }
+
     pub fn state(&self) -> AppState {
         self.state.clone()
     }
@@ -195,6 +211,7 @@ impl Application {
             listener,
             state,
             background_delivery,
+            unsubscribes,
             single_process,
         } = self;
         let grace = state.config.server.shutdown_grace;
@@ -205,6 +222,7 @@ impl Application {
         tasks.spawn(state.keeper.clone().watch(shutdown.clone()));
         if background_delivery {
             tasks.spawn(state.delivery.clone().run(shutdown.clone()));
+            tasks.spawn(unsubscribes.run(shutdown.clone()));
         }
         tasks.spawn(state.account.clone().run(shutdown.clone()));
         if let Some(mailer) = &state.mailer {

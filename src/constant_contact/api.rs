@@ -1,5 +1,7 @@
 //! The v3 API calls ccbridge makes: `POST /contacts/sign_up_form` (create-or-update by email),
-//! `GET /contact_lists` (all pages), `GET /contact_custom_fields`, `GET /account/summary`.
+//! `GET /contact_lists` (all pages), `GET /contact_custom_fields`, `GET /account/summary`, and for
+//! the mirror of unsubscribed addresses `GET /contacts` (one page at a time) and
+//! `PUT /contacts/resubscribe/{contact_id}`.
 //! The caller supplies the access token; refreshing on 401 is the token keeper's job.
 
 use reqwest::header::{ACCEPT, AUTHORIZATION};
@@ -11,6 +13,8 @@ use uuid::Uuid;
 
 use std::sync::Arc;
 use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::error::{ApiError, ErrorKind};
 use super::limits::RateLimiter;
@@ -80,6 +84,123 @@ pub struct AccountSummary {
     /// Which account this is: stable, unlike the name.
     #[serde(default)]
     pub encoded_account_id: Option<String>,
+}
+
+/// Which contacts `GET /contacts` is asked for (`status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactStatus {
+    Unsubscribed,
+    /// Deleted contacts: `sign_up_form` restores them, so an unsubscribed one counts.
+    Deleted,
+}
+
+impl ContactStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unsubscribed => "unsubscribed",
+            Self::Deleted => "deleted",
+        }
+    }
+}
+
+/// Which page of `GET /contacts` to fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContactsRequest {
+    /// The first page: contacts of `status`, opted out after `optout_after` when given.
+    First {
+        status: ContactStatus,
+        optout_after: Option<DateTime<Utc>>,
+    },
+    /// A later page: the previous page's `_links.next.href`, followed exactly (the API has no
+    /// page parameter).
+    Next(String),
+}
+
+/// One contact of a `GET /contacts` page, with what the mirror needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedContact {
+    pub contact_id: String,
+    pub email: String,
+    pub permission_to_send: Option<String>,
+    /// When the contact opted out (`email_address.opt_out_date`), if Constant Contact says.
+    pub opt_out_date: Option<DateTime<Utc>>,
+    /// Set on deleted contacts (a date).
+    pub deleted_at: Option<String>,
+}
+
+impl ListedContact {
+    /// Whether the contact's permission is `unsubscribed`.
+    pub fn is_unsubscribed(&self) -> bool {
+        self.permission_to_send.as_deref() == Some("unsubscribed")
+    }
+}
+
+/// One page of `GET /contacts` and the host-relative link to the next one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactsPage {
+    pub contacts: Vec<ListedContact>,
+    pub next: Option<String>,
+}
+
+/// Contacts per page of `GET /contacts` (the API's maximum).
+const CONTACTS_PAGE_LIMIT: u32 = 500;
+
+#[derive(Deserialize)]
+struct ContactsBody {
+    #[serde(default)]
+    contacts: Vec<ContactBody>,
+    #[serde(default, rename = "_links")]
+    links: Option<Links>,
+}
+
+#[derive(Deserialize)]
+struct ContactBody {
+    contact_id: String,
+    email_address: Option<EmailAddressBody>,
+    #[serde(default)]
+    deleted_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct EmailAddressBody {
+    address: String,
+    #[serde(default)]
+    permission_to_send: Option<String>,
+    #[serde(default)]
+    opt_out_date: Option<String>,
+}
+
+impl ContactsBody {
+    fn into_page(self) -> ContactsPage {
+        let contacts = self
+            .contacts
+            .into_iter()
+            .filter_map(|c| {
+                // A contact without an email address (SMS only) cannot be signed up by email.
+                let email = c.email_address?;
+                Some(ListedContact {
+                    contact_id: c.contact_id,
+                    email: email.address,
+                    permission_to_send: email.permission_to_send,
+                    // An unreadable date is no date: the contact is still mirrored.
+                    opt_out_date: email
+                        .opt_out_date
+                        .and_then(|d| DateTime::parse_from_rfc3339(&d).ok())
+                        .map(|d| d.with_timezone(&Utc)),
+                    deleted_at: c.deleted_at,
+                })
+            })
+            .collect();
+        ContactsPage {
+            contacts,
+            next: self.links.and_then(|l| l.next).map(|n| n.href),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ResubscribeBody<'a> {
+    list_ids: &'a [Uuid],
 }
 
 #[derive(Deserialize)]
@@ -226,6 +347,51 @@ impl ApiClient {
         )))
     }
 
+    /// One page of `GET /contacts`. A next link that leaves the API host is an error: the bearer
+    /// token is never sent elsewhere.
+    pub async fn contacts_page(
+        &self,
+        token: &SecretString,
+        request: &ContactsRequest,
+    ) -> Result<ContactsPage, ApiError> {
+        let url = match request {
+            ContactsRequest::First {
+                status,
+                optout_after,
+            } => {
+                let mut query = format!(
+                    "/contacts?status={}&limit={CONTACTS_PAGE_LIMIT}",
+                    status.as_str()
+                );
+                if let Some(after) = optout_after {
+                    query.push_str("&optout_after=");
+                    query.push_str(&after.to_rfc3339_opts(SecondsFormat::Millis, true));
+                }
+                self.url(&query)?
+            }
+            ContactsRequest::Next(href) => self.next_url(href)?,
+        };
+        let (_, body) = self.send(self.http.get(url), token).await?;
+        Ok(decode::<ContactsBody>(&body)?.into_page())
+    }
+
+    /// `PUT /contacts/resubscribe/{contact_id}`: Constant Contact mails the contact its own
+    /// resubscribe request (once per contact, ever); confirming adds them to `list_ids`.
+    pub async fn resubscribe(
+        &self,
+        token: &SecretString,
+        contact_id: &str,
+        list_ids: &[Uuid],
+    ) -> Result<(), ApiError> {
+        let id: String = url::form_urlencoded::byte_serialize(contact_id.as_bytes()).collect();
+        let request = self
+            .http
+            .put(self.url(&format!("/contacts/resubscribe/{id}"))?)
+            .json(&ResubscribeBody { list_ids });
+        self.send(request, token).await?;
+        Ok(())
+    }
+
     pub async fn account_summary(&self, token: &SecretString) -> Result<AccountSummary, ApiError> {
         let (_, body) = self
             .send(self.http.get(self.url("/account/summary")?), token)
@@ -291,4 +457,40 @@ fn without_url(error: reqwest::Error) -> String {
         "request failed"
     };
     format!("{kind}: {}", error.without_url())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone as _;
+
+    #[test]
+    fn a_contacts_page_keeps_what_the_mirror_needs_and_its_next_link() {
+        let body = br#"{
+            "contacts": [
+                {"contact_id": "c1", "email_address": {"address": "Ann@Example.com",
+                    "permission_to_send": "unsubscribed", "opt_out_date": "2026-01-02T03:04:05Z"}},
+                {"contact_id": "c2", "deleted_at": "2026-01-03",
+                    "email_address": {"address": "bob@example.com", "permission_to_send": "implicit",
+                    "opt_out_date": "not a date"}},
+                {"contact_id": "c3"}
+            ],
+            "_links": {"next": {"href": "/v3/contacts?cursor=abc"}}
+        }"#;
+        let page = decode::<ContactsBody>(body).unwrap().into_page();
+        assert_eq!(page.next.as_deref(), Some("/v3/contacts?cursor=abc"));
+        assert_eq!(
+            page.contacts.len(),
+            2,
+            "a contact without an email is left out"
+        );
+        assert!(page.contacts[0].is_unsubscribed());
+        assert_eq!(
+            page.contacts[0].opt_out_date,
+            Some(Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap())
+        );
+        assert!(!page.contacts[1].is_unsubscribed());
+        assert_eq!(page.contacts[1].opt_out_date, None);
+        assert_eq!(page.contacts[1].deleted_at.as_deref(), Some("2026-01-03"));
+    }
 }

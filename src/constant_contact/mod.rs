@@ -12,7 +12,10 @@ pub mod oauth;
 
 use std::time::Duration;
 
-pub use api::{AccountSummary, ApiClient, ContactList, CustomField, SignUpForm, SignUpOutcome};
+pub use api::{
+    AccountSummary, ApiClient, ContactList, ContactStatus, ContactsPage, ContactsRequest,
+    CustomField, ListedContact, SignUpForm, SignUpOutcome,
+};
 pub use device::{DeviceAuthorization, DeviceError, DevicePoll, DeviceProgress, wait_for_device};
 pub use error::{ApiError, ErrorKind, UpstreamMessage};
 pub use limits::RateLimiter;

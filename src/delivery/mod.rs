@@ -12,10 +12,15 @@
 //!   connections back off exponentially with jitter; past `max_age`, dead. Without a usable token,
 //!   signups wait and flow as soon as an admin connects.
 //!
+//! - **Nobody re-subscribed on someone else's say-so.** A signup its person has not confirmed by
+//!   mail passes `consent` first: the unsubscribes gate, and the mirror of unsubscribed addresses
+//!   right before the call (see `crate::unsubscribes`).
+//!
 //! `deliver_next` is the step (tests drive it); `run` only schedules it. What each answer means is
 //! decided in `outcome`; the pauses it can lead to, and their alerts, live in `pause`.
 
 pub mod account_check;
+mod consent;
 mod merge;
 mod outcome;
 mod pause;
@@ -38,6 +43,7 @@ use crate::config::DeliveryConfig;
 use crate::constant_contact::ApiClient;
 use crate::store::{Settle, SignupRecord, Store, StoreError};
 use crate::tokens::{CallError, TokenKeeper};
+use crate::unsubscribes::UnsubscribeMirror;
 
 /// The longest the worker sleeps without looking at the queue again.
 const MAX_IDLE: Duration = Duration::from_secs(60);
@@ -59,6 +65,12 @@ pub enum Delivery {
     },
     /// Not attempted or not counted: the worker must wait.
     Paused(Pause),
+    /// Not sent: the address is unsubscribed, so the signup waits for its person (a confirmation
+    /// mail, or Constant Contact's resubscribe mail).
+    Held {
+        signups: usize,
+        reason: String,
+    },
 }
 
 impl Delivery {
@@ -69,6 +81,7 @@ impl Delivery {
             Self::Retrying { .. } => "retrying",
             Self::Dead { .. } => "dead",
             Self::Paused(_) => "paused",
+            Self::Held { .. } => "held",
         }
     }
 }
@@ -85,6 +98,7 @@ struct Inner {
     /// `privacy.consent_retention`: how long a delivered signup's consent record is kept.
     consent_retention: Duration,
     alerts: Alerts,
+    unsubscribes: UnsubscribeMirror,
     owner: String,
     /// A new signup was stored (or requeued).
     wake: Notify,
@@ -93,6 +107,8 @@ struct Inner {
     pause: Mutex<Option<Pause>>,
     /// The pause alert raised last, so the first delivery after it raises its recovery.
     pause_alert: Mutex<Option<AlertKind>>,
+    /// Why signups not confirmed by mail wait (the unsubscribes gate), if they do.
+    gate_wait: Mutex<Option<Pause>>,
 }
 
 impl DeliveryWorker {
@@ -104,6 +120,7 @@ impl DeliveryWorker {
         settings: DeliveryConfig,
         consent_retention: Duration,
         alerts: Alerts,
+        unsubscribes: UnsubscribeMirror,
     ) -> Self {
         Self(Arc::new(Inner {
             store,
@@ -113,11 +130,13 @@ impl DeliveryWorker {
             settings,
             consent_retention,
             alerts,
+            unsubscribes,
             owner: format!("delivery-{}", Uuid::new_v4()),
             wake: Notify::new(),
             connected: Notify::new(),
             pause: Mutex::new(None),
             pause_alert: Mutex::new(None),
+            gate_wait: Mutex::new(None),
         }))
     }
 
@@ -129,6 +148,9 @@ impl DeliveryWorker {
     /// A token set was stored by an authorization: a wait for a connection is over.
     pub fn connection_made(&self) {
         self.0.connected.notify_one();
+        // A new authorization needs its first full sync of unsubscribes before single opt-in
+        // deliveries go: start it now.
+        self.0.unsubscribes.connection_made();
     }
 
     /// The current pause, if deliveries are paused.
@@ -185,6 +207,10 @@ impl DeliveryWorker {
 
     /// Send one claimed group and settle it.
     async fn deliver(&self, group: Vec<SignupRecord>) -> Result<Delivery, StoreError> {
+        let group = match self.screen(group).await? {
+            consent::Screened::Send(group) => group,
+            consent::Screened::Done(delivery) => return Ok(delivery),
+        };
         let forms = merge::sign_up_forms(&group);
         let ids: Vec<Uuid> = group.iter().map(|s| s.id).collect();
         let started = self.0.clock.now();
@@ -216,12 +242,24 @@ impl DeliveryWorker {
                     now,
                 )
                 .await?;
+                self.forget_if_confirmed(&group).await;
                 crate::metrics::delivery(delivery.outcome());
                 return Ok(delivery);
             }
             Err(CallError::Token(error)) => self.token_problem(error, now).await,
             Err(CallError::Api(error)) => self.api_problem(&group, error, started, now).await,
         };
+        self.conclude(&ids, settle, delivery, now).await
+    }
+
+    /// Record a group's failed attempt (or its release), and the pause or alert it leads to.
+    async fn conclude(
+        &self,
+        ids: &[Uuid],
+        settle: Owned,
+        delivery: Delivery,
+        now: DateTime<Utc>,
+    ) -> Result<Delivery, StoreError> {
         crate::metrics::delivery(delivery.outcome());
         let settle_ref = match &settle {
             Owned::Failed { error, next } => Settle::Failed {
@@ -233,7 +271,7 @@ impl DeliveryWorker {
                 next_attempt_at: *next,
             },
         };
-        self.settle(&ids, &settle_ref, now).await?;
+        self.settle(ids, &settle_ref, now).await?;
         if let Delivery::Paused(pause) = &delivery {
             self.set_pause(pause.clone());
         }

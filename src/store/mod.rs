@@ -36,6 +36,7 @@ mod pace;
 mod privacy;
 mod spam;
 mod tokens;
+mod unsubscribed;
 
 pub use admin::AdminSession;
 pub use admin_lockout::LoginAttempts;
@@ -47,10 +48,11 @@ pub use delivery::{RecentError, Settle};
 pub use mail_outbox::{ConfirmationPolicy, Held, MailCounts, MailSettle, QueuedMail};
 pub use pace::Slot;
 pub use privacy::{
-    Erased, MIRROR_NOTE, MailRecord, PrivacyExport, ResubscribeRequest, UnsubscribedEntry,
+    Erased, MIRROR_NOTE, MailRecord, MirrorRecord, PrivacyExport, ResubscribeRequest,
 };
 pub use spam::Released;
 pub use tokens::{Authorization, NewTokenSet, PendingAuthorization, StoredTokenSet};
+pub use unsubscribed::{Divert, SyncState, UnsubscribedEntry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

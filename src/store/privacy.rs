@@ -35,7 +35,7 @@ pub struct PrivacyExport {
     /// Requests made to Constant Contact to send the address its resubscribe mail.
     pub resubscribe_requests: Vec<ResubscribeRequest>,
     /// The address's entry in the mirror of the account's unsubscribed contacts, if any.
-    pub unsubscribed: Option<UnsubscribedEntry>,
+    pub unsubscribed: Option<MirrorRecord>,
     pub note: &'static str,
 }
 
@@ -105,7 +105,7 @@ pub struct ResubscribeRequest {
 
 /// The address's entry in the unsubscribed mirror.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct UnsubscribedEntry {
+pub struct MirrorRecord {
     pub email: String,
     pub contact_id: String,
     pub opted_out_at: Option<DateTime<Utc>>,
@@ -279,7 +279,7 @@ async fn gather(
             })
             .collect(),
         unsubscribed: unsubscribed.map(|(email, contact_id, opted_out, deleted, synced)| {
-            UnsubscribedEntry {
+            MirrorRecord {
                 email,
                 contact_id,
                 opted_out_at: opted_out.map(from_millis),

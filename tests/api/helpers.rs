@@ -91,6 +91,7 @@ pub struct TestApp {
     pub delivery: DeliveryWorker,
     /// The confirmation mail worker, when the test configures `[smtp]`.
     pub mailer: Option<ConfirmationMailer>,
+    pub unsubscribes: ccbridge::unsubscribes::UnsubscribeMirror,
     pub alerts: Arc<Mutex<Vec<Alert>>>,
     shutdown: CancellationToken,
     handle: JoinHandle<anyhow::Result<()>>,
@@ -237,6 +238,7 @@ impl<'a> AppOptions<'a> {
         let api = app.state().api;
         let delivery = app.delivery();
         let mailer = app.mailer();
+        let unsubscribes = app.unsubscribes();
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(app.run_until_stopped(shutdown.clone()));
         TestApp {
@@ -251,6 +253,7 @@ impl<'a> AppOptions<'a> {
             api,
             delivery,
             mailer,
+            unsubscribes,
             alerts: seen,
             shutdown,
             handle,

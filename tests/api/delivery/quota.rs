@@ -21,7 +21,7 @@ async fn the_daily_budget_pauses_delivery_until_utc_midnight_and_survives_a_rest
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 26, 22, 0, 0).unwrap());
     let shared: SharedClock = Arc::new(clock.clone());
     let sandbox = fast_sandbox_on(shared.clone()).await;
-    let extra = "[constant_contact]\nrequests_per_second = 1000\nrequests_per_day = 6";
+    let extra = "[constant_contact]\nrequests_per_second = 1000\nrequests_per_day = 8";
     let app = AppOptions::against(backend, &sandbox, extra)
         .clock(shared.clone())
         .without_background_delivery()
@@ -46,7 +46,10 @@ async fn the_daily_budget_pauses_delivery_until_utc_midnight_and_survives_a_rest
             other => panic!("unexpected {other:?}"),
         }
     };
-    assert_eq!(delivered, 3, "6 calls a day, 3 spent on connecting");
+    assert_eq!(
+        delivered, 3,
+        "8 calls a day, 3 spent on connecting, 2 on the first sync of unsubscribed addresses"
+    );
     let midnight = Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap();
     assert!(
         matches!(paused, Pause::Until { until, .. } if until == midnight),
@@ -59,7 +62,7 @@ async fn the_daily_budget_pauses_delivery_until_utc_midnight_and_survives_a_rest
             .iter()
             .any(|a| a.kind == AlertKind::QuotaExhausted)
     );
-    assert_eq!(app.readyz().await["api_usage"]["used"], 6);
+    assert_eq!(app.readyz().await["api_usage"]["used"], 8);
     let (dir, db_path) = app.stop().await;
 
     let mut options = AppOptions::new(backend, dir, db_path, extra)
@@ -69,7 +72,7 @@ async fn the_daily_budget_pauses_delivery_until_utc_midnight_and_survives_a_rest
     let app = options.spawn().await;
     assert_eq!(
         app.readyz().await["api_usage"]["used"],
-        6,
+        8,
         "the count survives a restart"
     );
     assert!(matches!(
@@ -91,8 +94,9 @@ async fn the_daily_budget_pauses_delivery_until_utc_midnight_and_survives_a_rest
     app.stop().await;
 }
 
-/// A sandbox with a daily quota of 4 and a connected app (stepped by hand) whose account check has
-/// used 3 of them: one call is left upstream, while the app's own budget is far larger.
+/// A sandbox with a daily quota of 6 and a connected app (stepped by hand) whose account check has
+/// used 3 of them and the first sync of unsubscribed addresses 2: one call is left upstream, while
+/// the app's own budget is far larger.
 async fn one_call_left_upstream(
     backend: Backend,
     app_clock: SharedClock,
@@ -101,7 +105,7 @@ async fn one_call_left_upstream(
     let sandbox = start_sandbox(
         SandboxConfig {
             requests_per_second: 1000,
-            requests_per_day: 4,
+            requests_per_day: 6,
             ..SandboxConfig::default()
         },
         sandbox_clock,
@@ -122,6 +126,10 @@ async fn one_call_left_upstream(
         (used >= 3).then_some(())
     })
     .await;
+    app.unsubscribes
+        .sync_now()
+        .await
+        .expect("the first sync of unsubscribed addresses");
     (sandbox, app)
 }
 
