@@ -66,4 +66,4 @@ mod privacy;
 mod replicas;
 mod store;
 mod tokens;
-// mod unsubscribes; (needs the sandbox's consent controls: merged from sandbox-consent)
+mod unsubscribes;

@@ -10,7 +10,7 @@ use ccbridge::delivery::{Delivery, Pause};
 use ccbridge::domain::SignupState;
 use ccbridge::unsubscribes::SyncOutcome;
 use ccbridge::Config;
-use ccbridge_sandbox::{Faults, Sandbox};
+use ccbridge_sandbox::{Faults, Permission, Sandbox};
 use chrono::Utc;
 use serde_json::json;
 
@@ -68,7 +68,7 @@ async fn an_unsubscribed_address_is_never_sent_and_constant_contact_is_asked_onc
     backend: Backend,
 ) {
     let (_clock, sandbox, app) = stepped(backend, "").await;
-    sandbox.add_contact("Gone@example.com", "unsubscribed");
+    sandbox.add_contact("Gone@example.com", Permission::Unsubscribed);
     post(&app, "gone@example.com").await;
 
     let outcome = app.delivery.deliver_next().await.unwrap();
@@ -99,7 +99,7 @@ async fn with_smtp_an_unsubscribed_address_is_asked_to_confirm_by_mail(backend: 
     // The mail worker sends what is queued; here it is enough that the mail is queued.
     let smtp = crate::mail::smtp_toml(2525, "none", "");
     let (_clock, sandbox, app) = stepped(backend, &smtp).await;
-    sandbox.add_contact("gone@example.com", "unsubscribed");
+    sandbox.add_contact("gone@example.com", Permission::Unsubscribed);
     post(&app, "gone@example.com").await;
 
     let outcome = app.delivery.deliver_next().await.unwrap();
@@ -170,7 +170,7 @@ async fn the_sync_follows_every_page_inside_the_budget(backend: Backend) {
     })
     .await;
     for i in 0..1_100 {
-        sandbox.add_contact(&format!("left{i}@example.com"), "unsubscribed");
+        sandbox.add_contact(&format!("left{i}@example.com"), Permission::Unsubscribed);
     }
     let before = sandbox.stats();
     let synced = app.unsubscribes.sync_step(clock.now()).await.unwrap();
@@ -205,7 +205,7 @@ async fn a_full_sync_never_takes_more_than_its_share_of_the_day(backend: Backend
     })
     .await;
     for i in 0..2_600 {
-        sandbox.add_contact(&format!("left{i}@example.com"), "unsubscribed");
+        sandbox.add_contact(&format!("left{i}@example.com"), Permission::Unsubscribed);
     }
     let before = sandbox.stats().api_requests;
     let error = app.unsubscribes.sync_step(clock.now()).await.unwrap_err();
@@ -228,8 +228,8 @@ async fn an_unsubscribe_after_the_full_sync_is_caught_by_the_next_incremental_on
     backend: Backend,
 ) {
     let (clock, sandbox, app) = stepped(backend, "").await;
-    sandbox.add_contact("early@example.com", "unsubscribed");
-    sandbox.add_contact("later@example.com", "explicit");
+    sandbox.add_contact("early@example.com", Permission::Unsubscribed);
+    sandbox.add_contact("later@example.com", Permission::Explicit);
     let full = app.unsubscribes.sync_step(clock.now()).await.unwrap();
     assert!(matches!(full, SyncOutcome::Full { entries: 1, .. }), "{full:?}");
     assert!(!app.store.is_unsubscribed("later@example.com").await.unwrap());
@@ -253,7 +253,7 @@ async fn an_unsubscribe_after_the_full_sync_is_caught_by_the_next_incremental_on
 backends!(a_confirmed_signup_goes_and_its_address_leaves_the_mirror: sqlite, postgres);
 async fn a_confirmed_signup_goes_and_its_address_leaves_the_mirror(backend: Backend) {
     let (_clock, sandbox, app) = stepped(backend, "").await;
-    sandbox.add_contact("back@example.com", "unsubscribed");
+    sandbox.add_contact("back@example.com", Permission::Unsubscribed);
     post(&app, "back@example.com").await;
     // The person confirmed by mail (the confirmation pages are another part's; the column is
     // what delivery reads).
@@ -277,12 +277,12 @@ async fn without_the_mirror_an_unsubscribed_contact_is_opted_back_in(backend: Ba
         config.delivery.respect_unsubscribes = false;
     })
     .await;
-    sandbox.add_contact("gone@example.com", "unsubscribed");
+    sandbox.add_contact("gone@example.com", Permission::Unsubscribed);
     post(&app, "gone@example.com").await;
     let outcome = app.delivery.deliver_next().await.unwrap();
     assert!(matches!(outcome, Some(Delivery::Delivered { .. })), "{outcome:?}");
     let contact = sandbox.contact("gone@example.com").expect("the contact");
-    assert_eq!(contact.permission_to_send, "explicit");
+    assert_eq!(contact.permission_to_send, Permission::Explicit);
     assert_eq!(
         app.unsubscribes.sync_state().await.unwrap().last_sync_at,
         None,
