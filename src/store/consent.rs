@@ -63,7 +63,10 @@ pub(super) async fn insert_record(
 }
 
 /// A newer signup for the same address on the same form replaces one still waiting for its
-/// confirmation: the older one, its record, its links and its unsent mails go.
+/// confirmation: the older one, its record, its links and its unsent mails go. Only OLDER ones:
+/// ids are UUID v7, ordered by creation (`Uuid::now_v7` is monotonic within a process), so two
+/// signups of one address in one intake batch leave the later one rather than deleting each
+/// other.
 pub(super) async fn replace_waiting(
     conn: &mut AnyConnection,
     newer: Uuid,
@@ -72,7 +75,7 @@ pub(super) async fn replace_waiting(
     let older: Vec<(String,)> = sqlx::query_as(
         "select id from signups
          where lower(email) = lower($1) and form_id = $2 and state = 'awaiting_confirmation'
-            and id <> $3",
+            and id < $3",
     )
     .bind(signup.email.as_str())
     .bind(signup.form_id.as_str())

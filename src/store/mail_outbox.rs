@@ -50,6 +50,9 @@ pub enum Held {
     MailQueued,
     /// A cap was reached: held without a mail (the visitor's answer does not change).
     CapReached,
+    /// The signup is no longer there (a later signup of the same batch replaced it): nothing to
+    /// hold, and nothing wrong.
+    Gone,
 }
 
 /// Hold a signup until its person confirms (`reason`: why), and queue the confirmation mail unless
@@ -73,10 +76,14 @@ pub(super) async fn hold_for_confirmation(
     .bind(signup_id.to_string())
     .execute(&mut *conn)
     .await?;
-    let (email,): (Option<String>,) = sqlx::query_as("select email from signups where id = $1")
-        .bind(signup_id.to_string())
-        .fetch_one(&mut *conn)
-        .await?;
+    let email: Option<(Option<String>,)> =
+        sqlx::query_as("select email from signups where id = $1")
+            .bind(signup_id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some((email,)) = email else {
+        return Ok(Held::Gone);
+    };
     let Some(email) = email else {
         return Ok(Held::CapReached);
     };

@@ -184,3 +184,50 @@ async fn malformed_tokens_are_unknown_never_an_error(backend: Backend) {
     }
     world.stop().await;
 }
+
+backends!(two_signups_of_one_address_at_once_both_succeed_and_one_waits: sqlite, postgres);
+async fn two_signups_of_one_address_at_once_both_succeed_and_one_waits(backend: Backend) {
+    let Some(world) = World::start("same_address_at_once", backend, Security::None).await else {
+        return;
+    };
+    let app = &world.app;
+    // Each doubled address is posted twice at the same moment as the others, so the writer
+    // commits some pairs in one batch: the later signup of a pair replaces the earlier one
+    // inside that transaction.
+    let doubled = [
+        "twin1@example.org",
+        "twin2@example.org",
+        "twin3@example.org",
+    ];
+    let single: Vec<String> = (0..8).map(|n| format!("solo{n}@example.org")).collect();
+    let posts = doubled
+        .iter()
+        .chain(doubled.iter())
+        .map(|email| (*email).to_owned())
+        .chain(single.iter().cloned())
+        .map(|email| async move {
+            let answer = app
+                .post_json("double", &serde_json::json!({ "email": email }))
+                .await;
+            (answer.status(), answer.text().await.unwrap())
+        });
+    for (status, body) in futures_util::future::join_all(posts).await {
+        assert!(status.is_success(), "{status}: {body}");
+    }
+
+    let signups = app.signups().await;
+    for email in doubled
+        .iter()
+        .copied()
+        .chain(single.iter().map(String::as_str))
+    {
+        let waiting: Vec<_> = signups
+            .iter()
+            .filter(|s| s.email.as_deref() == Some(email))
+            .collect();
+        assert_eq!(waiting.len(), 1, "{email}: {signups:?}");
+        assert_eq!(waiting[0].state, SignupState::AwaitingConfirmation);
+    }
+    assert_eq!(signups.len(), doubled.len() + single.len());
+    world.stop().await;
+}
