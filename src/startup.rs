@@ -42,6 +42,9 @@ pub struct Dependencies {
     /// Run the delivery worker in the background. Tests that drive `DeliveryWorker::deliver_next`
     /// step by step turn it off.
     pub background_delivery: bool,
+    /// Run the confirmation mail worker in the background. Tests that drive
+    /// `ConfirmationMailer::send_next` (or claim mails themselves) turn it off.
+    pub background_mail: bool,
 }
 
 impl Default for Dependencies {
@@ -53,6 +56,7 @@ impl Default for Dependencies {
             demo_page: false,
             demo_sandbox: None,
             background_delivery: true,
+            background_mail: true,
         }
     }
 }
@@ -61,6 +65,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     background_delivery: bool,
+    background_mail: bool,
     /// Held while this process serves a SQLite database (`None` on PostgreSQL).
     single_process: Option<SingleProcessLock>,
 }
@@ -158,6 +163,7 @@ impl Application {
             listener,
             state,
             background_delivery: deps.background_delivery,
+            background_mail: deps.background_mail,
             single_process,
         })
     }
@@ -195,6 +201,7 @@ impl Application {
             listener,
             state,
             background_delivery,
+            background_mail,
             single_process,
         } = self;
         let grace = state.config.server.shutdown_grace;
@@ -207,7 +214,7 @@ impl Application {
             tasks.spawn(state.delivery.clone().run(shutdown.clone()));
         }
         tasks.spawn(state.account.clone().run(shutdown.clone()));
-        if let Some(mailer) = &state.mailer {
+        if let Some(mailer) = state.mailer.as_ref().filter(|_| background_mail) {
             tasks.spawn(mailer.clone().run(shutdown.clone()));
         }
         tasks.spawn(on_connections_elsewhere(

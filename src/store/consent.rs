@@ -71,6 +71,7 @@ pub(super) async fn replace_waiting(
     conn: &mut AnyConnection,
     newer: Uuid,
     signup: &NewSignup,
+    now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let older: Vec<(String,)> = sqlx::query_as(
         "select id from signups
@@ -83,23 +84,39 @@ pub(super) async fn replace_waiting(
     .fetch_all(&mut *conn)
     .await?;
     for (id,) in older {
-        delete_signup(conn, &id).await?;
+        delete_signup(conn, &id, now).await?;
     }
     Ok(())
 }
 
 /// Remove a signup that never counted: with its consent record, links and unsent mails (sent
 /// mails stay, for the per-address cap).
-pub(super) async fn delete_signup(conn: &mut AnyConnection, id: &str) -> Result<(), StoreError> {
+///
+/// A mail the worker has claimed (and may be sending right now) is left to the worker: it
+/// records what happened, so a mail that went out counts toward the caps. One still claimed
+/// when its signup is gone is cancelled by the worker at its next claim; a claim whose lease
+/// ran out (a crashed worker) is cancelled here.
+pub(super) async fn delete_signup(
+    conn: &mut AnyConnection,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     for sql in [
         "delete from signups where id = $1",
         "delete from consent_records where signup_id = $1",
         "delete from confirm_tokens where signup_id = $1",
-        "update mail_outbox set state = 'cancelled', claimed_by = null, claimed_until = null
-         where signup_id = $1 and state = 'queued'",
     ] {
         sqlx::query(sql).bind(id).execute(&mut *conn).await?;
     }
+    sqlx::query(
+        "update mail_outbox set state = 'cancelled', claimed_by = null, claimed_until = null
+         where signup_id = $1 and state = 'queued'
+           and (claimed_until is null or claimed_until <= $2)",
+    )
+    .bind(id)
+    .bind(now.timestamp_millis())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

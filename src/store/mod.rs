@@ -260,7 +260,7 @@ impl Store {
             for ((signup, intake, now), id) in signups.iter().zip(&ids) {
                 consent::insert_record(tx.conn(), *id, signup, *now).await?;
                 if matches!(intake, Intake::AwaitConfirmation) {
-                    consent::replace_waiting(tx.conn(), *id, signup).await?;
+                    consent::replace_waiting(tx.conn(), *id, signup, *now).await?;
                     mail_outbox::hold_for_confirmation(
                         tx.conn(),
                         *id,

@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use ccbridge::domain::SignupState;
 
+use ccbridge::consent::MailOutcome;
+use ccbridge::store::MailSettle;
+
 use super::{World, sign_up, states};
 use crate::helpers::{Backend, eventually};
 use crate::mail::Security;
@@ -15,8 +18,9 @@ async fn one_address_gets_at_most_three_mails_a_day(backend: Backend) {
         return;
     };
     let app = &world.app;
-    // Each mail is awaited before the next signup: a replaced signup's mail that was never sent
-    // is cancelled and would not count.
+    // Each mail is awaited (received by the server) before the next signup: a replaced signup's
+    // mail still unclaimed is cancelled and would not count. One the worker is sending counts
+    // (see `a_mail_being_sent_when_its_signup_is_replaced_still_counts`).
     for (n, form) in ["double", "landing", "double"].into_iter().enumerate() {
         sign_up(app, form, "fay@example.org").await;
         world.smtp.wait_for(n + 1, "a confirmation mail").await;
@@ -77,5 +81,46 @@ async fn released_spam_of_a_double_form_waits_for_confirmation(backend: Backend)
     let mail = &world.smtp.wait_for(1, "the confirmation mail").await[0];
     assert_eq!(mail["rcpt_tos"][0], "gil@example.org");
     assert_eq!(app.delivery.deliver_next().await.unwrap(), None);
+    world.stop().await;
+}
+
+backends!(a_mail_being_sent_when_its_signup_is_replaced_still_counts: sqlite, postgres);
+async fn a_mail_being_sent_when_its_signup_is_replaced_still_counts(backend: Backend) {
+    let Some(world) = World::start_stepped("mail_cap_claimed", backend).await else {
+        return;
+    };
+    let app = &world.app;
+    let mailer = app.mailer.as_ref().unwrap();
+    let now = || ccbridge::clock::Clock::now(&world.clock);
+    let address = "hal@example.org";
+
+    // The worker (here: the test) claims the first mail and is sending it when a newer signup
+    // replaces its signup.
+    sign_up(app, "double", address).await;
+    let claimed = app
+        .store
+        .claim_due_mail("sending", now(), now() + chrono::Duration::minutes(5))
+        .await
+        .unwrap()
+        .expect("the first mail is due");
+    sign_up(app, "double", address).await;
+    assert_eq!(app.signups().await.len(), 1);
+    // The send finishes: it is recorded as sent, and counts.
+    let recorded = app
+        .store
+        .settle_mail(claimed.id, "sending", MailSettle::Sent, now())
+        .await
+        .unwrap();
+    assert!(recorded, "the sent mail was cancelled under the worker");
+
+    // Two more mails reach the cap of three; a fourth signup gets none.
+    assert_eq!(mailer.send_next().await.unwrap(), Some(MailOutcome::Sent));
+    sign_up(app, "landing", address).await;
+    assert_eq!(mailer.send_next().await.unwrap(), Some(MailOutcome::Sent));
+    sign_up(app, "landing", address).await;
+    assert_eq!(mailer.send_next().await.unwrap(), None);
+    let counts = app.store.mail_counts().await.unwrap();
+    assert_eq!((counts.sent, counts.queued), (3, 0), "{counts:?}");
+    assert_eq!(world.smtp.messages().len(), 2);
     world.stop().await;
 }

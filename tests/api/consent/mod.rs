@@ -53,6 +53,20 @@ struct World {
 impl World {
     /// Everything on one manual clock (`None`: aiosmtpd is not there, SKIPPED).
     async fn start(test: &str, backend: Backend, security: Security) -> Option<Self> {
+        Self::start_with(test, backend, security, true).await
+    }
+
+    /// The same, with the mail worker only stepped by the test (`background_mail: false`).
+    async fn start_stepped(test: &str, backend: Backend) -> Option<Self> {
+        Self::start_with(test, backend, Security::None, false).await
+    }
+
+    async fn start_with(
+        test: &str,
+        backend: Backend,
+        security: Security,
+        background_mail: bool,
+    ) -> Option<Self> {
         let options = ServerOptions {
             security,
             ..ServerOptions::default()
@@ -61,10 +75,13 @@ impl World {
         let clock = ManualClock::new(chrono::Utc::now());
         let shared: SharedClock = Arc::new(clock.clone());
         let sandbox = fast_sandbox_on(shared.clone()).await;
-        let app = AppOptions::against(backend, &sandbox, &double_opt_in_toml(smtp.port, security))
-            .clock(shared)
-            .spawn()
-            .await;
+        let mut options =
+            AppOptions::against(backend, &sandbox, &double_opt_in_toml(smtp.port, security))
+                .clock(shared);
+        if !background_mail {
+            options = options.without_background_mail();
+        }
+        let app = options.spawn().await;
         app.connect_ok().await;
         Some(Self {
             app,
