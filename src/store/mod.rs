@@ -260,7 +260,14 @@ impl Store {
             for ((signup, intake, now), id) in signups.iter().zip(&ids) {
                 consent::insert_record(tx.conn(), *id, signup, *now).await?;
                 if matches!(intake, Intake::AwaitConfirmation) {
-                    consent::replace_waiting(tx.conn(), *id, signup, *now).await?;
+                    consent::replace_waiting(
+                        tx.conn(),
+                        self.backend,
+                        (*id, consent::Replaces::Older),
+                        (signup.email.as_str(), signup.form_id.as_str()),
+                        *now,
+                    )
+                    .await?;
                     mail_outbox::hold_for_confirmation(
                         tx.conn(),
                         *id,

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::consent::{Replaces, replace_waiting};
 use super::mail_outbox::{ConfirmationPolicy, Held, hold_for_confirmation};
 use super::{Store, StoreError};
 use crate::domain::ConsentMode;
@@ -30,26 +31,35 @@ impl Store {
     ) -> Result<Option<Released>, StoreError> {
         let mut tx = self.begin_write().await?;
         let result = async {
-            let row: Option<(String, Option<i64>)> = sqlx::query_as(
-                "select consent_mode, confirmed_at from signups
-                 where id = $1 and state = 'spam' and email is not null",
-            )
+            // Locked on PostgreSQL: two releases (or a release and a purge) at once act once.
+            let row: Option<(String, Option<i64>, String, String)> = sqlx::query_as(&format!(
+                "select consent_mode, confirmed_at, email, form_id from signups
+                 where id = $1 and state = 'spam' and email is not null{}",
+                self.backend.for_update()
+            ))
             .bind(id.to_string())
             .fetch_optional(tx.conn())
             .await?;
-            let Some((mode, confirmed_at)) = row else {
+            let Some((mode, confirmed_at, email, form_id)) = row else {
                 return Ok(None);
             };
-            sqlx::query(
+            let released = sqlx::query(
                 "update signups set state = 'pending', spam_reason = null, next_attempt_at = $1,
                     requeued_at = $1, claimed_by = null, claimed_until = null
-                 where id = $2",
+                 where id = $2 and state = 'spam'",
             )
             .bind(now.timestamp_millis())
             .bind(id.to_string())
             .execute(tx.conn())
             .await?;
+            if released.rows_affected() == 0 {
+                return Ok(None);
+            }
             if mode == ConsentMode::Double.as_str() && confirmed_at.is_none() {
+                // Like a signup arriving now: it replaces an older one of the same address
+                // still waiting on the same form (one mail, one link, one signup waiting).
+                let newer = (id, Replaces::Others);
+                replace_waiting(tx.conn(), self.backend, newer, (&email, &form_id), now).await?;
                 let held =
                     hold_for_confirmation(tx.conn(), id, "double_opt_in", now, policy).await?;
                 return Ok(Some(Released::AwaitingConfirmation(held)));

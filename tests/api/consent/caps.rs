@@ -6,7 +6,7 @@ use std::time::Duration;
 use ccbridge::domain::SignupState;
 
 use ccbridge::consent::MailOutcome;
-use ccbridge::store::MailSettle;
+use ccbridge::store::{Held, MailSettle, Released};
 
 use super::{World, sign_up, states};
 use crate::helpers::{Backend, eventually};
@@ -122,5 +122,44 @@ async fn a_mail_being_sent_when_its_signup_is_replaced_still_counts(backend: Bac
     let counts = app.store.mail_counts().await.unwrap();
     assert_eq!((counts.sent, counts.queued), (3, 0), "{counts:?}");
     assert_eq!(world.smtp.messages().len(), 2);
+    world.stop().await;
+}
+
+backends!(a_released_spam_signup_replaces_the_waiting_one_and_is_released_once: sqlite, postgres);
+async fn a_released_spam_signup_replaces_the_waiting_one_and_is_released_once(backend: Backend) {
+    let Some(world) = World::start_stepped("released_spam_once", backend).await else {
+        return;
+    };
+    let app = &world.app;
+    let spam = serde_json::json!({"email": "ida@example.org", "website": "http://spam.example"});
+    assert!(app.post_json("double", &spam).await.status().is_success());
+    let id = app.signups().await[0].id;
+    sign_up(app, "double", "Ida@example.org").await;
+    assert_eq!(
+        states(app).await,
+        [SignupState::Spam, SignupState::AwaitingConfirmation]
+    );
+
+    // Two admins release it at the same moment: it is released once, with one mail.
+    let policy = ccbridge::store::ConfirmationPolicy::default();
+    let now = ccbridge::clock::Clock::now(&world.clock);
+    let (first, second) = tokio::join!(
+        app.store.release_spam(id, now, &policy),
+        app.store.release_spam(id, now, &policy)
+    );
+    let mut released = [first.unwrap(), second.unwrap()];
+    released.sort_by_key(Option::is_none);
+    assert_eq!(
+        released,
+        [Some(Released::AwaitingConfirmation(Held::MailQueued)), None]
+    );
+    // It replaced the signup that was waiting (and that one's unsent mail).
+    let signups = app.signups().await;
+    assert_eq!(signups.len(), 1, "{signups:?}");
+    assert_eq!(
+        (signups[0].id, signups[0].state),
+        (id, SignupState::AwaitingConfirmation)
+    );
+    assert_eq!(app.store.mail_counts().await.unwrap().queued, 1);
     world.stop().await;
 }
