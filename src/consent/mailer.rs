@@ -2,13 +2,14 @@
 //!
 //! - **Durable.** A mail is queued in the signup's own transaction; the worker claims it with a
 //!   lease, so a crash mid-send only delays it, and an SMTP outage only postpones it: a server
-//!   that is down or answers "not now" gets the mail again later (exponential backoff with
+//!   that is down, answers "not now" or refuses the sender gets the mail again later (exponential backoff with
 //!   jitter, `consent.mail_retry_base` to `mail_retry_max`).
 //! - **The link is made when the mail is sent.** A fresh token per attempt; only its hash is
 //!   stored, committed before the mail leaves (a link that works is never lost in a crash after
 //!   sending), so the queue never holds a usable link.
 //! - **Never useless.** A mail whose signup is gone (replaced, erased) or confirmed is cancelled;
-//!   one the server refuses for good, or still unsent when its signup would expire, is dead.
+//!   one whose recipient the server refuses, or still unsent when its signup would expire, is
+//!   dead.
 //!
 //! `send_next` is the step (tests drive it); `run` only schedules it, and purges signups nobody
 //! confirmed in time.
@@ -247,7 +248,9 @@ impl ConfirmationMailer {
         };
         self.record(false, Some(&error));
         // A refused recipient (or a mail that cannot be built) will not get through later either.
-        if matches!(error, MailError::Refused { .. } | MailError::Message(_)) {
+        // A refused sender or message is the operator's to fix and would stop every mail: it is
+        // retried (until the signup's expiry makes the mail dead), so nothing is lost meanwhile.
+        if error.is_permanent() {
             tracing::warn!(mail_id = %mail.id, %error, "confirmation mail refused for good; dead");
             return MailOutcome::Dead {
                 error: error.to_string(),

@@ -53,24 +53,25 @@ struct World {
 impl World {
     /// Everything on one manual clock (`None`: aiosmtpd is not there, SKIPPED).
     async fn start(test: &str, backend: Backend, security: Security) -> Option<Self> {
-        Self::start_with(test, backend, security, true).await
+        let options = ServerOptions {
+            security,
+            ..ServerOptions::default()
+        };
+        Self::start_with(test, backend, options, true).await
     }
 
     /// The same, with the mail worker only stepped by the test (`background_mail: false`).
     async fn start_stepped(test: &str, backend: Backend) -> Option<Self> {
-        Self::start_with(test, backend, Security::None, false).await
+        Self::start_with(test, backend, ServerOptions::default(), false).await
     }
 
     async fn start_with(
         test: &str,
         backend: Backend,
-        security: Security,
+        options: ServerOptions,
         background_mail: bool,
     ) -> Option<Self> {
-        let options = ServerOptions {
-            security,
-            ..ServerOptions::default()
-        };
+        let security = options.security;
         let smtp = SmtpServer::start(test, options).await?;
         let clock = ManualClock::new(chrono::Utc::now());
         let shared: SharedClock = Arc::new(clock.clone());

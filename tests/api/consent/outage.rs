@@ -9,7 +9,9 @@ use ccbridge::clock::{ManualClock, SharedClock};
 use ccbridge::store::MailCounts;
 use reqwest::Method;
 
-use super::{double_opt_in_toml, link_in, open, sign_up};
+use ccbridge::consent::MailOutcome;
+
+use super::{World, double_opt_in_toml, link_in, open, sign_up};
 use crate::helpers::{AppOptions, Backend, eventually, fast_sandbox_on, free_port};
 use crate::mail::{Security, ServerOptions, SmtpServer};
 
@@ -91,4 +93,62 @@ async fn a_mail_server_outage_loses_no_mail(backend: Backend) {
     .await;
     app.stop().await;
     sandbox.shutdown().await;
+}
+
+backends!(a_refused_sender_loses_no_mail: sqlite, postgres);
+async fn a_refused_sender_loses_no_mail(backend: Backend) {
+    let flag = tempfile::NamedTempFile::new().unwrap();
+    let options = ServerOptions {
+        refuse_sender_while: Some(flag.path().to_owned()),
+        ..ServerOptions::default()
+    };
+    let Some(world) = World::start_with("refused_sender", backend, options, false).await else {
+        return;
+    };
+    let app = &world.app;
+    let mailer = app.mailer.as_ref().unwrap();
+    sign_up(app, "double", "flo@example.org").await;
+
+    // A 550 to MAIL FROM is the operator's to fix (smtp.from, the server's policy): retried.
+    let outcome = mailer.send_next().await.unwrap();
+    assert!(
+        matches!(&outcome, Some(MailOutcome::Retrying { error }) if error.contains("550")),
+        "{outcome:?}"
+    );
+    let counts = app.store.mail_counts().await.unwrap();
+    assert_eq!((counts.queued, counts.failed, counts.dead), (1, 1, 0));
+
+    // Fixed: the same mail goes out at its next attempt.
+    flag.close().unwrap();
+    world.clock.advance(chrono::Duration::hours(1));
+    assert_eq!(mailer.send_next().await.unwrap(), Some(MailOutcome::Sent));
+    let mail = &world
+        .smtp
+        .wait_for(1, "the mail once the sender is accepted")
+        .await[0];
+    assert_eq!(mail["rcpt_tos"][0], "flo@example.org");
+    world.stop().await;
+}
+
+backends!(a_refused_recipient_makes_the_mail_dead: sqlite, postgres);
+async fn a_refused_recipient_makes_the_mail_dead(backend: Backend) {
+    let options = ServerOptions {
+        refuse_recipient: Some("nobody-here@example.org"),
+        ..ServerOptions::default()
+    };
+    let Some(world) = World::start_with("refused_recipient", backend, options, false).await else {
+        return;
+    };
+    let app = &world.app;
+    let mailer = app.mailer.as_ref().unwrap();
+    sign_up(app, "double", "nobody-here@example.org").await;
+
+    let outcome = mailer.send_next().await.unwrap();
+    let Some(MailOutcome::Dead { error }) = &outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(error.contains("5.1.1"), "{error}");
+    assert_eq!(app.store.mail_counts().await.unwrap().dead, 1);
+    assert_eq!(mailer.send_next().await.unwrap(), None);
+    world.stop().await;
 }
