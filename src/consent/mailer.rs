@@ -246,25 +246,24 @@ impl ConfirmationMailer {
             }
             Err(error) => error,
         };
-        self.record(false, Some(&error));
+        // Servers echo the recipient in their answers: it is kept out of the logs, the alerts
+        // and the mail's last_error (the mail row names its recipient already).
+        let text = without_address(&error.to_string(), &mail.to_address);
+        self.record(false, Some(&text));
         // A refused recipient (or a mail that cannot be built) will not get through later either.
         // A refused sender or message is the operator's to fix and would stop every mail: it is
         // retried (until the signup's expiry makes the mail dead), so nothing is lost meanwhile.
         if error.is_permanent() {
-            tracing::warn!(mail_id = %mail.id, %error, "confirmation mail refused for good; dead");
-            return MailOutcome::Dead {
-                error: error.to_string(),
-            };
+            tracing::warn!(mail_id = %mail.id, error = %text, "confirmation mail refused for good; dead");
+            return MailOutcome::Dead { error: text };
         }
-        tracing::warn!(mail_id = %mail.id, attempts = mail.attempts + 1, %error, "confirmation mail not sent; will retry");
-        MailOutcome::Retrying {
-            error: error.to_string(),
-        }
+        tracing::warn!(mail_id = %mail.id, attempts = mail.attempts + 1, error = %text, "confirmation mail not sent; will retry");
+        MailOutcome::Retrying { error: text }
     }
 
     /// Raise `ConfirmationMailsFailing` when a send fails after a success (or as the first
     /// attempt), and `ConfirmationMailsRestored` on the first success after that alert.
-    fn record(&self, sent: bool, error: Option<&MailError>) {
+    fn record(&self, sent: bool, error: Option<&str>) {
         let mut health = self.0.health.lock().expect("mail health lock");
         let previous = health.last_sent.replace(sent);
         if sent {
@@ -276,7 +275,7 @@ impl ConfirmationMailer {
             }
         } else if previous != Some(false) {
             health.failing_alerted = true;
-            let error = error.map(ToString::to_string).unwrap_or_default();
+            let error = error.unwrap_or_default();
             self.0.alerts.raise(
                 AlertKind::ConfirmationMailsFailing,
                 format!(
@@ -379,10 +378,40 @@ impl ConfirmationMailer {
     }
 }
 
+/// `text` with every occurrence of `address` (in any case) replaced by its redacted form.
+fn without_address(text: &str, address: &str) -> String {
+    if address.is_empty() {
+        return text.to_owned();
+    }
+    let redacted = crate::domain::email::redact(address);
+    let (lower, needle) = (text.to_ascii_lowercase(), address.to_ascii_lowercase());
+    let mut out = String::with_capacity(text.len());
+    let mut rest = 0;
+    while let Some(at) = lower[rest..].find(&needle) {
+        out.push_str(&text[rest..rest + at]);
+        out.push_str(&redacted);
+        rest += at + needle.len();
+    }
+    out.push_str(&text[rest..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::{ConsentMode, CustomFieldValue};
+
+    #[test]
+    fn the_recipient_is_redacted_from_error_texts() {
+        assert_eq!(
+            without_address(
+                "550 5.1.1 <Ann@Example.org>: no; ann@example.org unknown",
+                "ann@example.org"
+            ),
+            "550 5.1.1 <a***@example.org>: no; a***@example.org unknown"
+        );
+        assert_eq!(without_address("421 busy", "ann@example.org"), "421 busy");
+    }
 
     #[test]
     fn the_mail_carries_nothing_the_visitor_typed() {

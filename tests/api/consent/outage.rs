@@ -130,8 +130,8 @@ async fn a_refused_sender_loses_no_mail(backend: Backend) {
     world.stop().await;
 }
 
-backends!(a_refused_recipient_makes_the_mail_dead: sqlite, postgres);
-async fn a_refused_recipient_makes_the_mail_dead(backend: Backend) {
+backends!(a_refused_recipient_is_dead_and_its_address_is_not_repeated: sqlite, postgres);
+async fn a_refused_recipient_is_dead_and_its_address_is_not_repeated(backend: Backend) {
     let options = ServerOptions {
         refuse_recipient: Some("nobody-here@example.org"),
         ..ServerOptions::default()
@@ -150,5 +150,25 @@ async fn a_refused_recipient_makes_the_mail_dead(backend: Backend) {
     assert!(error.contains("5.1.1"), "{error}");
     assert_eq!(app.store.mail_counts().await.unwrap().dead, 1);
     assert_eq!(mailer.send_next().await.unwrap(), None);
+
+    // The server echoed the address; the outcome, the alert and last_error show it redacted.
+    assert!(error.contains("<n***@example.org>"), "{error}");
+    let pool = crate::helpers::raw_pool(app.backend, &app.db_path).await;
+    let (last_error,): (Option<String>,) = sqlx::query_as("select last_error from mail_outbox")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let alerts: Vec<String> = app
+        .alerts
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|a| a.text.clone())
+        .collect();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    for text in alerts.iter().chain([error, &last_error.unwrap()]) {
+        assert!(!text.contains("nobody-here"), "{text}");
+    }
     world.stop().await;
 }
