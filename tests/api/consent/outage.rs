@@ -1,5 +1,6 @@
-//! An SMTP server that is down loses no confirmation mail: it stays queued, is retried with
-//! backoff, and goes out once the server is back; the outage and the recovery are alerted.
+//! An SMTP server that is down (or refuses the sender) loses no confirmation mail: it stays
+//! queued, is retried with backoff, and goes out once the server is back; the outage and the
+//! recovery are alerted. Only a refused recipient makes a mail dead.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,13 +13,22 @@ use reqwest::Method;
 use ccbridge::consent::MailOutcome;
 
 use super::{World, double_opt_in_toml, link_in, open, sign_up};
-use crate::helpers::{AppOptions, Backend, eventually, fast_sandbox_on, free_port};
+use crate::helpers::{AppOptions, Backend, eventually, fast_sandbox_on};
 use crate::mail::{Security, ServerOptions, SmtpServer};
 
 backends!(a_mail_server_outage_loses_no_mail: sqlite, postgres);
 async fn a_mail_server_outage_loses_no_mail(backend: Backend) {
-    // Nothing listens on the port yet.
-    let port = free_port();
+    // The port is held by a listener that hangs up on every connection (a mail server that is
+    // down) until aiosmtpd takes it: no other test can grab it meanwhile.
+    let down = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = down.local_addr().unwrap().port();
+    let hanging_up = tokio::spawn(async move {
+        loop {
+            if let Ok((connection, _)) = down.accept().await {
+                drop(connection);
+            }
+        }
+    });
     let clock = ManualClock::new(chrono::Utc::now());
     let shared: SharedClock = Arc::new(clock.clone());
     let sandbox = fast_sandbox_on(shared.clone()).await;
@@ -56,6 +66,8 @@ async fn a_mail_server_outage_loses_no_mail(backend: Backend) {
     // Not due again before its backoff: a wake-up sends nothing.
     assert_eq!(mailer.send_next().await.unwrap(), None);
 
+    hanging_up.abort();
+    let _ = hanging_up.await;
     let Some(server) = SmtpServer::start(
         "a_mail_server_outage_loses_no_mail",
         ServerOptions {
