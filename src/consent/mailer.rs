@@ -12,7 +12,7 @@
 //!   dead.
 //!
 //! `send_next` is the step (tests drive it); `run` only schedules it, and purges signups nobody
-//! confirmed in time.
+//! confirmed in time and mails past their retention.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -324,14 +324,32 @@ impl ConfirmationMailer {
         Ok(purged)
     }
 
+    /// Delete mails no longer queued after `delivery.retention` (they name their recipient), but
+    /// never within 24 hours: the per-address cap counts the last day's mails. Returns how many.
+    pub async fn purge_old_mails(&self) -> Result<u64, StoreError> {
+        let retention = chrono::Duration::from_std(self.0.config.delivery.retention)
+            .unwrap_or(chrono::Duration::MAX)
+            .max(chrono::Duration::hours(24));
+        let now = self.0.clock.now();
+        let cutoff = now.checked_sub_signed(retention).unwrap_or(now);
+        let purged = self.0.store.purge_mails_before(cutoff).await?;
+        if purged > 0 {
+            tracing::info!(purged, "old confirmation mails deleted");
+        }
+        Ok(purged)
+    }
+
     /// The background loop: send what is due, one mail at a time; sleep until the next mail is
-    /// due or one is queued; purge unconfirmed signups hourly.
+    /// due or one is queued; purge unconfirmed signups and old mails hourly.
     pub async fn run(self, shutdown: CancellationToken) {
         let mut next_purge = self.0.clock.now();
         while !shutdown.is_cancelled() {
             if self.0.clock.now() >= next_purge {
                 if let Err(error) = self.purge_expired().await {
                     tracing::warn!(%error, "purging unconfirmed signups failed");
+                }
+                if let Err(error) = self.purge_old_mails().await {
+                    tracing::warn!(%error, "purging old confirmation mails failed");
                 }
                 next_purge = self.0.clock.now() + PURGE_EVERY;
             }

@@ -303,6 +303,17 @@ impl super::Store {
         Ok(result.rows_affected() == 1)
     }
 
+    /// Delete mails no longer queued (sent, dead, cancelled) that were queued before `cutoff`.
+    /// The caller keeps at least 24 hours: the per-address cap counts the mails of the last day.
+    pub async fn purge_mails_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        let result =
+            sqlx::query("delete from mail_outbox where state <> 'queued' and created_at < $1")
+                .bind(cutoff.timestamp_millis())
+                .execute(&self.pool)
+                .await?;
+        Ok(result.rows_affected())
+    }
+
     /// When the next queued mail becomes due (for the worker's sleep).
     pub async fn next_mail_due_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let row: (Option<i64>,) = sqlx::query_as(&format!(

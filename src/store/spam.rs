@@ -70,12 +70,31 @@ impl Store {
         tx.finish(result).await
     }
 
-    /// Delete spam signups that arrived before `cutoff`. Returns how many were deleted.
+    /// Delete spam signups that arrived before `cutoff`, with their consent records (and any
+    /// links or mails). Returns how many signups were deleted.
     pub async fn purge_spam_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
-        let result = sqlx::query("delete from signups where state = 'spam' and created_at < $1")
+        let mut tx = self.begin_write().await?;
+        let result = async {
+            // One statement: a signup released meanwhile (PostgreSQL re-checks the state of a
+            // row another transaction changed) is not deleted, nor is anything of it below.
+            let deleted: Vec<(String,)> = sqlx::query_as(
+                "delete from signups where state = 'spam' and created_at < $1 returning id",
+            )
             .bind(cutoff.timestamp_millis())
-            .execute(&self.pool)
+            .fetch_all(tx.conn())
             .await?;
-        Ok(result.rows_affected())
+            for (id,) in &deleted {
+                for sql in [
+                    "delete from consent_records where signup_id = $1",
+                    "delete from confirm_tokens where signup_id = $1",
+                    "delete from mail_outbox where signup_id = $1",
+                ] {
+                    sqlx::query(sql).bind(id).execute(tx.conn()).await?;
+                }
+            }
+            Ok(deleted.len() as u64)
+        }
+        .await;
+        tx.finish(result).await
     }
 }

@@ -163,3 +163,25 @@ async fn a_released_spam_signup_replaces_the_waiting_one_and_is_released_once(ba
     assert_eq!(app.store.mail_counts().await.unwrap().queued, 1);
     world.stop().await;
 }
+
+backends!(old_mails_are_purged_after_the_retention_never_within_the_cap_day: sqlite, postgres);
+async fn old_mails_are_purged_after_the_retention_never_within_the_cap_day(backend: Backend) {
+    let Some(world) = World::start_stepped("mail_retention", backend).await else {
+        return;
+    };
+    let app = &world.app;
+    let mailer = app.mailer.as_ref().unwrap();
+    sign_up(app, "double", "ivy@example.org").await;
+    assert_eq!(mailer.send_next().await.unwrap(), Some(MailOutcome::Sent));
+    sign_up(app, "landing", "ivy@example.org").await;
+    let mails = || async { app.store.mail_counts().await.unwrap() };
+    assert_eq!((mails().await.sent, mails().await.queued), (1, 1));
+
+    // Within delivery.retention (30 days) nothing goes; a queued mail never does.
+    world.clock.advance(chrono::Duration::days(29));
+    assert_eq!(mailer.purge_old_mails().await.unwrap(), 0);
+    world.clock.advance(chrono::Duration::days(2));
+    assert_eq!(mailer.purge_old_mails().await.unwrap(), 1);
+    assert_eq!((mails().await.sent, mails().await.queued), (0, 1));
+    world.stop().await;
+}
