@@ -2,20 +2,15 @@
 //! kept `privacy.consent_retention` after delivery. Consent texts are stored once per version.
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest as _, Sha256};
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
 use super::{Backend, Store, StoreError, from_millis};
 use crate::domain::NewSignup;
 
-/// The key a consent text is stored and referenced under.
+/// The key a consent text is stored and referenced under: its SHA-256, in hex.
 pub fn text_hash(text: &str) -> String {
-    hex_lower(&Sha256::digest(text.as_bytes()))
-}
-
-pub(crate) fn hex_lower(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::password::sha256_hex(text)
 }
 
 /// Insert the consent record of a signup being stored (and its consent text, once).

@@ -47,7 +47,8 @@ pub use delivery::{RecentError, Settle};
 pub use mail_outbox::{ConfirmationPolicy, Held, MailCounts, MailSettle, QueuedMail};
 pub use pace::Slot;
 pub use privacy::{
-    Erased, MIRROR_NOTE, MailRecord, PrivacyExport, ResubscribeRequest, UnsubscribedEntry,
+    Erased, MIRROR_NOTE, MailRecord, NOT_ERASED, PrivacyExport, ResubscribeRequest,
+    UnsubscribedEntry,
 };
 pub use spam::Released;
 pub use tokens::{Authorization, NewTokenSet, PendingAuthorization, StoredTokenSet};
