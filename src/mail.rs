@@ -45,9 +45,16 @@ pub enum MailError {
     /// The server refused the login.
     #[error("the mail server {server} refused the login of smtp.username: {message}")]
     Auth { server: String, message: String },
-    /// The server refused the sender, a recipient or the message for good (a 5xx answer).
+    /// The server refused the sender, a recipient or the message (a 5xx answer). Not
+    /// permanent: a refused sender or message is the operator's to fix (`smtp.from`, the
+    /// server's policy), and every mail would meet it; once fixed, the same mail goes through.
     #[error("the mail server {server} refused the mail: {message}")]
     Refused { server: String, message: String },
+    /// The server said this recipient's mailbox does not exist or takes no mail (a 5xx answer
+    /// with a "bad destination" enhanced status code, RFC 3463): this mail will never get
+    /// through, whatever the operator does.
+    #[error("the mail server {server} refused the recipient: {message}")]
+    RecipientRefused { server: String, message: String },
     /// The server answered "not now" (a 4xx answer).
     #[error("the mail server {server} answered with a temporary error: {message}")]
     Temporary { server: String, message: String },
@@ -60,11 +67,13 @@ pub enum MailError {
 }
 
 impl MailError {
-    /// Trying the same mail again cannot help.
+    /// Trying the same mail again cannot help: its recipient is refused, or it cannot be built
+    /// or sent with these settings. (A refused sender or message is not: the operator can fix
+    /// it, and the mail should then go out.)
     pub fn is_permanent(&self) -> bool {
         matches!(
             self,
-            Self::Refused { .. } | Self::Message(_) | Self::Settings(_)
+            Self::RecipientRefused { .. } | Self::Message(_) | Self::Settings(_)
         )
     }
 }
@@ -175,6 +184,8 @@ impl Mailer {
             MailError::Tls { server, message }
         } else if code.as_deref().is_some_and(is_auth_code) {
             MailError::Auth { server, message }
+        } else if error.is_permanent() && names_a_bad_recipient(&message) {
+            MailError::RecipientRefused { server, message }
         } else if error.is_permanent() {
             MailError::Refused { server, message }
         } else if error.is_transient() {
@@ -185,6 +196,22 @@ impl Mailer {
             MailError::Connection { server, message }
         }
     }
+}
+
+/// A 5xx answer's enhanced status code says the recipient is the problem (RFC 3463 X.1.1 bad
+/// destination mailbox, X.1.2 bad destination system, X.1.3 bad destination address syntax,
+/// X.1.6 mailbox moved, X.2.1 mailbox disabled; RFC 7505 X.1.10 null MX). lettre does not say
+/// which command was refused, and a bare 550 may be the sender's: without such a code the
+/// refusal is not taken as the recipient's.
+fn names_a_bad_recipient(message: &str) -> bool {
+    message
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .any(|word| {
+            matches!(
+                word,
+                "5.1.1" | "5.1.2" | "5.1.3" | "5.1.6" | "5.1.10" | "5.2.1"
+            )
+        })
 }
 
 /// lettre reports a failed handshake (an untrusted certificate) as a connection error.
@@ -292,6 +319,25 @@ mod tests {
             .unwrap_err();
         assert!(matches!(error, MailError::Connection { .. }), "{error:?}");
         assert!(!error.is_permanent());
+    }
+
+    #[test]
+    fn only_a_bad_destination_code_makes_a_refusal_the_recipients() {
+        for message in [
+            "permanent error (550): 5.1.1 <x@example.org>: mailbox unavailable",
+            "permanent error (550): 5.1.10 null MX",
+            "permanent error (550): mailbox disabled (5.2.1)",
+        ] {
+            assert!(super::names_a_bad_recipient(message), "{message}");
+        }
+        for message in [
+            "permanent error (550): 5.7.1 sender not allowed",
+            "permanent error (550): mailbox unavailable",
+            "permanent error (552): 5.3.4 message too big",
+            "permanent error (550): 15.1.1 something else",
+        ] {
+            assert!(!super::names_a_bad_recipient(message), "{message}");
+        }
     }
 
     #[tokio::test]

@@ -30,11 +30,18 @@ pub fn random_token(bytes: usize) -> String {
 /// The hex SHA-256 of a random token, as stored in its place (sessions, connect links): the
 /// database then never holds a usable token. Random tokens need no salt or slow hash.
 pub fn token_hash(token: &str) -> String {
+    sha256_hex(token)
+}
+
+/// The SHA-256 of `text`, in lower-case hex.
+pub fn sha256_hex(text: &str) -> String {
     use sha2::{Digest as _, Sha256};
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex_lower(&Sha256::digest(text.as_bytes()))
+}
+
+/// Bytes as lower-case hex.
+pub fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Hash a password with Argon2id and a random salt (default, OWASP-recommended parameters).

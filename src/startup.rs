@@ -43,6 +43,9 @@ pub struct Dependencies {
     /// Run the delivery worker (and the unsubscribe sync) in the background. Tests that drive
     /// `DeliveryWorker::deliver_next` step by step turn it off.
     pub background_delivery: bool,
+    /// Run the confirmation mail worker in the background. Tests that drive
+    /// `ConfirmationMailer::send_next` (or claim mails themselves) turn it off.
+    pub background_mail: bool,
 }
 
 impl Default for Dependencies {
@@ -54,6 +57,7 @@ impl Default for Dependencies {
             demo_page: false,
             demo_sandbox: None,
             background_delivery: true,
+            background_mail: true,
         }
     }
 }
@@ -63,6 +67,7 @@ pub struct Application {
     state: AppState,
     background_delivery: bool,
     unsubscribes: UnsubscribeMirror,
+    background_mail: bool,
     /// Held while this process serves a SQLite database (`None` on PostgreSQL).
     single_process: Option<SingleProcessLock>,
 }
@@ -169,6 +174,7 @@ impl Application {
             state,
             background_delivery: deps.background_delivery,
             unsubscribes,
+            background_mail: deps.background_mail,
             single_process,
         })
     }
@@ -212,6 +218,7 @@ impl Application {
             state,
             background_delivery,
             unsubscribes,
+            background_mail,
             single_process,
         } = self;
         let grace = state.config.server.shutdown_grace;
@@ -225,7 +232,7 @@ impl Application {
             tasks.spawn(unsubscribes.run(shutdown.clone()));
         }
         tasks.spawn(state.account.clone().run(shutdown.clone()));
-        if let Some(mailer) = &state.mailer {
+        if let Some(mailer) = state.mailer.as_ref().filter(|_| background_mail) {
             tasks.spawn(mailer.clone().run(shutdown.clone()));
         }
         tasks.spawn(on_connections_elsewhere(

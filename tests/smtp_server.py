@@ -1,11 +1,17 @@
 """A real SMTP server for ccbridge's tests: aiosmtpd (not ours), saving each message it accepts.
 
     python smtp_server.py --port PORT --dir DIR [--starttls CERT KEY | --tls CERT KEY]
-                          [--login USER:PASSWORD]
+                          [--login USER:PASSWORD] [--refuse-sender-while FILE]
+                          [--refuse-recipient ADDRESS]
 
 Each accepted message becomes DIR/<n>.json: the envelope (mail_from, rcpt_tos), the headers
 (subject, from, to, reply_to) and the decoded text and HTML parts, written atomically. Prints
 READY once it listens; stops when its standard input closes (the test ended or died).
+
+--refuse-sender-while FILE answers 550 to MAIL FROM while FILE exists (a server that does not
+accept the configured sender until its operator fixes it); --refuse-recipient ADDRESS answers
+"550 5.1.1 <ADDRESS>: mailbox unavailable" to RCPT TO that address (a server that knows it has
+no such mailbox, echoing the address as real servers do).
 """
 
 import argparse
@@ -22,9 +28,25 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 class SaveToDir:
-    def __init__(self, directory):
+    def __init__(self, directory, refuse_sender_while=None, refuse_recipient=None):
         self.directory = directory
         self.counter = itertools.count(1)
+        self.refuse_sender_while = refuse_sender_while
+        self.refuse_recipient = refuse_recipient
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.refuse_sender_while and os.path.exists(self.refuse_sender_while):
+            return "550 5.7.1 sender not allowed"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.refuse_recipient and address.lower() == self.refuse_recipient.lower():
+            return f"550 5.1.1 <{address}>: mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
@@ -74,6 +96,8 @@ def main():
     parser.add_argument("--starttls", nargs=2, metavar=("CERT", "KEY"))
     parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     parser.add_argument("--login")
+    parser.add_argument("--refuse-sender-while", metavar="FILE")
+    parser.add_argument("--refuse-recipient", metavar="ADDRESS")
     args = parser.parse_args()
 
     kwargs = {}
@@ -92,7 +116,8 @@ def main():
             auth_required=True,
             auth_require_tls=bool(args.starttls or args.tls),
         )
-    controller = Controller(SaveToDir(args.dir), hostname="127.0.0.1", port=args.port, **kwargs)
+    handler = SaveToDir(args.dir, args.refuse_sender_while, args.refuse_recipient)
+    controller = Controller(handler, hostname="127.0.0.1", port=args.port, **kwargs)
     controller.start()
     print("READY", flush=True)
     try:

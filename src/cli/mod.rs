@@ -532,6 +532,7 @@ async fn release_spam(path: Option<PathBuf>, id: uuid::Uuid) -> anyhow::Result<E
         Released::AwaitingConfirmation(Held::CapReached) => {
             "waiting for confirmation (mail cap reached: no mail)"
         }
+        Released::AwaitingConfirmation(Held::Gone) => "no longer there (replaced meanwhile)",
     };
     println!("signup {id} released from spam and {next}");
     Ok(ExitCode::SUCCESS)

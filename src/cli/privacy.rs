@@ -11,15 +11,10 @@ use clap::Subcommand;
 
 use super::load::{load_with_source, open_store};
 use crate::domain::EmailAddress;
-use crate::store::{Erased, PrivacyExport};
+use crate::store::{Erased, NOT_ERASED, PrivacyExport};
 
 /// Who the audit line names for a request made here.
 const ACTOR: &str = "cli";
-
-/// What erasure leaves alone, said with every erasure.
-pub const NOT_ERASED: &str = "Constant Contact's copy of the contact is NOT touched: delete the \
-    contact there too (Contacts, then Delete). The unsubscribed mirror's entry, if any, is kept: it \
-    is what stops a later signup from re-subscribing this address.";
 
 #[derive(Debug, Subcommand)]
 pub enum PrivacyCommand {
@@ -121,13 +116,7 @@ pub fn erased_summary(email: &EmailAddress, erased: &Erased) -> String {
         erased.total(),
         email.as_str()
     );
-    for (kind, n) in [
-        ("signups", erased.signups),
-        ("consent records", erased.consent_records),
-        ("confirmation links", erased.confirm_tokens),
-        ("mails", erased.mails),
-        ("resubscribe requests", erased.resubscribe_requests),
-    ] {
+    for (kind, n) in erased.by_kind() {
         let _ = writeln!(out, "  {kind}: {n}");
     }
     out
@@ -140,7 +129,23 @@ fn human(export: &PrivacyExport) -> String {
         out.push_str("\nNothing.\n");
         return out;
     }
-    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
+    signups_text(&mut out, export);
+    consent_records_text(&mut out, export);
+    mails_text(&mut out, export);
+    resubscribe_requests_text(&mut out, export);
+    unsubscribed_text(&mut out, export);
+    out
+}
+
+fn opt(value: &Option<String>) -> String {
+    value.clone().unwrap_or_else(|| "-".to_owned())
+}
+
+fn when(time: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    time.map_or("-".to_owned(), |t| t.to_string())
+}
+
+fn signups_text(out: &mut String, export: &PrivacyExport) {
     let _ = writeln!(out, "\n## Signups ({})", export.signups.len());
     for s in &export.signups {
         let _ = writeln!(
@@ -163,13 +168,16 @@ fn human(export: &PrivacyExport) -> String {
             opt(&s.spam_reason),
             opt(&s.hold_reason),
             s.consent_mode.as_str(),
-            s.confirmed_at.map_or("-".to_owned(), |t| t.to_string()),
-            s.delivered_at.map_or("-".to_owned(), |t| t.to_string()),
+            when(s.confirmed_at),
+            when(s.delivered_at),
             opt(&s.contact_id),
             opt(&s.client_ip),
             opt(&s.user_agent),
         );
     }
+}
+
+fn consent_records_text(out: &mut String, export: &PrivacyExport) {
     let _ = writeln!(
         out,
         "\n## Consent records ({})",
@@ -187,16 +195,19 @@ fn human(export: &PrivacyExport) -> String {
             opt(&r.language),
             opt(&r.client_ip),
             opt(&r.user_agent),
-            r.confirmed_at.map_or("-".to_owned(), |t| t.to_string()),
+            when(r.confirmed_at),
             opt(&r.confirm_ip),
             opt(&r.confirm_user_agent),
-            r.delivered_at.map_or("-".to_owned(), |t| t.to_string()),
+            when(r.delivered_at),
             opt(&r.outcome),
             opt(&r.contact_id),
             opt(&r.consent_text_hash),
             opt(&r.consent_text),
         );
     }
+}
+
+fn mails_text(out: &mut String, export: &PrivacyExport) {
     let _ = writeln!(
         out,
         "\n## Mails ({}; bodies are never stored)",
@@ -212,9 +223,12 @@ fn human(export: &PrivacyExport) -> String {
             m.signup_id,
             m.state,
             m.created_at,
-            m.sent_at.map_or("-".to_owned(), |t| t.to_string()),
+            when(m.sent_at),
         );
     }
+}
+
+fn resubscribe_requests_text(out: &mut String, export: &PrivacyExport) {
     let _ = writeln!(
         out,
         "\n## Resubscribe requests to Constant Contact ({})",
@@ -227,6 +241,9 @@ fn human(export: &PrivacyExport) -> String {
             r.contact_id, r.signup_id, r.requested_at
         );
     }
+}
+
+fn unsubscribed_text(out: &mut String, export: &PrivacyExport) {
     out.push_str("\n## Unsubscribed mirror\n");
     match &export.unsubscribed {
         Some(u) => {
@@ -234,7 +251,7 @@ fn human(export: &PrivacyExport) -> String {
                 out,
                 "- contact {} opted out {} deleted {} synced {}\n  {}",
                 u.contact_id,
-                u.opted_out_at.map_or("-".to_owned(), |t| t.to_string()),
+                when(u.opted_out_at),
                 u.deleted,
                 u.synced_at,
                 export.note
@@ -242,5 +259,4 @@ fn human(export: &PrivacyExport) -> String {
         }
         None => out.push_str("- no entry\n"),
     }
-    out
 }

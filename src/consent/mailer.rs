@@ -2,16 +2,17 @@
 //!
 //! - **Durable.** A mail is queued in the signup's own transaction; the worker claims it with a
 //!   lease, so a crash mid-send only delays it, and an SMTP outage only postpones it: a server
-//!   that is down or answers "not now" gets the mail again later (exponential backoff with
+//!   that is down, answers "not now" or refuses the sender gets the mail again later (exponential backoff with
 //!   jitter, `consent.mail_retry_base` to `mail_retry_max`).
 //! - **The link is made when the mail is sent.** A fresh token per attempt; only its hash is
 //!   stored, committed before the mail leaves (a link that works is never lost in a crash after
 //!   sending), so the queue never holds a usable link.
 //! - **Never useless.** A mail whose signup is gone (replaced, erased) or confirmed is cancelled;
-//!   one the server refuses for good, or still unsent when its signup would expire, is dead.
+//!   one whose recipient the server refuses, or still unsent when its signup would expire, is
+//!   dead.
 //!
 //! `send_next` is the step (tests drive it); `run` only schedules it, and purges signups nobody
-//! confirmed in time.
+//! confirmed in time and mails past their retention.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -245,23 +246,24 @@ impl ConfirmationMailer {
             }
             Err(error) => error,
         };
-        self.record(false, Some(&error));
+        // Servers echo the recipient in their answers: it is kept out of the logs, the alerts
+        // and the mail's last_error (the mail row names its recipient already).
+        let text = without_address(&error.to_string(), &mail.to_address);
+        self.record(false, Some(&text));
         // A refused recipient (or a mail that cannot be built) will not get through later either.
-        if matches!(error, MailError::Refused { .. } | MailError::Message(_)) {
-            tracing::warn!(mail_id = %mail.id, %error, "confirmation mail refused for good; dead");
-            return MailOutcome::Dead {
-                error: error.to_string(),
-            };
+        // A refused sender or message is the operator's to fix and would stop every mail: it is
+        // retried (until the signup's expiry makes the mail dead), so nothing is lost meanwhile.
+        if error.is_permanent() {
+            tracing::warn!(mail_id = %mail.id, error = %text, "confirmation mail refused for good; dead");
+            return MailOutcome::Dead { error: text };
         }
-        tracing::warn!(mail_id = %mail.id, attempts = mail.attempts + 1, %error, "confirmation mail not sent; will retry");
-        MailOutcome::Retrying {
-            error: error.to_string(),
-        }
+        tracing::warn!(mail_id = %mail.id, attempts = mail.attempts + 1, error = %text, "confirmation mail not sent; will retry");
+        MailOutcome::Retrying { error: text }
     }
 
     /// Raise `ConfirmationMailsFailing` when a send fails after a success (or as the first
     /// attempt), and `ConfirmationMailsRestored` on the first success after that alert.
-    fn record(&self, sent: bool, error: Option<&MailError>) {
+    fn record(&self, sent: bool, error: Option<&str>) {
         let mut health = self.0.health.lock().expect("mail health lock");
         let previous = health.last_sent.replace(sent);
         if sent {
@@ -273,7 +275,7 @@ impl ConfirmationMailer {
             }
         } else if previous != Some(false) {
             health.failing_alerted = true;
-            let error = error.map(ToString::to_string).unwrap_or_default();
+            let error = error.unwrap_or_default();
             self.0.alerts.raise(
                 AlertKind::ConfirmationMailsFailing,
                 format!(
@@ -322,14 +324,32 @@ impl ConfirmationMailer {
         Ok(purged)
     }
 
+    /// Delete mails no longer queued after `delivery.retention` (they name their recipient), but
+    /// never within 24 hours: the per-address cap counts the last day's mails. Returns how many.
+    pub async fn purge_old_mails(&self) -> Result<u64, StoreError> {
+        let retention = chrono::Duration::from_std(self.0.config.delivery.retention)
+            .unwrap_or(chrono::Duration::MAX)
+            .max(chrono::Duration::hours(24));
+        let now = self.0.clock.now();
+        let cutoff = now.checked_sub_signed(retention).unwrap_or(now);
+        let purged = self.0.store.purge_mails_before(cutoff).await?;
+        if purged > 0 {
+            tracing::info!(purged, "old confirmation mails deleted");
+        }
+        Ok(purged)
+    }
+
     /// The background loop: send what is due, one mail at a time; sleep until the next mail is
-    /// due or one is queued; purge unconfirmed signups hourly.
+    /// due or one is queued; purge unconfirmed signups and old mails hourly.
     pub async fn run(self, shutdown: CancellationToken) {
         let mut next_purge = self.0.clock.now();
         while !shutdown.is_cancelled() {
             if self.0.clock.now() >= next_purge {
                 if let Err(error) = self.purge_expired().await {
                     tracing::warn!(%error, "purging unconfirmed signups failed");
+                }
+                if let Err(error) = self.purge_old_mails().await {
+                    tracing::warn!(%error, "purging old confirmation mails failed");
                 }
                 next_purge = self.0.clock.now() + PURGE_EVERY;
             }
@@ -376,10 +396,40 @@ impl ConfirmationMailer {
     }
 }
 
+/// `text` with every occurrence of `address` (in any case) replaced by its redacted form.
+fn without_address(text: &str, address: &str) -> String {
+    if address.is_empty() {
+        return text.to_owned();
+    }
+    let redacted = crate::domain::email::redact(address);
+    let (lower, needle) = (text.to_ascii_lowercase(), address.to_ascii_lowercase());
+    let mut out = String::with_capacity(text.len());
+    let mut rest = 0;
+    while let Some(at) = lower[rest..].find(&needle) {
+        out.push_str(&text[rest..rest + at]);
+        out.push_str(&redacted);
+        rest += at + needle.len();
+    }
+    out.push_str(&text[rest..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::{ConsentMode, CustomFieldValue};
+
+    #[test]
+    fn the_recipient_is_redacted_from_error_texts() {
+        assert_eq!(
+            without_address(
+                "550 5.1.1 <Ann@Example.org>: no; ann@example.org unknown",
+                "ann@example.org"
+            ),
+            "550 5.1.1 <a***@example.org>: no; a***@example.org unknown"
+        );
+        assert_eq!(without_address("421 busy", "ann@example.org"), "421 busy");
+    }
 
     #[test]
     fn the_mail_carries_nothing_the_visitor_typed() {

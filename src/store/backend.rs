@@ -84,6 +84,15 @@ impl Backend {
             Self::Postgres => "greatest",
         }
     }
+
+    /// Appended to a `select` whose rows the transaction goes on to change: PostgreSQL locks
+    /// them (a concurrent writer waits); SQLite's write transaction is exclusive already.
+    pub(super) fn for_update(self) -> &'static str {
+        match self {
+            Self::Sqlite => "",
+            Self::Postgres => " for update",
+        }
+    }
 }
 
 /// SQLite serves one process: a second one would run its own delivery worker, refresh the token

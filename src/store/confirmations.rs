@@ -148,29 +148,31 @@ impl Store {
         let now_ms = now.timestamp_millis();
         let mut tx = self.begin_write().await?;
         let result = async {
-            let expired: Vec<(String,)> = sqlx::query_as(
-                "select id from signups s
-                 where s.state = 'awaiting_confirmation' and s.confirm_expires_at <= $1
-                   and not exists (select 1 from mail_outbox m
-                                   where m.signup_id = s.id and m.state = 'queued')",
-            )
-            .bind(now_ms)
-            .fetch_all(tx.conn())
-            .await?;
-            // The links stay (until they are long expired, below): a late click still reads
-            // "expired" rather than "unknown". They hold no personal data.
-            for (id,) in &expired {
-                for sql in [
-                    "delete from signups where id = $1",
-                    "delete from consent_records where signup_id = $1",
-                ] {
-                    sqlx::query(sql).bind(id).execute(tx.conn()).await?;
-                }
-            }
+            // Links first: the lock order of a confirmation (its link, then its signup).
             sqlx::query("delete from confirm_tokens where expires_at <= $1")
                 .bind(now_ms - KEEP_EXPIRED_LINKS_DAYS * 24 * 3600 * 1000)
                 .execute(tx.conn())
                 .await?;
+            // One statement: a signup confirmed meanwhile (PostgreSQL re-checks the state of a
+            // row another transaction changed) is not deleted.
+            let expired: Vec<(String,)> = sqlx::query_as(
+                "delete from signups
+                 where state = 'awaiting_confirmation' and confirm_expires_at <= $1
+                   and not exists (select 1 from mail_outbox m
+                                   where m.signup_id = signups.id and m.state = 'queued')
+                 returning id",
+            )
+            .bind(now_ms)
+            .fetch_all(tx.conn())
+            .await?;
+            // The links stay (until they are long expired, above): a late click still reads
+            // "expired" rather than "unknown". They hold no personal data.
+            for (id,) in &expired {
+                sqlx::query("delete from consent_records where signup_id = $1")
+                    .bind(id)
+                    .execute(tx.conn())
+                    .await?;
+            }
             Ok(expired.len() as u64)
         }
         .await;
@@ -188,10 +190,7 @@ async fn confirm_in(
     let now_ms = now.timestamp_millis();
     // Two POSTs of one link at once: on PostgreSQL the second waits for the first's row lock and
     // then sees it used; SQLite's write transaction serializes them already.
-    let lock = match backend {
-        Backend::Postgres => " for update",
-        Backend::Sqlite => "",
-    };
+    let lock = backend.for_update();
     let token: Option<TokenRow> = sqlx::query_as(&format!(
         "select signup_id, expires_at, used_at from confirm_tokens where token_hash = $1{lock}"
     ))

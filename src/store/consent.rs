@@ -2,20 +2,15 @@
 //! kept `privacy.consent_retention` after delivery. Consent texts are stored once per version.
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest as _, Sha256};
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
-use super::{Store, StoreError, from_millis};
+use super::{Backend, Store, StoreError, from_millis};
 use crate::domain::NewSignup;
 
-/// The key a consent text is stored and referenced under.
+/// The key a consent text is stored and referenced under: its SHA-256, in hex.
 pub fn text_hash(text: &str) -> String {
-    hex_lower(&Sha256::digest(text.as_bytes()))
-}
-
-pub(crate) fn hex_lower(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::password::sha256_hex(text)
 }
 
 /// Insert the consent record of a signup being stored (and its consent text, once).
@@ -62,41 +57,94 @@ pub(super) async fn insert_record(
     Ok(())
 }
 
+/// Which waiting signups of the same address and form a signup replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Replaces {
+    /// Those that came before it (intake). Ids are UUID v7, ordered by creation
+    /// (`Uuid::now_v7` is monotonic within a process), so two signups of one address in one
+    /// intake batch leave the later one rather than deleting each other.
+    Older,
+    /// Every other one (a released spam signup: it waits from now, whatever its id).
+    Others,
+}
+
 /// A newer signup for the same address on the same form replaces one still waiting for its
 /// confirmation: the older one, its record, its links and its unsent mails go.
 pub(super) async fn replace_waiting(
     conn: &mut AnyConnection,
-    newer: Uuid,
-    signup: &NewSignup,
+    backend: Backend,
+    (newer, replaces): (Uuid, Replaces),
+    (email, form_id): (&str, &str),
+    now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let older: Vec<(String,)> = sqlx::query_as(
+    let which = match replaces {
+        Replaces::Older => "id < $3",
+        Replaces::Others => "id <> $3",
+    };
+    let older: Vec<(String,)> = sqlx::query_as(&format!(
         "select id from signups
          where lower(email) = lower($1) and form_id = $2 and state = 'awaiting_confirmation'
-            and id <> $3",
-    )
-    .bind(signup.email.as_str())
-    .bind(signup.form_id.as_str())
+            and {which}"
+    ))
+    .bind(email)
+    .bind(form_id)
     .bind(newer.to_string())
     .fetch_all(&mut *conn)
     .await?;
     for (id,) in older {
-        delete_signup(conn, &id).await?;
+        delete_signup(conn, backend, &id, now).await?;
     }
     Ok(())
 }
 
 /// Remove a signup that never counted: with its consent record, links and unsent mails (sent
 /// mails stay, for the per-address cap).
-pub(super) async fn delete_signup(conn: &mut AnyConnection, id: &str) -> Result<(), StoreError> {
+///
+/// A mail the worker has claimed (and may be sending right now) is left to the worker: it
+/// records what happened, so a mail that went out counts toward the caps. One still claimed
+/// when its signup is gone is cancelled by the worker at its next claim; a claim whose lease
+/// ran out (a crashed worker) is cancelled here.
+///
+/// Only while it still waits: one confirmed meanwhile (on PostgreSQL, by another transaction
+/// between the caller's select and this delete) stays, with everything of it. Its links are
+/// locked first, the order a confirmation takes them (link, then signup), so the two cannot
+/// deadlock.
+pub(super) async fn delete_signup(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "select token_hash from confirm_tokens where signup_id = $1{}",
+        backend.for_update()
+    ))
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let deleted =
+        sqlx::query("delete from signups where id = $1 and state = 'awaiting_confirmation'")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    if deleted.rows_affected() == 0 {
+        return Ok(());
+    }
     for sql in [
-        "delete from signups where id = $1",
-        "delete from consent_records where signup_id = $1",
         "delete from confirm_tokens where signup_id = $1",
-        "update mail_outbox set state = 'cancelled', claimed_by = null, claimed_until = null
-         where signup_id = $1 and state = 'queued'",
+        "delete from consent_records where signup_id = $1",
     ] {
         sqlx::query(sql).bind(id).execute(&mut *conn).await?;
     }
+    sqlx::query(
+        "update mail_outbox set state = 'cancelled', claimed_by = null, claimed_until = null
+         where signup_id = $1 and state = 'queued'
+           and (claimed_until is null or claimed_until <= $2)",
+    )
+    .bind(id)
+    .bind(now.timestamp_millis())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

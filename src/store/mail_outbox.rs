@@ -50,6 +50,9 @@ pub enum Held {
     MailQueued,
     /// A cap was reached: held without a mail (the visitor's answer does not change).
     CapReached,
+    /// The signup is no longer there (a later signup of the same batch replaced it): nothing to
+    /// hold, and nothing wrong.
+    Gone,
 }
 
 /// Hold a signup until its person confirms (`reason`: why), and queue the confirmation mail unless
@@ -73,10 +76,14 @@ pub(super) async fn hold_for_confirmation(
     .bind(signup_id.to_string())
     .execute(&mut *conn)
     .await?;
-    let (email,): (Option<String>,) = sqlx::query_as("select email from signups where id = $1")
-        .bind(signup_id.to_string())
-        .fetch_one(&mut *conn)
-        .await?;
+    let email: Option<(Option<String>,)> =
+        sqlx::query_as("select email from signups where id = $1")
+            .bind(signup_id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some((email,)) = email else {
+        return Ok(Held::Gone);
+    };
     let Some(email) = email else {
         return Ok(Held::CapReached);
     };
@@ -294,6 +301,17 @@ impl super::Store {
             .execute(&self.pool)
             .await?;
         Ok(result.rows_affected() == 1)
+    }
+
+    /// Delete mails no longer queued (sent, dead, cancelled) that were queued before `cutoff`.
+    /// The caller keeps at least 24 hours: the per-address cap counts the mails of the last day.
+    pub async fn purge_mails_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        let result =
+            sqlx::query("delete from mail_outbox where state <> 'queued' and created_at < $1")
+                .bind(cutoff.timestamp_millis())
+                .execute(&self.pool)
+                .await?;
+        Ok(result.rows_affected())
     }
 
     /// When the next queued mail becomes due (for the worker's sleep).

@@ -48,7 +48,7 @@ pub use delivery::{RecentError, Settle};
 pub use mail_outbox::{ConfirmationPolicy, Held, MailCounts, MailSettle, QueuedMail};
 pub use pace::Slot;
 pub use privacy::{
-    Erased, MIRROR_NOTE, MailRecord, MirrorRecord, PrivacyExport, ResubscribeRequest,
+    Erased, MIRROR_NOTE, MailRecord, MirrorRecord, NOT_ERASED, PrivacyExport, ResubscribeRequest,
 };
 pub use spam::Released;
 pub use tokens::{Authorization, NewTokenSet, PendingAuthorization, StoredTokenSet};
@@ -262,7 +262,14 @@ impl Store {
             for ((signup, intake, now), id) in signups.iter().zip(&ids) {
                 consent::insert_record(tx.conn(), *id, signup, *now).await?;
                 if matches!(intake, Intake::AwaitConfirmation) {
-                    consent::replace_waiting(tx.conn(), *id, signup).await?;
+                    consent::replace_waiting(
+                        tx.conn(),
+                        self.backend,
+                        (*id, consent::Replaces::Older),
+                        (signup.email.as_str(), signup.form_id.as_str()),
+                        *now,
+                    )
+                    .await?;
                     mail_outbox::hold_for_confirmation(
                         tx.conn(),
                         *id,

@@ -15,9 +15,10 @@ use sha2::Sha256;
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
-use super::consent::{ConsentRecord, RECORD_SELECT, RecordRow, hex_lower};
+use super::consent::{ConsentRecord, RECORD_SELECT, RecordRow};
 use super::{SignupRecord, SignupRow, Store, StoreError, from_millis};
 use crate::domain::EmailAddress;
+use crate::password::hex_lower;
 
 /// What the export says about the unsubscribed mirror, next to its entry.
 pub const MIRROR_NOTE: &str = "The unsubscribed entry is a copy of Constant Contact's own record. \
@@ -124,13 +125,25 @@ pub struct Erased {
     pub resubscribe_requests: u64,
 }
 
+/// What erasure leaves alone, said with every erasure (the console and the CLI).
+pub const NOT_ERASED: &str = "Constant Contact's copy of the contact is NOT touched: delete the \
+    contact there too (Contacts, then Delete). The unsubscribed mirror's entry, if any, is kept: \
+    it is what stops a later signup from re-subscribing this address.";
+
 impl Erased {
     pub fn total(&self) -> u64 {
-        self.signups
-            + self.consent_records
-            + self.confirm_tokens
-            + self.mails
-            + self.resubscribe_requests
+        self.by_kind().iter().map(|(_, n)| n).sum()
+    }
+
+    /// How many rows of each kind went, named for people, in a fixed order.
+    pub fn by_kind(&self) -> [(&'static str, u64); 5] {
+        [
+            ("signups", self.signups),
+            ("consent records", self.consent_records),
+            ("confirmation links", self.confirm_tokens),
+            ("mails", self.mails),
+            ("resubscribe requests", self.resubscribe_requests),
+        ]
     }
 }
 

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::consent::{Replaces, replace_waiting};
 use super::mail_outbox::{ConfirmationPolicy, Held, hold_for_confirmation};
 use super::{Store, StoreError};
 use crate::domain::ConsentMode;
@@ -30,26 +31,35 @@ impl Store {
     ) -> Result<Option<Released>, StoreError> {
         let mut tx = self.begin_write().await?;
         let result = async {
-            let row: Option<(String, Option<i64>)> = sqlx::query_as(
-                "select consent_mode, confirmed_at from signups
-                 where id = $1 and state = 'spam' and email is not null",
-            )
+            // Locked on PostgreSQL: two releases (or a release and a purge) at once act once.
+            let row: Option<(String, Option<i64>, String, String)> = sqlx::query_as(&format!(
+                "select consent_mode, confirmed_at, email, form_id from signups
+                 where id = $1 and state = 'spam' and email is not null{}",
+                self.backend.for_update()
+            ))
             .bind(id.to_string())
             .fetch_optional(tx.conn())
             .await?;
-            let Some((mode, confirmed_at)) = row else {
+            let Some((mode, confirmed_at, email, form_id)) = row else {
                 return Ok(None);
             };
-            sqlx::query(
+            let released = sqlx::query(
                 "update signups set state = 'pending', spam_reason = null, next_attempt_at = $1,
                     requeued_at = $1, claimed_by = null, claimed_until = null
-                 where id = $2",
+                 where id = $2 and state = 'spam'",
             )
             .bind(now.timestamp_millis())
             .bind(id.to_string())
             .execute(tx.conn())
             .await?;
+            if released.rows_affected() == 0 {
+                return Ok(None);
+            }
             if mode == ConsentMode::Double.as_str() && confirmed_at.is_none() {
+                // Like a signup arriving now: it replaces an older one of the same address
+                // still waiting on the same form (one mail, one link, one signup waiting).
+                let newer = (id, Replaces::Others);
+                replace_waiting(tx.conn(), self.backend, newer, (&email, &form_id), now).await?;
                 let held =
                     hold_for_confirmation(tx.conn(), id, "double_opt_in", now, policy).await?;
                 return Ok(Some(Released::AwaitingConfirmation(held)));
@@ -60,12 +70,31 @@ impl Store {
         tx.finish(result).await
     }
 
-    /// Delete spam signups that arrived before `cutoff`. Returns how many were deleted.
+    /// Delete spam signups that arrived before `cutoff`, with their consent records (and any
+    /// links or mails). Returns how many signups were deleted.
     pub async fn purge_spam_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
-        let result = sqlx::query("delete from signups where state = 'spam' and created_at < $1")
+        let mut tx = self.begin_write().await?;
+        let result = async {
+            // One statement: a signup released meanwhile (PostgreSQL re-checks the state of a
+            // row another transaction changed) is not deleted, nor is anything of it below.
+            let deleted: Vec<(String,)> = sqlx::query_as(
+                "delete from signups where state = 'spam' and created_at < $1 returning id",
+            )
             .bind(cutoff.timestamp_millis())
-            .execute(&self.pool)
+            .fetch_all(tx.conn())
             .await?;
-        Ok(result.rows_affected())
+            for (id,) in &deleted {
+                for sql in [
+                    "delete from consent_records where signup_id = $1",
+                    "delete from confirm_tokens where signup_id = $1",
+                    "delete from mail_outbox where signup_id = $1",
+                ] {
+                    sqlx::query(sql).bind(id).execute(tx.conn()).await?;
+                }
+            }
+            Ok(deleted.len() as u64)
+        }
+        .await;
+        tx.finish(result).await
     }
 }

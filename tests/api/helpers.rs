@@ -144,6 +144,7 @@ pub struct AppOptions<'a> {
     pub sandbox: Option<&'a Sandbox>,
     pub clock: SharedClock,
     pub background_delivery: bool,
+    pub background_mail: bool,
     /// Serve the demo signup page at `/demo` (as `ccbridge demo` does).
     pub demo_page: bool,
     /// Changes to the parsed config (for keys in sections the test config already has).
@@ -160,6 +161,7 @@ impl<'a> AppOptions<'a> {
             sandbox: None,
             clock: Arc::new(SystemClock),
             background_delivery: true,
+            background_mail: true,
             demo_page: false,
             configure: None,
         }
@@ -185,6 +187,12 @@ impl<'a> AppOptions<'a> {
     /// Tests that step the delivery worker themselves.
     pub fn without_background_delivery(mut self) -> Self {
         self.background_delivery = false;
+        self
+    }
+
+    /// Tests that step the confirmation mail worker themselves.
+    pub fn without_background_mail(mut self) -> Self {
+        self.background_mail = false;
         self
     }
 
@@ -229,6 +237,7 @@ impl<'a> AppOptions<'a> {
             demo_page: self.demo_page,
             demo_sandbox: None,
             background_delivery: self.background_delivery,
+            background_mail: self.background_mail,
         };
         let app = Application::build_with(config, deps)
             .await

@@ -21,13 +21,10 @@ use crate::config::Config;
 use crate::domain::EmailAddress;
 use crate::http::AppState;
 use crate::http::pages::escape;
-use crate::store::{Erased, PrivacyExport, Store};
+use crate::store::{Erased, NOT_ERASED, PrivacyExport, SignupRecord, Store};
 
 /// The confirmation checkbox of the erase form: erasure happens only with it ticked.
 pub const CONFIRM_FIELD: &str = "confirm";
-
-/// What erasure leaves alone, said on the page after it.
-const NOT_ERASED: &str = "Constant Contact's copy of the contact is not touched: delete the contact there too. The unsubscribed mirror's entry, if any, is kept: it is what stops a later signup from re-subscribing this address.";
 
 /// What the privacy pages need of the application.
 #[derive(Clone)]
@@ -212,13 +209,9 @@ fn erase_form(admin: &Admin, email: &EmailAddress) -> String {
 
 fn erased_table(erased: &Erased) -> String {
     let mut out = String::from("<table>\n<tbody>\n");
-    for (kind, n) in [
-        ("Signups", erased.signups),
-        ("Consent records", erased.consent_records),
-        ("Confirmation links", erased.confirm_tokens),
-        ("Mails", erased.mails),
-        ("Resubscribe requests", erased.resubscribe_requests),
-    ] {
+    for (kind, n) in erased.by_kind() {
+        let mut kind = kind.to_owned();
+        kind[..1].make_ascii_uppercase();
         let _ = writeln!(out, "<tr><th>{kind}</th><td class=\"num\">{n}</td></tr>");
     }
     out.push_str("</tbody>\n</table>\n");
@@ -249,36 +242,50 @@ fn render_export(export: &PrivacyExport) -> String {
         out.push_str("<p>Nothing is kept about this address.</p>\n");
         return out;
     }
+    signups_html(&mut out, export);
+    consent_records_html(&mut out, export);
+    mails_html(&mut out, export);
+    resubscribe_requests_html(&mut out, export);
+    unsubscribed_html(&mut out, export);
+    out
+}
+
+/// A signup's personal data, one `key: value` a line (only what is there).
+fn signup_data(s: &SignupRecord) -> String {
+    [
+        ("email", s.email.as_deref()),
+        ("first name", s.first_name.as_deref()),
+        ("last name", s.last_name.as_deref()),
+        ("phone", s.phone.as_deref()),
+        ("company", s.company.as_deref()),
+        ("job title", s.job_title.as_deref()),
+        ("client", s.client_ip.as_deref()),
+        ("user agent", s.user_agent.as_deref()),
+        ("spam reason", s.spam_reason.as_deref()),
+        ("hold reason", s.hold_reason.as_deref()),
+    ]
+    .iter()
+    .filter_map(|(k, v)| v.map(|v| format!("{k}: {}", escape(v))))
+    .chain(std::iter::once(format!(
+        "custom fields: {}",
+        escape(&serde_json::to_string(&s.custom_fields).unwrap_or_default())
+    )))
+    .collect::<Vec<_>>()
+    .join("<br>")
+}
+
+fn signups_html(out: &mut String, export: &PrivacyExport) {
     let _ = writeln!(out, "<h3>Signups ({})</h3>", export.signups.len());
     out.push_str("<div class=\"wrap\"><table>\n<thead><tr><th>Id</th><th>Form</th><th>State</th><th>Created</th><th>Data</th><th>Delivery</th></tr></thead>\n<tbody>\n");
     for s in &export.signups {
-        let data = [
-            ("email", s.email.as_deref()),
-            ("first name", s.first_name.as_deref()),
-            ("last name", s.last_name.as_deref()),
-            ("phone", s.phone.as_deref()),
-            ("company", s.company.as_deref()),
-            ("job title", s.job_title.as_deref()),
-            ("client", s.client_ip.as_deref()),
-            ("user agent", s.user_agent.as_deref()),
-            ("spam reason", s.spam_reason.as_deref()),
-            ("hold reason", s.hold_reason.as_deref()),
-        ]
-        .iter()
-        .filter_map(|(k, v)| v.map(|v| format!("{k}: {}", escape(v))))
-        .chain(std::iter::once(format!(
-            "custom fields: {}",
-            escape(&serde_json::to_string(&s.custom_fields).unwrap_or_default())
-        )))
-        .collect::<Vec<_>>()
-        .join("<br>");
         let _ = writeln!(
             out,
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{data}</td><td>attempts {}; delivered {}; contact {}; last error {}; consent {}, confirmed {}</td></tr>",
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>attempts {}; delivered {}; contact {}; last error {}; consent {}, confirmed {}</td></tr>",
             s.id,
             escape(&s.form_id),
             s.state.as_str(),
             time(Some(s.created_at)),
+            signup_data(s),
             s.attempts,
             time(s.delivered_at),
             cell(s.contact_id.as_deref()),
@@ -288,6 +295,9 @@ fn render_export(export: &PrivacyExport) -> String {
         );
     }
     out.push_str("</tbody>\n</table></div>\n");
+}
+
+fn consent_records_html(out: &mut String, export: &PrivacyExport) {
     let _ = writeln!(
         out,
         "<h3>Consent records ({})</h3>",
@@ -315,6 +325,9 @@ fn render_export(export: &PrivacyExport) -> String {
             cell(r.consent_text_hash.as_deref()),
         );
     }
+}
+
+fn mails_html(out: &mut String, export: &PrivacyExport) {
     let _ = writeln!(
         out,
         "<h3>Mails ({}; their bodies are never stored)</h3>",
@@ -331,6 +344,9 @@ fn render_export(export: &PrivacyExport) -> String {
             time(m.sent_at),
         );
     }
+}
+
+fn resubscribe_requests_html(out: &mut String, export: &PrivacyExport) {
     for r in &export.resubscribe_requests {
         let _ = writeln!(
             out,
@@ -339,6 +355,9 @@ fn render_export(export: &PrivacyExport) -> String {
             time(Some(r.requested_at)),
         );
     }
+}
+
+fn unsubscribed_html(out: &mut String, export: &PrivacyExport) {
     if let Some(u) = &export.unsubscribed {
         let _ = writeln!(
             out,
@@ -349,5 +368,4 @@ fn render_export(export: &PrivacyExport) -> String {
             escape(export.note),
         );
     }
-    out
 }

@@ -56,6 +56,13 @@ async fn an_admin_can_release_spam_with_the_cli_and_old_spam_is_purged(backend: 
         &json!({ "email": "bot@example.com", "website": "x" }),
     )
     .await;
+    let bot = app
+        .signups()
+        .await
+        .into_iter()
+        .find(|s| s.state == SignupState::Spam);
+    let bot = bot.expect("the bot's signup is spam").id;
+    assert!(app.store.consent_record(bot).await.unwrap().is_some());
     let now = Utc::now();
     assert_eq!(
         app.store
@@ -73,5 +80,8 @@ async fn an_admin_can_release_spam_with_the_cli_and_old_spam_is_purged(backend: 
     );
     let counts = app.store.queue_counts().await.unwrap();
     assert_eq!((counts.spam, counts.pending), (0, 1));
+    // Its consent record went with it; the released signup's stays.
+    assert_eq!(app.store.consent_record(bot).await.unwrap(), None);
+    assert!(app.store.consent_record(spam_id).await.unwrap().is_some());
     app.stop().await;
 }

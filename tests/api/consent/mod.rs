@@ -57,14 +57,32 @@ impl World {
             security,
             ..ServerOptions::default()
         };
+        Self::start_with(test, backend, options, true).await
+    }
+
+    /// The same, with the mail worker only stepped by the test (`background_mail: false`).
+    async fn start_stepped(test: &str, backend: Backend) -> Option<Self> {
+        Self::start_with(test, backend, ServerOptions::default(), false).await
+    }
+
+    async fn start_with(
+        test: &str,
+        backend: Backend,
+        options: ServerOptions,
+        background_mail: bool,
+    ) -> Option<Self> {
+        let security = options.security;
         let smtp = SmtpServer::start(test, options).await?;
         let clock = ManualClock::new(chrono::Utc::now());
         let shared: SharedClock = Arc::new(clock.clone());
         let sandbox = fast_sandbox_on(shared.clone()).await;
-        let app = AppOptions::against(backend, &sandbox, &double_opt_in_toml(smtp.port, security))
-            .clock(shared)
-            .spawn()
-            .await;
+        let mut options =
+            AppOptions::against(backend, &sandbox, &double_opt_in_toml(smtp.port, security))
+                .clock(shared);
+        if !background_mail {
+            options = options.without_background_mail();
+        }
+        let app = options.spawn().await;
         app.connect_ok().await;
         Some(Self {
             app,

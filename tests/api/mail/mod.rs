@@ -39,6 +39,10 @@ pub struct ServerOptions {
     pub login: Option<&'static str>,
     /// A port chosen beforehand (to start a server where nothing listened); free when `None`.
     pub port: Option<u16>,
+    /// Answer 550 to MAIL FROM while this file exists.
+    pub refuse_sender_while: Option<PathBuf>,
+    /// Answer "550 5.1.1 <address>: mailbox unavailable" to RCPT TO this address.
+    pub refuse_recipient: Option<&'static str>,
 }
 
 impl Default for ServerOptions {
@@ -47,6 +51,8 @@ impl Default for ServerOptions {
             security: Security::None,
             login: None,
             port: None,
+            refuse_sender_while: None,
+            refuse_recipient: None,
         }
     }
 }
@@ -112,6 +118,12 @@ impl SmtpServer {
         }
         if let Some(login) = options.login {
             command.args(["--login", login]);
+        }
+        if let Some(file) = &options.refuse_sender_while {
+            command.arg("--refuse-sender-while").arg(file);
+        }
+        if let Some(address) = options.refuse_recipient {
+            command.args(["--refuse-recipient", address]);
         }
         let mut child = command
             .stdin(Stdio::piped())

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ccbridge::Config;
 use ccbridge::clock::{Clock as _, ManualClock, SharedClock};
 use ccbridge::delivery::{Delivery, Pause};
 use ccbridge::domain::SignupState;
 use ccbridge::unsubscribes::SyncOutcome;
-use ccbridge::Config;
 use ccbridge_sandbox::{Faults, Permission, Sandbox};
 use chrono::Utc;
 use serde_json::json;
@@ -72,7 +72,10 @@ async fn an_unsubscribed_address_is_never_sent_and_constant_contact_is_asked_onc
     post(&app, "gone@example.com").await;
 
     let outcome = app.delivery.deliver_next().await.unwrap();
-    assert!(matches!(outcome, Some(Delivery::Held { .. })), "{outcome:?}");
+    assert!(
+        matches!(outcome, Some(Delivery::Held { .. })),
+        "{outcome:?}"
+    );
     let signup = signup_of(&app, "gone@example.com").await;
     assert_eq!(signup.state, SignupState::Suppressed);
     assert_eq!(
@@ -85,7 +88,10 @@ async fn an_unsubscribed_address_is_never_sent_and_constant_contact_is_asked_onc
     // A second signup for the address: Constant Contact is not asked again.
     post(&app, "gone@example.com").await;
     let outcome = app.delivery.deliver_next().await.unwrap();
-    assert!(matches!(outcome, Some(Delivery::Held { .. })), "{outcome:?}");
+    assert!(
+        matches!(outcome, Some(Delivery::Held { .. })),
+        "{outcome:?}"
+    );
     let again = signup_of(&app, "gone@example.com").await;
     assert_eq!(again.state, SignupState::Suppressed);
     assert!(again.hold_reason.unwrap().contains("already asked once"));
@@ -103,22 +109,30 @@ async fn with_smtp_an_unsubscribed_address_is_asked_to_confirm_by_mail(backend: 
     post(&app, "gone@example.com").await;
 
     let outcome = app.delivery.deliver_next().await.unwrap();
-    assert!(matches!(outcome, Some(Delivery::Held { .. })), "{outcome:?}");
+    assert!(
+        matches!(outcome, Some(Delivery::Held { .. })),
+        "{outcome:?}"
+    );
     let signup = signup_of(&app, "gone@example.com").await;
     assert_eq!(signup.state, SignupState::AwaitingConfirmation);
     assert_eq!(signup.hold_reason.as_deref(), Some("unsubscribed"));
     assert!(signup.confirm_expires_at.is_some());
     let pool = raw_pool(app.backend, &app.db_path).await;
-    let queued: Vec<(String, String)> = sqlx::query_as(
-        "select to_address, state from mail_outbox where signup_id = $1",
-    )
-    .bind(signup.id.to_string())
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    assert_eq!(queued, [("gone@example.com".to_owned(), "queued".to_owned())]);
+    let queued: Vec<(String, String)> =
+        sqlx::query_as("select to_address, state from mail_outbox where signup_id = $1")
+            .bind(signup.id.to_string())
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        queued,
+        [("gone@example.com".to_owned(), "queued".to_owned())]
+    );
     assert_eq!(sandbox.sign_up_calls_for("gone@example.com"), 0);
-    assert!(sandbox.resubscribe_requests().is_empty(), "the person is asked by ccbridge's mail");
+    assert!(
+        sandbox.resubscribe_requests().is_empty(),
+        "the person is asked by ccbridge's mail"
+    );
 }
 
 backends!(single_opt_in_waits_for_the_first_full_sync_after_connecting: sqlite, postgres);
@@ -140,7 +154,10 @@ async fn single_opt_in_waits_for_the_first_full_sync_after_connecting(backend: B
     let signup = signup_of(&app, "new@example.com").await;
     assert_eq!(signup.state, SignupState::Pending);
     assert_eq!(signup.attempts, 0, "waiting is not an attempt");
-    assert!(app.delivery.deliver_next().await.unwrap().is_none(), "released until {until}");
+    assert!(
+        app.delivery.deliver_next().await.unwrap().is_none(),
+        "released until {until}"
+    );
     let state = app.unsubscribes.sync_state().await.unwrap();
     assert!(state.failing_since.is_some() && state.last_full_sync_at.is_none());
 
@@ -148,7 +165,10 @@ async fn single_opt_in_waits_for_the_first_full_sync_after_connecting(backend: B
     assert!(matches!(synced, SyncOutcome::Full { .. }), "{synced:?}");
     clock.advance(until - clock.now() + chrono::Duration::seconds(1));
     let outcome = app.delivery.deliver_next().await.unwrap();
-    assert!(matches!(outcome, Some(Delivery::Delivered { .. })), "{outcome:?}");
+    assert!(
+        matches!(outcome, Some(Delivery::Delivered { .. })),
+        "{outcome:?}"
+    );
     assert!(app.delivery.unsubscribes_wait().is_none());
     assert_eq!(sandbox.sign_up_calls_for("new@example.com"), 1);
 }
@@ -186,7 +206,12 @@ async fn the_sync_follows_every_page_inside_the_budget(backend: Backend) {
     assert_eq!(after.api_requests - before.api_requests, 4);
     assert_eq!(after.throttled, 0, "never over 4 calls a second");
     assert_eq!(app.unsubscribes.sync_state().await.unwrap().size, 1_100);
-    assert!(app.store.is_unsubscribed("LEFT7@example.com").await.unwrap());
+    assert!(
+        app.store
+            .is_unsubscribed("LEFT7@example.com")
+            .await
+            .unwrap()
+    );
     let used = app.readyz().await["api_usage"]["used"].as_u64().unwrap();
     assert!(used <= 10_000);
 
@@ -231,8 +256,16 @@ async fn an_unsubscribe_after_the_full_sync_is_caught_by_the_next_incremental_on
     sandbox.add_contact("early@example.com", Permission::Unsubscribed);
     sandbox.add_contact("later@example.com", Permission::Explicit);
     let full = app.unsubscribes.sync_step(clock.now()).await.unwrap();
-    assert!(matches!(full, SyncOutcome::Full { entries: 1, .. }), "{full:?}");
-    assert!(!app.store.is_unsubscribed("later@example.com").await.unwrap());
+    assert!(
+        matches!(full, SyncOutcome::Full { entries: 1, .. }),
+        "{full:?}"
+    );
+    assert!(
+        !app.store
+            .is_unsubscribed("later@example.com")
+            .await
+            .unwrap()
+    );
 
     clock.advance(chrono::Duration::minutes(3));
     sandbox.unsubscribe("later@example.com");
@@ -242,11 +275,19 @@ async fn an_unsubscribe_after_the_full_sync_is_caught_by_the_next_incremental_on
         matches!(incremental, SyncOutcome::Incremental { .. }),
         "{incremental:?}"
     );
-    assert!(app.store.is_unsubscribed("later@example.com").await.unwrap());
+    assert!(
+        app.store
+            .is_unsubscribed("later@example.com")
+            .await
+            .unwrap()
+    );
 
     post(&app, "later@example.com").await;
     let outcome = app.delivery.deliver_next().await.unwrap();
-    assert!(matches!(outcome, Some(Delivery::Held { .. })), "{outcome:?}");
+    assert!(
+        matches!(outcome, Some(Delivery::Held { .. })),
+        "{outcome:?}"
+    );
     assert_eq!(sandbox.sign_up_calls_for("later@example.com"), 0);
 }
 
@@ -265,7 +306,10 @@ async fn a_confirmed_signup_goes_and_its_address_leaves_the_mirror(backend: Back
         .await
         .unwrap();
     let outcome = app.delivery.deliver_next().await.unwrap();
-    assert!(matches!(outcome, Some(Delivery::Delivered { .. })), "{outcome:?}");
+    assert!(
+        matches!(outcome, Some(Delivery::Delivered { .. })),
+        "{outcome:?}"
+    );
     assert_eq!(sandbox.sign_up_calls_for("back@example.com"), 1);
     assert!(!app.store.is_unsubscribed("back@example.com").await.unwrap());
 }
@@ -280,7 +324,10 @@ async fn without_the_mirror_an_unsubscribed_contact_is_opted_back_in(backend: Ba
     sandbox.add_contact("gone@example.com", Permission::Unsubscribed);
     post(&app, "gone@example.com").await;
     let outcome = app.delivery.deliver_next().await.unwrap();
-    assert!(matches!(outcome, Some(Delivery::Delivered { .. })), "{outcome:?}");
+    assert!(
+        matches!(outcome, Some(Delivery::Delivered { .. })),
+        "{outcome:?}"
+    );
     let contact = sandbox.contact("gone@example.com").expect("the contact");
     assert_eq!(contact.permission_to_send, Permission::Explicit);
     assert_eq!(
