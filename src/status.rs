@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::domain::AccountCheck;
-use crate::store::{MailCounts, QueueCounts, RecentError, Store, StoredTokenSet};
+use crate::store::{MailCounts, QueueCounts, RecentError, Store, StoreError, StoredTokenSet};
+use crate::unsubscribes::{self, Gate, MirrorSettings};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
@@ -23,6 +24,52 @@ pub struct Status {
     pub account_check: Option<AccountCheck>,
     /// Confirmation mails (double opt-in) by state; `None` when the database could not be read.
     pub mail: Option<MailCounts>,
+    /// The mirror of the account's unsubscribed addresses; `None` when it could not be read.
+    pub unsubscribes: Option<UnsubscribesStatus>,
+}
+
+/// The mirror of the account's unsubscribed addresses, and whether single opt-in deliveries may go.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnsubscribesStatus {
+    /// Addresses in the mirror.
+    pub addresses: u64,
+    /// The last successful sync, of either kind.
+    pub last_sync_at: Option<DateTime<Utc>>,
+    pub last_full_sync_at: Option<DateTime<Utc>>,
+    /// The list is complete and recent: single opt-in deliveries may go. Always true with
+    /// `delivery.respect_unsubscribes = false` or while not connected.
+    pub fresh: bool,
+    /// Why single opt-in deliveries wait, when they do.
+    pub waiting: Option<String>,
+    /// The first failure of the current run of failed syncs.
+    pub failing_since: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+impl UnsubscribesStatus {
+    pub async fn gather(
+        config: &Config,
+        store: &Store,
+        set: Option<&StoredTokenSet>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, StoreError> {
+        let state = store.sync_state().await?;
+        let wait =
+            unsubscribes::wait_reason(&MirrorSettings::from_config(config), set, &state, now);
+        let waiting = wait.map(|wait| match wait.into_gate() {
+            Gate::Wait { reason, .. } => reason,
+            Gate::Open => String::new(),
+        });
+        Ok(Self {
+            addresses: state.size,
+            last_sync_at: state.last_sync_at,
+            last_full_sync_at: state.last_full_sync_at,
+            fresh: waiting.is_none(),
+            waiting,
+            failing_since: state.failing_since,
+            last_error: state.last_error,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -113,12 +160,22 @@ impl Status {
                 None
             }
         };
-        let connection = match store.token_set().await {
+        let set = store.token_set().await;
+        let connection = match &set {
             Ok(set) => ConnectionStatus::from_stored(set.as_ref(), now),
             Err(error) => {
                 tracing::warn!(%error, "connection state unavailable");
                 ConnectionStatus::not_connected()
             }
+        };
+        let unsubscribes = match &set {
+            Ok(set) => UnsubscribesStatus::gather(config, store, set.as_ref(), now)
+                .await
+                .inspect_err(
+                    |error| tracing::warn!(%error, "the unsubscribes mirror is unavailable"),
+                )
+                .ok(),
+            Err(_) => None,
         };
         Self {
             connection,
@@ -137,6 +194,7 @@ impl Status {
                     None
                 }
             },
+            unsubscribes,
             mail: match store.mail_counts().await {
                 Ok(counts) => Some(counts),
                 Err(error) => {
@@ -176,6 +234,17 @@ impl Status {
                 q.pending, q.failed, q.delivered, q.dead, q.spam, q.awaiting_confirmation, q.suppressed
             )),
             None => out.push_str("queue:       (unavailable)\n"),
+        }
+        if let Some(u) = &self.unsubscribes {
+            out.push_str(&format!(
+                "unsubscribed: {} in the mirror, last sync {}{}\n",
+                u.addresses,
+                u.last_sync_at
+                    .map_or("never".to_owned(), |at| at.to_string()),
+                u.waiting
+                    .as_deref()
+                    .map_or(String::new(), |why| format!("; single opt-in waits: {why}"))
+            ));
         }
         if let Some(m) = &self.mail {
             out.push_str(&format!(

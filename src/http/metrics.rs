@@ -17,8 +17,8 @@ use super::{AppState, pages};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::domain::SignupState;
-use crate::metrics::{CONTENT_TYPE_OPENMETRICS, ConnectionGauges, Gauges};
-use crate::status::ConnectionStatus;
+use crate::metrics::{CONTENT_TYPE_OPENMETRICS, ConnectionGauges, Gauges, UnsubscribeGauges};
+use crate::status::{ConnectionStatus, UnsubscribesStatus};
 use crate::store::Store;
 
 /// What a scrape needs of the application.
@@ -93,7 +93,8 @@ async fn read_gauges(state: &Scrape, now: DateTime<Utc>) -> Gauges {
             .map(|signup_state| (signup_state.as_str(), counts.get(signup_state)))
             .collect()
     });
-    let connection = state.store.token_set().await.ok().map(|set| {
+    let set = state.store.token_set().await.ok();
+    let connection = set.as_ref().map(|set| {
         let connection = ConnectionStatus::from_stored(set.as_ref(), now);
         ConnectionGauges {
             state: connection.state,
@@ -117,6 +118,16 @@ async fn read_gauges(state: &Scrape, now: DateTime<Utc>) -> Gauges {
                 ("dead", m.dead),
             ]
         }),
-        unsubscribes: None,
+        unsubscribes: match &set {
+            Some(set) => UnsubscribesStatus::gather(&state.config, &state.store, set.as_ref(), now)
+                .await
+                .ok()
+                .map(|u| UnsubscribeGauges {
+                    addresses: u.addresses,
+                    last_sync: u.last_sync_at.map(|at| at.timestamp()),
+                    fresh: u.fresh,
+                }),
+            None => None,
+        },
     }
 }

@@ -3,6 +3,8 @@
 
 use axum::response::Html;
 
+use crate::config::ConsentMode;
+
 pub use crate::domain::html::escape;
 
 /// A complete page around already-escaped `body` HTML.
@@ -28,11 +30,21 @@ h1 {{ font-size: 1.5rem; }}
     ))
 }
 
-pub fn thank_you() -> Html<String> {
-    layout(
-        "Thank you",
-        "<h1>Thank you for signing up!</h1>\n<p>Your subscription has been received.</p>",
-    )
+/// After a signup. On a double opt-in form it says to look for the mail; it says the same whether
+/// or not a mail was sent (a cap may hold it), so the page tells nobody about an address.
+pub fn thank_you(consent: ConsentMode) -> Html<String> {
+    match consent {
+        ConsentMode::Single => layout(
+            "Thank you",
+            "<h1>Thank you for signing up!</h1>\n<p>Your subscription has been received.</p>",
+        ),
+        ConsentMode::Double => layout(
+            "Almost done: please check your mail",
+            "<h1>Almost done: please check your mail</h1>\n<p>We have sent you a mail with a link \
+             to confirm your subscription. Nothing is subscribed until you follow it.</p>\n\
+             <p>No mail after a few minutes? Look in your spam folder, or sign up again later.</p>",
+        ),
+    }
 }
 
 pub fn signup_error(message: &str) -> Html<String> {

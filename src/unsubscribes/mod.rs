@@ -36,7 +36,9 @@ use uuid::Uuid;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::constant_contact::{ApiClient, ErrorKind};
-use crate::store::{ConfirmationPolicy, Store, StoreError, SyncState, UnsubscribedEntry};
+use crate::store::{
+    ConfirmationPolicy, Store, StoreError, StoredTokenSet, SyncState, UnsubscribedEntry,
+};
 use crate::tokens::{CallError, TokenKeeper};
 
 /// The share of the day's API budget all syncs together may take, in percent. Incremental syncs
@@ -208,31 +210,9 @@ impl UnsubscribeMirror {
         if !self.respects() {
             return Ok(None);
         }
-        // Not connected (or a switch of accounts held): nothing is delivered anyway, and
-        // delivery's own pause says why.
-        let Some(set) = self.0.store.token_set().await? else {
-            return Ok(None);
-        };
-        if set.state != "connected" || set.switch_unconfirmed {
-            return Ok(None);
-        }
+        let set = self.0.store.token_set().await?;
         let state = self.0.store.sync_state().await?;
-        if !sync::full_sync_done_under(&state, set.authorized_at) {
-            return Ok(Some(Wait::FirstSync(now + FIRST_SYNC_RETRY)));
-        }
-        let stale_after = chrono::Duration::from_std(self.0.settings.stale_after)
-            .unwrap_or(chrono::Duration::MAX);
-        if let Some(since) = state.failing_since
-            && now - since > stale_after
-        {
-            let retry = self.0.settings.sync_interval.min(MAX_IDLE);
-            return Ok(Some(Wait::Stale {
-                since,
-                error: state.last_error.unwrap_or_default(),
-                until: now + chrono::Duration::from_std(retry).unwrap_or_default(),
-            }));
-        }
-        Ok(None)
+        Ok(wait_reason(&self.0.settings, set.as_ref(), &state, now))
     }
 
     /// Ask Constant Contact to send `entry`'s contact its resubscribe email, for `lists` — once per
@@ -334,7 +314,43 @@ impl UnsubscribeMirror {
 }
 
 /// Why the gate is closed.
-enum Wait {
+/// Why single opt-in deliveries must wait now, if they must: the gate as a plain decision over the
+/// stored token set and sync state (the status document asks it too, without a running mirror).
+pub fn wait_reason(
+    settings: &MirrorSettings,
+    set: Option<&StoredTokenSet>,
+    state: &SyncState,
+    now: DateTime<Utc>,
+) -> Option<Wait> {
+    if !settings.respect {
+        return None;
+    }
+    // Not connected (or a switch of accounts held): nothing is delivered anyway, and delivery's
+    // own pause says why.
+    let set = set?;
+    if set.state != "connected" || set.switch_unconfirmed {
+        return None;
+    }
+    if !sync::full_sync_done_under(state, set.authorized_at) {
+        return Some(Wait::FirstSync(now + FIRST_SYNC_RETRY));
+    }
+    let stale_after =
+        chrono::Duration::from_std(settings.stale_after).unwrap_or(chrono::Duration::MAX);
+    let since = state.failing_since?;
+    if now - since <= stale_after {
+        return None;
+    }
+    let retry = settings.sync_interval.min(MAX_IDLE);
+    Some(Wait::Stale {
+        since,
+        error: state.last_error.clone().unwrap_or_default(),
+        until: now + chrono::Duration::from_std(retry).unwrap_or_default(),
+    })
+}
+
+/// Why single opt-in deliveries wait (see [`wait_reason`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wait {
     FirstSync(DateTime<Utc>),
     Stale {
         since: DateTime<Utc>,
@@ -344,7 +360,7 @@ enum Wait {
 }
 
 impl Wait {
-    fn into_gate(self) -> Gate {
+    pub fn into_gate(self) -> Gate {
         match self {
             Self::FirstSync(until) => Gate::Wait {
                 reason: "waiting for the first complete list of the account's unsubscribed addresses (after a connect, an account switch or an upgrade)".into(),

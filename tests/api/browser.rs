@@ -395,6 +395,11 @@ async fn a_dead_signup_retried_from_the_console_is_delivered(backend: Backend) {
     .spawn()
     .await;
     app.connect_ok().await;
+    // The faults are for sign_up_form: the first list of unsubscribed addresses comes first.
+    app.unsubscribes
+        .sync_now()
+        .await
+        .expect("the first sync of unsubscribed addresses");
     sandbox.set_faults(Faults {
         error_rate: 1.0,
         ..Faults::default()

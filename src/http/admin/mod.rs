@@ -7,6 +7,7 @@
 //! private (`Cache-Control: no-store`, set by the route table).
 
 mod checklist;
+mod consent_view;
 pub mod credentials;
 mod links;
 mod privacy;

@@ -333,28 +333,7 @@ pub fn overview(
         }
         None => body.push_str("<p class=\"bad\">The queue cannot be read right now.</p>\n"),
     }
-    if let Some(m) = &o.status.mail
-        && (m.queued + m.sent + m.dead) > 0
-    {
-        let failing = if m.failed > 0 {
-            format!(
-                r#" <span class="warn">({} failing: the mail server did not take them; retried)</span>"#,
-                m.failed
-            )
-        } else {
-            String::new()
-        };
-        let dead = if m.dead > 0 {
-            format!(r#", <span class="bad">{} given up</span>"#, m.dead)
-        } else {
-            String::new()
-        };
-        let _ = writeln!(
-            body,
-            r#"<p id="mails">Confirmation mails: {} queued{failing}, {} sent{dead}.</p>"#,
-            m.queued, m.sent
-        );
-    }
+    super::consent_view::overview(&mut body, &o.status, o.now);
 
     body.push_str("<h2>Configured lists and custom fields</h2>\n");
     match &o.account_check {

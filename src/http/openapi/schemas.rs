@@ -42,7 +42,12 @@ pub(super) fn schemas() -> Vec<(&'static str, Schema)> {
                 "required": ["status", "id"],
                 "properties": {
                     "status": { "type": "string", "enum": ["accepted"] },
-                    "id": { "type": "string", "format": "uuid" }
+                    "id": { "type": "string", "format": "uuid" },
+                    "confirmation": {
+                        "type": "string",
+                        "enum": ["mail"],
+                        "description": "On a double opt-in form: the person confirms through a mailed link before anything is delivered"
+                    }
                 }
             }),
         ),

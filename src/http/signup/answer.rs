@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::config::FormConfig;
+use crate::config::{ConsentMode, FormConfig};
 use crate::http::pages;
 use crate::signup::SignupError;
 
@@ -42,11 +42,20 @@ impl Caller {
     /// as spam, which must look the same to the sender).
     pub fn accepted(self, form: &FormConfig, id: Uuid) -> Response {
         match self {
-            Self::Script => (
-                StatusCode::ACCEPTED,
-                Json(json!({ "status": "accepted", "id": id })),
-            )
-                .into_response(),
+            // `confirmation: "mail"` tells a script to say "check your mail"; it is the same for
+            // every signup of a double opt-in form, mailed or not (a cap may hold the mail).
+            Self::Script => match form.consent {
+                ConsentMode::Single => (
+                    StatusCode::ACCEPTED,
+                    Json(json!({ "status": "accepted", "id": id })),
+                )
+                    .into_response(),
+                ConsentMode::Double => (
+                    StatusCode::ACCEPTED,
+                    Json(json!({ "status": "accepted", "id": id, "confirmation": "mail" })),
+                )
+                    .into_response(),
+            },
             Self::Browser => {
                 let target = form
                     .success_url
@@ -108,7 +117,7 @@ fn see_other(location: &str) -> Response {
         Ok(value) => (StatusCode::SEE_OTHER, [(LOCATION, value)]).into_response(),
         // Config URLs are parsed `Url`s and form ids are URL-safe, so this cannot happen;
         // if it ever did, a page is better than a panic.
-        Err(_) => (StatusCode::OK, pages::thank_you()).into_response(),
+        Err(_) => (StatusCode::OK, pages::thank_you(ConsentMode::Single)).into_response(),
     }
 }
 

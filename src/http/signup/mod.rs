@@ -222,8 +222,8 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
 /// `GET /signup/{form_id}/thank-you`: the built-in page a browser lands on after a successful
 /// post when the form has no `success_url`.
 pub async fn thank_you(State(config): State<Arc<Config>>, Path(form_id): Path<String>) -> Response {
-    if config.form(&form_id).is_some() {
-        pages::thank_you().into_response()
+    if let Some(form) = config.form(&form_id) {
+        pages::thank_you(form.consent).into_response()
     } else {
         (StatusCode::NOT_FOUND, pages::not_found()).into_response()
     }

@@ -42,9 +42,14 @@ impl OnOneClock {
         let clock = ManualClock::new(Utc::now());
         let shared: SharedClock = Arc::new(clock.clone());
         let sandbox = start_sandbox(sandbox, shared.clone()).await;
+        // The tests read the poller's schedule off the manual clock (`next_sleeper`), so nothing
+        // else may sleep on it: the unsubscribe sync's loop would.
         let app = AppOptions::against(backend, &sandbox, "")
             .clock(shared.clone())
-            .configure(device_flow)
+            .configure(|config| {
+                device_flow(config);
+                config.delivery.respect_unsubscribes = false;
+            })
             .spawn()
             .await;
         Self {

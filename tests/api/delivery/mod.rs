@@ -44,6 +44,12 @@ async fn stepped_app(backend: Backend) -> (ManualClock, Sandbox, TestApp) {
         .spawn()
         .await;
     app.connect_ok().await;
+    // Single opt-in deliveries wait for the first list of unsubscribed addresses: fetch it now,
+    // before a test sets faults meant for sign_up_form.
+    app.unsubscribes
+        .sync_now()
+        .await
+        .expect("the first sync of unsubscribed addresses");
     (clock, sandbox, app)
 }
 
@@ -387,6 +393,7 @@ async fn dropped_connections_and_timeouts_are_retried(backend: Backend) {
     let sandbox = fast_sandbox().await;
     let app = AppOptions::against(backend, &sandbox, FAST).spawn().await;
     app.connect_ok().await;
+    wait_account_check(&app).await;
     sandbox.set_faults(Faults {
         drop_next: 3,
         fail_next: 2,

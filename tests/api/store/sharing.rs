@@ -152,6 +152,10 @@ async fn a_claim_is_kept_alive_while_its_delivery_takes_longer_than_the_lease(ba
         (!app.readyz().await["account_check"].is_null()).then_some(())
     })
     .await;
+    app.unsubscribes
+        .sync_now()
+        .await
+        .expect("the first sync of unsubscribed addresses");
     let response = app
         .post_json("newsletter", &json!({ "email": "slow@example.com" }))
         .await;
