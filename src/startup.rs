@@ -19,7 +19,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::consent::{ConfirmationMailer, ListNames};
 use crate::constant_contact::{ApiClient, OAuthClient, RateLimiter, http_client};
-use crate::delivery::DeliveryWorker;
+use crate::delivery::{DeliveryWorker, WorkerSettings};
 use crate::delivery::account_check::AccountChecker;
 use crate::http::serve::{ServeSettings, serve};
 use crate::http::{AppState, DemoMode, router};
@@ -127,8 +127,10 @@ impl Application {
             keeper.clone(),
             api.clone(),
             deps.clock.clone(),
-            config.delivery.clone(),
-            config.privacy.consent_retention,
+            WorkerSettings {
+                delivery: config.delivery.clone(),
+                consent_retention: config.privacy.consent_retention,
+            },
             alerts.clone(),
             unsubscribes.clone(),
         );

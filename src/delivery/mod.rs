@@ -111,17 +111,28 @@ struct Inner {
     gate_wait: Mutex<Option<Pause>>,
 }
 
+/// What the worker takes from the configuration: `[delivery]`, and how long consent records
+/// outlive a delivery (`privacy.consent_retention`, purged by the same hourly purge).
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub delivery: DeliveryConfig,
+    pub consent_retention: Duration,
+}
+
 impl DeliveryWorker {
     pub fn new(
         store: Store,
         keeper: TokenKeeper,
         api: ApiClient,
         clock: SharedClock,
-        settings: DeliveryConfig,
-        consent_retention: Duration,
+        settings: WorkerSettings,
         alerts: Alerts,
         unsubscribes: UnsubscribeMirror,
     ) -> Self {
+        let WorkerSettings {
+            delivery: settings,
+            consent_retention,
+        } = settings;
         Self(Arc::new(Inner {
             store,
             keeper,
