@@ -173,3 +173,84 @@ fn demo_refuses_a_config_file_it_would_ignore() {
         "{stderr}"
     );
 }
+
+/// The demo's second form asks for confirmation by mail: the mail lands in the sandbox's mailbox,
+/// and the contact appears in the sandbox only after the link's button is pressed.
+#[tokio::test]
+async fn the_demo_shows_double_opt_in_through_the_sandbox_mailbox() {
+    let (_demo, port, sandbox_url, banner) = start_demo(&[]);
+    let sandbox_url = sandbox_url.expect("the demo printed its sandbox URL");
+    assert!(
+        banner
+            .iter()
+            .any(|line| line.contains(&format!("{sandbox_url}mailbox"))),
+        "the banner names the mailbox: {banner:?}"
+    );
+    let http = client();
+    let page = http
+        .get(format!("http://127.0.0.1:{port}/demo"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("action=\"/signup/demo-double\""), "{page}");
+
+    let posted = http
+        .post(format!("http://127.0.0.1:{port}/signup/demo-double"))
+        .form(&[("email", "careful@example.com"), ("first_name", "Cara")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 303);
+
+    let mailbox_url = format!("{sandbox_url}_sandbox/mailbox");
+    let link = eventually(
+        Duration::from_secs(20),
+        "the confirmation mail in the sandbox's mailbox",
+        || {
+            let (http, url) = (http.clone(), mailbox_url.clone());
+            async move {
+                let mails: Value = http.get(&url).send().await.ok()?.json().await.ok()?;
+                let mail = mails.as_array()?.iter().find(|m| {
+                    m["to"]
+                        .as_array()
+                        .is_some_and(|to| to.iter().any(|a| a == "careful@example.com"))
+                })?;
+                let text = mail["text"].as_str()?;
+                let start = text.find(&format!("http://127.0.0.1:{port}/confirm/"))?;
+                Some(text[start..].split_whitespace().next()?.to_owned())
+            }
+        },
+    )
+    .await;
+
+    let contacts = || async {
+        let contacts: Value = http
+            .get(format!("{sandbox_url}_sandbox/contacts"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        contacts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["email_address"] == "careful@example.com")
+    };
+    let shown = http.get(&link).send().await.unwrap();
+    assert_eq!(shown.status(), 200);
+    assert!(!contacts().await, "nothing reaches the sandbox before confirming");
+
+    let confirmed = http.post(&link).send().await.unwrap();
+    assert!(confirmed.status().is_success(), "{}", confirmed.status());
+    eventually(
+        Duration::from_secs(20),
+        "the confirmed contact to arrive in the sandbox",
+        || async { contacts().await.then_some(()) },
+    )
+    .await;
+}
