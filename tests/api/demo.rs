@@ -243,7 +243,10 @@ async fn the_demo_shows_double_opt_in_through_the_sandbox_mailbox() {
     };
     let shown = http.get(&link).send().await.unwrap();
     assert_eq!(shown.status(), 200);
-    assert!(!contacts().await, "nothing reaches the sandbox before confirming");
+    assert!(
+        !contacts().await,
+        "nothing reaches the sandbox before confirming"
+    );
 
     let confirmed = http.post(&link).send().await.unwrap();
     assert!(confirmed.status().is_success(), "{}", confirmed.status());
