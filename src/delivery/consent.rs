@@ -2,7 +2,10 @@
 //! in: nobody is re-subscribed without their own action (invariant 6).
 //!
 //! - A signup its person confirmed by mail (`confirmed_at`) is their own action: it is never held
-//!   here, and once delivered its address leaves the mirror.
+//!   here, and once delivered its address leaves the mirror. Unless the person unsubscribed after
+//!   confirming (delivery can come much later: a pause, `ccbridge retry --dead`): a confirmation
+//!   older than the mirror's opt-out date no longer speaks for them, and the signup goes the
+//!   unconfirmed way below.
 //! - Any other signup waits while the unsubscribes gate is closed (the mirror is not complete or
 //!   not fresh): released without an attempt counted, until the gate says to look again.
 //! - Then the mirror is asked right before the call. An unsubscribed address is not sent: with
@@ -41,10 +44,26 @@ impl DeliveryWorker {
         self.0.gate_wait.lock().expect("gate lock").clone()
     }
 
-    pub(super) async fn screen(&self, group: Vec<SignupRecord>) -> Result<Screened, StoreError> {
+    pub(super) async fn screen(
+        &self,
+        mut group: Vec<SignupRecord>,
+    ) -> Result<Screened, StoreError> {
         let mirror = &self.0.unsubscribes;
         if !mirror.respects() {
             return Ok(Screened::Send(group));
+        }
+        // A group is one address (coalesced by email).
+        let email = group[0].email.clone().unwrap_or_default();
+        let entry = mirror.unsubscribed(&email).await?;
+        for signup in &mut group {
+            if signup
+                .confirmed_at
+                .is_some_and(|at| !confirmation_counts(at, entry.as_ref()))
+            {
+                // Treated as unconfirmed from here on, so it is screened (and asked again) like
+                // one, and its delivery does not take the address out of the mirror.
+                signup.confirmed_at = None;
+            }
         }
         let (confirmed, unconfirmed): (Vec<_>, Vec<_>) =
             group.into_iter().partition(|s| s.confirmed_at.is_some());
@@ -55,7 +74,7 @@ impl DeliveryWorker {
             Gate::Wait { reason, until } => self.wait_for_gate(&unconfirmed, reason, until).await?,
             Gate::Open => {
                 *self.0.gate_wait.lock().expect("gate lock") = None;
-                let email = unconfirmed[0].email.clone().unwrap_or_default();
+                // Asked again: `admit` may have just completed a sync.
                 match mirror.unsubscribed(&email).await? {
                     None => {
                         let mut all = confirmed;
@@ -173,7 +192,8 @@ impl DeliveryWorker {
     }
 
     /// After a confirmed signup was delivered, its address is subscribed again by its person's own
-    /// action: it leaves the mirror (a later unconfirmed signup is then sent as usual).
+    /// action: it leaves the mirror (a later unconfirmed signup is then sent as usual). Only a
+    /// confirmation that counts: `screen` has cleared one older than the address's opt-out.
     pub(super) async fn forget_if_confirmed(&self, group: &[SignupRecord]) {
         let Some(email) = group
             .iter()
@@ -186,4 +206,17 @@ impl DeliveryWorker {
             tracing::warn!(%error, "could not take a re-subscribed address out of the unsubscribes mirror");
         }
     }
+}
+
+/// Whether a confirmation made at `confirmed_at` still speaks for the person: it does unless the
+/// mirror says they unsubscribed after it. An entry without an opt-out date cannot be ordered; the
+/// confirmation counts then (otherwise they could never re-subscribe: every new confirmation would
+/// be "older" than an unknown date).
+fn confirmation_counts(
+    confirmed_at: chrono::DateTime<Utc>,
+    entry: Option<&UnsubscribedEntry>,
+) -> bool {
+    entry
+        .and_then(|e| e.opted_out_at)
+        .is_none_or(|opted_out_at| confirmed_at > opted_out_at)
 }

@@ -314,6 +314,49 @@ async fn a_confirmed_signup_goes_and_its_address_leaves_the_mirror(backend: Back
     assert!(!app.store.is_unsubscribed("back@example.com").await.unwrap());
 }
 
+backends!(a_confirmation_older_than_the_opt_out_does_not_resubscribe: sqlite, postgres);
+async fn a_confirmation_older_than_the_opt_out_does_not_resubscribe(backend: Backend) {
+    // The person confirmed, then unsubscribed before the signup was delivered (a pause, a
+    // `retry --dead` days later): the old confirmation no longer speaks for them.
+    let (clock, sandbox, app) = stepped(backend, "").await;
+    sandbox.add_contact("late@example.com", Permission::Explicit);
+    assert!(matches!(
+        app.unsubscribes.sync_step(clock.now()).await.unwrap(),
+        SyncOutcome::Full { entries: 0, .. }
+    ));
+    post(&app, "late@example.com").await;
+    let pool = raw_pool(app.backend, &app.db_path).await;
+    sqlx::query("update signups set confirmed_at = $1 where email = $2")
+        .bind(clock.now().timestamp_millis())
+        .bind("late@example.com")
+        .execute(&pool)
+        .await
+        .unwrap();
+    clock.advance(chrono::Duration::minutes(6));
+    sandbox.unsubscribe("late@example.com");
+    clock.advance(chrono::Duration::minutes(1));
+    let synced = app.unsubscribes.sync_step(clock.now()).await.unwrap();
+    assert!(
+        matches!(synced, SyncOutcome::Incremental { entries: 1, .. }),
+        "{synced:?}"
+    );
+
+    let outcome = app.delivery.deliver_next().await.unwrap();
+    assert!(
+        matches!(outcome, Some(Delivery::Held { .. })),
+        "{outcome:?}"
+    );
+    assert_eq!(sandbox.sign_up_calls_for("late@example.com"), 0);
+    assert_eq!(
+        signup_of(&app, "late@example.com").await.state,
+        SignupState::Suppressed
+    );
+    assert!(
+        app.store.is_unsubscribed("late@example.com").await.unwrap(),
+        "still in the mirror"
+    );
+}
+
 backends!(without_the_mirror_an_unsubscribed_contact_is_opted_back_in: sqlite, postgres);
 async fn without_the_mirror_an_unsubscribed_contact_is_opted_back_in(backend: Backend) {
     // Why the feature exists: sign_up_form sets the contact to explicit, whoever typed the address.
