@@ -15,8 +15,9 @@
 //!   together take at most `SYNC_SHARE_PERCENT` of the day's budget: past it, syncing stops until
 //!   the next day rather than starving deliveries (the freshness gate then decides).
 //! - **Gate.** With `delivery.respect_unsubscribes`, single opt-in deliveries wait until the first
-//!   full sync under the current authorization has completed, and while syncs have been failing
-//!   for longer than `unsubscribes_stale_after`.
+//!   full sync under the current authorization has completed, while syncs have been failing
+//!   for longer than `unsubscribes_stale_after`, and while the last successful sync is older
+//!   than that (a restart after a long stop, or the mirror switched off and on).
 //!
 //! `sync_step` is the step (tests drive it); `run` only schedules it. The mirror never imports
 //! delivery; delivery asks it.
@@ -313,7 +314,6 @@ impl UnsubscribeMirror {
     }
 }
 
-/// Why the gate is closed.
 /// Why single opt-in deliveries must wait now, if they must: the gate as a plain decision over the
 /// stored token set and sync state (the status document asks it too, without a running mirror).
 pub fn wait_reason(
@@ -336,16 +336,27 @@ pub fn wait_reason(
     }
     let stale_after =
         chrono::Duration::from_std(settings.stale_after).unwrap_or(chrono::Duration::MAX);
-    let since = state.failing_since?;
-    if now - since <= stale_after {
-        return None;
+    let retry =
+        now + chrono::Duration::from_std(settings.sync_interval.min(MAX_IDLE)).unwrap_or_default();
+    if let Some(since) = state.failing_since
+        && now - since > stale_after
+    {
+        return Some(Wait::Stale {
+            since,
+            error: state.last_error.clone().unwrap_or_default(),
+            until: retry,
+        });
     }
-    let retry = settings.sync_interval.min(MAX_IDLE);
-    Some(Wait::Stale {
-        since,
-        error: state.last_error.clone().unwrap_or_default(),
-        until: now + chrono::Duration::from_std(retry).unwrap_or_default(),
-    })
+    // Not failing, but not syncing either: a restart after days down, or
+    // `respect_unsubscribes` switched off and on again. Opt-outs since are unknown until the
+    // next sync (which the loop runs at once).
+    match state.last_sync_at {
+        Some(last) if now - last > stale_after => Some(Wait::Old {
+            last_sync_at: last,
+            until: retry,
+        }),
+        _ => None,
+    }
 }
 
 /// Why single opt-in deliveries wait (see [`wait_reason`]).
@@ -355,6 +366,11 @@ pub enum Wait {
     Stale {
         since: DateTime<Utc>,
         error: String,
+        until: DateTime<Utc>,
+    },
+    /// No sync has succeeded for longer than `unsubscribes_stale_after`, though none failed.
+    Old {
+        last_sync_at: DateTime<Utc>,
         until: DateTime<Utc>,
     },
 }
@@ -369,6 +385,15 @@ impl Wait {
             Self::Stale { since, error, until } => Gate::Wait {
                 reason: format!(
                     "the list of unsubscribed addresses is out of date: syncing has failed since {since} ({error})"
+                ),
+                until,
+            },
+            Self::Old {
+                last_sync_at,
+                until,
+            } => Gate::Wait {
+                reason: format!(
+                    "the list of unsubscribed addresses is out of date: the last sync was at {last_sync_at}, longer ago than delivery.unsubscribes_stale_after; waiting for the next one"
                 ),
                 until,
             },

@@ -173,6 +173,40 @@ async fn single_opt_in_waits_for_the_first_full_sync_after_connecting(backend: B
     assert_eq!(sandbox.sign_up_calls_for("new@example.com"), 1);
 }
 
+backends!(single_opt_in_waits_while_the_last_sync_is_too_old: sqlite, postgres);
+async fn single_opt_in_waits_while_the_last_sync_is_too_old(backend: Backend) {
+    // Nothing failed, but nothing synced either (a restart after a long stop): the mirror's
+    // age alone closes the gate.
+    let (clock, sandbox, app) = stepped_with(backend, "", |config| {
+        config.delivery.unsubscribes_stale_after = Duration::from_secs(600);
+    })
+    .await;
+    let synced = app.unsubscribes.sync_step(clock.now()).await.unwrap();
+    assert!(matches!(synced, SyncOutcome::Full { .. }), "{synced:?}");
+    clock.advance(chrono::Duration::minutes(11));
+    post(&app, "new@example.com").await;
+    let outcome = app.delivery.deliver_next().await.unwrap();
+    let Some(Delivery::Paused(Pause::Until { reason, until })) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(reason.contains("the last sync was at"), "{reason}");
+    assert_eq!(sandbox.sign_up_calls_for("new@example.com"), 0);
+    assert!(!app.unsubscribes.fresh().await.unwrap());
+
+    let synced = app.unsubscribes.sync_step(clock.now()).await.unwrap();
+    assert!(
+        matches!(synced, SyncOutcome::Incremental { .. }),
+        "{synced:?}"
+    );
+    clock.advance(until - clock.now() + chrono::Duration::seconds(1));
+    let outcome = app.delivery.deliver_next().await.unwrap();
+    assert!(
+        matches!(outcome, Some(Delivery::Delivered { .. })),
+        "{outcome:?}"
+    );
+    assert_eq!(sandbox.sign_up_calls_for("new@example.com"), 1);
+}
+
 backends!(the_sync_follows_every_page_inside_the_budget: sqlite, postgres);
 async fn the_sync_follows_every_page_inside_the_budget(backend: Backend) {
     let clock = ManualClock::new(Utc::now());
