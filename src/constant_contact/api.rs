@@ -147,7 +147,8 @@ const CONTACTS_PAGE_LIMIT: u32 = 500;
 
 #[derive(Deserialize)]
 struct ContactsBody {
-    #[serde(default)]
+    // Required: a body without the list is not an empty list (a full sync would read it as "nobody
+    // is unsubscribed" and drop every opt-out from the mirror).
     contacts: Vec<ContactBody>,
     #[serde(default, rename = "_links")]
     links: Option<Links>,
@@ -371,8 +372,8 @@ impl ApiClient {
             }
             ContactsRequest::Next(href) => self.next_url(href)?,
         };
-        let (_, body) = self.send(self.http.get(url), token).await?;
-        Ok(decode::<ContactsBody>(&body)?.into_page())
+        let (status, body) = self.send(self.http.get(url), token).await?;
+        contacts_answer(status, &body)
     }
 
     /// `PUT /contacts/resubscribe/{contact_id}`: Constant Contact mails the contact its own
@@ -441,6 +442,23 @@ impl ApiClient {
     }
 }
 
+/// A page of `GET /contacts` is only a 200 with a `contacts` array. The published API answers
+/// 202 for "accepted, but not fully completed; retry": read as a page it would end a full sync
+/// early and the mirror would lose real opt-outs. So it is a transient error (the sync retries).
+fn contacts_answer(status: u16, body: &[u8]) -> Result<ContactsPage, ApiError> {
+    if status != 200 {
+        return Err(ApiError::Status {
+            status,
+            kind: ErrorKind::Server,
+            messages: vec![super::error::UpstreamMessage {
+                error_key: "not_complete".into(),
+                error_message: "the contacts list was not complete; retried later".into(),
+            }],
+        });
+    }
+    Ok(decode::<ContactsBody>(body)?.into_page())
+}
+
 fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::Decode(e.to_string()))
 }
@@ -492,5 +510,20 @@ mod tests {
         assert!(!page.contacts[1].is_unsubscribed());
         assert_eq!(page.contacts[1].opt_out_date, None);
         assert_eq!(page.contacts[1].deleted_at.as_deref(), Some("2026-01-03"));
+    }
+
+    #[test]
+    fn only_a_200_with_a_contacts_list_is_a_contacts_page() {
+        let empty = br#"{"contacts": []}"#;
+        assert!(contacts_answer(200, empty).unwrap().contacts.is_empty());
+        for status in [201, 202, 204] {
+            let error = contacts_answer(status, empty).unwrap_err();
+            assert_eq!(error.kind(), Some(ErrorKind::Server), "{status}: {error}");
+            assert!(error.to_string().contains("not complete"), "{error}");
+        }
+        for body in [&b"{}"[..], b"", br#"{"_links": {}}"#] {
+            let error = contacts_answer(200, body).unwrap_err();
+            assert!(matches!(error, ApiError::Decode(_)), "{error}");
+        }
     }
 }

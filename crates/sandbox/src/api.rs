@@ -157,6 +157,9 @@ async fn check(shared: &Shared, headers: &HeaderMap) -> Result<Granted, Response
                 ],
             ));
         }
+        Some(ApiFault::Accepted) => {
+            return Err((StatusCode::ACCEPTED, Json(json!({}))).into_response());
+        }
         Some(ApiFault::Drop) | None => {}
     }
     let now = shared.clock.now();

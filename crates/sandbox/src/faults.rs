@@ -28,6 +28,9 @@ pub struct Faults {
     pub forbidden_next: u32,
     /// The next N /v3 calls answer 409 (simultaneous changes to the same contact).
     pub conflict_next: u32,
+    /// The next N /v3 calls answer 202 with `{}`: "accepted, but not fully completed; retry", as
+    /// the published API allows for `GET /contacts` (a client must not read it as the answer).
+    pub accepted_next: u32,
 }
 
 /// What a fault does to one /v3 call, decided on arrival.
@@ -43,6 +46,8 @@ pub enum ApiFault {
     Forbidden,
     /// Answer 409.
     Conflict,
+    /// Answer 202 with an empty object.
+    Accepted,
 }
 
 /// What a fault does to one token-endpoint call.
@@ -82,6 +87,8 @@ impl FaultState {
             Some(ApiFault::Forbidden)
         } else if take(&mut self.faults.conflict_next) {
             Some(ApiFault::Conflict)
+        } else if take(&mut self.faults.accepted_next) {
+            Some(ApiFault::Accepted)
         } else if take(&mut self.faults.fail_next) {
             Some(ApiFault::ServerError(503))
         } else if rng.gen_bool(probability(self.faults.error_rate)) {

@@ -282,6 +282,39 @@ async fn a_full_sync_never_takes_more_than_its_share_of_the_day(backend: Backend
     assert_eq!(sandbox.sign_up_calls_for("someone@example.com"), 0);
 }
 
+backends!(an_incomplete_contacts_answer_keeps_the_old_mirror: sqlite, postgres);
+async fn an_incomplete_contacts_answer_keeps_the_old_mirror(backend: Backend) {
+    // A 202 ("accepted, not fully completed; retry") is not an empty list: the full sync fails and
+    // the opt-outs already mirrored stay.
+    let (clock, sandbox, app) = stepped_with(backend, "", |config| {
+        config.delivery.unsubscribes_full_sync_interval = Duration::from_secs(600);
+    })
+    .await;
+    sandbox.add_contact("kept@example.com", Permission::Unsubscribed);
+    let synced = app.unsubscribes.sync_step(clock.now()).await.unwrap();
+    assert!(
+        matches!(synced, SyncOutcome::Full { entries: 1, .. }),
+        "{synced:?}"
+    );
+    clock.advance(chrono::Duration::minutes(11));
+    sandbox.set_faults(Faults {
+        accepted_next: 1,
+        ..Faults::default()
+    });
+    let error = app.unsubscribes.sync_step(clock.now()).await.unwrap_err();
+    assert!(error.to_string().contains("202"), "{error}");
+    assert!(app.store.is_unsubscribed("kept@example.com").await.unwrap());
+    let state = app.unsubscribes.sync_state().await.unwrap();
+    assert_eq!(state.size, 1);
+    assert!(state.failing_since.is_some());
+
+    let synced = app.unsubscribes.sync_step(clock.now()).await.unwrap();
+    assert!(
+        matches!(synced, SyncOutcome::Full { entries: 1, .. }),
+        "{synced:?}"
+    );
+}
+
 backends!(an_unsubscribe_after_the_full_sync_is_caught_by_the_next_incremental_one: sqlite, postgres);
 async fn an_unsubscribe_after_the_full_sync_is_caught_by_the_next_incremental_one(
     backend: Backend,
