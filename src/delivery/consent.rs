@@ -176,7 +176,8 @@ impl DeliveryWorker {
     }
 
     /// The resubscribe request failed like a delivery call can: the same outcomes (retry with a
-    /// backoff, pause, wait for a connection).
+    /// backoff, pause, wait for a connection; a 400 is dead, kept and replayable, with the
+    /// `signup_dead` alert).
     async fn resubscribe_failed(
         &self,
         signups: &[SignupRecord],

@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::clock::SharedClock;
-use crate::config::Config;
+use crate::config::{Config, MAX_LISTS_PER_SIGNUP};
 use crate::constant_contact::{ApiClient, ErrorKind};
 use crate::store::{
     ConfirmationPolicy, Store, StoreError, StoredTokenSet, SyncState, UnsubscribedEntry,
@@ -216,9 +216,12 @@ impl UnsubscribeMirror {
         Ok(wait_reason(&self.0.settings, set.as_ref(), &state, now))
     }
 
-    /// Ask Constant Contact to send `entry`'s contact its resubscribe email, for `lists` — once per
-    /// contact: Constant Contact allows one, so a second ask is not made. A 400 or 409 answer means
-    /// it was already sent (from Constant Contact's side, or by an earlier process).
+    /// Ask Constant Contact to send `entry`'s contact its resubscribe email, for `lists` (at most
+    /// `MAX_LISTS_PER_SIGNUP`, the rest left out) — once per contact: Constant Contact allows one,
+    /// so a second ask is not made. A 409 answer means it was already sent (from Constant
+    /// Contact's side, or by an earlier process). A 400 is a refused request (an unknown list, a
+    /// malformed id): nothing is recorded and the error is returned, so the signup is dead with
+    /// it like a refused `sign_up_form`, and a replay asks again.
     pub async fn ask_to_resubscribe(
         &self,
         entry: &UnsubscribedEntry,
@@ -235,18 +238,13 @@ impl UnsubscribeMirror {
             .call(|token| {
                 let api = self.0.api.clone();
                 let contact_id = entry.contact_id.clone();
-                let lists = lists.to_vec();
+                let lists = lists[..lists.len().min(MAX_LISTS_PER_SIGNUP)].to_vec();
                 async move { api.resubscribe(&token, &contact_id, &lists).await }
             })
             .await;
         let outcome = match answer {
             Ok(()) => Resubscribe::Sent,
-            Err(CallError::Api(error))
-                if matches!(
-                    error.kind(),
-                    Some(ErrorKind::BadRequest | ErrorKind::Conflict)
-                ) =>
-            {
+            Err(CallError::Api(error)) if error.kind() == Some(ErrorKind::Conflict) => {
                 tracing::info!(%error, "Constant Contact did not send another resubscribe email");
                 Resubscribe::AlreadyAsked
             }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ccbridge::Config;
+use ccbridge::alerts::AlertKind;
 use ccbridge::clock::{Clock as _, ManualClock, SharedClock};
 use ccbridge::delivery::{Delivery, Pause};
 use ccbridge::domain::SignupState;
@@ -98,6 +99,42 @@ async fn an_unsubscribed_address_is_never_sent_and_constant_contact_is_asked_onc
     assert_eq!(sandbox.resubscribe_requests().len(), 1);
     assert_eq!(sandbox.sign_up_calls_for("gone@example.com"), 0);
     assert_eq!(app.store.queue_counts().await.unwrap().suppressed, 2);
+}
+
+backends!(a_refused_resubscribe_request_makes_the_signup_dead_and_is_not_recorded: sqlite, postgres);
+async fn a_refused_resubscribe_request_makes_the_signup_dead_and_is_not_recorded(backend: Backend) {
+    // A list the account does not have: Constant Contact answers 400, which is not "already asked".
+    let wrong = "[[forms]]\nid = \"wrong\"\nlist_ids = [\"99999999-662a-11eb-af0a-fa163e56c9b0\"]";
+    let (_clock, sandbox, app) = stepped(backend, wrong).await;
+    sandbox.add_contact("gone@example.com", Permission::Unsubscribed);
+    let response = app
+        .post_json("wrong", &json!({ "email": "gone@example.com" }))
+        .await;
+    assert_eq!(response.status(), 202);
+
+    let outcome = app.delivery.deliver_next().await.unwrap();
+    let Some(Delivery::Dead { error }) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(error.contains("400"), "{error}");
+    let signup = signup_of(&app, "gone@example.com").await;
+    assert_eq!(signup.state, SignupState::Dead);
+    assert!(signup.last_error.unwrap().contains("400"));
+    assert!(sandbox.resubscribe_requests().is_empty());
+    assert_eq!(sandbox.sign_up_calls_for("gone@example.com"), 0);
+    let pool = raw_pool(app.backend, &app.db_path).await;
+    let (recorded,): (i64,) = sqlx::query_as("select count(*) from resubscribe_requests")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 0, "a refused request is not an ask");
+    assert!(
+        app.alerts
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|a| a.kind == AlertKind::SignupDead)
+    );
 }
 
 backends!(with_smtp_an_unsubscribed_address_is_asked_to_confirm_by_mail: sqlite, postgres);
