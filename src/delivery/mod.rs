@@ -218,7 +218,13 @@ impl DeliveryWorker {
 
     /// Send one claimed group and settle it.
     async fn deliver(&self, group: Vec<SignupRecord>) -> Result<Delivery, StoreError> {
-        let group = match self.screen(group).await? {
+        // The screening is renewed like the call: it may run the first full sync of unsubscribes
+        // (minutes on a large account) or wait for a slot for the resubscribe request, and a claim
+        // running out meanwhile would let another replica take the group. (Skipping the inline
+        // sync when it might be long would need to know its length beforehand; renewing does not.)
+        let ids: Vec<Uuid> = group.iter().map(|s| s.id).collect();
+        let screened = self.with_claim_renewed(&ids, self.screen(group)).await?;
+        let group = match screened {
             consent::Screened::Send(group) => group,
             consent::Screened::Done(delivery) => return Ok(delivery),
         };

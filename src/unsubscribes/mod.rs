@@ -195,10 +195,16 @@ impl UnsubscribeMirror {
 
     /// The gate, after running the first full sync here if that is all it waits for (a delivery
     /// right after a connect then goes as soon as the list is complete, not at the next look).
+    /// The caller keeps its claim renewed meanwhile (`DeliveryWorker::deliver`).
     pub async fn admit(&self) -> Result<Gate, StoreError> {
         let now = self.0.clock.now();
         match self.check(now).await? {
             None => Ok(Gate::Open),
+            // The loop (or another delivery) is running it already: wait for that one at the next
+            // look, without holding a delivery slot on the lock meanwhile.
+            Some(wait @ Wait::FirstSync(_)) if self.0.step.try_lock().is_err() => {
+                Ok(wait.into_gate())
+            }
             Some(Wait::FirstSync(_)) => {
                 self.sync_if_due().await;
                 self.gate(self.0.clock.now()).await

@@ -244,6 +244,42 @@ async fn single_opt_in_waits_while_the_last_sync_is_too_old(backend: Backend) {
     assert_eq!(sandbox.sign_up_calls_for("new@example.com"), 1);
 }
 
+backends!(the_claim_is_renewed_while_a_delivery_runs_the_first_sync: sqlite, postgres);
+async fn the_claim_is_renewed_while_a_delivery_runs_the_first_sync(backend: Backend) {
+    // A slow first full sync run by a delivery must not outlive the group's claim (on a shared
+    // database another replica would take the group meanwhile).
+    let (clock, sandbox, app) = stepped_with(backend, "", |config| {
+        config.delivery.claim_lease = Duration::from_millis(300);
+    })
+    .await;
+    post(&app, "slow@example.com").await;
+    sandbox.set_faults(Faults {
+        latency_ms: 700,
+        ..Faults::default()
+    });
+    let worker = app.delivery.clone();
+    let delivering = tokio::spawn(async move { worker.deliver_next().await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    clock.advance(chrono::Duration::seconds(2));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let pool = raw_pool(app.backend, &app.db_path).await;
+    let (until,): (Option<i64>,) =
+        sqlx::query_as("select claimed_until from signups where email = $1")
+            .bind("slow@example.com")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(
+        until.is_some_and(|until| until > clock.now().timestamp_millis()),
+        "the claim is still held during the sync"
+    );
+    let outcome = delivering.await.unwrap().unwrap();
+    assert!(
+        matches!(outcome, Some(Delivery::Delivered { .. })),
+        "{outcome:?}"
+    );
+}
+
 backends!(the_sync_follows_every_page_inside_the_budget: sqlite, postgres);
 async fn the_sync_follows_every_page_inside_the_budget(backend: Backend) {
     let clock = ManualClock::new(Utc::now());
