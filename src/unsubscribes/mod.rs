@@ -193,19 +193,22 @@ impl UnsubscribeMirror {
         Ok(self.check(now).await?.map_or(Gate::Open, Wait::into_gate))
     }
 
-    /// The gate, after running the first full sync here if that is all it waits for (a delivery
-    /// right after a connect then goes as soon as the list is complete, not at the next look).
-    /// The caller keeps its claim renewed meanwhile (`DeliveryWorker::deliver`).
+    /// The gate, after running a sync here if that is all it waits for: the first full sync, or
+    /// a sync when the last one is too old but none failed (a delivery right after a connect or a
+    /// long stop then goes as soon as the list is complete and fresh, not at the next look). The
+    /// caller keeps its claim renewed meanwhile (`DeliveryWorker::deliver`).
     pub async fn admit(&self) -> Result<Gate, StoreError> {
         let now = self.0.clock.now();
         match self.check(now).await? {
             None => Ok(Gate::Open),
             // The loop (or another delivery) is running it already: wait for that one at the next
             // look, without holding a delivery slot on the lock meanwhile.
-            Some(wait @ Wait::FirstSync(_)) if self.0.step.try_lock().is_err() => {
+            Some(wait @ (Wait::FirstSync(_) | Wait::Old { .. }))
+                if self.0.step.try_lock().is_err() =>
+            {
                 Ok(wait.into_gate())
             }
-            Some(Wait::FirstSync(_)) => {
+            Some(Wait::FirstSync(_) | Wait::Old { .. }) => {
                 self.sync_if_due().await;
                 self.gate(self.0.clock.now()).await
             }

@@ -372,6 +372,14 @@ async fn server_errors_back_off_and_a_signup_past_its_max_age_is_dead_and_can_be
     );
 
     clock.advance(chrono::Duration::days(8));
+    // Eight days without a sync close the unsubscribes gate (the loop is not running here): sync
+    // once while the sandbox answers, so the delivery itself is what fails.
+    sandbox.set_faults(Faults::default());
+    app.unsubscribes.sync_now().await.unwrap();
+    sandbox.set_faults(Faults {
+        error_rate: 1.0,
+        ..Faults::default()
+    });
     let last = app.delivery.deliver_next().await.unwrap();
     assert!(
         matches!(last, Some(Delivery::Dead { ref error }) if error.contains("gave up")),

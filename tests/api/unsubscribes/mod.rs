@@ -212,8 +212,8 @@ async fn single_opt_in_waits_for_the_first_full_sync_after_connecting(backend: B
 
 backends!(single_opt_in_waits_while_the_last_sync_is_too_old: sqlite, postgres);
 async fn single_opt_in_waits_while_the_last_sync_is_too_old(backend: Backend) {
-    // Nothing failed, but nothing synced either (a restart after a long stop): the mirror's
-    // age alone closes the gate.
+    // Nothing failed for long, but nothing synced either (a restart after a long stop): the
+    // mirror's age alone closes the gate. The delivery tries a sync itself; it fails here.
     let (clock, sandbox, app) = stepped_with(backend, "", |config| {
         config.delivery.unsubscribes_stale_after = Duration::from_secs(600);
     })
@@ -222,6 +222,10 @@ async fn single_opt_in_waits_while_the_last_sync_is_too_old(backend: Backend) {
     assert!(matches!(synced, SyncOutcome::Full { .. }), "{synced:?}");
     clock.advance(chrono::Duration::minutes(11));
     post(&app, "new@example.com").await;
+    sandbox.set_faults(Faults {
+        fail_next: 1,
+        ..Faults::default()
+    });
     let outcome = app.delivery.deliver_next().await.unwrap();
     let Some(Delivery::Paused(Pause::Until { reason, until })) = outcome else {
         panic!("{outcome:?}");
