@@ -345,7 +345,8 @@ impl DeliveryWorker {
         Ok(())
     }
 
-    /// Erase personal data of signups delivered longer ago than `retention`, and delete consent
+    /// Erase personal data of signups delivered longer ago than `retention`, delete suppressed
+    /// signups that arrived longer ago than it (with their consent records), and delete consent
     /// records of signups delivered longer ago than `privacy.consent_retention`.
     pub async fn purge_old(&self) -> Result<u64, StoreError> {
         let retention =
@@ -359,6 +360,17 @@ impl DeliveryWorker {
             tracing::info!(
                 purged,
                 "personal data of delivered signups erased (retention)"
+            );
+        }
+        let suppressed = self
+            .0
+            .store
+            .purge_suppressed_before(self.0.clock.now() - retention)
+            .await?;
+        if suppressed > 0 {
+            tracing::info!(
+                suppressed,
+                "suppressed signups (unsubscribed addresses) past delivery.retention deleted"
             );
         }
         let kept = chrono::Duration::from_std(self.0.consent_retention).ok();

@@ -73,13 +73,31 @@ impl Store {
     /// Delete spam signups that arrived before `cutoff`, with their consent records (and any
     /// links or mails). Returns how many signups were deleted.
     pub async fn purge_spam_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.purge_state_before("spam", cutoff).await
+    }
+
+    /// Delete suppressed signups (held because their address is unsubscribed; never sent, and
+    /// `retry` refuses them: sending would re-subscribe the address) that arrived before
+    /// `cutoff`, with their consent records, links and mails. The person's own way back is
+    /// Constant Contact's resubscribe mail or a new signup. Returns how many were deleted.
+    pub async fn purge_suppressed_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.purge_state_before("suppressed", cutoff).await
+    }
+
+    async fn purge_state_before(
+        &self,
+        state: &'static str,
+        cutoff: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
         let result = async {
-            // One statement: a signup released meanwhile (PostgreSQL re-checks the state of a
-            // row another transaction changed) is not deleted, nor is anything of it below.
+            // One statement: a signup whose state changed meanwhile (PostgreSQL re-checks the
+            // state of a row another transaction changed) is not deleted, nor is anything of it
+            // below.
             let deleted: Vec<(String,)> = sqlx::query_as(
-                "delete from signups where state = 'spam' and created_at < $1 returning id",
+                "delete from signups where state = $1 and created_at < $2 returning id",
             )
+            .bind(state)
             .bind(cutoff.timestamp_millis())
             .fetch_all(tx.conn())
             .await?;

@@ -137,6 +137,47 @@ async fn a_refused_resubscribe_request_makes_the_signup_dead_and_is_not_recorded
     );
 }
 
+backends!(a_suppressed_signup_is_never_retried_and_is_purged_after_the_retention: sqlite, postgres);
+async fn a_suppressed_signup_is_never_retried_and_is_purged_after_the_retention(backend: Backend) {
+    let (clock, sandbox, app) = stepped(backend, "").await;
+    sandbox.add_contact("gone@example.com", Permission::Unsubscribed);
+    post(&app, "gone@example.com").await;
+    let outcome = app.delivery.deliver_next().await.unwrap();
+    assert!(
+        matches!(outcome, Some(Delivery::Held { .. })),
+        "{outcome:?}"
+    );
+    let signup = signup_of(&app, "gone@example.com").await;
+    assert_eq!(signup.state, SignupState::Suppressed);
+    // `ccbridge retry --id` (and `--dead`) would re-subscribe the address: refused.
+    let now = clock.now();
+    assert_eq!(
+        app.store.requeue(true, Some(signup.id), now).await.unwrap(),
+        0
+    );
+    assert_eq!(app.store.requeue(true, None, now).await.unwrap(), 0);
+
+    let pool = raw_pool(app.backend, &app.db_path).await;
+    let records = || async {
+        let (n,): (i64,) =
+            sqlx::query_as("select count(*) from consent_records where signup_id = $1")
+                .bind(signup.id.to_string())
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        n
+    };
+    assert_eq!(records().await, 1);
+    clock.advance(chrono::Duration::days(29));
+    app.delivery.purge_old().await.unwrap();
+    assert_eq!(app.store.queue_counts().await.unwrap().suppressed, 1);
+    clock.advance(chrono::Duration::days(2));
+    app.delivery.purge_old().await.unwrap();
+    assert_eq!(app.store.queue_counts().await.unwrap().suppressed, 0);
+    assert!(app.signups().await.iter().all(|s| s.id != signup.id));
+    assert_eq!(records().await, 0, "its consent record goes with it");
+}
+
 backends!(with_smtp_an_unsubscribed_address_is_asked_to_confirm_by_mail: sqlite, postgres);
 async fn with_smtp_an_unsubscribed_address_is_asked_to_confirm_by_mail(backend: Backend) {
     // The mail worker sends what is queued; here it is enough that the mail is queued.
