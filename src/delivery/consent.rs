@@ -38,12 +38,6 @@ pub(super) enum Screened {
 }
 
 impl DeliveryWorker {
-    /// The state the unsubscribes gate leaves signups in, for the status: why signups not
-    /// confirmed by mail are waiting, if they are.
-    pub fn unsubscribes_wait(&self) -> Option<Pause> {
-        self.0.gate_wait.lock().expect("gate lock").clone()
-    }
-
     pub(super) async fn screen(
         &self,
         mut group: Vec<SignupRecord>,

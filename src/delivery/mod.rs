@@ -107,7 +107,8 @@ struct Inner {
     pause: Mutex<Option<Pause>>,
     /// The pause alert raised last, so the first delivery after it raises its recovery.
     pause_alert: Mutex<Option<AlertKind>>,
-    /// Why signups not confirmed by mail wait (the unsubscribes gate), if they do.
+    /// The unsubscribes gate's wait logged last, so a wait is logged once, not at every look.
+    /// (The status and the console show the wait from the same decision: `unsubscribes::wait_reason`.)
     gate_wait: Mutex<Option<Pause>>,
 }
 
