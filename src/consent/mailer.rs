@@ -296,16 +296,10 @@ impl ConfirmationMailer {
         chrono::Duration::from_std(longest).unwrap_or(chrono::Duration::MAX)
     }
 
-    /// `mail_retry_base · 2^attempts`, at most `mail_retry_max`, with "equal jitter" (between
-    /// half and all of it).
+    /// `mail_retry_base · 2^attempts`, at most `mail_retry_max`, with jitter.
     fn backoff(&self, attempts: u32) -> chrono::Duration {
         let consent = &self.0.config.consent;
-        let full = consent
-            .mail_retry_base
-            .saturating_mul(1u32 << attempts.min(20))
-            .min(consent.mail_retry_max);
-        let wait = full / 2 + full.mul_f64(rand::random::<f64>() / 2.0);
-        chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX)
+        crate::domain::backoff::jittered(consent.mail_retry_base, consent.mail_retry_max, attempts)
     }
 
     /// Delete signups nobody confirmed in time. Returns how many.

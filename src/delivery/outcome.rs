@@ -183,14 +183,9 @@ impl DeliveryWorker {
         )
     }
 
-    /// `retry_base · 2^attempts`, at most `retry_max`, with "equal jitter" (between half and all of it).
+    /// `retry_base · 2^attempts`, at most `retry_max`, with jitter.
     pub(super) fn backoff(&self, attempts: u32) -> chrono::Duration {
         let s = &self.0.settings;
-        let full = s
-            .retry_base
-            .saturating_mul(1u32 << attempts.min(20))
-            .min(s.retry_max);
-        let wait = full / 2 + full.mul_f64(rand::random::<f64>() / 2.0);
-        chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX)
+        crate::domain::backoff::jittered(s.retry_base, s.retry_max, attempts)
     }
 }

@@ -2,6 +2,7 @@
 //! past it never re-checks (an `EmailAddress` is valid, a `FormId` is URL-safe).
 
 mod account_check;
+pub mod backoff;
 mod database_url;
 pub mod email;
 mod form_id;

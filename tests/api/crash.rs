@@ -137,6 +137,14 @@ async fn a_signup_being_delivered_when_the_process_is_killed_is_delivered_after_
     })
     .await
     .unwrap();
+    // Connecting starts the first sync of unsubscribed addresses (real calls): let it finish, so
+    // that what the slow upstream holds up below is the delivery.
+    crate::helpers::eventually(
+        Duration::from_secs(20),
+        "the first unsubscribe sync",
+        || async { store.sync_state().await.ok()?.last_full_sync_at },
+    )
+    .await;
 
     // Slow the upstream so the kill lands while the delivery is in flight.
     sandbox.set_faults(Faults {

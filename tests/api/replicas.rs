@@ -219,6 +219,22 @@ async fn a_replica_killed_mid_delivery_leaves_its_signups_to_another(backend: Ba
     a.wait_ready().await;
     let http = client();
     assert_eq!(connect_at(&http, &a.base).await.status(), 200);
+    let db = pool(&url).await;
+    // Connecting starts the first sync of unsubscribed addresses (real calls), which single opt-in
+    // deliveries wait for: let it finish before the upstream hangs.
+    eventually(
+        Duration::from_secs(20),
+        "the first unsubscribe sync",
+        || async {
+            let (done,): (Option<i64>,) =
+                sqlx::query_as("select last_full_sync_at from unsubscribed_sync where id = 1")
+                    .fetch_one(&db)
+                    .await
+                    .ok()?;
+            done
+        },
+    )
+    .await;
 
     // Upstream hangs far longer than anything: A's deliveries are in flight until it dies.
     sandbox.set_faults(Faults {
@@ -238,7 +254,6 @@ async fn a_replica_killed_mid_delivery_leaves_its_signups_to_another(backend: Ba
             .unwrap();
         assert_eq!(response.status(), 202);
     }
-    let db = pool(&url).await;
     let claimed = eventually(
         Duration::from_secs(10),
         "A to claim every signup",
