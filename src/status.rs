@@ -17,7 +17,8 @@ pub struct Status {
     pub api_usage: ApiUsage,
     /// `"ok"`, or `"unavailable"` when the database does not accept writes.
     pub database: &'static str,
-    /// The latest upstream errors of failed and dead signups, newest first (at most 5).
+    /// The latest upstream errors of failed and dead signups, and why suppressed signups are
+    /// held, newest first (at most 5).
     pub last_errors: Vec<RecentError>,
     /// Configured lists and custom fields checked against the account (when connecting, then
     /// daily, by the running service); `null` before the first check of this connection.

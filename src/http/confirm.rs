@@ -149,7 +149,7 @@ fn button_page(site: &str, lists: &str) -> Html<String> {
         &format!(
             "<h1>Confirm your subscription</h1>\n\
              <p>Subscribe this address to {lists} from {site}?</p>\n\
-             <form method=\"post\"><button type=\"submit\">Confirm my subscription</button></form>\n\
+             <form method=\"post\"><button type=\"submit\" id=\"confirm\">Confirm my subscription</button></form>\n\
              <p>If you did not ask for this, close this page: nothing happens.</p>",
             lists = escape(lists),
             site = escape(site),

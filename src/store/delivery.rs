@@ -238,8 +238,11 @@ impl Store {
     /// The latest upstream errors of failed and dead signups, newest first.
     pub async fn recent_errors(&self, limit: u32) -> Result<Vec<RecentError>, StoreError> {
         let rows: Vec<(String, String, String)> = sqlx::query_as(
-            "select id, state, last_error from signups
-             where state in ('failed', 'dead') and last_error is not null
+            "select id, state,
+                case when state = 'suppressed' then hold_reason else last_error end as error
+             from signups
+             where (state in ('failed', 'dead') and last_error is not null)
+                or (state = 'suppressed' and hold_reason is not null)
              order by id desc limit $1",
         )
         .bind(i64::from(limit))

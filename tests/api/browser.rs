@@ -549,3 +549,61 @@ async fn the_console_shows_a_device_code_and_turns_connected_by_itself(backend: 
     })
     .await;
 }
+
+// A double opt-in signup in a browser: the thank-you page asks to look for the mail, the mail's
+// link shows a button and changes nothing, the button confirms (the page's own form, under the
+// console's strict CSP), and only then the contact reaches the sandbox.
+backends!(a_visitor_confirms_a_double_opt_in_signup_from_the_mailed_link: sqlite);
+async fn a_visitor_confirms_a_double_opt_in_signup_from_the_mailed_link(backend: Backend) {
+    let sandbox = fast_sandbox(false).await;
+    let smtp = sandbox.smtp_addr();
+    let forms = format!(
+        "[constant_contact]\nrequests_per_second = 1000\n\
+         [smtp]\nhost = \"{host}\"\nport = {port}\nsecurity = \"none\"\nfrom = \"news@example.org\"\n\
+         [[forms]]\nid = \"demo\"\nlist_ids = [\"{GENERAL_INTEREST_LIST_ID}\"]\n\
+         [[forms]]\nid = \"demo-double\"\nlist_ids = [\"{GENERAL_INTEREST_LIST_ID}\"]\nconsent = \"double\"\n",
+        host = smtp.ip(),
+        port = smtp.port(),
+    );
+    let app = AppOptions::against(backend, &sandbox, &forms)
+        .with_demo_page()
+        .spawn()
+        .await;
+    app.connect_ok().await;
+
+    with_browser("double_opt_in_confirmation", |browser| async move {
+        browser.goto(&app.url("/demo")).await.unwrap();
+        fill(&browser, "double-email", "browser.careful@example.com").await;
+        click(&browser, "double-submit").await;
+        wait_for_text(&browser, "please check your mail").await;
+
+        let link = eventually(PATIENCE, "the confirmation mail in the mailbox", || async {
+            let mail = sandbox
+                .mailbox()
+                .into_iter()
+                .find(|m| m.to.iter().any(|to| to == "browser.careful@example.com"))?;
+            let text = mail.text?;
+            let start = text.find(&app.url("/confirm/"))?;
+            Some(text[start..].split_whitespace().next()?.to_owned())
+        })
+        .await;
+        browser.goto(&link).await.unwrap();
+        wait_for_text(&browser, "Confirm your subscription").await;
+        assert!(
+            sandbox.contacts().is_empty(),
+            "opening the link subscribes nobody"
+        );
+        click(&browser, "confirm").await;
+        wait_for_text(&browser, "subscribed").await;
+        let contact = eventually(PATIENCE, "the confirmed contact in the sandbox", || async {
+            sandbox
+                .contacts()
+                .into_iter()
+                .find(|c| c.email_address == "browser.careful@example.com")
+        })
+        .await;
+        assert_eq!(contact.list_memberships.len(), 1);
+        app.stop().await;
+    })
+    .await;
+}

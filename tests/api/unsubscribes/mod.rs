@@ -85,6 +85,15 @@ async fn an_unsubscribed_address_is_never_sent_and_constant_contact_is_asked_onc
     );
     assert_eq!(sandbox.sign_up_calls_for("gone@example.com"), 0);
     assert_eq!(sandbox.resubscribe_requests().len(), 1);
+    // The status names the reason (`last_errors` of `ccbridge status --json`).
+    let errors = app.store.recent_errors(5).await.unwrap();
+    assert_eq!(
+        (errors[0].state.as_str(), errors[0].error.as_str()),
+        (
+            "suppressed",
+            "unsubscribed; Constant Contact sent its resubscribe email"
+        )
+    );
 
     // A second signup for the address: Constant Contact is not asked again.
     post(&app, "gone@example.com").await;
