@@ -23,7 +23,7 @@ use crate::consent::confirm;
 use crate::consent::texts::{lists_text, site_name};
 use crate::delivery::DeliveryWorker;
 use crate::delivery::account_check::AccountChecker;
-use crate::signup::consent::{kept_address, kept_user_agent};
+use crate::signup::consent::client_details;
 use crate::store::{ConfirmLink, Confirmation, ConfirmedBy, Store};
 
 /// What the confirmation pages need of the application.
@@ -57,12 +57,9 @@ pub async fn page(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = rate_limited(&state, peer, &headers) {
-        return refused;
-    }
-    // A path that is not even text (`%ff`) is as unknown as any other wrong token.
-    let Ok(Path(token)) = token else {
-        return unknown();
+    let token = match admitted(&state, peer, &headers, token) {
+        Ok(token) => token,
+        Err(refused) => return *refused,
     };
     match confirm::look_up(&state.store, &token, state.clock.now()).await {
         Ok(ConfirmLink::Valid { form_id, list_ids }) => {
@@ -95,19 +92,17 @@ pub async fn submit(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = rate_limited(&state, peer, &headers) {
-        return refused;
-    }
-    let Ok(Path(token)) = token else {
-        return unknown();
+    let token = match admitted(&state, peer, &headers, token) {
+        Ok(token) => token,
+        Err(refused) => return *refused,
     };
-    let privacy = &state.config.privacy;
-    let client = kept_address(
+    // Kept as `[privacy]` says, exactly like the signup's own client details.
+    let (client, user_agent) = client_details(
+        &state.config.privacy,
         state.config.server.client_ip(peer, &headers),
-        privacy.client_address,
-    )
-    .map(|ip| ip.to_string());
-    let user_agent = kept_user_agent(&headers, privacy.user_agent);
+        &headers,
+    );
+    let client = client.map(|ip| ip.to_string());
     let by = ConfirmedBy {
         client_ip: client.as_deref(),
         user_agent: user_agent.as_deref(),
@@ -219,6 +214,22 @@ fn redirect(location: &str) -> Response {
 }
 
 /// The signup route's per-client limit: a 429 page, or `None` to go on.
+/// Both routes: the per-client rate limit first, then the token from the path. A path that is not
+/// even text (`%ff`) is as unknown as any other wrong token.
+fn admitted(
+    state: &ConfirmState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    token: Result<Path<String>, PathRejection>,
+) -> Result<String, Box<Response>> {
+    if let Some(refused) = rate_limited(state, peer, headers) {
+        return Err(Box::new(refused));
+    }
+    token
+        .map(|Path(token)| token)
+        .map_err(|_| Box::new(unknown()))
+}
+
 fn rate_limited(state: &ConfirmState, peer: SocketAddr, headers: &HeaderMap) -> Option<Response> {
     let client = state.config.server.client_ip(peer, headers);
     let error = state.abuse.admit_client(client).err()?;
