@@ -79,6 +79,15 @@ impl ServerConfig {
             .expect("a valid base URL plus a path is valid")
     }
 
+    /// `path` (an absolute path such as `/admin/forms`) under the path prefix of `public_url`:
+    /// `/admin/forms` for `https://example.org`, `/newsletter/admin/forms` for
+    /// `https://example.org/newsletter/`. Every link and redirect a page shows goes through this,
+    /// so ccbridge works behind a proxy that serves it under a prefix (and strips it).
+    pub fn path(&self, path: &str) -> String {
+        let prefix = self.public_url.path().trim_end_matches('/');
+        format!("{prefix}{path}")
+    }
+
     /// Returns the offending key (relative to the section) and a message.
     pub(super) fn validate(&self) -> Result<(), (&'static str, String)> {
         if !["http", "https"].contains(&self.public_url.scheme()) {
@@ -112,5 +121,22 @@ mod tests {
         assert!(err.contains("`server.listen`"), "{err}");
         assert!(err.contains("\"127.0.0.1:8080\""), "{err}");
         assert!(err.contains("localhost"), "{err}");
+    }
+
+    #[test]
+    fn paths_keep_the_public_urls_prefix() {
+        let at = |url: &str| {
+            Config::from_toml(&format!("[server]\npublic_url = \"{url}\""))
+                .unwrap()
+                .server
+                .path("/admin/forms")
+        };
+        assert_eq!(at("https://example.org"), "/admin/forms");
+        assert_eq!(at("https://example.org/"), "/admin/forms");
+        assert_eq!(
+            at("https://example.org/newsletter/"),
+            "/newsletter/admin/forms"
+        );
+        assert_eq!(at("https://example.org/a/b"), "/a/b/admin/forms");
     }
 }

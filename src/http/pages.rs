@@ -2,32 +2,16 @@
 //! piece of dynamic text escaped.
 
 use axum::response::Html;
+use ccbridge_layout::{Look, PreEscaped, Shell};
 
 use crate::config::ConsentMode;
 
 pub use crate::domain::html::escape;
 
-/// A complete page around already-escaped `body` HTML.
+/// A complete visitor page around already-escaped `body` HTML, in the shared shell.
 pub fn layout(title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem; color: #222; line-height: 1.5; }}
-h1 {{ font-size: 1.5rem; }}
-</style>
-</head>
-<body>
-{body}
-</body>
-</html>
-"#,
-        title = escape(title),
-    ))
+    let shell = Shell::new(Look::Visitor, "en", title);
+    Html(shell.render(PreEscaped(body.to_owned())).into_string())
 }
 
 /// After a signup. On a double opt-in form it says to look for the mail; it says the same whether

@@ -4,6 +4,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+use ccbridge_layout::{Look, PreEscaped, Shell};
 
 /// Escape text for HTML element content and quoted attribute values.
 pub fn escape(text: &str) -> String {
@@ -21,35 +22,14 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// A complete page around already-escaped `body` HTML. `head` is extra, already-safe markup.
+/// A complete page around already-escaped `body` HTML, in the shell ccbridge's pages share.
+/// `head` is extra, already-safe markup.
 pub fn page(title: &str, head: &str, body: &str) -> Html<String> {
-    Html(format!(
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-{head}
-<title>{title}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 64rem; margin: 2rem auto; padding: 0 1rem; color: #222; line-height: 1.45; }}
-h1 {{ font-size: 1.5rem; }} h2 {{ font-size: 1.15rem; margin-top: 2rem; }}
-table {{ border-collapse: collapse; width: 100%; font-size: .9rem; }}
-th, td {{ text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #ddd; vertical-align: top; }}
-code {{ background: #f3f3f3; padding: 0 .25rem; }}
-.sandbox {{ background: #fff3cd; padding: .4rem .8rem; border-radius: .3rem; }}
-button {{ font-size: 1rem; padding: .4rem 1.2rem; margin-right: .5rem; }}
-</style>
-</head>
-<body>
-<p class="sandbox">Constant Contact <strong>sandbox</strong>: a local simulator, not the real service.</p>
-{body}
-</body>
-</html>
-"#,
-        title = escape(title),
-    ))
+    let shell = Shell {
+        head: (!head.is_empty()).then(|| PreEscaped(head.to_owned())),
+        ..Shell::new(Look::Sandbox, "en", title)
+    };
+    Html(shell.render(PreEscaped(body.to_owned())).into_string())
 }
 
 /// An error page for a request that must not be redirected anywhere.
