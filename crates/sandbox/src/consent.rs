@@ -8,7 +8,6 @@
 //! A JSON request gets JSON back (the contact, or 404 with a plain message); a form gets a
 //! redirect to `/controls` (303), or an error page.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::extract::{FromRequest, Request, State};
@@ -17,16 +16,15 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
+use ccbridge_layout::{Markup, html};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::contacts::{Permission, ResubscribeRequest};
-use crate::html::{error_page, escape, page};
 use crate::mailbox::{CONSTANT_CONTACT_SENDER, MailOrigin, MailboxMessage};
+use crate::pages::{self, CONTROLS_PATH, error_page};
 use crate::{Sandbox, SandboxContact, Shared, lock};
-
-pub const CONTROLS_PATH: &str = "/controls";
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -139,12 +137,12 @@ impl Shared {
         let text = format!(
             "Hello,\n\n{ask}\n\nThis mail stands in for the one Constant Contact sends; in the sandbox, confirm at {controls}\n\nConstant Contact (sandbox)\n"
         );
-        let html = format!(
-            "<p>Hello,</p>\n<p>{}</p>\n<p>In the sandbox, confirm at <a href=\"{}\">{}</a>.</p>\n",
-            escape(&ask),
-            escape(controls.as_str()),
-            escape(controls.as_str()),
-        );
+        let html = html! {
+            p { "Hello," }
+            p { (ask) }
+            p { "In the sandbox, confirm at " a href=(controls.as_str()) { (controls.as_str()) } "." }
+        }
+        .into_string();
         let message = MailboxMessage {
             id: 0,
             origin: MailOrigin::ConstantContact,
@@ -306,58 +304,73 @@ async fn controls_page(State(shared): State<Arc<Shared>>) -> Html<String> {
         let contacts = lock(&shared.contacts);
         (contacts.confirmed_opt_in(), contacts.resubscribe_requests())
     };
-    let mut body = String::from(
-        "<h1>Sandbox controls</h1>\n<p><a href=\"/\">Overview</a> · <a href=\"/mailbox\">Mailbox</a></p>\n",
-    );
-    let _ = write!(
-        body,
-        "<h2>Confirmed Opt-In</h2>\n<form method=\"post\" action=\"/_sandbox/confirmed-opt-in\" id=\"confirmed-opt-in\">\n\
-         <p>The account's Confirmed Opt-In is <strong>{}</strong>. \
-         <input type=\"hidden\" name=\"enabled\" value=\"{}\"><button>{}</button></p>\n</form>\n",
-        if coi { "on" } else { "off" },
-        !coi,
-        if coi { "Turn it off" } else { "Turn it on" },
-    );
-    body.push_str(
-        "<h2>A contact</h2>\n<form method=\"post\" action=\"/_sandbox/unsubscribe\" id=\"contact-actions\">\n\
-         <p><label>Email address <input type=\"email\" name=\"email_address\" required></label></p>\n\
-         <p><button>Unsubscribe (as the contact)</button>\
-         <button formaction=\"/_sandbox/delete-contact\">Delete (as the account)</button>\
-         <button formaction=\"/_sandbox/confirm-resubscribe\">Confirm its resubscribe request</button></p>\n</form>\n",
-    );
-    body.push_str(
-        "<h2>Add a contact</h2>\n<form method=\"post\" action=\"/_sandbox/contacts/add\" id=\"add-contact\">\n\
-         <p><label>Email address <input type=\"email\" name=\"email_address\" required></label>\n\
-         <label>Permission <select name=\"permission_to_send\">",
-    );
-    for permission in PERMISSIONS {
-        let _ = write!(body, "<option>{}</option>", permission.as_str());
-    }
-    body.push_str("</select></label> <button>Add</button></p>\n</form>\n");
-    body.push_str("<h2>Resubscribe requests</h2>\n");
-    if requests.is_empty() {
-        body.push_str("<p id=\"no-resubscribes\">None yet.</p>\n");
-    } else {
-        body.push_str(
-            "<table id=\"resubscribes\">\n<tr><th>Email</th><th>Requested</th><th>Confirmed</th></tr>\n",
-        );
-        for request in &requests {
-            let confirmed = match request.confirmed_at {
-                Some(at) => escape(&at.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
-                None => format!(
-                    "<form method=\"post\" action=\"/_sandbox/confirm-resubscribe\">\
-                     <input type=\"hidden\" name=\"email_address\" value=\"{}\"><button>Confirm</button></form>",
-                    escape(&request.email_address)
-                ),
-            };
-            let _ = writeln!(
-                body,
-                "<tr><td>{}</td><td>{}</td><td>{confirmed}</td></tr>",
-                escape(&request.email_address),
-                request.requested_at.format("%Y-%m-%d %H:%M:%S UTC"),
-            );
+    let body = html! {
+        h1 { "Sandbox controls" }
+        (pages::other_pages(CONTROLS_PATH))
+        h2 { "Confirmed Opt-In" }
+        form method="post" action="/_sandbox/confirmed-opt-in" id="confirmed-opt-in" {
+            p {
+                "The account's Confirmed Opt-In is " strong { (if coi { "on" } else { "off" }) } ". "
+                input type="hidden" name="enabled" value=(!coi);
+                button { (if coi { "Turn it off" } else { "Turn it on" }) }
+            }
         }
-        body.push_str("</table>\n");
+        h2 { "A contact" }
+        form method="post" action="/_sandbox/unsubscribe" id="contact-actions" {
+            p { label { "Email address " input type="email" name="email_address" required; } }
+            p {
+                button { "Unsubscribe (as the contact)" }
+                button formaction="/_sandbox/delete-contact" { "Delete (as the account)" }
+                button formaction="/_sandbox/confirm-resubscribe" { "Confirm its resubscribe request" }
+            }
+        }
+        h2 { "Add a contact" }
+        form method="post" action="/_sandbox/contacts/add" id="add-contact" {
+            p {
+                label { "Email address " input type="email" name="email_address" required; }
+                " "
+                label {
+                    "Permission "
+                    select name="permission_to_send" {
+                        @for permission in PERMISSIONS { option { (permission.as_str()) } }
+                    }
+                }
+                " "
+                button { "Add" }
+            }
+        }
+        h2 { "Resubscribe requests" }
+        @if requests.is_empty() {
+            p id="no-resubscribes" { "None yet." }
+        } @else {
+            (resubscribes_table(&requests))
+        }
+    };
+    pages::page("Sandbox controls", body)
+}
+
+fn resubscribes_table(requests: &[ResubscribeRequest]) -> Markup {
+    html! {
+        table id="resubscribes" {
+            (pages::column_headers(&["Email", "Requested", "Confirmed"]))
+            tbody {
+                @for request in requests {
+                    tr {
+                        td { (request.email_address) }
+                        td { (pages::timestamp(request.requested_at)) }
+                        td {
+                            @if let Some(at) = request.confirmed_at {
+                                (pages::timestamp(at))
+                            } @else {
+                                form method="post" action="/_sandbox/confirm-resubscribe" {
+                                    input type="hidden" name="email_address" value=(request.email_address);
+                                    button aria-label={ "Confirm " (request.email_address) } { "Confirm" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
-    page("Sandbox controls", "", &body)
 }

@@ -2,7 +2,6 @@
 //! for tests and scripts, and `/`, the page where `ccbridge demo` users watch signups arrive
 //! (with links to the mailbox and the consent controls, `mailbox_page` and `consent`).
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -10,14 +9,17 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use ccbridge_layout::{Markup, html};
+use chrono::{DateTime, Utc};
 
+use crate::config::Settings;
 use crate::faults::Faults;
-use crate::html::{escape, page};
+use crate::pages::{self, CONTROLS_PATH, MAILBOX_PATH, OVERVIEW_PATH};
 use crate::{SandboxContact, SandboxStats, Shared, api, lock, oauth};
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
-        .route("/", get(overview))
+        .route(OVERVIEW_PATH, get(overview))
         .route("/_sandbox/stats", get(stats))
         .route("/_sandbox/contacts", get(contacts))
         .route("/_sandbox/faults", get(faults).post(set_faults))
@@ -62,23 +64,22 @@ async fn overview(State(shared): State<Arc<Shared>>) -> Html<String> {
     let contacts = lock(&shared.contacts).newest_first();
     let stats = shared.stats();
     let mail = lock(&shared.mailbox).all().len();
-    let mut body = String::from("<h1>Constant Contact sandbox</h1>\n");
-    let _ = writeln!(
-        body,
-        "<p id=\"links\"><a href=\"/mailbox\">Mailbox ({mail})</a> · <a href=\"/controls\">Controls</a> (unsubscribe, delete or add a contact, Confirmed Opt-In, confirm a resubscribe)</p>"
-    );
-    connection_section(&shared, &mut body);
-    lists_section(&shared, &mut body);
-    stats_section(&stats, &mut body);
-    contacts_section(&shared, &contacts, &mut body);
-    page(
-        "Constant Contact sandbox",
-        r#"<meta http-equiv="refresh" content="2">"#,
-        &body,
-    )
+    let body = html! {
+        h1 { "Constant Contact sandbox" }
+        p id="links" {
+            a href=(MAILBOX_PATH) { "Mailbox (" (mail) ")" } " · "
+            a href=(CONTROLS_PATH) { "Controls" }
+            " (unsubscribe, delete or add a contact, Confirmed Opt-In, confirm a resubscribe)"
+        }
+        (connection_section(&shared))
+        (lists_section(&shared))
+        (stats_section(&stats))
+        (contacts_section(&shared.settings, &contacts))
+    };
+    pages::page_with_head("Constant Contact sandbox", pages::reload_every(2), body)
 }
 
-fn connection_section(shared: &Shared, out: &mut String) {
+fn connection_section(shared: &Shared) -> Markup {
     let settings = &shared.settings;
     let rows = [
         (
@@ -131,164 +132,124 @@ fn connection_section(shared: &Shared, out: &mut String) {
             },
         ),
     ];
-    out.push_str("<h2>Connect a client</h2>\n<table id=\"connection\">\n");
-    for (name, value) in rows {
-        row(
-            out,
-            &[escape(name), format!("<code>{}</code>", escape(&value))],
-        );
+    html! {
+        h2 { "Connect a client" }
+        table id="connection" {
+            @for (name, value) in rows {
+                tr { th scope="row" { (name) } td { code { (value) } } }
+            }
+        }
     }
-    out.push_str("</table>\n");
 }
 
-fn lists_section(shared: &Shared, out: &mut String) {
+fn lists_section(shared: &Shared) -> Markup {
     let settings = &shared.settings;
-    out.push_str("<h2>Lists and custom fields</h2>\n<table id=\"lists\">\n");
-    header(out, &["Kind", "Name", "Id", "Members"]);
-    {
+    let members: Vec<_> = {
         let contacts = lock(&shared.contacts);
-        for list in &settings.lists {
-            let members = contacts.members(list.list_id).to_string();
-            row(
-                out,
-                &[
-                    "list".to_owned(),
-                    escape(&list.name),
-                    format!("<code>{}</code>", list.list_id),
-                    members,
-                ],
-            );
+        settings
+            .lists
+            .iter()
+            .map(|list| contacts.members(list.list_id))
+            .collect()
+    };
+    html! {
+        h2 { "Lists and custom fields" }
+        table id="lists" {
+            (pages::column_headers(&["Kind", "Name", "Id", "Members"]))
+            tbody {
+                @for (list, members) in settings.lists.iter().zip(members) {
+                    tr { td { "list" } td { (list.name) } td { code { (list.list_id) } } td { (members) } }
+                }
+                @for field in &settings.custom_fields {
+                    tr {
+                        td { "custom field" } td { (field.name) }
+                        td { code { (field.custom_field_id) } } td {}
+                    }
+                }
+            }
         }
     }
-    for field in &settings.custom_fields {
-        row(
-            out,
-            &[
-                "custom field".to_owned(),
-                escape(&field.name),
-                format!("<code>{}</code>", field.custom_field_id),
-                String::new(),
-            ],
-        );
-    }
-    out.push_str("</table>\n");
 }
 
-fn stats_section(stats: &SandboxStats, out: &mut String) {
-    out.push_str("<h2>Counters</h2>\n<table id=\"stats\">\n");
+fn stats_section(stats: &SandboxStats) -> Markup {
     // Through JSON so that a new counter shows up here without touching this page.
-    if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(stats) {
-        for (name, value) in fields {
-            row(out, &[escape(&name), escape(&value.to_string())]);
+    let fields = match serde_json::to_value(stats) {
+        Ok(serde_json::Value::Object(fields)) => fields,
+        _ => serde_json::Map::new(),
+    };
+    html! {
+        h2 { "Counters" }
+        table id="stats" {
+            @for (name, value) in &fields {
+                tr { th scope="row" { (name) } td { (value) } }
+            }
         }
     }
-    out.push_str("</table>\n");
 }
 
-fn contacts_section(shared: &Shared, contacts: &[SandboxContact], out: &mut String) {
-    let settings = &shared.settings;
-    let _ = writeln!(
-        out,
-        "<h2>Contacts received ({}), newest first</h2>",
-        contacts.len()
-    );
-    if contacts.is_empty() {
-        out.push_str("<p id=\"no-contacts\">No contacts yet. Submit a signup form.</p>\n");
-        return;
+fn contacts_section(settings: &Settings, contacts: &[SandboxContact]) -> Markup {
+    html! {
+        h2 { "Contacts received (" (contacts.len()) "), newest first" }
+        @if contacts.is_empty() {
+            p id="no-contacts" { "No contacts yet. Submit a signup form." }
+        } @else {
+            table id="contacts" {
+                (pages::column_headers(&[
+                    "Email", "Name", "Company", "Job title", "Phone", "Lists", "Custom fields",
+                    "Created", "Updated", "Permission", "Opted out", "Deleted",
+                ]))
+                tbody {
+                    @for contact in contacts { (contact_row(settings, contact)) }
+                }
+            }
+        }
     }
-    out.push_str("<table id=\"contacts\">\n");
-    header(
-        out,
-        &[
-            "Email",
-            "Name",
-            "Company",
-            "Job title",
-            "Phone",
-            "Lists",
-            "Custom fields",
-            "Created",
-            "Updated",
-            "Permission",
-            "Opted out",
-            "Deleted",
-        ],
-    );
-    for contact in contacts {
-        let name = [&contact.first_name, &contact.last_name]
-            .into_iter()
-            .flatten()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join(" ");
-        let lists = contact
-            .list_memberships
-            .iter()
-            .map(|id| {
-                settings
-                    .list(*id)
-                    .map_or_else(|| id.to_string(), |l| l.name.clone())
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let fields = contact
-            .custom_fields
-            .iter()
-            .map(|f| {
-                let name = settings
-                    .custom_field(f.custom_field_id)
-                    .map_or_else(|| f.custom_field_id.to_string(), |c| c.name.clone());
-                format!("{name} = {}", f.value)
-            })
-            .collect::<Vec<_>>()
-            .join("; ");
-        let optional = |v: &Option<String>| escape(v.as_deref().unwrap_or(""));
-        row(
-            out,
-            &[
-                escape(&contact.email_address),
-                escape(&name),
-                optional(&contact.company_name),
-                optional(&contact.job_title),
-                optional(&contact.phone_number),
-                escape(&lists),
-                escape(&fields),
-                contact
-                    .created_at
-                    .format("%Y-%m-%d %H:%M:%S UTC")
-                    .to_string(),
-                contact
-                    .updated_at
-                    .format("%Y-%m-%d %H:%M:%S UTC")
-                    .to_string(),
-                contact.permission_to_send.as_str().to_owned(),
-                date(contact.opt_out_date),
-                date(contact.deleted_at),
-            ],
-        );
-    }
-    out.push_str("</table>\n");
 }
 
-fn date(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    at.map(|at| at.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-        .unwrap_or_default()
-}
-
-/// A table header row from plain (safe) labels.
-fn header(out: &mut String, labels: &[&str]) {
-    out.push_str("<tr>");
-    for label in labels {
-        let _ = write!(out, "<th>{label}</th>");
+fn contact_row(settings: &Settings, contact: &SandboxContact) -> Markup {
+    let name = [&contact.first_name, &contact.last_name]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let lists = contact
+        .list_memberships
+        .iter()
+        .map(|id| {
+            settings
+                .list(*id)
+                .map_or_else(|| id.to_string(), |l| l.name.clone())
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let fields = contact
+        .custom_fields
+        .iter()
+        .map(|f| {
+            let name = settings
+                .custom_field(f.custom_field_id)
+                .map_or_else(|| f.custom_field_id.to_string(), |c| c.name.clone());
+            format!("{name} = {}", f.value)
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let optional = |v: &Option<String>| v.clone().unwrap_or_default();
+    let date = |at: Option<DateTime<Utc>>| at.map(pages::timestamp).unwrap_or_default();
+    html! {
+        tr {
+            td { (contact.email_address) }
+            td { (name) }
+            td { (optional(&contact.company_name)) }
+            td { (optional(&contact.job_title)) }
+            td { (optional(&contact.phone_number)) }
+            td { (lists) }
+            td { (fields) }
+            td { (pages::timestamp(contact.created_at)) }
+            td { (pages::timestamp(contact.updated_at)) }
+            td { (contact.permission_to_send.as_str()) }
+            td { (date(contact.opt_out_date)) }
+            td { (date(contact.deleted_at)) }
+        }
     }
-    out.push_str("</tr>\n");
-}
-
-/// A table row from already-escaped cells.
-fn row(out: &mut String, cells: &[String]) {
-    out.push_str("<tr>");
-    for cell in cells {
-        let _ = write!(out, "<td>{cell}</td>");
-    }
-    out.push_str("</tr>\n");
 }

@@ -45,11 +45,11 @@ mod devices;
 mod errors;
 mod faults;
 mod grants;
-mod html;
 mod limits;
 mod mailbox;
 mod mailbox_page;
 mod oauth;
+mod pages;
 mod query;
 mod resubscribe;
 mod search;
@@ -492,7 +492,7 @@ async fn not_found(uri: Uri) -> Response {
     if api::is_api(uri.path()) {
         errors::not_found()
     } else {
-        html::error_page(
+        pages::error_page(
             StatusCode::NOT_FOUND,
             "Not found",
             "The sandbox has no page here. Its overview is at /.",

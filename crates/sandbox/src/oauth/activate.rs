@@ -9,11 +9,12 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use ccbridge_layout::{Markup, html};
 
 use super::params::Params;
 use super::{ACTIVATE_PATH, no_store};
 use crate::devices::{ActivateError, DeviceRequest};
-use crate::html::{self, escape};
+use crate::pages;
 use crate::{Shared, lock};
 
 /// `GET /activate[?user_code=…]`. A code given in the URL is looked up so the page can name the
@@ -28,48 +29,47 @@ pub(super) async fn activate_page(
     let now = shared.clock.now();
     let account = lock(&shared.grants).account().to_owned();
     let about = if user_code.is_empty() {
-        format!(
-            "<p>Enter the code your device shows to connect the application <code>{client}</code> \
-             to the Constant Contact account <strong>{account}</strong>.</p>",
-            client = escape(&shared.settings.client_id),
-            account = escape(&account),
-        )
+        html! {
+            p {
+                "Enter the code your device shows to connect the application "
+                code { (shared.settings.client_id) }
+                " to the Constant Contact account " strong { (account) } "."
+            }
+        }
     } else {
         let looked_up = lock(&shared.devices).pending(user_code, now);
         match looked_up {
             Ok(request) => describe(&request, &account),
-            Err(error) => format!("<p id=\"problem\">{}</p>", escape(problem(&error))),
+            Err(error) => html! { p id="problem" { (problem(&error)) } },
         }
     };
-    let body = format!(
-        r#"<h1>Activate your device</h1>
-{about}
-<form method="post" action="{action}">
-<p><label for="user_code">Code</label>
-<input type="text" id="user_code" name="user_code" value="{code}" autocomplete="off" autocapitalize="characters" spellcheck="false" required></p>
-<button type="submit" id="approve" name="decision" value="approve">Approve</button>
-<button type="submit" id="deny" name="decision" value="deny">Deny</button>
-</form>"#,
-        action = ACTIVATE_PATH,
-        code = escape(user_code),
-    );
-    (no_store(), html::page("Activate your device", "", &body)).into_response()
+    let body = html! {
+        h1 { "Activate your device" }
+        (about)
+        form method="post" action=(ACTIVATE_PATH) {
+            p {
+                label for="user_code" { "Code" } " "
+                input type="text" id="user_code" name="user_code" value=(user_code)
+                    autocomplete="off" autocapitalize="characters" spellcheck="false" required;
+            }
+            button type="submit" id="approve" name="decision" value="approve" { "Approve" }
+            " "
+            button type="submit" id="deny" name="decision" value="deny" { "Deny" }
+        }
+    };
+    (no_store(), pages::page("Activate your device", body)).into_response()
 }
 
 /// What the device asks for, named so the person knows what they approve.
-fn describe(request: &DeviceRequest, account: &str) -> String {
-    let scopes: String = request
-        .scopes
-        .iter()
-        .map(|s| format!("<li><code>{}</code></li>", escape(s)))
-        .collect();
-    format!(
-        "<p>The application <code>{client}</code> on your device asks for access to the \
-         Constant Contact account <strong>{account}</strong> with these scopes:</p>\n\
-         <ul id=\"scopes\">{scopes}</ul>",
-        client = escape(&request.client_id),
-        account = escape(account),
-    )
+fn describe(request: &DeviceRequest, account: &str) -> Markup {
+    html! {
+        p {
+            "The application " code { (request.client_id) }
+            " on your device asks for access to the Constant Contact account "
+            strong { (account) } " with these scopes:"
+        }
+        (pages::scopes(&request.scopes))
+    }
 }
 
 /// `POST /activate` from the page's buttons: record the decision for the code typed.
@@ -79,7 +79,7 @@ pub(super) async fn activate(State(shared): State<Arc<Shared>>, body: Bytes) -> 
         Some("approve") => true,
         Some("deny") => false,
         _ => {
-            return html::error_page(
+            return pages::error_page(
                 StatusCode::BAD_REQUEST,
                 "Invalid decision",
                 "The decision must be approve or deny.",
@@ -87,7 +87,7 @@ pub(super) async fn activate(State(shared): State<Arc<Shared>>, body: Bytes) -> 
         }
     };
     let Some(user_code) = params.get("user_code") else {
-        return html::error_page(
+        return pages::error_page(
             StatusCode::BAD_REQUEST,
             "No code entered",
             "Enter the code your device shows.",
@@ -97,7 +97,7 @@ pub(super) async fn activate(State(shared): State<Arc<Shared>>, body: Bytes) -> 
     let decided = lock(&shared.devices).decide(user_code, approve, now);
     match decided {
         Ok(_) => done(approve),
-        Err(error) => html::error_page(
+        Err(error) => pages::error_page(
             StatusCode::BAD_REQUEST,
             "Code not accepted",
             problem(&error),
@@ -125,10 +125,77 @@ fn done(approved: bool) -> Response {
     } else {
         ("Request denied", "You denied the request.")
     };
-    let body = format!(
-        "<h1>{}</h1>\n<p id=\"outcome\">{} You can return to your device.</p>",
-        escape(title),
-        escape(outcome),
-    );
-    (no_store(), html::page(title, "", &body)).into_response()
+    let body = html! {
+        h1 { (title) }
+        p id="outcome" { (outcome) " You can return to your device." }
+    };
+    (no_store(), pages::page(title, body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SandboxConfig;
+    use crate::pages::testing::{ESCAPED, HOSTILE, assert_escaped, shared, text};
+
+    fn hostile() -> Arc<Shared> {
+        shared(SandboxConfig {
+            client_id: HOSTILE.into(),
+            account_name: HOSTILE.into(),
+            ..SandboxConfig::default()
+        })
+    }
+
+    fn query(user_code: &str) -> RawQuery {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("user_code", user_code)
+            .finish();
+        RawQuery(Some(query))
+    }
+
+    #[tokio::test]
+    async fn the_blank_page_escapes_the_client_id_and_the_account() {
+        let page = text(activate_page(State(hostile()), RawQuery(None)).await).await;
+
+        assert_eq!(page.matches(ESCAPED).count(), 2, "{page}");
+        assert_escaped(&page);
+        assert!(page.contains(r#"<label for="user_code">"#), "{page}");
+    }
+
+    #[tokio::test]
+    async fn a_pending_code_shows_its_application_and_account_escaped() {
+        let shared = hostile();
+        let request = DeviceRequest {
+            client_id: HOSTILE.into(),
+            scopes: vec!["contact_data".into()],
+        };
+        let user_code = lock(&shared.devices)
+            .authorize(request, shared.clock.now())
+            .user_code;
+
+        let page = text(activate_page(State(shared), query(&user_code)).await).await;
+
+        assert_eq!(page.matches(ESCAPED).count(), 2, "{page}");
+        assert_escaped(&page);
+        assert!(
+            page.contains("<li><code>contact_data</code></li>"),
+            "{page}"
+        );
+        assert!(page.contains(&format!(r#"value="{user_code}""#)), "{page}");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_typed_code_is_kept_escaped_with_the_problem() {
+        let page = text(activate_page(State(hostile()), query(HOSTILE)).await).await;
+
+        assert!(
+            page.contains(r#"value="&lt;script&gt;alert(&quot;x&quot;)"#),
+            "{page}"
+        );
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(
+            page.contains(r#"<p id="problem">This code is unknown."#),
+            "{page}"
+        );
+    }
 }

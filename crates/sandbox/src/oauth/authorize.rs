@@ -12,13 +12,14 @@ use axum::http::header::LOCATION;
 use super::no_store;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use ccbridge_layout::html;
 use chrono::{DateTime, TimeDelta, Utc};
 use url::Url;
 
 use super::DECISION_PATH;
 use super::params::{Params, requested_scopes};
 use crate::grants::{self, CodeRequest};
-use crate::html::{self, escape};
+use crate::pages;
 use crate::{Shared, lock};
 
 /// How long a consent page may stay open before its request is forgotten.
@@ -56,7 +57,7 @@ pub(super) async fn authorize(
     let redirect = match trusted_redirect(&shared, &params) {
         Ok(redirect) => redirect,
         Err(message) => {
-            return html::error_page(
+            return pages::error_page(
                 StatusCode::BAD_REQUEST,
                 "Invalid authorization request",
                 &message,
@@ -253,30 +254,24 @@ impl PendingConsents {
 }
 
 fn consent_page(shared: &Shared, request: &AuthorizeRequest, pending_id: &str) -> Response {
-    let scopes: String = request
-        .code
-        .scopes
-        .iter()
-        .map(|s| format!("<li><code>{}</code></li>", escape(s)))
-        .collect();
-    let body = format!(
-        r#"<h1>Allow access to {account}?</h1>
-<p>The application <code>{client}</code> asks for access to the Constant Contact account
-<strong>{account}</strong> with these scopes:</p>
-<ul id="scopes">{scopes}</ul>
-<p>After your decision you will be sent to <code>{redirect}</code>.</p>
-<form method="post" action="{action}">
-<input type="hidden" name="request_id" value="{pending}">
-<button type="submit" id="approve" name="decision" value="approve">Approve</button>
-<button type="submit" id="deny" name="decision" value="deny">Deny</button>
-</form>"#,
-        account = escape(lock(&shared.grants).account()),
-        client = escape(&request.code.client_id),
-        redirect = escape(&request.code.redirect_uri),
-        action = DECISION_PATH,
-        pending = escape(pending_id),
-    );
-    (no_store(), html::page("Authorize application", "", &body)).into_response()
+    let account = lock(&shared.grants).account().to_owned();
+    let body = html! {
+        h1 { "Allow access to " (account) "?" }
+        p {
+            "The application " code { (request.code.client_id) }
+            " asks for access to the Constant Contact account " strong { (account) }
+            " with these scopes:"
+        }
+        (pages::scopes(&request.code.scopes))
+        p { "After your decision you will be sent to " code { (request.code.redirect_uri) } "." }
+        form method="post" action=(DECISION_PATH) {
+            input type="hidden" name="request_id" value=(pending_id);
+            button type="submit" id="approve" name="decision" value="approve" { "Approve" }
+            " "
+            button type="submit" id="deny" name="decision" value="deny" { "Deny" }
+        }
+    };
+    (no_store(), pages::page("Authorize application", body)).into_response()
 }
 
 /// `POST /oauth2/default/v1/authorize/decision` from the consent page's buttons.
@@ -287,7 +282,7 @@ pub(super) async fn decision(State(shared): State<Arc<Shared>>, body: Bytes) -> 
         .get("request_id")
         .and_then(|id| lock(&shared.consents).take(id, now));
     let Some(request) = pending else {
-        return html::error_page(
+        return pages::error_page(
             StatusCode::BAD_REQUEST,
             "Authorization request expired",
             "This authorization request is unknown, expired or already answered. Start again from the application.",
@@ -300,10 +295,72 @@ pub(super) async fn decision(State(shared): State<Arc<Shared>>, body: Bytes) -> 
             &RedirectError::new("access_denied", "The resource owner denied the request."),
             Some(&request.state),
         ),
-        _ => html::error_page(
+        _ => pages::error_page(
             StatusCode::BAD_REQUEST,
             "Invalid decision",
             "The decision must be approve or deny.",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use url::form_urlencoded::Serializer;
+
+    use super::*;
+    use crate::pages::testing::{HOSTILE, assert_escaped, shared, text};
+    use crate::{DEFAULT_REDIRECT_URI, SandboxConfig};
+
+    fn query(client_id: &str) -> RawQuery {
+        let query = Serializer::new(String::new())
+            .append_pair("client_id", client_id)
+            .append_pair("redirect_uri", DEFAULT_REDIRECT_URI)
+            .append_pair("response_type", "code")
+            .append_pair("state", "s")
+            .append_pair("scope", "contact_data offline_access")
+            .append_pair("code_challenge_method", "S256")
+            .append_pair(
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            )
+            .finish();
+        RawQuery(Some(query))
+    }
+
+    #[tokio::test]
+    async fn the_consent_page_escapes_the_account_and_the_client_id() {
+        let shared = shared(SandboxConfig {
+            consent: true,
+            client_id: HOSTILE.into(),
+            account_name: HOSTILE.into(),
+            ..SandboxConfig::default()
+        });
+
+        let response = authorize(State(shared), query(HOSTILE)).await;
+
+        assert_eq!(response.status(), StatusCode::OK);
+        let page = text(response).await;
+        assert_escaped(&page);
+        assert_eq!(page.matches("<h1>").count(), 1, "{page}");
+        assert!(
+            page.contains("<li><code>offline_access</code></li>"),
+            "{page}"
+        );
+        assert!(
+            page.contains(&format!("<code>{DEFAULT_REDIRECT_URI}</code>")),
+            "{page}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_client_id_is_named_escaped_on_the_error_page() {
+        let shared = shared(SandboxConfig::default());
+
+        let response = authorize(State(shared), query(HOSTILE)).await;
+
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let page = text(response).await;
+        assert_escaped(&page);
+        assert!(page.contains("is not a registered application"), "{page}");
     }
 }
