@@ -374,3 +374,49 @@ fn resubscribes_table(requests: &[ResubscribeRequest]) -> Markup {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SandboxConfig;
+    use crate::pages::testing::{ESCAPED, HOSTILE, assert_escaped, shared};
+
+    #[tokio::test]
+    async fn the_controls_page_escapes_the_addresses_of_resubscribe_requests() {
+        let shared = shared(SandboxConfig::default());
+        let contact = shared.add_contact(HOSTILE, Permission::Unsubscribed);
+        let now = shared.clock.now();
+        lock(&shared.contacts)
+            .request_resubscribe(contact.contact_id, Vec::new(), now)
+            .unwrap();
+
+        let Html(page) = controls_page(State(shared)).await;
+
+        // In the cell, the hidden input and the button's label.
+        assert_eq!(page.matches(ESCAPED).count(), 3, "{page}");
+        assert_escaped(&page);
+        assert!(page.contains(r#"<table id="resubscribes">"#), "{page}");
+    }
+
+    #[tokio::test]
+    async fn constant_contacts_mail_escapes_the_account_in_its_html_part() {
+        let shared = shared(SandboxConfig {
+            account_name: HOSTILE.into(),
+            ..SandboxConfig::default()
+        });
+
+        shared.send_constant_contact_mail(ConstantContactMail::Resubscribe, "a@example.org");
+
+        let mail = lock(&shared.mailbox).all().remove(0);
+        let html = mail.html.unwrap();
+        assert_escaped(&html);
+        assert!(
+            html.contains(r#"confirm at <a href="http://127.0.0.1:9/controls">"#),
+            "{html}"
+        );
+        assert!(
+            mail.text.unwrap().contains(HOSTILE),
+            "the text part is text"
+        );
+    }
+}

@@ -253,3 +253,46 @@ fn contact_row(settings: &Settings, contact: &SandboxContact) -> Markup {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pages::testing::{ESCAPED, HOSTILE, assert_escaped, shared};
+    use crate::{Permission, SandboxConfig, SandboxCustomField, SandboxList};
+
+    #[tokio::test]
+    async fn the_overview_escapes_every_name_it_shows() {
+        let shared = shared(SandboxConfig {
+            client_id: HOSTILE.into(),
+            client_secret: HOSTILE.into(),
+            account_name: HOSTILE.into(),
+            lists: vec![SandboxList {
+                list_id: uuid::Uuid::from_u128(1),
+                name: HOSTILE.into(),
+            }],
+            custom_fields: vec![SandboxCustomField {
+                custom_field_id: uuid::Uuid::from_u128(2),
+                name: HOSTILE.into(),
+            }],
+            ..SandboxConfig::default()
+        });
+        let now = shared.clock.now();
+        lock(&shared.contacts).add(HOSTILE, Permission::Explicit, now);
+
+        let Html(page) = overview(State(shared)).await;
+
+        // Client id, secret and account; list and field; the contact's address.
+        assert_eq!(page.matches(ESCAPED).count(), 6, "{page}");
+        assert_escaped(&page);
+        assert!(page.contains(r#"<meta http-equiv="refresh" content="2">"#));
+        assert!(page.contains(r#"<th scope="col">Email</th>"#), "{page}");
+    }
+
+    #[tokio::test]
+    async fn the_overview_without_contacts_says_so() {
+        let Html(page) = overview(State(shared(SandboxConfig::default()))).await;
+
+        assert!(page.contains(r#"<p id="no-contacts">"#), "{page}");
+        assert!(page.contains("Mailbox (0)"), "{page}");
+    }
+}

@@ -155,6 +155,48 @@ fn next_url(text: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::SandboxConfig;
+    use crate::pages::testing::{ESCAPED, HOSTILE, assert_escaped, shared};
+
+    #[tokio::test]
+    async fn a_mail_is_shown_escaped_with_its_html_part_as_source_under_a_strict_policy() {
+        let shared = shared(SandboxConfig::default());
+        lock(&shared.mailbox).push(MailboxMessage {
+            id: 0,
+            origin: MailOrigin::Smtp,
+            from: HOSTILE.into(),
+            to: vec![HOSTILE.into()],
+            subject: HOSTILE.into(),
+            text: Some(HOSTILE.into()),
+            html: Some(HOSTILE.into()),
+            received_at: shared.clock.now(),
+        });
+
+        let Html(page) = mailbox_page(State(shared)).await;
+
+        assert_eq!(page.matches(ESCAPED).count(), 5, "{page}");
+        assert_escaped(&page);
+        assert!(
+            page.contains(r#"<article class="mail" id="mail-1">"#),
+            "{page}"
+        );
+        assert!(
+            page.contains(
+                r#"<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">"#
+            ),
+            "{page}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_empty_mailbox_says_so() {
+        let Html(page) = mailbox_page(State(shared(SandboxConfig::default()))).await;
+
+        assert!(
+            page.contains(r#"<p id="no-mail">No mail yet.</p>"#),
+            "{page}"
+        );
+    }
 
     #[test]
     fn links_become_anchors_and_everything_else_is_escaped() {
