@@ -166,7 +166,8 @@ enum Reply {
     Page,
 }
 
-/// The body as JSON or as a form, by its Content-Type.
+/// The body as JSON or as a form, by its Content-Type; a body that does not fit is refused
+/// in kind (a page for a form).
 async fn input<T: DeserializeOwned + Send + 'static>(
     request: Request,
 ) -> Result<(T, Reply), Response> {
@@ -176,9 +177,12 @@ async fn input<T: DeserializeOwned + Send + 'static>(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if form {
+        // A person sent it from the controls page: they get a page saying what was wrong.
         let Form(value) = Form::<T>::from_request(request, &())
             .await
-            .map_err(IntoResponse::into_response)?;
+            .map_err(|refused| {
+                error_page(refused.status(), "Not understood", &refused.body_text())
+            })?;
         Ok((value, Reply::Page))
     } else {
         let Json(value) = Json::<T>::from_request(request, &())
@@ -379,7 +383,7 @@ fn resubscribes_table(requests: &[ResubscribeRequest]) -> Markup {
 mod tests {
     use super::*;
     use crate::SandboxConfig;
-    use crate::pages::testing::{ESCAPED, HOSTILE, assert_escaped, shared};
+    use crate::pages::testing::{ESCAPED, HOSTILE, assert_escaped, shared, text};
 
     #[tokio::test]
     async fn the_controls_page_escapes_the_addresses_of_resubscribe_requests() {
@@ -396,6 +400,26 @@ mod tests {
         assert_eq!(page.matches(ESCAPED).count(), 3, "{page}");
         assert_escaped(&page);
         assert!(page.contains(r#"<table id="resubscribes">"#), "{page}");
+    }
+
+    #[tokio::test]
+    async fn a_form_that_does_not_fit_gets_a_page_naming_the_problem() {
+        let shared = shared(SandboxConfig::default());
+        let request = Request::post("/_sandbox/contacts/add")
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from(
+                "email_address=a%40example.org&permission_to_send=%3Cscript%3E",
+            ))
+            .unwrap();
+
+        let response = add_contact(State(shared.clone()), request).await;
+
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = text(response).await;
+        assert!(page.contains("<h1>Not understood</h1>"), "{page}");
+        assert!(page.contains("&lt;script&gt;"), "{page}");
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(lock(&shared.contacts).all().is_empty());
     }
 
     #[tokio::test]
