@@ -104,7 +104,7 @@ async fn the_demo_form_shows_an_error_next_to_its_field_then_the_success_in_plac
         // Next to the field: right after its label.
         let placed = js(
             &browser,
-            &format!("return document.getElementById('email').closest('label').nextElementSibling.id;"),
+            "return document.getElementById('email').closest('label').nextElementSibling.id;",
         )
         .await;
         assert_eq!(placed, json!(error_id));
