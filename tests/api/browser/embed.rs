@@ -22,7 +22,7 @@ use crate::database::Backend;
 use crate::helpers::AppOptions;
 
 /// The demo's form, as `ccbridge demo` configures it.
-fn demo_forms() -> String {
+pub fn demo_forms() -> String {
     format!(
         "[[forms]]\nid = \"demo\"\nlist_ids = [\"{GENERAL_INTEREST_LIST_ID}\"]\n\
          optional_list_ids = [\"{EVENTS_LIST_ID}\", \"{PRODUCT_NEWS_LIST_ID}\"]\n\
