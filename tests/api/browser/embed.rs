@@ -55,6 +55,14 @@ pub async fn wait_for_js(browser: &Client, expression: &str) -> Value {
     }
 }
 
+/// What the visitor saw, kept as a test artifact: `target/browser-screenshots/<name>.png`.
+async fn save_screenshot(browser: &Client, name: &str) {
+    let png = browser.screenshot().await.expect("a screenshot");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
 /// Record every change of `#button`'s `disabled` in `window.busyLog` (from now on: the log starts
 /// empty again at each call).
 async fn log_busy_states(browser: &Client, button: &str) {
@@ -119,6 +127,7 @@ async fn the_demo_form_shows_an_error_next_to_its_field_then_the_success_in_plac
         assert_eq!(js(&browser, "return document.activeElement.id;").await, json!("email"));
         assert_eq!(js(&browser, "return window.busyLog;").await, json!([true, false]));
         assert!(app.signups().await.is_empty(), "nothing stored");
+        save_screenshot(&browser, "embed-demo-error").await;
 
         // Corrected: the error goes, the success shows in place, the page stays.
         email.clear().await.unwrap();
@@ -134,6 +143,7 @@ async fn the_demo_form_shows_an_error_next_to_its_field_then_the_success_in_plac
         );
         assert_eq!(browser.current_url().await.unwrap().path(), "/demo");
         assert_eq!(js(&browser, "return window.stillThisPage;").await, json!(true));
+        save_screenshot(&browser, "embed-demo-success").await;
         let signups = app.signups().await;
         assert_eq!(signups.len(), 1);
         assert_eq!(signups[0].email.as_deref(), Some("visitor@example.com"));
