@@ -9,8 +9,8 @@
 
 use std::sync::OnceLock;
 
-use axum::http::HeaderValue;
 use axum::http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -40,7 +40,8 @@ pub fn embed_v1_integrity() -> &'static str {
 /// Cached for a year, never revalidated: the bytes at a path never change.
 const FOREVER: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
 const JAVASCRIPT: HeaderValue = HeaderValue::from_static("text/javascript; charset=utf-8");
-const CROSS_ORIGIN_RESOURCE_POLICY: &str = "cross-origin-resource-policy";
+const CROSS_ORIGIN_RESOURCE_POLICY: HeaderName =
+    HeaderName::from_static("cross-origin-resource-policy");
 
 /// `GET /embed/v1.js`: loaded by pages on any site, with `crossorigin="anonymous"` so the browser
 /// checks its integrity value, which needs `Access-Control-Allow-Origin` (the script is public,
@@ -52,7 +53,7 @@ pub async fn embed_v1() -> Response {
             (CACHE_CONTROL, FOREVER),
             (ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
             (
-                CROSS_ORIGIN_RESOURCE_POLICY.parse().expect("a header name"),
+                CROSS_ORIGIN_RESOURCE_POLICY,
                 HeaderValue::from_static("cross-origin"),
             ),
         ],
@@ -68,7 +69,7 @@ pub async fn console_v1() -> Response {
             (CONTENT_TYPE, JAVASCRIPT),
             (CACHE_CONTROL, FOREVER),
             (
-                CROSS_ORIGIN_RESOURCE_POLICY.parse().expect("a header name"),
+                CROSS_ORIGIN_RESOURCE_POLICY,
                 HeaderValue::from_static("same-origin"),
             ),
         ],
@@ -98,7 +99,7 @@ mod tests {
         assert_released(
             EMBED_V1_PATH,
             EMBED_V1,
-            "sha384-Tjy6oH+vSkrpcd2qokSaLntPomD+kOHPrEEYw7GTruyP9dUMGI73ggktiwbkyiWW",
+            "sha384-H0Kr4UdoYCB94FOOQECYr/G9tjmKAWo9zwr2lcbaKHc/7UEDWMj0Ud8GHwDOideW",
         );
     }
 

@@ -145,7 +145,7 @@
   const showSuccess = (form, answer, texts, status) => {
     form.reset();
     Array.prototype.forEach.call(form.children, (child) => {
-      if (child !== status) child.hidden = true;
+      if (!child.contains(status)) child.hidden = true;
     });
     status.textContent = answer && answer.confirmation === "mail" ? texts.confirm : texts.success;
     status.setAttribute("tabindex", "-1");
