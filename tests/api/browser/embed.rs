@@ -276,6 +276,90 @@ async fn a_page_of_an_allowed_site_loads_the_pinned_script_and_speaks_its_langua
     .await;
 }
 
+/// The console's scripted snippet for `form`, as the forms page shows it (escaped in a textarea).
+async fn console_snippet(app: &crate::helpers::TestApp, form: &str) -> String {
+    let session = crate::http::admin::login(app).await;
+    let page = crate::http::admin::get_page(app, "/admin/forms", &session.cookie).await;
+    let action = format!("action=&quot;{}&quot;", app.url(&format!("/signup/{form}")));
+    page.split("<textarea")
+        .skip(1)
+        .filter_map(|rest| {
+            let text = &rest[rest.find('>')? + 1..rest.find("</textarea>")?];
+            (text.contains(&action) && text.contains("embed/v1.js")).then_some(text)
+        })
+        .next()
+        .unwrap_or_else(|| panic!("no scripted snippet for {form} on the forms page:\n{page}"))
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+// SQLite only: the browser tests are about pages, and one backend is enough for them.
+backends!(the_consoles_snippet_on_a_site_fills_in_the_signed_timestamp_of_a_timed_form: sqlite);
+async fn the_consoles_snippet_on_a_site_fills_in_the_signed_timestamp_of_a_timed_form(
+    backend: Backend,
+) {
+    let site = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let site_url = format!("http://{}", site.local_addr().unwrap());
+    let forms = format!(
+        "[[forms]]\nid = \"timed\"\nlist_ids = [\"{GENERAL_INTEREST_LIST_ID}\"]\n\
+         allowed_origins = [\"{site_url}\"]\nmin_submit_time = \"300ms\"\n"
+    );
+    let app = AppOptions::fresh(backend, &forms).spawn().await;
+    let snippet = console_snippet(&app, "timed").await;
+    assert!(
+        snippet.contains("<input type=\"hidden\" name=\"_ts\">"),
+        "{snippet}"
+    );
+    let page = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><title>Newsletter</title></head><body>\n{snippet}</body></html>"
+    );
+    tokio::spawn(serve_site(site, page));
+
+    with_browser("embed_console_snippet_timed", |browser| async move {
+        browser.goto(&site_url).await.unwrap();
+        // The script fetched the signed "shown at" value (cross-origin) into the hidden field.
+        let stamp = wait_for_js(&browser, "document.querySelector('input[name=_ts]').value").await;
+        let shown_at: i64 = stamp
+            .as_str()
+            .unwrap()
+            .split('.')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        browser
+            .find(Locator::Css("input[name=email]"))
+            .await
+            .unwrap()
+            .send_keys("patient@example.com")
+            .await
+            .unwrap();
+        // A person takes longer than min_submit_time; so does this test before it sends.
+        wait_for_js(&browser, &format!("Date.now() > {shown_at} + 500")).await;
+        browser
+            .find(Locator::Css("button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for_text(&browser, "Thank you for signing up!").await;
+        let signups = app.signups().await;
+        assert_eq!(signups.len(), 1);
+        assert_eq!(signups[0].email.as_deref(), Some("patient@example.com"));
+        assert_eq!(
+            (signups[0].state, signups[0].spam_reason.as_deref()),
+            (SignupState::Pending, None),
+            "sent with a valid timestamp, not kept as spam"
+        );
+        app.stop().await;
+    })
+    .await;
+}
+
 /// A Chrome DevTools command through chromedriver (`goog/cdp/execute`).
 #[derive(Debug)]
 struct DevTools {
