@@ -99,7 +99,7 @@ mod tests {
         assert_released(
             EMBED_V1_PATH,
             EMBED_V1,
-            "sha384-H0Kr4UdoYCB94FOOQECYr/G9tjmKAWo9zwr2lcbaKHc/7UEDWMj0Ud8GHwDOideW",
+            "sha384-kB0UWCFEENUJVYhahdM2Gkk+UOWR6r/1KDZhMzdxLy8k5epioB2nQyX6bwiMrkEF",
         );
     }
 

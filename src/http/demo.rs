@@ -20,7 +20,7 @@ pub const DEMO_DOUBLE_FORM: &str = "demo-double";
 /// How the embed script's messages look on this page (a site styles them itself).
 const STYLE: &str = "form p { margin: .75rem 0; } \
     input:not([type=checkbox]) { font: inherit; padding: .25rem; width: 100%; max-width: 24rem; box-sizing: border-box; } \
-    .ccbridge-error { color: #a4001d; margin: .25rem 0 0; font-weight: 600; } \
+    .ccbridge-error { display: block; color: #a4001d; margin: .25rem 0 0; font-weight: 600; } \
     [aria-invalid=true] { border: 2px solid #a4001d; } \
     .ccbridge-status { font-weight: 600; }";
 

@@ -130,7 +130,8 @@
     status.textContent = message;
     const control = error && error.field && controlFor(form, error.field);
     if (!control) return;
-    const note = document.createElement("p");
+    // A span: valid wherever the label is (often inside a <p>); a site may display it as a block.
+    const note = document.createElement("span");
     note.id = key + "-" + String(error.field).replace(/[^A-Za-z0-9_-]/g, "_") + "-error";
     note.className = "ccbridge-error";
     note.setAttribute("data-ccbridge-error", "");
