@@ -9,7 +9,8 @@
 //! axe is put into the page through WebDriver's "execute script", which runs in the page like
 //! DevTools' console does: the pages' Content-Security-Policy (`script-src 'self'`, no inline
 //! script, no eval) does not apply to it. That is checked, not assumed: each page checked here is
-//! served with that policy, and the check would fail if axe could not run.
+//! served with that policy, the demo page's test shows an inline script added to the page does not
+//! run while axe does, and finds a field without a label.
 
 use std::sync::OnceLock;
 
@@ -241,6 +242,20 @@ async fn the_demo_form_with_the_embed_script_passes_axe_also_with_an_error_shown
         wait_for_text(&browser, "Thank you for signing up!").await;
         assert_accessible(&browser, "the demo form after a signup").await;
 
+        // The page's CSP is in force (an inline script added to it does not run), and axe runs
+        // all the same: WebDriver's scripts are not the page's.
+        js(
+            &browser,
+            "const inline = document.createElement('script');
+             inline.textContent = 'window.inlineRan = true;';
+             document.body.append(inline);",
+        )
+        .await;
+        assert_eq!(
+            js(&browser, "return window.inlineRan === undefined;").await,
+            Value::Bool(true),
+            "the demo page's CSP lets no inline script run"
+        );
         // The check is no formality: a field without a label, under the same CSP, is found.
         js(
             &browser,
