@@ -288,6 +288,7 @@ async fn the_console_passes_axe(backend: Backend) {
         assert_accessible(&browser, "the console's login page").await;
         log_in(&browser, &app).await;
         for (path, name) in [
+            ("/", "the landing page"),
             ("/admin", "the console's overview"),
             ("/admin/signups", "the console's signups page"),
             ("/admin/forms", "the console's forms page"),
