@@ -185,7 +185,11 @@ async fn a_page_of_an_allowed_site_loads_the_pinned_script_and_speaks_its_langua
         "[smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nfrom = \"news@example.org\"\n",
         crate::helpers::free_port()
     );
-    let app = AppOptions::fresh(backend, &format!("{smtp}{forms}"))
+    // One signup per form and minute: a second post to the same form is refused with an error
+    // that names no field.
+    let limits =
+        "[rate_limit]\nper_ip_per_minute = 0\nper_form_per_minute = 1\nper_form_burst = 1\n";
+    let app = AppOptions::fresh(backend, &format!("{smtp}{limits}{forms}"))
         .without_background_mail()
         .spawn()
         .await;
@@ -218,6 +222,10 @@ async fn a_page_of_an_allowed_site_loads_the_pinned_script_and_speaks_its_langua
   <label>E-Mail <input type="email" name="email" id="down-email"></label>
   <button type="submit" id="down-submit">Anmelden</button>
 </form>
+<form id="again" method="post" action="{de}" data-ccbridge>
+  <label>E-Mail <input type="email" name="email" id="again-email"></label>
+  <button type="submit" id="again-submit">Anmelden</button>
+</form>
 <script src="{script}" integrity="{integrity}" crossorigin="anonymous" defer></script>
 </body></html>"#,
         de = app.url("/signup/site-de"),
@@ -230,7 +238,7 @@ async fn a_page_of_an_allowed_site_loads_the_pinned_script_and_speaks_its_langua
         // Upgraded: the script ran (the integrity matched) and added each form's live region.
         wait_for_js(
             &browser,
-            "document.querySelectorAll('[data-ccbridge-status]').length === 3",
+            "document.querySelectorAll('[data-ccbridge-status]').length === 4",
         )
         .await;
 
@@ -252,6 +260,20 @@ async fn a_page_of_an_allowed_site_loads_the_pinned_script_and_speaks_its_langua
             button.is_enabled().await.unwrap(),
             "the button is usable again"
         );
+
+        // An error without a field (a rate limit): said in the status line, no field marked.
+        fill(&browser, "again-email", "leser3@example.com").await;
+        click(&browser, "again-submit").await;
+        let status = "document.querySelector('#again [data-ccbridge-status]').textContent";
+        let said = wait_for_js(&browser, &format!("{status}.indexOf('…') < 0 && {status}")).await;
+        let said = said.as_str().unwrap();
+        // ccbridge's own message (in the visitor's language), neither a success nor "not sent".
+        assert!(
+            !said.is_empty() && !said.contains("Vielen Dank") && !said.contains("nicht gesendet"),
+            "{said}"
+        );
+        let marked = "return document.querySelectorAll('#again [aria-invalid], #again .ccbridge-error').length;";
+        assert_eq!(js(&browser, marked).await, json!(0));
 
         assert_eq!(
             browser.current_url().await.unwrap().as_str(),
