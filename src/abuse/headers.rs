@@ -1,7 +1,9 @@
 //! Security headers. Every answer gets `X-Content-Type-Options: nosniff`; HTML pages also get a
-//! Content-Security-Policy that allows no scripts, no framing and form posts only to ccbridge
-//! itself and the forms' own success/error pages (a browser checks `form-action` against the
-//! redirect after a post too), plus `X-Frame-Options` and a `Referrer-Policy`.
+//! Content-Security-Policy that allows scripts only as files from ccbridge itself (no inline
+//! script, no `eval`), requests from them only to ccbridge itself (the embed script on the demo
+//! page posts the form with `fetch`), no framing and form posts only to ccbridge itself and the
+//! forms' own success/error pages (a browser checks `form-action` against the redirect after a
+//! post too), plus `X-Frame-Options` and a `Referrer-Policy`.
 //!
 //! The referrer policy is `same-origin`, not `no-referrer`: under `no-referrer` a browser sends
 //! `Origin: null` with a form post, which the origin check would rightly refuse, and the built-in
@@ -41,8 +43,8 @@ impl SecurityHeaders {
             form_action.push_str(&target);
         }
         let csp = format!(
-            "default-src 'none'; style-src 'unsafe-inline'; \
-             form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+            "default-src 'none'; script-src 'self'; connect-src 'self'; \
+             style-src 'unsafe-inline'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
         );
         Self {
             csp: HeaderValue::from_str(&csp).expect("origins are valid header text"),
@@ -102,6 +104,31 @@ mod tests {
         );
         assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
         assert_eq!(headers[X_FRAME_OPTIONS], "DENY");
+    }
+
+    #[test]
+    fn pages_run_only_script_files_from_ccbridge_itself() {
+        let config = Config::from_toml("").unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+        SecurityHeaders::new(&config).apply(&mut headers);
+        let csp = headers[CONTENT_SECURITY_POLICY].to_str().unwrap();
+        let directives: Vec<&str> = csp.split(';').map(str::trim).collect();
+        for expected in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "connect-src 'self'",
+            "base-uri 'none'",
+        ] {
+            assert!(directives.contains(&expected), "{expected} missing: {csp}");
+        }
+        // No inline script, no eval: only files served by ccbridge run.
+        assert!(!csp.contains("unsafe-eval"), "{csp}");
+        assert!(
+            !csp.split(';')
+                .any(|d| d.contains("script-src") && d.contains("unsafe-inline")),
+            "{csp}"
+        );
     }
 
     #[test]

@@ -7,10 +7,12 @@
 //! - [`admin`]: the console, its sessions, credentials and CSRF extractors,
 //! - [`connect`]: the OAuth authorization (`/connect`, `/oauth/callback`),
 //! - [`health`], [`metrics`], [`openapi`], [`demo`]: the small routes,
+//! - [`assets`]: the scripts (`/embed/v1.js` for sites' forms, the console's script),
 //! - [`middleware`]: security headers, the admin login backoff, `no-store`,
 //! - [`pages`]: the built-in HTML pages, [`serve`]: the accept loop.
 
 pub mod admin;
+pub mod assets;
 pub mod confirm;
 pub mod connect;
 pub mod demo;
@@ -194,6 +196,8 @@ pub fn routes(demo_page: bool) -> Vec<Route> {
         Route::private(Method::GET, "/confirm/{token}", confirm::page),
         Route::private(Method::POST, "/confirm/{token}", confirm::submit),
         Route::public(Method::GET, "/openapi.json", openapi::serve),
+        Route::public(Method::GET, assets::EMBED_V1_PATH, assets::embed_v1),
+        Route::public(Method::GET, assets::CONSOLE_V1_PATH, assets::console_v1),
         Route::private(Method::GET, "/metrics", metrics::scrape),
     ];
     routes.extend(admin::routes());

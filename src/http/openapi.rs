@@ -23,6 +23,7 @@ use utoipa::openapi::{
     RefOr, Required,
 };
 
+mod assets;
 mod connection;
 mod consent;
 mod privacy;
@@ -87,6 +88,7 @@ pub fn operations() -> Vec<(Method, &'static str, Operation)> {
     operations.extend(connection::connection_operations());
     operations.extend(privacy::privacy_operations());
     operations.extend(consent::consent_operations());
+    operations.extend(assets::asset_operations());
     operations
 }
 

@@ -1,12 +1,14 @@
-//! The copy-paste HTML for each configured form: a plain form post, and a `fetch()` variant that
-//! asks for JSON and shows the answer in place.
+//! The copy-paste HTML for each configured form: a plain form post, and the same form with the
+//! embed script (`/embed/v1.js`), which sends it with `fetch` and shows errors and success in
+//! place. Each line is a maud template, so a list name from the account is escaped by default.
 
 use std::collections::BTreeMap;
 
+use ccbridge_layout::{Markup, PreEscaped, html};
 use uuid::Uuid;
 
 use crate::config::{FormConfig, TIMESTAMP_FIELD};
-use crate::http::pages::escape;
+use crate::http::assets::{EMBED_V1_PATH, embed_v1_integrity};
 
 /// The URL a form posts to: `server.public_url` + `/signup/{id}` (keeping any path prefix).
 pub fn signup_url(public_url: &url::Url, form: &FormConfig) -> String {
@@ -17,147 +19,119 @@ pub fn signup_url(public_url: &url::Url, form: &FormConfig) -> String {
     )
 }
 
-/// The fields of `form`, as HTML lines (without the `<form>` element). `list_names` gives the
-/// account's names for list ids; an unknown id is shown as itself.
-fn fields(form: &FormConfig, list_names: &BTreeMap<Uuid, String>) -> String {
-    let mut out = String::new();
-    out.push_str(
-        "  <label>Email <input type=\"email\" name=\"email\" required maxlength=\"50\" autocomplete=\"email\"></label>\n",
-    );
-    out.push_str(
-        "  <label>First name <input name=\"first_name\" maxlength=\"50\" autocomplete=\"given-name\"></label>\n",
-    );
-    out.push_str(
-        "  <label>Last name <input name=\"last_name\" maxlength=\"50\" autocomplete=\"family-name\"></label>\n",
-    );
+/// Where a site's page loads the embed script: `server.public_url` + `/embed/v1.js`.
+pub fn embed_script_url(public_url: &url::Url) -> String {
+    format!(
+        "{}{EMBED_V1_PATH}",
+        public_url.as_str().trim_end_matches('/')
+    )
+}
+
+/// The `<script>` element that loads the embed script, pinned by its integrity value (computed
+/// from the bytes compiled into this binary, which never change: see `http::assets`).
+pub fn embed_script_tag(script_url: &str) -> String {
+    html! {
+        script src=(script_url) integrity=(embed_v1_integrity()) crossorigin="anonymous" defer {}
+    }
+    .into_string()
+}
+
+/// The fields of `form`, one element per line (without the `<form>` element). `list_names` gives
+/// the account's names for list ids; an unknown id is shown as itself.
+fn fields(form: &FormConfig, list_names: &BTreeMap<Uuid, String>) -> Vec<Markup> {
+    let mut lines = vec![
+        html! { label { "Email " input type="email" name="email" required maxlength="50" autocomplete="email"; } },
+        html! { label { "First name " input name="first_name" maxlength="50" autocomplete="given-name"; } },
+        html! { label { "Last name " input name="last_name" maxlength="50" autocomplete="family-name"; } },
+    ];
     if !form.optional_list_ids.is_empty() {
-        out.push_str("  <!-- lists the visitor may choose -->\n");
+        lines.push(html! { (PreEscaped("<!-- lists the visitor may choose -->")) });
         for id in &form.optional_list_ids {
             let name = list_names
                 .get(id)
                 .cloned()
                 .unwrap_or_else(|| id.to_string());
-            out.push_str(&format!(
-                "  <label><input type=\"checkbox\" name=\"list\" value=\"{id}\"> {}</label>\n",
-                escape(&name)
-            ));
+            lines
+                .push(html! { label { input type="checkbox" name="list" value=(id); " " (name) } });
         }
     }
     for name in form.custom_fields.keys() {
         // Field names are checked at load: letters, digits, '-' and '_' only.
-        out.push_str(&format!(
-            "  <label>{} <input name=\"{name}\" maxlength=\"255\"></label>\n",
-            escape(&name.replace(['_', '-'], " "))
-        ));
+        let label = name.replace(['_', '-'], " ");
+        lines.push(html! { label { (label) " " input name=(name) maxlength="255"; } });
     }
     if let Some(honeypot) = form.honeypot() {
-        out.push_str("  <!-- honeypot: people never see it, bots fill it in; keep it empty -->\n");
-        out.push_str(&format!(
-            "  <input type=\"text\" name=\"{honeypot}\" tabindex=\"-1\" autocomplete=\"off\" aria-hidden=\"true\" style=\"position:absolute;left:-10000px\">\n"
-        ));
+        lines.push(html! {
+            (PreEscaped("<!-- honeypot: people never see it, bots fill it in; keep it empty -->"))
+        });
+        lines.push(html! {
+            input type="text" name=(honeypot) tabindex="-1" autocomplete="off" aria-hidden="true"
+                style="position:absolute;left:-10000px";
+        });
     }
-    out.push_str("  <button type=\"submit\">Sign up</button>\n");
+    lines.push(html! { button type="submit" { "Sign up" } });
+    lines
+}
+
+/// `<form …>`, the lines indented, `</form>`.
+fn form_element(open: Markup, lines: &[Markup]) -> String {
+    let open = open.into_string();
+    let open = open.trim_end_matches("</form>");
+    let mut out = format!("{open}\n");
+    for line in lines {
+        out.push_str("  ");
+        out.push_str(&line.0);
+        out.push('\n');
+    }
+    out.push_str("</form>\n");
     out
 }
 
 /// A plain HTML form: works without JavaScript; the browser lands on the success or error page.
 pub fn plain_form(url: &str, form: &FormConfig, list_names: &BTreeMap<Uuid, String>) -> String {
-    format!(
-        "<form method=\"post\" action=\"{}\">\n{}</form>\n",
-        escape(url),
-        fields(form, list_names)
+    form_element(
+        html! { form method="post" action=(url) {} },
+        &fields(form, list_names),
     )
 }
 
-/// The same form sent with `fetch()`, asking for JSON, with the answer shown next to it. For a
-/// form with `min_submit_time` it also fetches the signed `_ts` value when the page loads, and a
-/// fresh one when the form is sent after a long pause (or the answer says `expired_timestamp`).
-pub fn fetch_form(url: &str, form: &FormConfig, list_names: &BTreeMap<Uuid, String>) -> String {
+/// The plain form and the embed script: with JavaScript the form is sent with `fetch`, errors
+/// appear next to their fields and the success in place; without it, it posts as
+/// [`plain_form`]. A form with `min_submit_time` gets the hidden `_ts` field, which the script
+/// fills in (and renews before sending after a long pause).
+pub fn scripted_form(
+    public_url: &url::Url,
+    form: &FormConfig,
+    list_names: &BTreeMap<Uuid, String>,
+) -> String {
+    let url = signup_url(public_url, form);
     let id = format!("signup-{}", form.id);
-    let timed = form.min_submit_time.is_some();
-    let (ts_field, send, retry) = if timed {
-        (
-            format!("  <input type=\"hidden\" name=\"{TIMESTAMP_FIELD}\">\n"),
-            timed_send(&js_string(&format!("{url}/token"))),
-            TIMESTAMP_RETRY,
-        )
-    } else {
-        (String::new(), "const send = post;\n".to_owned(), "")
-    };
-    format!(
-        r#"<form id="{id}">
-{ts_field}{fields}</form>
-<p id="{id}-result" role="status"></p>
-<script>
-(() => {{
-const form = document.getElementById("{id}");
-const post = () => fetch({url_js}, {{
-  method: "POST",
-  headers: {{ "Accept": "application/json" }},
-  body: new FormData(form),
-}});
-{send}form.addEventListener("submit", async (event) => {{
-  event.preventDefault();
-  const result = document.getElementById("{id}-result");
-  try {{
-    let response = await send();
-    let answer = await response.json();
-{retry}    if (response.ok) {{
-      result.textContent = "Thank you for signing up!";
-      form.reset();
-    }} else {{
-      result.textContent = answer.error.message;
-    }}
-  }} catch (error) {{
-    result.textContent = "Something went wrong. Please try again.";
-  }}
-}});
-}})();
-</script>
-"#,
-        url_js = js_string(url),
-        fields = fields(form, list_names),
-    )
-}
-
-/// A JSON string is a valid JavaScript string literal; `<` is escaped so that no URL can close
-/// the script element.
-fn js_string(value: &str) -> String {
-    serde_json::to_string(value)
-        .expect("strings serialize")
-        .replace('<', "\\u003c")
-}
-
-/// For a timed form: fetch the signed "form shown at" value when the page loads, and `send`
-/// renews a value that has expired or is about to (its `max_age_ms`) before posting. A renewed
-/// value is only a moment old, so it then waits the form's minimum time, or the signup would
-/// count as too fast.
-fn timed_send(token_url_js: &str) -> String {
-    format!(
-        r#"let shown = null;
-const refreshTimestamp = async (wait) => {{
-  const token = await (await fetch({token_url_js})).json();
-  form.elements["{TIMESTAMP_FIELD}"].value = token.value;
-  shown = {{ at: Date.now(), maxAge: token.max_age_ms, min: token.min_submit_time_ms || 0 }};
-  if (wait) await new Promise((done) => setTimeout(done, shown.min));
-}};
-refreshTimestamp(false).catch(() => {{}});
-const send = async () => {{
-  if (!shown || Date.now() - shown.at > shown.maxAge - 60000) await refreshTimestamp(true);
-  return post();
-}};
-"#
-    )
-}
-
-/// In the submit handler of a timed form: once more with a fresh value if the answer is still
-/// `expired_timestamp` (the page's clock and ccbridge's may differ).
-const TIMESTAMP_RETRY: &str = r#"    if (answer.error && answer.error.code === "expired_timestamp") {
-      await refreshTimestamp(true);
-      response = await post();
-      answer = await response.json();
+    let mut lines = Vec::new();
+    if form.min_submit_time.is_some() {
+        lines.push(html! { input type="hidden" name=(TIMESTAMP_FIELD); });
     }
-"#;
+    lines.extend(fields(form, list_names));
+    let mut out = form_element(
+        html! { form id=(id) method="post" action=(url) data-ccbridge {} },
+        &lines,
+    );
+    out.push_str(&embed_script_tag(&embed_script_url(public_url)));
+    out.push('\n');
+    out
+}
+
+/// [`scripted_form`] for callers that hold the form's signup URL (`signup_url`): the public URL
+/// is what precedes its `/signup/{id}`.
+pub fn fetch_form(url: &str, form: &FormConfig, list_names: &BTreeMap<Uuid, String>) -> String {
+    let base = url
+        .strip_suffix(&format!("/signup/{}", form.id))
+        .unwrap_or(url);
+    match url::Url::parse(&format!("{base}/")) {
+        Ok(public_url) => scripted_form(&public_url, form, list_names),
+        // `url` came from `signup_url`, so it parses; a plain form is the safe answer anyway.
+        Err(_) => plain_form(url, form, list_names),
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -192,10 +166,12 @@ mod tests {
         )]);
 
         let plain = plain_form(&url, form, &names);
-        let fetch = fetch_form(&url, form, &names);
+        let scripted = scripted_form(&config.server.public_url, form, &names);
 
-        for snippet in [&plain, &fetch] {
+        for snippet in [&plain, &scripted] {
             for needle in [
+                "action=\"https://forms.example.org/base/signup/news\"",
+                "method=\"post\"",
                 "name=\"email\"",
                 "name=\"first_name\"",
                 "name=\"last_name\"",
@@ -203,6 +179,7 @@ mod tests {
                 "name=\"homepage\"",
                 "value=\"17936f78-662a-11eb-af0a-fa163e56c9b0\"> Events &lt;&amp; more&gt;",
                 "value=\"27936f78-662a-11eb-af0a-fa163e56c9b0\"> 27936f78-662a-11eb-af0a-fa163e56c9b0",
+                "<!-- honeypot:",
             ] {
                 assert!(snippet.contains(needle), "{needle} missing in {snippet}");
             }
@@ -210,33 +187,48 @@ mod tests {
                 !snippet.contains("07936f78"),
                 "fixed lists are not a choice"
             );
+            assert!(snippet.ends_with('\n') && snippet.lines().count() > 8);
         }
-        assert!(plain.contains("action=\"https://forms.example.org/base/signup/news\""));
-        assert!(fetch.contains("fetch(\"https://forms.example.org/base/signup/news\""));
-        assert!(fetch.contains("\"Accept\": \"application/json\""));
+        assert!(!plain.contains("<script"), "{plain}");
         assert!(
-            !fetch.contains("_ts"),
+            !scripted.contains("_ts"),
             "a form without min_submit_time has no timestamp"
         );
     }
 
     #[test]
-    fn a_timed_forms_fetch_snippet_renews_an_old_timestamp_before_sending() {
+    fn the_scripted_snippet_is_the_plain_form_plus_the_pinned_embed_script() {
+        let config = form();
+        let form = &config.forms[0];
+        let scripted = scripted_form(&config.server.public_url, form, &BTreeMap::new());
+        let script = format!(
+            "<script src=\"https://forms.example.org/base/embed/v1.js\" integrity=\"{}\" \
+             crossorigin=\"anonymous\" defer></script>\n",
+            embed_v1_integrity()
+        );
+        assert!(scripted.ends_with(&script), "{scripted}");
+        assert!(
+            scripted.starts_with("<form id=\"signup-news\" method=\"post\" action=\"https://forms.example.org/base/signup/news\" data-ccbridge>\n"),
+            "{scripted}"
+        );
+        // No inline script: the page's own CSP may forbid it, and nothing needs it.
+        assert_eq!(scripted.matches("<script").count(), 1, "{scripted}");
+        // The forms page's callers hold the signup URL; the same snippet comes out.
+        let url = signup_url(&config.server.public_url, form);
+        assert_eq!(fetch_form(&url, form, &BTreeMap::new()), scripted);
+    }
+
+    #[test]
+    fn a_timed_forms_snippet_carries_the_hidden_timestamp_the_script_fills_in() {
         let mut config = form();
         config.forms[0].min_submit_time = Some(std::time::Duration::from_secs(3));
         let form = &config.forms[0];
+        let scripted = scripted_form(&config.server.public_url, form, &BTreeMap::new());
+        assert!(
+            scripted.contains("\n  <input type=\"hidden\" name=\"_ts\">\n"),
+            "{scripted}"
+        );
         let url = signup_url(&config.server.public_url, form);
-        let fetch = fetch_form(&url, form, &BTreeMap::new());
-        for needle in [
-            "<input type=\"hidden\" name=\"_ts\">",
-            "fetch(\"https://forms.example.org/base/signup/news/token\")",
-            "refreshTimestamp(false)",
-            "token.max_age_ms",
-            "Date.now() - shown.at > shown.maxAge",
-            "setTimeout(done, shown.min)",
-            "answer.error.code === \"expired_timestamp\"",
-        ] {
-            assert!(fetch.contains(needle), "{needle} missing in {fetch}");
-        }
+        assert!(!plain_form(&url, form, &BTreeMap::new()).contains("_ts"));
     }
 }

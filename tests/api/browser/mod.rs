@@ -6,6 +6,8 @@
 //! Without `/usr/bin/chromium` and `/usr/bin/chromedriver` (or `$CHROMIUM` / `$CHROMEDRIVER`) the
 //! tests print SKIPPED and pass, except under `CI=true`, where they fail and say what to install.
 
+mod accessibility;
+mod embed;
 mod flows;
 
 use std::future::Future;

@@ -5,6 +5,7 @@
 pub(crate) mod admin;
 mod connect;
 mod connections;
+mod embed;
 mod health;
 mod metrics;
 mod openapi;

@@ -225,7 +225,8 @@ async fn the_forms_page_gives_a_snippet_per_form_with_the_public_url_and_list_na
         "id=\"snippet-site-plain\"",
         "name=&quot;topic&quot;",
         "name=&quot;website&quot;",
-        "&quot;Accept&quot;: &quot;application/json&quot;",
+        // The scripted snippet loads the embed script, pinned by its integrity value.
+        "/embed/v1.js&quot; integrity=&quot;sha384-",
         "General Interest",
         // Where the form may be posted from, and what happens when nothing is listed.
         "<code>allowed_origins</code>)</dt><dd><strong class=\"bad\" id=\"no-origins\">none</strong>",
