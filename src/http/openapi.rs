@@ -241,6 +241,20 @@ fn service_operations() -> Vec<(Method, &'static str, Operation)> {
                 .build(),
         ),
         (
+            Method::GET,
+            "/signup/{form_id}",
+            public("signup", "The form's address, opened in a browser")
+                .description(Some(
+                    "A page in the visitor's language saying that this address receives a \
+                     form's signups and there is nothing to see, with a link back to the page \
+                     the visitor came from when it is one of the form's allowed_origins.",
+                ))
+                .parameter(form_id())
+                .response("200", html("the page"))
+                .response("404", html("unknown form"))
+                .build(),
+        ),
+        (
             Method::OPTIONS,
             "/signup/{form_id}",
             public("signup", "CORS preflight")
@@ -271,7 +285,13 @@ fn service_operations() -> Vec<(Method, &'static str, Operation)> {
             Method::GET,
             "/signup/{form_id}/thank-you",
             public("signup", "The built-in thank-you page")
+                .description(Some(
+                    "In the visitor's language. `back`: the page the form was on (set by the \
+                     redirect after the POST); linked only when its origin is one of the form's \
+                     allowed_origins.",
+                ))
                 .parameter(form_id())
+                .parameter(query("back", "The page to link back to"))
                 .response("200", html("the page"))
                 .response("404", html("unknown form"))
                 .build(),

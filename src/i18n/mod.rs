@@ -373,7 +373,7 @@ pub struct Texts<'a> {
 }
 
 impl<'a> Texts<'a> {
-    pub fn new(language: Language, overrides: Option<&'a Overrides>) -> Self {
+    pub const fn new(language: Language, overrides: Option<&'a Overrides>) -> Self {
         Self {
             language,
             overrides,
