@@ -302,7 +302,7 @@ mod tests {
             let variables = catalogs.variables(error.text).expect(error.text);
             let given: std::collections::BTreeSet<String> =
                 error.args.iter().map(|(n, _)| (*n).to_owned()).collect();
-            assert_eq!(variables, given, "{}", error.text);
+            assert!(variables.is_subset(&given), "{}: {variables:?}", error.text);
         }
     }
 }
