@@ -7,6 +7,7 @@
 //! tests print SKIPPED and pass, except under `CI=true`, where they fail and say what to install.
 
 mod flows;
+mod visitor;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
