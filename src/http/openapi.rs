@@ -214,7 +214,9 @@ fn service_operations() -> Vec<(Method, &'static str, Operation)> {
                      Accept) get 303 redirects to the form's success_url or error_url?error=CODE \
                      (or built-in pages); scripts get JSON. Suspected spam (honeypot, too fast, \
                      CAPTCHA provider unreachable with on_unreachable = accept_and_mark) gets the \
-                     normal success answer and is kept for review.",
+                     normal success answer and is kept for review. An error's `message` and the \
+                     built-in pages are in the visitor's language (the form's locale, else \
+                     Accept-Language, else English); `code` and `field` never change with it.",
                 ))
                 .parameter(form_id())
                 .request_body(Some(
