@@ -2,11 +2,14 @@
 //! a phrase of the message in that language, the code and field unchanged, and the request to
 //! correct the form only where the visitor can.
 
+use std::sync::Arc;
+
+use ccbridge::clock::ManualClock;
 use reqwest::{Client, RequestBuilder};
 use serde_json::Value;
 
 use super::{LANGUAGES, as_browser, html_lang, visitor_forms};
-use crate::helpers::{Backend, TestApp, free_port, spawn_app_with};
+use crate::helpers::{AppOptions, Backend, FIXED_LIST, TestApp, free_port, spawn_app_with};
 
 /// One way to be refused: how to make the request, the code, the field, and a phrase per
 /// language (en, de, fr, es).
@@ -232,6 +235,25 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            code: "unexpected_file",
+            field: Some("upload"),
+            page: true,
+            fixable: false,
+            phrases: [
+                "sent a file (upload)",
+                "eine Datei (upload)",
+                "un fichier (upload)",
+                "un archivo (upload)",
+            ],
+            request: |c, app| {
+                let file = reqwest::multipart::Part::bytes(b"hello".to_vec()).file_name("a.txt");
+                let form = reqwest::multipart::Form::new()
+                    .text("email", "a@example.org")
+                    .part("upload", file);
+                c.post(app.url("/signup/visit")).multipart(form)
+            },
+        },
+        Case {
             code: "malformed_body",
             field: None,
             page: false,
@@ -382,5 +404,48 @@ async fn a_rate_limit_says_to_wait_in_each_language(backend: Backend) {
             "{body}"
         );
     }
+    app.stop().await;
+}
+
+backends!(a_form_left_open_too_long_asks_for_a_reload_in_each_language: sqlite, postgres);
+async fn a_form_left_open_too_long_asks_for_a_reload_in_each_language(backend: Backend) {
+    let clock = ManualClock::new(chrono::Utc::now());
+    let extra = format!(
+        "[[forms]]\nid = \"timed\"\nlist_ids = [\"{FIXED_LIST}\"]\nmin_submit_time = \"3s\"\n"
+    );
+    let app = AppOptions::fresh(backend, &extra)
+        .clock(Arc::new(clock.clone()))
+        .spawn()
+        .await;
+    let token: Value = app
+        .client
+        .get(app.url("/signup/timed/token"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let shown = token["value"].as_str().unwrap().to_owned();
+    clock.advance(chrono::Duration::hours(24));
+    let reloads = [
+        "Please reload the page",
+        "Bitte laden Sie die Seite neu",
+        "Veuillez recharger la page",
+        "Vuelva a cargar la página",
+    ];
+    let client = Client::new();
+    for (language, reload) in LANGUAGES.into_iter().zip(reloads) {
+        let request = client
+            .post(app.url("/signup/timed"))
+            .form(&[("email", "late@example.org"), ("_ts", shown.as_str())]);
+        let answer = as_browser(request, language).send().await.unwrap();
+        assert_eq!(answer.status(), 422);
+        let page = answer.text().await.unwrap();
+        assert_eq!(html_lang(&page), language);
+        assert!(page.contains(reload), "{language}: {page}");
+        assert!(!page.contains(CORRECT[0]), "{page}");
+    }
+    assert!(app.signups().await.is_empty());
     app.stop().await;
 }
