@@ -201,13 +201,6 @@ impl Catalogs {
         Self { bundles, problems }
     }
 
-    /// Every message id of the English catalog.
-    pub fn ids(&self) -> BTreeSet<String> {
-        message_variables(Language::En.source())
-            .into_keys()
-            .collect()
-    }
-
     /// The variables the English message `id` uses; `None` when there is no such message.
     pub fn variables(&self, id: &str) -> Option<BTreeSet<String>> {
         message_variables(Language::En.source()).remove(id)
