@@ -336,3 +336,27 @@ pub async fn timestamp(
     cors::decorate(&mut response, allowed.as_ref());
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_thank_you_address_keeps_the_prefix_and_carries_the_page_back() {
+        let config = Config::from_toml(
+            "[server]\npublic_url = \"https://example.org/cc/\"\n\
+             [[forms]]\nid = \"news\"\nlist_ids = [\"07936f78-662a-11eb-af0a-fa163e56c9b0\"]\n",
+        )
+        .unwrap();
+        let form = &config.forms[0];
+        assert_eq!(
+            thank_you_address(&config, form, None),
+            "/cc/signup/news/thank-you"
+        );
+        let back: url::Url = "https://shop.example/join?a=1&b=2".parse().unwrap();
+        assert_eq!(
+            thank_you_address(&config, form, Some(&back)),
+            "/cc/signup/news/thank-you?back=https%3A%2F%2Fshop.example%2Fjoin%3Fa%3D1%26b%3D2"
+        );
+    }
+}
