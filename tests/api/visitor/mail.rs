@@ -2,13 +2,18 @@
 //! (through a real SMTP server, see `mail`) and the link's pages speak the language chosen at
 //! the signup, and the link's pages lead back to the page the form was on.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use ccbridge::clock::{ManualClock, SharedClock};
 
 use reqwest::Method;
 use serde_json::Value;
 
 use super::{LANGUAGES, SITE, as_browser, back_link, html_lang};
-use crate::helpers::{AppOptions, Backend, FIXED_LIST, TestApp, client, eventually, fast_sandbox};
+use crate::helpers::{
+    AppOptions, Backend, FIXED_LIST, TestApp, client, eventually, fast_sandbox_on,
+};
 use crate::mail::{ServerOptions, SmtpServer, smtp_toml};
 
 /// A double opt-in form on `SITE`.
@@ -60,9 +65,14 @@ async fn the_confirmation_mail_and_pages_speak_the_signups_language(backend: Bac
     let Some(smtp) = SmtpServer::start(&test, ServerOptions::default()).await else {
         return;
     };
-    let sandbox = fast_sandbox().await;
+    let clock = ManualClock::new(chrono::Utc::now());
+    let shared: SharedClock = Arc::new(clock.clone());
+    let sandbox = fast_sandbox_on(shared.clone()).await;
     let extra = format!("{}\n{}", smtp_toml(smtp.port, "none", ""), double_form());
-    let app = AppOptions::against(backend, &sandbox, &extra).spawn().await;
+    let app = AppOptions::against(backend, &sandbox, &extra)
+        .clock(shared)
+        .spawn()
+        .await;
     app.connect_ok().await;
 
     // The "check your mail" page, in each language.
@@ -178,6 +188,21 @@ async fn the_confirmation_mail_and_pages_speak_the_signups_language(backend: Bac
         (sandbox.contacts().len() == 4).then_some(())
     })
     .await;
+
+    // A link opened after it expired: in the signup's language too.
+    sign_up(&app, "es-MX", "tarde@example.org").await;
+    let mails = smtp.wait_for(5, "the last confirmation mail").await;
+    let link = link_in(
+        mails
+            .iter()
+            .find(|m| m["rcpt_tos"][0] == "tarde@example.org")
+            .unwrap(),
+    );
+    clock.advance(chrono::Duration::days(7) + chrono::Duration::minutes(1));
+    let (status, page) = open(&app, Method::GET, &link).await;
+    assert_eq!(status, 410, "{page}");
+    assert_eq!(html_lang(&page), "es");
+    assert!(page.contains("Este enlace ha caducado"), "{page}");
     app.stop().await;
     sandbox.shutdown().await;
 }
