@@ -213,6 +213,9 @@ pub struct ConsentRecord {
     pub source_page: Option<String>,
     /// The visitor's preferred language (Accept-Language).
     pub language: Option<String>,
+    /// The language ccbridge spoke to the visitor (`en`, `de`, `fr`, `es`); `None` before it
+    /// was kept.
+    pub page_language: Option<String>,
     /// The client address, as `privacy.client_address` keeps it.
     pub client_ip: Option<String>,
     /// The user agent, as `privacy.user_agent` keeps it.
@@ -232,7 +235,7 @@ pub struct ConsentRecord {
 pub(super) const RECORD_SELECT: &str = "select r.signup_id, r.form_id, r.email, r.consent_mode,
         r.consent_text_hash, t.text, r.source_page, r.language, r.client_ip, r.user_agent,
         r.signed_up_at, r.confirmed_at, r.confirm_ip, r.confirm_user_agent, r.delivered_at,
-        r.outcome, r.contact_id
+        r.outcome, r.contact_id, r.page_language
     from consent_records r left join consent_texts t on t.hash = r.consent_text_hash";
 
 #[derive(sqlx::FromRow)]
@@ -254,6 +257,7 @@ pub(super) struct RecordRow {
     delivered_at: Option<i64>,
     outcome: Option<String>,
     contact_id: Option<String>,
+    page_language: Option<String>,
 }
 
 impl From<RecordRow> for ConsentRecord {
@@ -267,6 +271,7 @@ impl From<RecordRow> for ConsentRecord {
             consent_text: row.text,
             source_page: row.source_page,
             language: row.language,
+            page_language: row.page_language,
             client_ip: row.client_ip,
             user_agent: row.user_agent,
             signed_up_at: from_millis(row.signed_up_at),

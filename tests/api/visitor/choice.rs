@@ -227,5 +227,13 @@ async fn the_chosen_language_is_kept_with_the_signup(backend: Backend) {
             ("visit".into(), Some("pt".into()), Some("en".into())),
         ]
     );
+    // An access request's export shows it.
+    let records = app
+        .store
+        .consent_records_for("visitor-0@example.org")
+        .await
+        .unwrap();
+    assert_eq!(records[0].page_language.as_deref(), Some("de"));
+    assert_eq!(records[0].language.as_deref(), Some("de-ch"));
     app.stop().await;
 }
