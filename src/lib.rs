@@ -8,6 +8,7 @@
 pub mod client_ip;
 pub mod clock;
 pub mod domain;
+pub mod i18n;
 pub mod metrics;
 pub mod password;
 

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::CaptchaConfig;
 pub use crate::domain::ConsentMode;
 use crate::domain::FormId;
+use crate::i18n::{Catalogs, Language, Overrides, Texts};
 
 /// Constant Contact's `sign_up_form` accepts at most 50 list memberships.
 pub const MAX_LISTS_PER_SIGNUP: usize = 50;
@@ -71,6 +72,14 @@ pub struct FormConfig {
     /// The confirmation mail's texts; each falls back to a built-in default.
     #[serde(default)]
     pub confirmation: ConfirmationMail,
+    /// The language of this form's visitor pages and mails; else each visitor's
+    /// `Accept-Language`, else English.
+    #[serde(default)]
+    pub locale: Option<Language>,
+    /// `[forms.texts.de]`: the operator's words for this form in a language, by message id
+    /// (docs/languages.md); they win over the shipped catalog.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub texts: BTreeMap<Language, Overrides>,
 }
 
 /// A form's confirmation mail. Placeholders: `{site}`, `{lists}`, `{link}`, `{expires}`. Nothing
@@ -123,6 +132,43 @@ fn default_honeypot() -> String {
 impl FormConfig {
     pub fn honeypot(&self) -> Option<&str> {
         Some(self.honeypot_field.as_str()).filter(|name| !name.is_empty())
+    }
+
+    /// This form's words in `language`: the catalog with the form's overrides.
+    pub fn texts(&self, language: Language) -> Texts<'_> {
+        Texts::new(language, self.texts.get(&language))
+    }
+
+    /// The language a visitor of this form is spoken to in (see `Language::choose`).
+    pub fn language(&self, accept_language: Option<&str>) -> Language {
+        Language::choose(self.locale, accept_language)
+    }
+
+    /// Every `[forms.texts.xx]` id must be a shipped message (or `field-NAME` of one of this
+    /// form's custom fields) and its text usable.
+    fn validate_texts(&self) -> Result<(), (&'static str, String)> {
+        let catalogs = Catalogs::shipped();
+        for (language, texts) in &self.texts {
+            for (id, text) in texts {
+                let custom = id
+                    .strip_prefix("field-")
+                    .is_some_and(|name| self.custom_fields.contains_key(name));
+                let Some(variables) = catalogs
+                    .variables(id)
+                    .or_else(|| custom.then(Default::default))
+                else {
+                    return Err((
+                        "texts",
+                        format!(
+                            "[forms.texts.{language}] has an unknown text id `{id}`: use an id of                              src/i18n/catalogs/en.ftl (docs/languages.md lists them) or                              field-NAME for one of this form's custom_fields"
+                        ),
+                    ));
+                };
+                crate::i18n::check_override(id, text, &variables)
+                    .map_err(|m| ("texts", format!("[forms.texts.{language}]: {m}")))?;
+            }
+        }
+        Ok(())
     }
 
     /// Returns the offending key (relative to the form) and a message.
@@ -181,6 +227,7 @@ impl FormConfig {
             return Err(("consent_text", "must be 1 to 4000 characters".into()));
         }
         self.confirmation.validate()?;
+        self.validate_texts()?;
         super::abuse::validate_form(self)
     }
 }
@@ -241,6 +288,43 @@ mod tests {
                 .to_string()
                 .contains("forms[0].id")
         );
+    }
+
+    #[test]
+    fn a_locale_must_be_a_shipped_language() {
+        let ok = Config::from_toml(&format!("{FORM}locale = \"de\"\n")).unwrap();
+        assert_eq!(ok.forms[0].locale, Some(crate::i18n::Language::De));
+        let err = Config::from_toml(&format!("{FORM}locale = \"pt\"\n")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("forms[0].locale"), "{text}");
+        assert!(text.contains("unknown language `pt`"), "{text}");
+    }
+
+    #[test]
+    fn texts_are_refused_with_the_unknown_id_or_language_named() {
+        let with = |table: &str| Config::from_toml(&format!("{FORM}{table}"));
+        let config = with(
+            "custom_fields = { favorite_topic = \"07936f78-662a-11eb-af0a-fa163e56c9b0\" }\n\
+             [forms.texts.de]\nfield-email = \"Ihre E-Mail\"\n\
+             field-favorite_topic = \"Lieblingsthema\"\n\
+             error-missing-field = \"Bitte { $field } angeben\"\n",
+        )
+        .unwrap();
+        let texts = config.forms[0].texts(crate::i18n::Language::De);
+        assert_eq!(texts.field_label("favorite_topic"), "Lieblingsthema");
+
+        let err = with("[forms.texts.de]\nerror-no-such = \"x\"\n").unwrap_err();
+        assert!(
+            err.to_string().contains("unknown text id `error-no-such`"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("forms[0].texts"), "{err}");
+        let err = with("[forms.texts.pt]\nfield-email = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("unknown language `pt`"), "{err}");
+        let err = with("[forms.texts.de]\nfield-topic = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("`field-topic`"), "{err}");
+        let err = with("[forms.texts.fr]\nerror-missing-field = \"{ $champ }\"\n").unwrap_err();
+        assert!(err.to_string().contains("$champ"), "{err}");
     }
 
     #[test]

@@ -218,6 +218,7 @@ min_submit_time = "3s"
 consent = "double"
 consent_text = "Yes, send me news."
 confirmed_url = "https://example.org/welcome"
+locale = "de"
 
 [forms.confirmation]
 subject = "Confirm {site}"

@@ -30,6 +30,7 @@ use crate::alerts::{AlertKind, Alerts};
 use crate::clock::SharedClock;
 use crate::config::{Config, FormConfig};
 use crate::domain::SignupState;
+use crate::i18n::Language;
 use crate::mail::{Email, MailError, Mailer};
 use crate::password::token_hash;
 use crate::store::{MailSettle, QueuedMail, SignupRecord, Store, StoreError};
@@ -71,26 +72,29 @@ impl MailOutcome {
     }
 }
 
-/// The confirmation mail for `signup`: to its address, with only the site, the lists, the link
-/// and the expiry in it. Nothing else of the signup (names, custom fields: what the visitor
-/// typed) is read, so the form cannot relay a stranger's words to the address typed into it.
+/// The confirmation mail for `signup`: to its address, in its visitor's `language`, with only the
+/// site, the lists, the link and the expiry in it. Nothing else of the signup (names, custom
+/// fields: what the visitor typed) is read, so the form cannot relay a stranger's words to the
+/// address typed into it.
 fn compose(
     config: &Config,
-    form: &FormConfig,
+    (form, language): (&FormConfig, Language),
     signup: &SignupRecord,
     names: &BTreeMap<Uuid, String>,
     to: Mailbox,
     token: &str,
     expires: DateTime<Utc>,
 ) -> Email {
+    let words = form.texts(language);
     let texts = render(
         &form.confirmation,
         &Placeholders {
             site: site_name(config),
-            lists: lists_text(form, &signup.list_ids, names),
+            lists: lists_text(form, &signup.list_ids, names, &words),
             link: confirm_link(&config.server.public_url, token),
             expires,
         },
+        &words,
     );
     Email {
         to: vec![to],
@@ -230,8 +234,26 @@ impl ConfirmationMailer {
         {
             return Ok(MailOutcome::Cancelled);
         }
+        // The language its visitor was spoken to in; for a signup from before that was kept, the
+        // form's locale, else English.
+        let language = self
+            .0
+            .store
+            .signup_page_language(signup.id)
+            .await?
+            .and_then(|code| Language::from_code(&code))
+            .or(form.locale)
+            .unwrap_or(Language::En);
         let names = (self.0.list_names)();
-        let email = compose(&self.0.config, form, &signup, &names, to, &token, expires);
+        let email = compose(
+            &self.0.config,
+            (form, language),
+            &signup,
+            &names,
+            to,
+            &token,
+            expires,
+        );
         let result = self.0.mailer.send(&email).await;
         Ok(self.judge(mail, result))
     }
@@ -472,7 +494,7 @@ mod tests {
         let token = super::super::confirm::new_token();
         let email = compose(
             &config,
-            &config.forms[0],
+            (&config.forms[0], Language::En),
             &signup,
             &BTreeMap::new(),
             "victim@example.org".parse().unwrap(),

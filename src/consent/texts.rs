@@ -1,7 +1,8 @@
-//! The confirmation mail's words: the form's `[forms.confirmation]` texts or the built-in ones,
-//! with `{site}`, `{lists}`, `{link}` and `{expires}` filled in. Only these four values ever go
-//! into a mail, and none of them is something the visitor typed: the form cannot be used to relay
-//! someone's words to an address they typed.
+//! The confirmation mail's words: the form's `[forms.confirmation]` texts, or the built-in ones
+//! from the catalogs in the signup's language (`i18n`), with `{site}`, `{lists}`, `{link}` and
+//! `{expires}` filled in. Only these four values ever go into a mail, and none of them is
+//! something the visitor typed: the form cannot be used to relay someone's words to an address
+//! they typed.
 
 use std::collections::BTreeMap;
 
@@ -11,21 +12,7 @@ use uuid::Uuid;
 
 use crate::config::{Config, ConfirmationMail, FormConfig};
 use crate::domain::html::escape;
-
-const SUBJECT: &str = "Please confirm your subscription to {site}";
-const TEXT: &str = "Hello,\n\n\
-Someone (we hope you) asked to subscribe this address to {lists} from {site}.\n\n\
-To confirm, open this link and press the button on the page:\n\n{link}\n\n\
-The link works until {expires}. If you did not ask for this, ignore this mail: \
-nothing happens and you will not hear from us again.\n";
-const HTML: &str = "<p>Hello,</p>\n\
-<p>Someone (we hope you) asked to subscribe this address to {lists} from {site}.</p>\n\
-<p><a href=\"{link}\">Confirm my subscription</a></p>\n\
-<p>Or copy this link into your browser: {link}</p>\n\
-<p>The link works until {expires}. If you did not ask for this, ignore this mail: \
-nothing happens and you will not hear from us again.</p>\n";
-/// `{lists}` when neither the form nor the account names them.
-pub const DEFAULT_LISTS: &str = "our mailing list";
+use crate::i18n::Texts;
 
 /// The values put into a confirmation mail.
 #[derive(Debug, Clone)]
@@ -58,8 +45,13 @@ pub fn site_name(config: &Config) -> String {
 }
 
 /// The lists in words: the form's `lists_description`, else the names the account gave them at
-/// the last check (`names`), else [`DEFAULT_LISTS`].
-pub fn lists_text(form: &FormConfig, list_ids: &[Uuid], names: &BTreeMap<Uuid, String>) -> String {
+/// the last check (`names`), else `mail-default-lists` ("our mailing list") in `texts`' language.
+pub fn lists_text(
+    form: &FormConfig,
+    list_ids: &[Uuid],
+    names: &BTreeMap<Uuid, String>,
+    texts: &Texts<'_>,
+) -> String {
     if let Some(description) = &form.confirmation.lists_description {
         return description.clone();
     }
@@ -67,13 +59,14 @@ pub fn lists_text(form: &FormConfig, list_ids: &[Uuid], names: &BTreeMap<Uuid, S
         .iter()
         .filter_map(|id| names.get(id).map(String::as_str))
         .collect();
-    if named.is_empty() || named.len() < list_ids.len() {
-        return DEFAULT_LISTS.to_owned();
-    }
     match named.as_slice() {
+        _ if named.len() < list_ids.len() => texts.get("mail-default-lists"),
         [one] => (*one).to_owned(),
-        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
-        [] => DEFAULT_LISTS.to_owned(),
+        [rest @ .., last] => texts.with(
+            "list-and",
+            &[("rest", rest.join(", ").into()), ("last", (*last).into())],
+        ),
+        [] => texts.get("mail-default-lists"),
     }
 }
 
@@ -84,31 +77,77 @@ pub fn confirm_link(public_url: &Url, token: &str) -> Url {
     Url::parse(&format!("{base}/confirm/{token}")).expect("a valid base URL plus a path is valid")
 }
 
-/// The date a link stops working, for people.
-pub fn expiry_words(expires: DateTime<Utc>) -> String {
-    expires.format("%-d %B %Y, %H:%M UTC").to_string()
+/// The built-in mail's three parts in `texts`' language, as templates with `{site}`, `{lists}`,
+/// `{link}` and `{expires}` (so that a value is filled in, and escaped, exactly like in an
+/// operator's template).
+fn built_in(texts: &Texts<'_>) -> (String, String, String) {
+    let placeholders = |id: &str| {
+        texts.with(
+            id,
+            &[
+                ("site", "{site}".into()),
+                ("lists", "{lists}".into()),
+                ("expires", "{expires}".into()),
+            ],
+        )
+    };
+    let subject = placeholders("mail-subject");
+    let greeting = texts.get("mail-greeting");
+    let request = placeholders("mail-request");
+    let expiry = placeholders("mail-expiry");
+    let text = format!(
+        "{greeting}\n\n{request}\n\n{}\n\n{{link}}\n\n{expiry}\n",
+        texts.get("mail-open-link")
+    );
+    // The catalog's words are escaped here; the placeholders are escaped when filled in.
+    let html = format!(
+        "<p>{}</p>\n<p>{}</p>\n<p><a href=\"{{link}}\">{}</a></p>\n<p>{} {{link}}</p>\n<p>{}</p>\n",
+        escape(&greeting),
+        escape(&request),
+        escape(&texts.get("mail-button")),
+        escape(&texts.get("mail-copy-link")),
+        escape(&expiry),
+    );
+    (subject, text, html)
 }
 
-/// The mail for `values`, from the form's texts or the built-in ones. A plain-text part always.
-pub fn render(mail: &ConfirmationMail, values: &Placeholders) -> MailTexts {
+/// The mail for `values`, from the form's texts or the built-in ones in `texts`' language. A
+/// plain-text part always.
+pub fn render(mail: &ConfirmationMail, values: &Placeholders, texts: &Texts<'_>) -> MailTexts {
+    let (subject, text, html) = built_in(texts);
+    let expires = texts.date_time(values.expires);
     MailTexts {
         // One line: a value cannot add a header.
-        subject: fill(mail.subject.as_deref().unwrap_or(SUBJECT), values, false)
-            .replace(['\r', '\n'], " "),
-        text: fill(mail.text.as_deref().unwrap_or(TEXT), values, false),
-        html: fill(mail.html.as_deref().unwrap_or(HTML), values, true),
+        subject: fill(
+            mail.subject.as_deref().unwrap_or(&subject),
+            values,
+            &expires,
+            false,
+        )
+        .replace(['\r', '\n'], " "),
+        text: fill(
+            mail.text.as_deref().unwrap_or(&text),
+            values,
+            &expires,
+            false,
+        ),
+        html: fill(
+            mail.html.as_deref().unwrap_or(&html),
+            values,
+            &expires,
+            true,
+        ),
     }
 }
 
 /// Replace each placeholder in one pass (a value that itself looks like a placeholder stays as
 /// it is); in HTML every value is escaped.
-fn fill(template: &str, values: &Placeholders, html: bool) -> String {
-    let expires = expiry_words(values.expires);
+fn fill(template: &str, values: &Placeholders, expires: &str, html: bool) -> String {
     let pairs: [(&str, &str); 4] = [
         ("{site}", &values.site),
         ("{lists}", &values.lists),
         ("{link}", values.link.as_str()),
-        ("{expires}", &expires),
+        ("{expires}", expires),
     ];
     let mut out = String::with_capacity(template.len() + 200);
     let mut rest = template;
@@ -136,6 +175,10 @@ fn fill(template: &str, values: &Placeholders, html: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::i18n::Language;
+
+    const EN: Texts<'static> = Texts::new(Language::En, None);
+    const DEFAULT_LISTS: &str = "our mailing list";
 
     fn values() -> Placeholders {
         Placeholders {
@@ -150,7 +193,7 @@ mod tests {
 
     #[test]
     fn the_built_in_mail_names_the_site_lists_link_and_expiry() {
-        let mail = render(&ConfirmationMail::default(), &values());
+        let mail = render(&ConfirmationMail::default(), &values(), &EN);
         assert_eq!(
             mail.subject,
             "Please confirm your subscription to Bob's <Bakery>"
@@ -191,7 +234,7 @@ mod tests {
         };
         let mut values = values();
         values.site = "{link}".into();
-        let rendered = render(&mail, &values);
+        let rendered = render(&mail, &values, &EN);
         assert_eq!(rendered.subject, "Join News & Offers  ");
         assert_eq!(
             rendered.text,
@@ -233,16 +276,53 @@ mod tests {
         let (a, b) = (&config.forms[0], &config.forms[1]);
         let ids = a.list_ids.clone();
         let mut names = BTreeMap::new();
-        assert_eq!(lists_text(a, &ids, &names), DEFAULT_LISTS);
+        assert_eq!(lists_text(a, &ids, &names, &EN), DEFAULT_LISTS);
         names.insert(ids[0], "News".to_owned());
         assert_eq!(
-            lists_text(a, &ids, &names),
+            lists_text(a, &ids, &names, &EN),
             DEFAULT_LISTS,
             "one list unnamed"
         );
         names.insert(ids[1], "Offers".to_owned());
-        assert_eq!(lists_text(a, &ids, &names), "News and Offers");
-        assert_eq!(lists_text(b, &ids, &names), "the weekly letter");
+        assert_eq!(lists_text(a, &ids, &names, &EN), "News and Offers");
+        assert_eq!(lists_text(b, &ids, &names, &EN), "the weekly letter");
         assert_eq!(site_name(&config), "localhost");
+        let de = Texts::new(Language::De, None);
+        assert_eq!(lists_text(a, &ids, &names, &de), "News und Offers");
+        assert_eq!(
+            lists_text(a, &ids[..0], &BTreeMap::new(), &de),
+            "unseren Newsletter"
+        );
+    }
+
+    #[test]
+    fn the_built_in_mail_speaks_the_signups_language_and_escapes_values() {
+        let de = Texts::new(Language::De, None);
+        let mail = render(&ConfirmationMail::default(), &values(), &de);
+        assert_eq!(
+            mail.subject,
+            "Bitte bestätigen Sie Ihre Anmeldung bei Bob's <Bakery>"
+        );
+        assert!(
+            mail.text.contains("2. Januar 2030, 03:04 UTC"),
+            "{}",
+            mail.text
+        );
+        assert!(
+            mail.html.contains("Meine Anmeldung bestätigen</a>"),
+            "{}",
+            mail.html
+        );
+        assert!(
+            mail.html.contains("Bob&#39;s &lt;Bakery&gt;"),
+            "{}",
+            mail.html
+        );
+        let fr = render(
+            &ConfirmationMail::default(),
+            &values(),
+            &Texts::new(Language::Fr, None),
+        );
+        assert!(fr.text.contains("Bonjour,"), "{}", fr.text);
     }
 }

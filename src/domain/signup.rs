@@ -69,6 +69,9 @@ pub struct ConsentContext {
     pub source_page: Option<String>,
     /// The visitor's preferred language (first `Accept-Language` tag).
     pub language: Option<String>,
+    /// The language ccbridge spoke to the visitor (the form's `locale`, else the negotiated
+    /// one): later pages and mails about this signup use it.
+    pub page_language: Option<crate::i18n::Language>,
 }
 
 /// One custom field value, in the shape Constant Contact's `sign_up_form` takes.

@@ -10,12 +10,14 @@ use std::sync::Arc;
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, FromRef, Path, State};
-use axum::http::header::{LOCATION, RETRY_AFTER};
+use axum::http::header::{ACCEPT_LANGUAGE, LOCATION, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use ccbridge_layout::html;
 
 use super::AppState;
-use super::pages::{escape, layout, notice};
+use super::pages::{Visitor, respond};
+use super::signup::back;
 use crate::abuse::Abuse;
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -23,6 +25,7 @@ use crate::consent::confirm;
 use crate::consent::texts::{lists_text, site_name};
 use crate::delivery::DeliveryWorker;
 use crate::delivery::account_check::AccountChecker;
+use crate::i18n::{Arg, Language, Texts};
 use crate::signup::consent::client_details;
 use crate::store::{ConfirmLink, Confirmation, ConfirmedBy, Store};
 
@@ -61,6 +64,7 @@ pub async fn page(
         Ok(token) => token,
         Err(refused) => return *refused,
     };
+    let visitor = visitor(&state, &token, &headers).await;
     match confirm::look_up(&state.store, &token, state.clock.now()).await {
         Ok(ConfirmLink::Valid { form_id, list_ids }) => {
             let names = state
@@ -69,19 +73,16 @@ pub async fn page(
                 .map(|check| check.list_names)
                 .unwrap_or_default();
             let lists = match state.config.form(&form_id) {
-                Some(form) => lists_text(form, &list_ids, &names),
-                None => crate::consent::texts::DEFAULT_LISTS.to_owned(),
+                Some(form) => lists_text(form, &list_ids, &names, &visitor.texts),
+                None => visitor.texts.get("mail-default-lists"),
             };
-            (
-                StatusCode::OK,
-                button_page(&site_name(&state.config), &lists),
-            )
-                .into_response()
+            let page = button_page(&visitor, &site_name(&state.config), &lists);
+            respond(StatusCode::OK, page)
         }
-        Ok(ConfirmLink::Used) => already_confirmed(),
-        Ok(ConfirmLink::Expired) => expired(),
-        Ok(ConfirmLink::Unknown) => unknown(),
-        Err(error) => unavailable(&error),
+        Ok(ConfirmLink::Used) => already_confirmed(&visitor),
+        Ok(ConfirmLink::Expired) => expired(&visitor),
+        Ok(ConfirmLink::Unknown) => unknown(&visitor),
+        Err(error) => unavailable(&visitor, &error),
     }
 }
 
@@ -96,6 +97,7 @@ pub async fn submit(
         Ok(token) => token,
         Err(refused) => return *refused,
     };
+    let visitor = visitor(&state, &token, &headers).await;
     // Kept as `[privacy]` says, exactly like the signup's own client details.
     let (client, user_agent) = client_details(
         &state.config.privacy,
@@ -116,89 +118,105 @@ pub async fn submit(
                 .and_then(|f| f.confirmed_url.as_ref())
             {
                 Some(url) => redirect(url.as_str()),
-                None => (
-                    StatusCode::OK,
-                    notice(
-                        "Subscribed",
-                        "You're subscribed",
-                        &format!(
-                            "Thank you: your subscription to {} is confirmed.",
-                            site_name(&state.config)
-                        ),
-                    ),
-                )
-                    .into_response(),
+                None => {
+                    let site = site_name(&state.config);
+                    let text = visitor
+                        .texts
+                        .with("confirmed-text", &[("site", Arg::Text(site))]);
+                    respond(StatusCode::OK, visitor.message("confirmed-title", &text))
+                }
             }
         }
-        Ok(Confirmation::AlreadyConfirmed) => already_confirmed(),
-        Ok(Confirmation::Expired) => expired(),
-        Ok(Confirmation::Unknown) => unknown(),
-        Err(error) => unavailable(&error),
+        Ok(Confirmation::AlreadyConfirmed) => already_confirmed(&visitor),
+        Ok(Confirmation::Expired) => expired(&visitor),
+        Ok(Confirmation::Unknown) => unknown(&visitor),
+        Err(error) => unavailable(&visitor, &error),
     }
 }
 
+/// Whom a link's pages speak to: in the language its signup's visitor was spoken to in (else the
+/// form's locale, else this browser's `Accept-Language`), with the link back to the page the
+/// form was on when that page is one of the form's allowed origins.
+async fn visitor<'a>(state: &'a ConfirmState, token: &str, headers: &HeaderMap) -> Visitor<'a> {
+    let context = if confirm::well_formed(token) {
+        let hash = crate::password::token_hash(token);
+        // Only the words depend on it: a store that cannot answer leaves the browser's choice.
+        state.store.link_page_context(&hash).await.ok().flatten()
+    } else {
+        None
+    };
+    let form = context.as_ref().and_then(|c| state.config.form(&c.form_id));
+    let language = context
+        .as_ref()
+        .and_then(|c| c.page_language.as_deref())
+        .and_then(Language::from_code)
+        .or_else(|| form.and_then(|f| f.locale))
+        .unwrap_or_else(|| browser_language(headers));
+    let back = form.zip(context.as_ref().and_then(|c| c.source_page.as_deref()));
+    let back = back.and_then(|(form, page)| back::allowed(form, page));
+    let texts = form.map_or(Texts::new(language, None), |f| f.texts(language));
+    Visitor::new(texts, back)
+}
+
+/// The language this browser asks for.
+fn browser_language(headers: &HeaderMap) -> Language {
+    Language::choose(
+        None,
+        headers.get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()),
+    )
+}
+
 /// The page a valid link shows: one button that posts to the same address.
-fn button_page(site: &str, lists: &str) -> Html<String> {
-    layout(
-        "Confirm your subscription",
-        &format!(
-            "<h1>Confirm your subscription</h1>\n\
-             <p>Subscribe this address to {lists} from {site}?</p>\n\
-             <form method=\"post\"><button type=\"submit\" id=\"confirm\">Confirm my subscription</button></form>\n\
-             <p>If you did not ask for this, close this page: nothing happens.</p>",
-            lists = escape(lists),
-            site = escape(site),
-        ),
+fn button_page(visitor: &Visitor<'_>, site: &str, lists: &str) -> Html<String> {
+    let t = &visitor.texts;
+    let question = t.with(
+        "confirm-question",
+        &[("lists", lists.into()), ("site", site.into())],
+    );
+    visitor.page(
+        &t.get("confirm-title"),
+        html! {
+            h1 { (t.get("confirm-title")) }
+            p { (question) }
+            form method="post" {
+                button type="submit" id="confirm" { (t.get("confirm-button")) }
+            }
+            p { (t.get("confirm-ignore")) }
+        },
     )
 }
 
-fn already_confirmed() -> Response {
-    (
+fn already_confirmed(visitor: &Visitor<'_>) -> Response {
+    let text = visitor.texts.get("already-confirmed-text");
+    respond(
         StatusCode::OK,
-        notice(
-            "Already confirmed",
-            "Already confirmed",
-            "This subscription is already confirmed. There is nothing more to do.",
-        ),
+        visitor.message("already-confirmed-title", &text),
     )
-        .into_response()
 }
 
-fn expired() -> Response {
-    (
+fn expired(visitor: &Visitor<'_>) -> Response {
+    let text = visitor.texts.get("link-expired-text");
+    respond(
         StatusCode::GONE,
-        notice(
-            "Link expired",
-            "This link has expired",
-            "Nothing was subscribed. To subscribe, please sign up again on the form.",
-        ),
+        visitor.message("link-expired-title", &text),
     )
-        .into_response()
 }
 
-fn unknown() -> Response {
-    (
+fn unknown(visitor: &Visitor<'_>) -> Response {
+    let text = visitor.texts.get("link-unknown-text");
+    respond(
         StatusCode::NOT_FOUND,
-        notice(
-            "Unknown link",
-            "This link is not known",
-            "It may have been replaced by a newer signup, or copied incompletely. Nothing was subscribed.",
-        ),
+        visitor.message("link-unknown-title", &text),
     )
-        .into_response()
 }
 
-fn unavailable(error: &crate::store::StoreError) -> Response {
+fn unavailable(visitor: &Visitor<'_>, error: &crate::store::StoreError) -> Response {
     tracing::error!(%error, "a confirmation link could not be looked up; answered 503");
-    let mut response = (
+    let text = visitor.texts.get("try-again-text");
+    let mut response = respond(
         StatusCode::SERVICE_UNAVAILABLE,
-        notice(
-            "Try again",
-            "Please try again in a moment",
-            "The service could not look up this link just now. Nothing has changed.",
-        ),
-    )
-        .into_response();
+        visitor.message("try-again-title", &text),
+    );
     response
         .headers_mut()
         .insert(RETRY_AFTER, HeaderValue::from_static("5"));
@@ -227,7 +245,7 @@ fn admitted(
     }
     token
         .map(|Path(token)| token)
-        .map_err(|_| Box::new(unknown()))
+        .map_err(|_| Box::new(unknown(&Visitor::plain(browser_language(headers)))))
 }
 
 fn rate_limited(state: &ConfirmState, peer: SocketAddr, headers: &HeaderMap) -> Option<Response> {
@@ -236,15 +254,12 @@ fn rate_limited(state: &ConfirmState, peer: SocketAddr, headers: &HeaderMap) -> 
     let seconds = error
         .retry_after
         .map_or(1, |wait| wait.as_millis().div_ceil(1000).max(1) as u64);
-    let mut response = (
+    let visitor = Visitor::plain(browser_language(headers));
+    let text = visitor.texts.get("too-many-requests-text");
+    let mut response = respond(
         StatusCode::TOO_MANY_REQUESTS,
-        notice(
-            "Too many requests",
-            "Too many requests",
-            "Please wait a moment and try again.",
-        ),
-    )
-        .into_response();
+        visitor.message("too-many-requests-title", &text),
+    );
     response
         .headers_mut()
         .insert(RETRY_AFTER, HeaderValue::from(seconds));

@@ -176,6 +176,7 @@ pub fn routes(demo_page: bool) -> Vec<Route> {
         Route::public(Method::GET, "/healthz", health::healthz),
         Route::private(Method::GET, "/readyz", health::readyz),
         Route::public(Method::POST, "/signup/{form_id}", signup::accept).with_own_deadline(),
+        Route::public(Method::GET, "/signup/{form_id}", signup::address),
         Route::public(Method::OPTIONS, "/signup/{form_id}", signup::preflight),
         Route::public(
             Method::GET,

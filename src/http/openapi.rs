@@ -216,7 +216,9 @@ fn service_operations() -> Vec<(Method, &'static str, Operation)> {
                      Accept) get 303 redirects to the form's success_url or error_url?error=CODE \
                      (or built-in pages); scripts get JSON. Suspected spam (honeypot, too fast, \
                      CAPTCHA provider unreachable with on_unreachable = accept_and_mark) gets the \
-                     normal success answer and is kept for review.",
+                     normal success answer and is kept for review. An error's `message` and the \
+                     built-in pages are in the visitor's language (the form's locale, else \
+                     Accept-Language, else English); `code` and `field` never change with it.",
                 ))
                 .parameter(form_id())
                 .request_body(Some(
@@ -240,6 +242,20 @@ fn service_operations() -> Vec<(Method, &'static str, Operation)> {
                 )
                 .response("429", signup_error("rate_limited (see Retry-After)"))
                 .response("503", signup_error("unavailable or captcha_unavailable: nothing was stored (see Retry-After)"))
+                .build(),
+        ),
+        (
+            Method::GET,
+            "/signup/{form_id}",
+            public("signup", "The form's address, opened in a browser")
+                .description(Some(
+                    "A page in the visitor's language saying that this address receives a \
+                     form's signups and there is nothing to see, with a link back to the page \
+                     the visitor came from when it is one of the form's allowed_origins.",
+                ))
+                .parameter(form_id())
+                .response("200", html("the page"))
+                .response("404", html("unknown form"))
                 .build(),
         ),
         (
@@ -273,7 +289,13 @@ fn service_operations() -> Vec<(Method, &'static str, Operation)> {
             Method::GET,
             "/signup/{form_id}/thank-you",
             public("signup", "The built-in thank-you page")
+                .description(Some(
+                    "In the visitor's language. `back`: the page the form was on (set by the \
+                     redirect after the POST); linked only when its origin is one of the form's \
+                     allowed_origins.",
+                ))
                 .parameter(form_id())
+                .parameter(query("back", "The page to link back to"))
                 .response("200", html("the page"))
                 .response("404", html("unknown form"))
                 .build(),

@@ -82,6 +82,7 @@ pub fn validate(
             text: form.consent_text.clone(),
             source_page: None,
             language: None,
+            page_language: None,
         },
     })
 }

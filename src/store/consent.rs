@@ -39,8 +39,8 @@ pub(super) async fn insert_record(
     };
     sqlx::query(
         "insert into consent_records (signup_id, form_id, email, consent_mode, consent_text_hash,
-            source_page, language, client_ip, user_agent, signed_up_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            source_page, language, client_ip, user_agent, signed_up_at, page_language)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(id.to_string())
     .bind(signup.form_id.as_str())
@@ -52,9 +52,58 @@ pub(super) async fn insert_record(
     .bind(signup.client_ip.map(|ip| ip.to_string()))
     .bind(signup.user_agent.clone())
     .bind(now.timestamp_millis())
+    .bind(consent.page_language.map(|l| l.code()))
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// What the pages and mails about a signup speak and link to: the language its visitor was
+/// spoken to in (`en`, `de`, …; `None` for signups from before it was kept) and the page the
+/// form was on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageContext {
+    pub form_id: String,
+    pub page_language: Option<String>,
+    pub source_page: Option<String>,
+}
+
+impl Store {
+    /// The page context of the signup behind a confirmation link (by the token's hash); `None`
+    /// when no such link or signup is kept.
+    pub async fn link_page_context(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<PageContext>, StoreError> {
+        let row: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
+            "select r.form_id, r.page_language, r.source_page
+             from confirm_tokens t join consent_records r on r.signup_id = t.signup_id
+             where t.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(
+            row.map(|(form_id, page_language, source_page)| PageContext {
+                form_id,
+                page_language,
+                source_page,
+            }),
+        )
+    }
+
+    /// The language a signup's visitor was spoken to in, when kept.
+    pub async fn signup_page_language(
+        &self,
+        signup_id: Uuid,
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("select page_language from consent_records where signup_id = $1")
+                .bind(signup_id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.and_then(|(language,)| language))
+    }
 }
 
 /// Which waiting signups of the same address and form a signup replaces.
@@ -164,6 +213,9 @@ pub struct ConsentRecord {
     pub source_page: Option<String>,
     /// The visitor's preferred language (Accept-Language).
     pub language: Option<String>,
+    /// The language ccbridge spoke to the visitor (`en`, `de`, `fr`, `es`); `None` before it
+    /// was kept.
+    pub page_language: Option<String>,
     /// The client address, as `privacy.client_address` keeps it.
     pub client_ip: Option<String>,
     /// The user agent, as `privacy.user_agent` keeps it.
@@ -183,7 +235,7 @@ pub struct ConsentRecord {
 pub(super) const RECORD_SELECT: &str = "select r.signup_id, r.form_id, r.email, r.consent_mode,
         r.consent_text_hash, t.text, r.source_page, r.language, r.client_ip, r.user_agent,
         r.signed_up_at, r.confirmed_at, r.confirm_ip, r.confirm_user_agent, r.delivered_at,
-        r.outcome, r.contact_id
+        r.outcome, r.contact_id, r.page_language
     from consent_records r left join consent_texts t on t.hash = r.consent_text_hash";
 
 #[derive(sqlx::FromRow)]
@@ -205,6 +257,7 @@ pub(super) struct RecordRow {
     delivered_at: Option<i64>,
     outcome: Option<String>,
     contact_id: Option<String>,
+    page_language: Option<String>,
 }
 
 impl From<RecordRow> for ConsentRecord {
@@ -218,6 +271,7 @@ impl From<RecordRow> for ConsentRecord {
             consent_text: row.text,
             source_page: row.source_page,
             language: row.language,
+            page_language: row.page_language,
             client_ip: row.client_ip,
             user_agent: row.user_agent,
             signed_up_at: from_millis(row.signed_up_at),

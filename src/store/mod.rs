@@ -43,7 +43,7 @@ pub use admin_lockout::LoginAttempts;
 pub use backend::{Backend, DatabaseUrl, SingleProcessLock, warn_if_network_filesystem};
 pub use confirmations::{ConfirmLink, Confirmation, ConfirmedBy};
 pub use connect::{ConnectLink, LinkState, PageDeviceAuthorization};
-pub use consent::{ConsentRecord, text_hash as consent_text_hash};
+pub use consent::{ConsentRecord, PageContext, text_hash as consent_text_hash};
 pub use delivery::{RecentError, Settle};
 pub use mail_outbox::{ConfirmationPolicy, Held, MailCounts, MailSettle, QueuedMail};
 pub use pace::Slot;

@@ -67,3 +67,4 @@ mod replicas;
 mod store;
 mod tokens;
 mod unsubscribes;
+mod visitor;

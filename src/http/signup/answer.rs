@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::config::{ConsentMode, FormConfig};
-use crate::http::pages;
+use crate::config::{ConsentMode, FormConfig, STANDARD_FIELDS};
+use crate::http::pages::{self, Visitor};
 use crate::signup::SignupError;
 
 /// How the caller wants its answer.
@@ -39,8 +39,9 @@ impl Caller {
     }
 
     /// The success answer. Only ever called after the signup is committed (or deliberately dropped
-    /// as spam, which must look the same to the sender).
-    pub fn accepted(self, form: &FormConfig, id: Uuid) -> Response {
+    /// as spam, which must look the same to the sender). `thank_you` is the built-in page's
+    /// address (with the link back), for a form without `success_url`.
+    pub fn accepted(self, form: &FormConfig, id: Uuid, thank_you: &str) -> Response {
         match self {
             // `confirmation: "mail"` tells a script to say "check your mail"; it is the same for
             // every signup of a double opt-in form, mailed or not (a cap may hold the mail).
@@ -61,20 +62,32 @@ impl Caller {
                     .success_url
                     .as_ref()
                     .map(|u| u.to_string())
-                    .unwrap_or_else(|| format!("/signup/{}/thank-you", form.id));
+                    .unwrap_or_else(|| thank_you.to_owned());
                 see_other(&target)
             }
         }
     }
 
-    /// The failure answer. `form` is `None` when the form itself is unknown.
-    pub fn refused(self, form: Option<&FormConfig>, error: &SignupError) -> Response {
+    /// The failure answer, its words in the visitor's language. `form` is `None` when the form
+    /// itself is unknown.
+    pub fn refused(
+        self,
+        form: Option<&FormConfig>,
+        error: &SignupError,
+        visitor: &Visitor<'_>,
+    ) -> Response {
+        let message = error.message(&visitor.texts, |field| {
+            STANDARD_FIELDS.contains(&field)
+                || form.is_some_and(|f| f.custom_fields.contains_key(field))
+        });
         match self {
             Self::Script => {
                 let body = json!({ "error": {
-                    "code": error.code, "message": error.message, "field": error.field,
+                    "code": error.code, "message": message, "field": error.field,
                 }});
-                with_retry_after(error, (error.status, Json(body)).into_response())
+                let mut response = (error.status, Json(body)).into_response();
+                pages::vary_on_language(&mut response);
+                with_retry_after(error, response)
             }
             Self::Browser => match form.and_then(|f| f.error_url.as_ref().map(|u| (f, u))) {
                 Some((form, url)) => {
@@ -90,8 +103,8 @@ impl Caller {
                     see_other(url.as_str())
                 }
                 None => {
-                    let page = pages::signup_error(&error.message);
-                    with_retry_after(error, (error.status, page).into_response())
+                    let page = visitor.signup_error(&message, error.visitor_can_fix());
+                    with_retry_after(error, pages::respond(error.status, page))
                 }
             },
         }
@@ -115,9 +128,12 @@ fn plain_field_name(field: &str) -> bool {
 fn see_other(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(value) => (StatusCode::SEE_OTHER, [(LOCATION, value)]).into_response(),
-        // Config URLs are parsed `Url`s and form ids are URL-safe, so this cannot happen;
-        // if it ever did, a page is better than a panic.
-        Err(_) => (StatusCode::OK, pages::thank_you(ConsentMode::Single)).into_response(),
+        // Config URLs are parsed `Url`s, form ids are URL-safe and `back` is percent-encoded, so
+        // this cannot happen; if it ever did, a page is better than a panic.
+        Err(_) => pages::respond(
+            StatusCode::OK,
+            Visitor::plain(crate::i18n::Language::En).thank_you(ConsentMode::Single),
+        ),
     }
 }
 

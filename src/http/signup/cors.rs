@@ -65,7 +65,13 @@ pub async fn preflight(
         Ok(None) => StatusCode::NO_CONTENT.into_response(),
         Err(error) => {
             tracing::info!(form = %form.id, "CORS preflight from an origin the form does not allow");
-            Caller::Script.refused(Some(form), &error)
+            let language = form.language(
+                headers
+                    .get(axum::http::header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok()),
+            );
+            let visitor = pages::Visitor::new(form.texts(language), None);
+            Caller::Script.refused(Some(form), &error, &visitor)
         }
     };
     response.headers_mut().insert(ALLOW, allow);

@@ -1,5 +1,7 @@
 //! The public signup routes: `POST /signup/{form_id}` (the intake), its CORS preflight, the
-//! built-in thank-you page and the signed "form shown at" value for `min_submit_time`.
+//! built-in thank-you page, the page a browser gets at the form's address (`GET`), and the signed
+//! "form shown at" value for `min_submit_time`. Every page is in the visitor's language and links
+//! back to the page the form was on when that page is one of the form's allowed origins (`back`).
 //!
 //! The promise this module keeps (invariant 1): a success answer is sent only after the signup is
 //! committed to the store. If the store cannot take it, the caller gets a 503 and nothing is
@@ -11,6 +13,7 @@
 //! answer waits for the commit's outcome and tells the caller exactly that.
 
 mod answer;
+pub mod back;
 mod cors;
 
 use std::net::{IpAddr, SocketAddr};
@@ -18,8 +21,9 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, FromRef, Path, Request, State};
-use axum::http::header::CONTENT_LENGTH;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{ConnectInfo, FromRef, Path, Query, Request, State};
+use axum::http::header::{ACCEPT_LANGUAGE, CONTENT_LENGTH};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -29,13 +33,14 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::AppState;
-use super::pages;
+use super::pages::{self, Visitor};
 use crate::abuse::Abuse;
 use crate::clock::SharedClock;
 use crate::config::{Config, FormConfig, TIMESTAMP_FIELD};
 use crate::consent::ConfirmationMailer;
 use crate::delivery::DeliveryWorker;
 use crate::domain::{Intake, NewSignup};
+use crate::i18n::Language;
 use crate::signup::{SignupError, SignupWriter, body, consent, validate};
 use answer::Caller;
 pub use cors::preflight;
@@ -75,6 +80,8 @@ pub async fn accept(
     let caller = Caller::from_headers(request.headers());
     let client = state.config.server.client_ip(peer, request.headers());
     let form = state.config.form(&form_id);
+    let language = visitor_language(form, request.headers());
+    let back = form.and_then(|form| back::from_referer(form, request.headers()));
     // Cheap refusals first: another site's page, then the rate limits, before the body is read.
     let origin = form.map(|form| {
         crate::abuse::origin::check(form, &state.config.server.public_url, request.headers())
@@ -84,12 +91,15 @@ pub async fn accept(
         state.abuse.admit_client(client)?;
         let form = form.ok_or_else(|| SignupError::unknown_form(&form_id))?;
         state.abuse.admit_form(form)?;
-        let id = receive(&state, form, client, request, deadline).await?;
+        let id = receive(&state, form, client, request, (deadline, language)).await?;
         Ok::<_, SignupError>((form, id, cors))
     }
     .await;
     let (mut response, cors) = match outcome {
-        Ok((form, id, cors)) => (caller.accepted(form, id), cors),
+        Ok((form, id, cors)) => {
+            let thank_you = thank_you_address(&state.config, form, back.as_ref());
+            (caller.accepted(form, id, &thank_you), cors)
+        }
         Err(error) => {
             crate::metrics::signup_rejected(error.code);
             let shown = form.map_or("-", |f| f.id.as_str());
@@ -97,10 +107,12 @@ pub async fn accept(
                 form = shown,
                 code = error.code,
                 field = error.field.as_deref(),
+                detail = error.detail.as_deref(),
                 "signup refused"
             );
             let cors = origin.and_then(Result::ok).flatten();
-            (caller.refused(form, &error), cors)
+            let visitor = Visitor::new(texts(form, language), back);
+            (caller.refused(form, &error, &visitor), cors)
         }
     };
     cors::decorate(&mut response, cors.as_ref());
@@ -114,7 +126,7 @@ async fn receive(
     form: &FormConfig,
     client: IpAddr,
     request: Request,
-    deadline: Instant,
+    (deadline, language): (Instant, Language),
 ) -> Result<Uuid, SignupError> {
     let prepared = tokio::time::timeout_at(deadline, prepare(state, form, client, request))
         .await
@@ -122,10 +134,11 @@ async fn receive(
             tracing::warn!(form = %form.id, "signup not read and screened before the request deadline; answered 503");
             SignupError::unavailable()
         })??;
-    let Some((signup, intake)) = prepared else {
+    let Some((mut signup, intake)) = prepared else {
         // An invalid submission with the honeypot filled: answered like a success, not kept.
         return Ok(Uuid::now_v7());
     };
+    signup.consent.page_language = Some(language);
     let redacted = signup.email.redacted();
     let spam = match &intake {
         Intake::Spam { reason } => Some(*reason),
@@ -219,14 +232,82 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
     }
 }
 
-/// `GET /signup/{form_id}/thank-you`: the built-in page a browser lands on after a successful
-/// post when the form has no `success_url`.
-pub async fn thank_you(State(config): State<Arc<Config>>, Path(form_id): Path<String>) -> Response {
-    if let Some(form) = config.form(&form_id) {
-        pages::thank_you(form.consent).into_response()
-    } else {
-        (StatusCode::NOT_FOUND, pages::not_found()).into_response()
+/// The language a visitor of `form` (or of no known form) is spoken to in.
+fn visitor_language(form: Option<&FormConfig>, headers: &HeaderMap) -> Language {
+    let accept = headers.get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    match form {
+        Some(form) => form.language(accept),
+        None => Language::choose(None, accept),
     }
+}
+
+/// The form's words in `language`, or the catalog's for an unknown form.
+fn texts(form: Option<&FormConfig>, language: Language) -> crate::i18n::Texts<'_> {
+    match form {
+        Some(form) => form.texts(language),
+        None => crate::i18n::Texts::new(language, None),
+    }
+}
+
+/// The built-in thank-you page's address (under `public_url`'s path), carrying the allowed page
+/// to link back to as `?back=`; the page checks it again.
+fn thank_you_address(config: &Config, form: &FormConfig, back: Option<&url::Url>) -> String {
+    let path = config
+        .server
+        .path(&format!("/signup/{}/thank-you", form.id));
+    match back {
+        Some(back) => {
+            let query: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("back", back.as_str())
+                .finish();
+            format!("{path}?{query}")
+        }
+        None => path,
+    }
+}
+
+/// `?back=` on the thank-you page.
+#[derive(Debug, serde::Deserialize)]
+pub struct BackQuery {
+    back: Option<String>,
+}
+
+/// `GET /signup/{form_id}/thank-you`: the built-in page a browser lands on after a successful
+/// post when the form has no `success_url`; `?back=` links back when it is an allowed page.
+pub async fn thank_you(
+    State(config): State<Arc<Config>>,
+    Path(form_id): Path<String>,
+    query: Result<Query<BackQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    let form = config.form(&form_id);
+    let language = visitor_language(form, &headers);
+    let Some(form) = form else {
+        return pages::respond(StatusCode::NOT_FOUND, Visitor::plain(language).not_found());
+    };
+    // A query that does not parse is as good as none: the page is shown without a link back.
+    let back = query
+        .ok()
+        .and_then(|Query(q)| q.back)
+        .and_then(|candidate| back::allowed(form, &candidate));
+    let visitor = Visitor::new(form.texts(language), back);
+    pages::respond(StatusCode::OK, visitor.thank_you(form.consent))
+}
+
+/// `GET /signup/{form_id}`: the form's address opened in a browser. Says what the address is for
+/// and that there is nothing to see, with the link back.
+pub async fn address(
+    State(config): State<Arc<Config>>,
+    Path(form_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let form = config.form(&form_id);
+    let language = visitor_language(form, &headers);
+    let Some(form) = form else {
+        return pages::respond(StatusCode::NOT_FOUND, Visitor::plain(language).not_found());
+    };
+    let visitor = Visitor::new(form.texts(language), back::from_referer(form, &headers));
+    pages::respond(StatusCode::OK, visitor.signup_address())
 }
 
 /// `GET /signup/{form_id}/token`: a fresh signed value for the form's hidden `_ts` field.
@@ -254,4 +335,28 @@ pub async fn timestamp(
         .flatten();
     cors::decorate(&mut response, allowed.as_ref());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_thank_you_address_keeps_the_prefix_and_carries_the_page_back() {
+        let config = Config::from_toml(
+            "[server]\npublic_url = \"https://example.org/cc/\"\n\
+             [[forms]]\nid = \"news\"\nlist_ids = [\"07936f78-662a-11eb-af0a-fa163e56c9b0\"]\n",
+        )
+        .unwrap();
+        let form = &config.forms[0];
+        assert_eq!(
+            thank_you_address(&config, form, None),
+            "/cc/signup/news/thank-you"
+        );
+        let back: url::Url = "https://shop.example/join?a=1&b=2".parse().unwrap();
+        assert_eq!(
+            thank_you_address(&config, form, Some(&back)),
+            "/cc/signup/news/thank-you?back=https%3A%2F%2Fshop.example%2Fjoin%3Fa%3D1%26b%3D2"
+        );
+    }
 }

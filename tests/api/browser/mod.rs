@@ -9,6 +9,7 @@
 mod accessibility;
 mod embed;
 mod flows;
+mod visitor;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;

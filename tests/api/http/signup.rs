@@ -443,7 +443,7 @@ async fn invalid_input_from_a_browser_without_an_error_url_gets_a_422_page(backe
             .starts_with("text/html")
     );
     let page = response.text().await.unwrap();
-    assert!(page.contains("not a valid address"));
+    assert!(page.contains("This email address does not look right"));
     assert!(
         !page.contains("<script>"),
         "input is never echoed unescaped"
