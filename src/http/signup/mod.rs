@@ -36,7 +36,7 @@ use crate::config::{Config, FormConfig, TIMESTAMP_FIELD};
 use crate::consent::ConfirmationMailer;
 use crate::delivery::DeliveryWorker;
 use crate::domain::{Intake, NewSignup};
-use crate::signup::{SignupError, SignupWriter, body, consent, validate};
+use crate::signup::{RefusalCounter, SignupError, SignupWriter, body, consent, validate};
 use answer::Caller;
 pub use cors::preflight;
 
@@ -49,6 +49,7 @@ pub struct IntakeState {
     clock: SharedClock,
     delivery: DeliveryWorker,
     mailer: Option<ConfirmationMailer>,
+    refusals: RefusalCounter,
 }
 
 impl FromRef<AppState> for IntakeState {
@@ -60,6 +61,7 @@ impl FromRef<AppState> for IntakeState {
             clock: state.clock.clone(),
             delivery: state.delivery.clone(),
             mailer: state.mailer.clone(),
+            refusals: state.refusals.clone(),
         }
     }
 }
@@ -92,6 +94,9 @@ pub async fn accept(
         Ok((form, id, cors)) => (caller.accepted(form, id), cors),
         Err(error) => {
             crate::metrics::signup_rejected(error.code);
+            state
+                .refusals
+                .count(form.map(|f| f.id.as_str()), error.code);
             let shown = form.map_or("-", |f| f.id.as_str());
             tracing::info!(
                 form = shown,

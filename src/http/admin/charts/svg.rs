@@ -1,0 +1,108 @@
+//! What the charts share: colours (each at least 4.5:1 against white, so marks and their labels
+//! read for people with low vision), number and time formats.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+/// Signups accepted; also the budget's and the timeline's neutral marks.
+pub const BLUE: &str = "#1f5fa8";
+/// Delivered; a budget or an age well within its limit.
+pub const GREEN: &str = "#17692c";
+/// Refused; a budget spent, an age past its limit, the token's expiry.
+pub const RED: &str = "#a11111";
+/// Getting close to a limit.
+pub const AMBER: &str = "#8a5a00";
+/// Text and axes.
+pub const INK: &str = "#333333";
+/// Grid lines and the empty part of a gauge (decoration: the numbers are also in text).
+pub const GRID: &str = "#c8ced6";
+
+/// A coordinate for an SVG attribute: at most two decimals, no trailing zeros.
+pub fn num(value: f64) -> String {
+    let rounded = (value * 100.0).round() / 100.0;
+    let text = format!("{rounded:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
+/// `n` of `max` scaled to `length`; 0 when `max` is 0.
+pub fn scale(n: u64, max: u64, length: f64) -> f64 {
+    if max == 0 {
+        0.0
+    } else {
+        n as f64 / max as f64 * length
+    }
+}
+
+/// A moment for a `data-` attribute: RFC 3339 in UTC, to the second.
+pub fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A moment for people: `Thu 3 Dec 16:00 UTC`.
+pub fn moment(t: DateTime<Utc>) -> String {
+    t.format("%a %-d %b %H:%M UTC").to_string()
+}
+
+/// How far `t` is from `now`: `in 3h 5m`, `2 days ago`, to the minute.
+pub fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let seconds = (t - now).num_seconds();
+    let span = span(Duration::from_secs(seconds.unsigned_abs()));
+    if seconds >= 0 {
+        format!("in {span}")
+    } else {
+        format!("{span} ago")
+    }
+}
+
+/// A length of time to the minute (`3h 5m`, `2days 1h`), seconds only below a minute.
+pub fn span(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    let rounded = if seconds >= 60 {
+        seconds / 60 * 60
+    } else {
+        seconds
+    };
+    humantime::format_duration(Duration::from_secs(rounded)).to_string()
+}
+
+/// A colour for a share of a limit: green, amber from `warn_at`, red from 1.
+pub fn share_colour(share: f64, warn_at: f64) -> &'static str {
+    if share >= 1.0 {
+        RED
+    } else if share >= warn_at {
+        AMBER
+    } else {
+        GREEN
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coordinates_are_short() {
+        assert_eq!(num(12.0), "12");
+        assert_eq!(num(1.456), "1.46");
+        assert_eq!(num(0.5), "0.5");
+        assert_eq!(num(-0.001), "0");
+    }
+
+    #[test]
+    fn scaling_by_zero_is_nothing() {
+        assert_eq!(scale(3, 0, 40.0), 0.0);
+        assert_eq!(scale(3, 6, 40.0), 20.0);
+    }
+
+    #[test]
+    fn spans_are_to_the_minute() {
+        assert_eq!(span(Duration::from_secs(3 * 3600 + 5 * 60 + 7)), "3h 5m");
+        assert_eq!(span(Duration::from_secs(42)), "42s");
+    }
+}
