@@ -174,8 +174,10 @@ pub fn section(data: &ChartsData) -> Markup {
                 Some(hours) => (signups::chart(hours, data.now)),
                 None => p.bad { "The hourly signup counts cannot be read right now." },
             }
-            (budget::gauge(&data.budget, data.now))
-            (waiting::bar(&data.waiting, data.now))
+            div style="display:flex;flex-wrap:wrap;gap:0 2rem;align-items:flex-start" {
+                (budget::gauge(&data.budget, data.now))
+                (waiting::bar(&data.waiting, data.now))
+            }
             (token::timeline(&data.token, data.now))
         }
     }

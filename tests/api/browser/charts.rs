@@ -149,6 +149,8 @@ async fn the_overview_charts_show_the_databases_numbers(backend: Backend) {
         assert!(width > 300.0, "the chart is drawn ({width}px)");
         assert_eq!(marks[5], true, "nothing waits: every signup was delivered");
 
+        // Tall enough for the whole section.
+        browser.set_window_size(1024, 1300).await.unwrap();
         browser
             .execute(
                 "document.getElementById('charts').scrollIntoView();",

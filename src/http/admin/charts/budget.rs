@@ -23,6 +23,17 @@ pub fn share(budget: &ApiBudget) -> f64 {
     (budget.used as f64 / f64::from(budget.limit)).min(1.0)
 }
 
+/// The share in whole percent; under 1% but not nothing is `<1%`, so a little use never reads
+/// as none.
+fn percent(used: u64, share: f64) -> String {
+    match (share * 100.0).round() {
+        _ if used == 0 => "0%".to_owned(),
+        0.0 => "<1%".to_owned(),
+        100.0 if share < 1.0 => "99%".to_owned(),
+        whole => format!("{whole}%"),
+    }
+}
+
 /// Where the arc of `share` ends, on the half circle from the left end (0) to the right (1).
 fn arc_end(share: f64) -> (f64, f64) {
     let angle = PI * (1.0 - share);
@@ -52,14 +63,14 @@ pub fn gauge(budget: &ApiBudget, now: DateTime<Utc>) -> Markup {
         0.0
     };
     let colour = share_colour(share, 0.8);
-    let percent = (share * 100.0).round();
+    let percent = percent(budget.used, share);
     let resets = format!(
         "Resets {} ({})",
         budget.resets_at.format("%H:%M UTC"),
         relative(budget.resets_at, now)
     );
     html! {
-        figure.chart #budget-chart {
+        figure.chart #budget-chart style="margin:1rem 0;flex:1 1 16rem" {
             div style="max-width:16rem" {
                 svg #budget-svg role="img" aria-labelledby="budget-title" aria-describedby="budget-desc"
                     width="100%" viewBox="0 0 200 128" font-family="system-ui, sans-serif"
@@ -68,14 +79,14 @@ pub fn gauge(budget: &ApiBudget, now: DateTime<Utc>) -> Markup {
                     title #budget-title { "API budget today" }
                     desc #budget-desc {
                         (budget.used) " of " (budget.limit) " calls to Constant Contact used on "
-                        (budget.day.to_string()) " (UTC), " (percent) "%. " (resets) "."
+                        (budget.day.to_string()) " (UTC), " (percent) ". " (resets) "."
                     }
                     path d=(arc(1.0)) fill="none" stroke=(GRID) stroke-width="16" {}
                     @if shown > 0.0 {
                         path #budget-used d=(arc(shown)) fill="none" stroke=(colour) stroke-width="16" {}
                     }
                     text x=(num(CENTRE_X)) y=(num(CENTRE_Y - 12.0)) text-anchor="middle"
-                        font-size="18" font-weight="600" fill=(colour) { (percent) "%" }
+                        font-size="18" font-weight="600" fill=(colour) { (percent) }
                     text x=(num(CENTRE_X)) y=(num(CENTRE_Y + 4.0)) text-anchor="middle" font-size="10" fill=(INK) {
                         (budget.used) " of " (budget.limit) " calls"
                     }
@@ -122,7 +133,7 @@ mod tests {
             "{svg}"
         );
         assert!(svg.contains("data-resets-at=\"2026-12-04T00:00:00Z\""));
-        assert!(svg.contains("Resets 00:00 UTC (in 5h 30m)"), "{svg}");
+        assert!(svg.contains("Resets 00:00 UTC (in 5 h 30 min)"), "{svg}");
     }
 
     #[test]
@@ -134,6 +145,9 @@ mod tests {
         let idle = gauge(&budget(0, 10000), now()).into_string();
         assert!(!idle.contains("budget-used"), "{idle}");
         assert!(idle.contains(">0%<"), "{idle}");
+        assert!(svg.contains(">&lt;1%<"), "{svg}");
+        assert_eq!(percent(9995, 0.9995), "99%");
+        assert_eq!(percent(5000, 0.5), "50%");
     }
 
     #[test]

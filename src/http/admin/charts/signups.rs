@@ -98,7 +98,7 @@ pub fn chart(hours: &[HourlySignups], now: DateTime<Utc>) -> Markup {
         moment(now),
     );
     html! {
-        figure.chart #signups-chart {
+        figure.chart #signups-chart style="margin:1rem 0" {
             div style="max-width:40rem" {
                 svg #signups-svg role="img" aria-labelledby="signups-title"
                     aria-describedby="signups-desc" width="100%"

@@ -49,7 +49,7 @@ pub fn moment(t: DateTime<Utc>) -> String {
     t.format("%a %-d %b %H:%M UTC").to_string()
 }
 
-/// How far `t` is from `now`: `in 3h 5m`, `2 days ago`, to the minute.
+/// How far `t` is from `now`: `in 3 h 5 min`, `2 days ago`, to the minute.
 pub fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let seconds = (t - now).num_seconds();
     let span = span(Duration::from_secs(seconds.unsigned_abs()));
@@ -60,15 +60,23 @@ pub fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
-/// A length of time to the minute (`3h 5m`, `2days 1h`), seconds only below a minute.
+/// A length of time for people, to the minute, in its two largest units (`3 h 5 min`,
+/// `2 days 1 h`); seconds only below a minute.
 pub fn span(duration: Duration) -> String {
     let seconds = duration.as_secs();
-    let rounded = if seconds >= 60 {
-        seconds / 60 * 60
-    } else {
-        seconds
-    };
-    humantime::format_duration(Duration::from_secs(rounded)).to_string()
+    if seconds < 60 {
+        return format!("{seconds} s");
+    }
+    let minutes = seconds / 60;
+    let (days, hours, minutes) = (minutes / 1440, minutes % 1440 / 60, minutes % 60);
+    let unit = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    match (days, hours, minutes) {
+        (0, 0, m) => unit(m, "min", "min"),
+        (0, h, 0) => unit(h, "h", "h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, 0, _) => unit(d, "day", "days"),
+        (d, h, _) => format!("{} {h} h", unit(d, "day", "days")),
+    }
 }
 
 /// A colour for a share of a limit: green, amber from `warn_at`, red from 1.
@@ -102,7 +110,13 @@ mod tests {
 
     #[test]
     fn spans_are_to_the_minute() {
-        assert_eq!(span(Duration::from_secs(3 * 3600 + 5 * 60 + 7)), "3h 5m");
-        assert_eq!(span(Duration::from_secs(42)), "42s");
+        assert_eq!(
+            span(Duration::from_secs(3 * 3600 + 5 * 60 + 7)),
+            "3 h 5 min"
+        );
+        assert_eq!(span(Duration::from_secs(42)), "42 s");
+        assert_eq!(span(Duration::from_secs(7 * 86400)), "7 days");
+        assert_eq!(span(Duration::from_secs(86400 + 7200 + 60)), "1 day 2 h");
+        assert_eq!(span(Duration::from_secs(18 * 3600)), "18 h");
     }
 }

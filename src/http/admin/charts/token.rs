@@ -11,8 +11,8 @@ use super::svg::{BLUE, GREEN, GRID, INK, RED, moment, num, relative, stamp};
 const WIDTH: f64 = 400.0;
 const LEFT: f64 = 10.0;
 const RIGHT: f64 = 10.0;
-const AXIS: f64 = 38.0;
-const HEIGHT: f64 = 54.0;
+const AXIS: f64 = 48.0;
+const HEIGHT: f64 = 64.0;
 
 /// The span of time drawn: 7 days back, and ahead to the later of the next refresh and the
 /// expiry (at least a day, at most 7).
@@ -43,6 +43,22 @@ fn state_words(state: &str) -> &str {
     }
 }
 
+/// What each mark means, along the top.
+fn legend() -> Markup {
+    html! {
+        g aria-hidden="true" {
+            circle cx="14" cy="6" r="3" fill=(BLUE) {}
+            text x="20" y="9" fill=(INK) { "connected" }
+            rect x="68" y="2" width="3" height="8" fill=(GREEN) {}
+            text x="75" y="9" fill=(INK) { "refresh" }
+            circle cx="114" cy="6" r="3" fill="#ffffff" stroke=(GREEN) stroke-width="1.5" {}
+            text x="120" y="9" fill=(INK) { "next planned refresh" }
+            rect x="212" y="1" width="2" height="10" fill=(RED) {}
+            text x="218" y="9" fill=(INK) { "access token expires" }
+        }
+    }
+}
+
 pub fn timeline(token: &TokenTimeline, now: DateTime<Utc>) -> Markup {
     if token.state == "not_connected" {
         return html! {
@@ -67,7 +83,8 @@ pub fn timeline(token: &TokenTimeline, now: DateTime<Utc>) -> Markup {
     .take_while(|t| *t < span.1);
     let hour_width = (x_at(span.0 + Duration::hours(1), span) - LEFT).max(1.2);
     html! {
-        figure.chart #token-chart {
+        figure.chart #token-chart style="margin:1rem 0" {
+            div style="max-width:40rem" {
             svg #token-svg role="img" aria-labelledby="token-title" aria-describedby="token-desc"
                 width="100%" viewBox={ "0 0 " (num(WIDTH)) " " (num(HEIGHT)) }
                 font-family="system-ui, sans-serif" font-size="8"
@@ -79,9 +96,10 @@ pub fn timeline(token: &TokenTimeline, now: DateTime<Utc>) -> Markup {
                     @if let Some(next) = token.next_refresh_at { " Next planned refresh " (moment(next)) "." }
                     @if let Some(expiry) = token.expires_at { " The access token expires " (moment(expiry)) "." }
                 }
+                (legend())
                 line x1=(num(LEFT)) x2=(num(WIDTH - RIGHT)) y1=(num(AXIS)) y2=(num(AXIS)) stroke=(INK) stroke-width="0.75" {}
                 @for midnight in midnights {
-                    line x1=(x(midnight)) x2=(x(midnight)) y1="10" y2=(num(AXIS + 3.0)) stroke=(GRID) stroke-width="0.5" {}
+                    line x1=(x(midnight)) x2=(x(midnight)) y1="24" y2=(num(AXIS + 3.0)) stroke=(GRID) stroke-width="0.5" {}
                     text x=(x(midnight)) y=(num(HEIGHT - 3.0)) text-anchor="middle" fill=(INK) { (midnight.format("%a %-d").to_string()) }
                 }
                 @for (hour, n) in &token.refreshes {
@@ -90,9 +108,9 @@ pub fn timeline(token: &TokenTimeline, now: DateTime<Utc>) -> Markup {
                         title { (n) " refresh(es) in the hour from " (moment(*hour)) }
                     }
                 }
-                line data-event="now" data-at=(stamp(now)) x1=(x(now)) x2=(x(now)) y1="6" y2=(num(AXIS + 3.0))
+                line data-event="now" data-at=(stamp(now)) x1=(x(now)) x2=(x(now)) y1="23" y2=(num(AXIS + 3.0))
                     stroke=(INK) stroke-dasharray="2 2" {}
-                text x=(x(now)) y="6" text-anchor="middle" fill=(INK) { "now" }
+                text x=(x(now)) y="21" text-anchor="middle" fill=(INK) { "now" }
                 @if let Some(connected) = token.connected_at {
                     circle data-event="connected" data-at=(stamp(connected)) cx=(x(connected)) cy=(num(AXIS))
                         r="4" fill=(BLUE) {
@@ -111,6 +129,7 @@ pub fn timeline(token: &TokenTimeline, now: DateTime<Utc>) -> Markup {
                         title { "Access token expires " (moment(expiry)) }
                     }
                 }
+            }
             }
             figcaption { "Token timeline: the last 7 days and what is planned (UTC)." }
             dl #token-events {
@@ -188,7 +207,7 @@ mod tests {
         )));
         assert!(svg.contains("data-at=\"2026-11-30T12:00:00Z\""), "{svg}");
         assert!(
-            svg.contains("Next planned refresh</dt><dd>Fri 4 Dec 01:00 UTC (in 13h)"),
+            svg.contains("Next planned refresh</dt><dd>Fri 4 Dec 01:00 UTC (in 13 h)"),
             "{svg}"
         );
     }
@@ -201,7 +220,7 @@ mod tests {
         };
         let svg = timeline(&token, now()).into_string();
         assert!(svg.contains(&format!("cx=\"{}\"", num(LEFT))), "{svg}");
-        assert!(svg.contains("(30days ago)"), "{svg}");
+        assert!(svg.contains("(30 days ago)"), "{svg}");
     }
 
     #[test]

@@ -39,10 +39,10 @@ pub fn bar(waiting: &Waiting, now: DateTime<Utc>) -> Markup {
         ),
     };
     html! {
-        figure.chart #waiting-chart {
-            div style="max-width:24rem" {
+        figure.chart #waiting-chart style="margin:1rem 0;flex:1 1 16rem" {
+            div style="max-width:18rem" {
                 svg #waiting-svg role="img" aria-labelledby="waiting-title" aria-describedby="waiting-desc"
-                    width="100%" viewBox="0 0 200 44" font-family="system-ui, sans-serif" font-size="10"
+                    width="100%" viewBox="0 0 200 44" font-family="system-ui, sans-serif" font-size="9"
                     data-age-seconds=[age.map(|a| a.as_secs())]
                     data-max-age-seconds=(max_age.as_secs()) {
                     title #waiting-title { "Oldest waiting signup" }
@@ -93,7 +93,7 @@ mod tests {
         assert!(svg.contains(GREEN));
         assert!(svg.contains("data-age-seconds=\"64800\" data-max-age-seconds=\"259200\""));
         assert!(
-            svg.contains("has waited 18h (since Thu 3 Dec 00:00 UTC)"),
+            svg.contains("has waited 18 h (since Thu 3 Dec 00:00 UTC)"),
             "{svg}"
         );
         assert!(bar(&waiting(Some(40)), now()).into_string().contains(AMBER));
