@@ -216,3 +216,107 @@ async fn the_counts_survive_a_restart_on_the_same_database(backend: Backend) {
     let by_form = again.store.refusals_by_form(week_ago()).await.unwrap();
     assert_eq!(by_form["-"]["unknown_form"], 4);
 }
+
+backends!(every_kind_of_refusal_is_counted_and_the_minute_loop_writes_it: sqlite, postgres);
+async fn every_kind_of_refusal_is_counted_and_the_minute_loop_writes_it(backend: Backend) {
+    let clock = ManualClock::new(Utc::now());
+    let shared: SharedClock = Arc::new(clock.clone());
+    // Three requests per client, then a refusal for a minute.
+    let limits = "[rate_limit]\nper_ip_per_minute = 1\nper_ip_burst = 3\nper_form_per_minute = 0\n";
+    let app = AppOptions::fresh(backend, limits)
+        .clock(shared)
+        .spawn()
+        .await;
+
+    let from_elsewhere = app
+        .client
+        .post(app.url("/signup/newsletter"))
+        .header("origin", "https://elsewhere.example")
+        .json(&json!({ "email": "a@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(from_elsewhere.status(), 403);
+    for _ in 0..2 {
+        let invalid = app
+            .post_json("newsletter", &json!({ "email": "not-an-address" }))
+            .await;
+        assert_eq!(invalid.status(), 422);
+    }
+    let unknown = app
+        .post_json("no-such-form", &json!({ "email": "a@example.com" }))
+        .await;
+    assert_eq!(unknown.status(), 404);
+    let limited = app
+        .post_json("newsletter", &json!({ "email": "a@example.com" }))
+        .await;
+    assert_eq!(limited.status(), 429);
+    assert_eq!(app.refusals.unwritten(), 5);
+
+    // A minute later the background loop writes them.
+    clock.advance(chrono::Duration::seconds(61));
+    let by_form = eventually(Duration::from_secs(10), "the minute's flush", || async {
+        let by_form = app.store.refusals_by_form(week_ago()).await.ok()?;
+        (!by_form.is_empty()).then_some(by_form)
+    })
+    .await;
+    let expected: BTreeMap<String, BTreeMap<String, u64>> = [
+        (
+            "newsletter",
+            vec![
+                ("invalid_email", 2),
+                ("origin_not_allowed", 1),
+                ("rate_limited", 1),
+            ],
+        ),
+        ("-", vec![("unknown_form", 1)]),
+    ]
+    .into_iter()
+    .map(|(form, reasons)| {
+        (
+            form.to_owned(),
+            reasons
+                .into_iter()
+                .map(|(reason, n)| (reason.to_owned(), n))
+                .collect(),
+        )
+    })
+    .collect();
+    assert_eq!(by_form, expected);
+    assert_eq!(app.refusals.unwritten(), 0);
+}
+
+backends!(hourly_counts_older_than_8_days_are_purged_by_the_retention_task: sqlite, postgres);
+async fn hourly_counts_older_than_8_days_are_purged_by_the_retention_task(backend: Backend) {
+    let start = Utc::now();
+    let clock = ManualClock::new(start);
+    let shared: SharedClock = Arc::new(clock.clone());
+    let app = AppOptions::fresh(backend, "")
+        .clock(shared)
+        .without_background_delivery()
+        .spawn()
+        .await;
+    let post = |email: &'static str| {
+        let app = &app;
+        async move {
+            let response = app
+                .post_json("newsletter", &json!({ "email": email }))
+                .await;
+            assert_eq!(response.status(), 202);
+        }
+    };
+    post("old@example.com").await;
+    clock.advance(chrono::Duration::days(9));
+    post("new@example.com").await;
+
+    app.delivery.purge_old().await.unwrap();
+
+    let kept = app
+        .store
+        .hourly_signups(start - chrono::Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].hour, rollup_hour(start + chrono::Duration::days(9)));
+    assert_eq!(kept[0].accepted, 1);
+}
