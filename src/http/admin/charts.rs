@@ -20,7 +20,7 @@ use std::time::Duration;
 use ccbridge_layout::{Markup, html};
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::status::Status;
+use crate::status::{ApiUsage, Status};
 use crate::store::{HourlySignups, Store, rollup_hour};
 use crate::tokens::TokenKeeper;
 
@@ -117,7 +117,7 @@ impl ChartsData {
         Self {
             now,
             signups,
-            budget: ApiBudget::today(status, now),
+            budget: ApiBudget::today(&status.api_usage, now),
             token,
             waiting,
         }
@@ -126,16 +126,16 @@ impl ChartsData {
 
 impl ApiBudget {
     /// The status's count for today; the budget starts again at the next UTC midnight.
-    pub fn today(status: &Status, now: DateTime<Utc>) -> Self {
-        let day = status.api_usage.day;
+    pub fn today(usage: &ApiUsage, now: DateTime<Utc>) -> Self {
+        let day = usage.day;
         let resets_at = day
             .succ_opt()
             .and_then(|next| next.and_hms_opt(0, 0, 0))
             .map_or(now, |midnight| midnight.and_utc());
         Self {
             day,
-            used: status.api_usage.used,
-            limit: status.api_usage.limit,
+            used: usage.used,
+            limit: usage.limit,
             resets_at,
         }
     }
@@ -188,6 +188,47 @@ mod tests {
     use chrono::TimeZone as _;
 
     use super::*;
+
+    #[test]
+    fn the_budget_starts_again_at_the_next_utc_midnight() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 31, 23, 59, 0).unwrap();
+        let budget = ApiBudget::today(&usage(now), now);
+        assert_eq!(
+            budget.resets_at,
+            Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap()
+        );
+        assert_eq!((budget.used, budget.limit), (12, 100));
+    }
+
+    fn usage(now: DateTime<Utc>) -> ApiUsage {
+        ApiUsage {
+            day: now.date_naive(),
+            used: 12,
+            limit: 100,
+        }
+    }
+
+    #[test]
+    fn the_section_says_when_the_hourly_counts_cannot_be_read() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 3, 12, 0, 0).unwrap();
+        let data = ChartsData {
+            now,
+            signups: None,
+            budget: ApiBudget::today(&usage(now), now),
+            token: TokenTimeline {
+                state: "not_connected",
+                ..TokenTimeline::default()
+            },
+            waiting: Waiting {
+                oldest_since: Some(None),
+                max_age: Duration::from_secs(3600),
+            },
+        };
+        let html = section(&data).into_string();
+        assert!(html.contains("cannot be read right now"), "{html}");
+        assert!(html.contains("id=\"budget-svg\""), "{html}");
+        assert!(html.contains("Not connected"), "{html}");
+    }
 
     #[test]
     fn the_chart_has_every_hour_of_seven_days_ending_with_the_current_one() {

@@ -17,6 +17,8 @@ pub const AMBER: &str = "#8a5a00";
 pub const INK: &str = "#333333";
 /// Grid lines and the empty part of a gauge (decoration: the numbers are also in text).
 pub const GRID: &str = "#c8ced6";
+/// The outline of a bar's track: 4.5:1 against white, so the bar's extent can be judged.
+pub const TRACK: &str = "#767676";
 
 /// A coordinate for an SVG attribute: at most two decimals, no trailing zeros.
 pub fn num(value: f64) -> String {

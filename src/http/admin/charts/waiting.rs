@@ -8,9 +8,9 @@ use ccbridge_layout::{Markup, html};
 use chrono::{DateTime, Utc};
 
 use super::Waiting;
-use super::svg::{GRID, INK, moment, num, share_colour, span};
+use super::svg::{INK, TRACK, moment, num, share_colour, span};
 
-const TRACK: f64 = 190.0;
+const LENGTH: f64 = 190.0;
 
 pub fn bar(waiting: &Waiting, now: DateTime<Utc>) -> Markup {
     let max_age = waiting.max_age;
@@ -54,9 +54,9 @@ pub fn bar(waiting: &Waiting, now: DateTime<Utc>) -> Markup {
                         }
                     }
                     text x="195" y="14" text-anchor="end" fill=(INK) { "limit " (span(max_age)) }
-                    rect x="5" y="22" width=(num(TRACK)) height="12" fill="none" stroke=(GRID) {}
+                    rect x="5" y="22" width=(num(LENGTH)) height="12" fill="none" stroke=(TRACK) {}
                     @if share > 0.0 {
-                        rect #waiting-age x="5" y="22" width=(num((TRACK * share).max(1.0))) height="12" fill=(colour) {}
+                        rect #waiting-age x="5" y="22" width=(num((LENGTH * share).max(1.0))) height="12" fill=(colour) {}
                     }
                 }
             }
