@@ -24,7 +24,7 @@ use crate::delivery::{DeliveryWorker, WorkerSettings};
 use crate::http::serve::{ServeSettings, serve};
 use crate::http::{AppState, DemoMode, router};
 use crate::mail::Mailer;
-use crate::signup::SignupWriter;
+use crate::signup::{RefusalCounter, SignupWriter};
 use crate::store::{SingleProcessLock, Store, warn_if_network_filesystem};
 use crate::tokens::reconnect::ReconnectLink;
 use crate::tokens::{KeeperSettings, TokenCipher, TokenKeeper};
@@ -149,6 +149,7 @@ impl Application {
             abuse,
             config,
             store,
+            refusals: RefusalCounter::new(deps.clock.clone()),
             clock: deps.clock,
             keeper,
             api,
@@ -209,6 +210,11 @@ impl Application {
         self.unsubscribes.clone()
     }
 
+    /// Signups refused at the door, not yet written to the hourly counts.
+    pub fn refusals(&self) -> RefusalCounter {
+        self.state.refusals.clone()
+    }
+
     pub fn state(&self) -> AppState {
         self.state.clone()
     }
@@ -249,6 +255,8 @@ impl Application {
             state.config.spam.keep_for,
             shutdown.clone(),
         ));
+        tasks.spawn(state.refusals.clone().run(store.clone(), shutdown.clone()));
+        let refusals = state.refusals.clone();
         tasks.close();
         tracing::info!(address = %listener.local_addr()?, "ccbridge listening");
         let settings = ServeSettings {
@@ -264,6 +272,10 @@ impl Application {
         }
         if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
             tracing::warn!("background tasks did not stop within the shutdown grace period");
+        }
+        // Refusals counted since the last flush, including those of the drained requests.
+        if let Err(error) = refusals.flush(&store).await {
+            tracing::warn!(%error, "refused signups of the last minute could not be counted in the database");
         }
         // A refresh in flight must commit its rotated token set before the database closes, or
         // the refresh token is lost with it; the lease bounds how long that can take.

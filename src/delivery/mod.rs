@@ -386,6 +386,9 @@ impl DeliveryWorker {
                 "consent records past privacy.consent_retention deleted"
             );
         }
+        // The console's charts show 7 days of hourly counts.
+        let cutoff = self.0.clock.now() - crate::store::KEEP_HOURLY_COUNTS;
+        self.0.store.purge_hourly_counts_before(cutoff).await?;
         Ok(purged)
     }
 

@@ -45,7 +45,7 @@ use crate::consent::ConfirmationMailer;
 use crate::constant_contact::ApiClient;
 use crate::delivery::DeliveryWorker;
 use crate::delivery::account_check::AccountChecker;
-use crate::signup::SignupWriter;
+use crate::signup::{RefusalCounter, SignupWriter};
 use crate::store::Store;
 use crate::tokens::TokenKeeper;
 pub use middleware::no_store;
@@ -71,6 +71,8 @@ pub struct AppState {
     pub readiness: health::ReadinessProbe,
     /// Rate limits, CAPTCHA, submit timing, admin login backoff, security headers.
     pub abuse: Arc<Abuse>,
+    /// Signups refused at the door, counted in memory and written once a minute.
+    pub refusals: RefusalCounter,
     pub demo: DemoMode,
     /// The console session given to browsers that authenticate with HTTP Basic.
     pub basic_session: admin::session::BasicSession,

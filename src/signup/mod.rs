@@ -10,8 +10,10 @@
 pub mod body;
 pub mod consent;
 pub mod error;
+pub mod refusals;
 pub mod validate;
 pub mod writer;
 
 pub use error::SignupError;
+pub use refusals::RefusalCounter;
 pub use writer::SignupWriter;

@@ -97,8 +97,10 @@ async fn settle_one(
         1..,
     ) = (outcome, result.rows_affected())
     {
-        // The consent record learns Constant Contact's answer in the same transaction.
+        // The consent record learns Constant Contact's answer in the same transaction, and the
+        // hourly counts the delivery.
         super::consent::record_delivery(conn, &id.to_string(), contact_id, *created, now).await?;
+        super::rollup::add_delivered(conn, &id.to_string(), now).await?;
     }
     Ok(result.rows_affected())
 }

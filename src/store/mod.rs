@@ -34,6 +34,7 @@ mod delivery;
 mod mail_outbox;
 mod pace;
 mod privacy;
+mod rollup;
 mod spam;
 mod tokens;
 mod unsubscribed;
@@ -49,6 +50,9 @@ pub use mail_outbox::{ConfirmationPolicy, Held, MailCounts, MailSettle, QueuedMa
 pub use pace::Slot;
 pub use privacy::{
     Erased, MIRROR_NOTE, MailRecord, MirrorRecord, NOT_ERASED, PrivacyExport, ResubscribeRequest,
+};
+pub use rollup::{
+    HourlySignups, KEEP_HOURLY_COUNTS, RefusalCount, UNKNOWN_FORM, hour_of as rollup_hour,
 };
 pub use spam::Released;
 pub use tokens::{Authorization, NewTokenSet, PendingAuthorization, StoredTokenSet};
@@ -280,6 +284,7 @@ impl Store {
                     .await?;
                 }
             }
+            Self::count_accepted(tx.conn(), signups).await?;
             Ok(ids)
         }
         .await;
@@ -294,6 +299,27 @@ impl Store {
             .execute(&mut *conn)
             .await?;
         Ok(WriteTx(conn))
+    }
+
+    /// Count the batch's signups that were accepted (not kept as spam) in the hourly counts, one
+    /// row per hour and form, in the transaction that stores them.
+    async fn count_accepted(
+        conn: &mut AnyConnection,
+        signups: &[(&NewSignup, &Intake, DateTime<Utc>)],
+    ) -> Result<(), StoreError> {
+        let mut accepted: std::collections::BTreeMap<(DateTime<Utc>, &str), u64> =
+            std::collections::BTreeMap::new();
+        for (signup, intake, now) in signups {
+            if !matches!(intake, Intake::Spam { .. }) {
+                *accepted
+                    .entry((rollup::hour_of(*now), signup.form_id.as_str()))
+                    .or_default() += 1;
+            }
+        }
+        for ((hour, form), n) in accepted {
+            rollup::add(conn, hour, form, rollup::Kind::Accepted, "", n).await?;
+        }
+        Ok(())
     }
 
     /// One multi-row INSERT for the whole batch (far cheaper than a statement per row).

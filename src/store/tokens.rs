@@ -253,6 +253,32 @@ impl Store {
         generation: i64,
         new: &NewTokenSet,
     ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let result = async {
+            let written = Self::write_refreshed(tx.conn(), generation, new).await?;
+            if written {
+                // Counted for the console's token timeline in the same commit.
+                super::rollup::add(
+                    tx.conn(),
+                    new.obtained_at,
+                    "",
+                    super::rollup::Kind::TokenRefresh,
+                    "",
+                    1,
+                )
+                .await?;
+            }
+            Ok(written)
+        }
+        .await;
+        tx.finish(result).await
+    }
+
+    async fn write_refreshed(
+        conn: &mut sqlx::AnyConnection,
+        generation: i64,
+        new: &NewTokenSet,
+    ) -> Result<bool, StoreError> {
         let result = sqlx::query(
             "update token_set set access_token = $1, refresh_token = $2, expires_at = $3, scopes = $4,
                 generation = generation + 1, obtained_at = $5, obtained_by = 'refresh_token',
@@ -266,7 +292,7 @@ impl Store {
         .bind(new.scopes.join(" "))
         .bind(new.obtained_at.timestamp_millis())
         .bind(generation)
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await?;
         Ok(result.rows_affected() == 1)
     }

@@ -92,6 +92,8 @@ pub struct TestApp {
     /// The confirmation mail worker, when the test configures `[smtp]`.
     pub mailer: Option<ConfirmationMailer>,
     pub unsubscribes: ccbridge::unsubscribes::UnsubscribeMirror,
+    /// Refusals counted in memory; `flush` writes them (the background loop does once a minute).
+    pub refusals: ccbridge::signup::RefusalCounter,
     pub alerts: Arc<Mutex<Vec<Alert>>>,
     shutdown: CancellationToken,
     handle: JoinHandle<anyhow::Result<()>>,
@@ -248,6 +250,7 @@ impl<'a> AppOptions<'a> {
         let delivery = app.delivery();
         let mailer = app.mailer();
         let unsubscribes = app.unsubscribes();
+        let refusals = app.refusals();
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(app.run_until_stopped(shutdown.clone()));
         TestApp {
@@ -263,6 +266,7 @@ impl<'a> AppOptions<'a> {
             delivery,
             mailer,
             unsubscribes,
+            refusals,
             alerts: seen,
             shutdown,
             handle,

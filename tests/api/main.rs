@@ -52,6 +52,7 @@ mod browser;
 mod cli;
 mod connecting;
 mod consent;
+mod console_charts;
 mod crash;
 mod database;
 mod delivery;

@@ -6,6 +6,7 @@
 //! handlers' signatures); what the pages look like is `views`'. Every route here but `/` is
 //! private (`Cache-Control: no-store`, set by the route table).
 
+pub mod charts;
 mod checklist;
 mod consent_view;
 pub mod credentials;
@@ -36,6 +37,7 @@ use crate::delivery::account_check::AccountChecker;
 use crate::domain::SignupState;
 use crate::status::Status;
 use crate::store::Store;
+use crate::tokens::TokenKeeper;
 use session::{Admin, CsrfForm, Sessions, see_other};
 use views::Overview;
 
@@ -144,6 +146,8 @@ async fn landing(State(demo): State<DemoMode>) -> Html<String> {
     )
 }
 
+// One extractor per substate, as the other handlers take them.
+#[allow(clippy::too_many_arguments)]
 async fn overview(
     admin: Admin,
     State(config): State<Arc<Config>>,
@@ -151,10 +155,13 @@ async fn overview(
     State(clock): State<SharedClock>,
     State(account): State<AccountChecker>,
     State(delivery): State<DeliveryWorker>,
+    State(keeper): State<TokenKeeper>,
     request: axum::http::request::Parts,
 ) -> Response {
     let now = clock.now();
     let status = Status::gather(&config, &store, now, true).await;
+    let charts =
+        charts::ChartsData::gather(&store, &keeper, &status, config.delivery.max_age, now).await;
     let delivered_last_hour = store
         .delivered_since(now - chrono::Duration::hours(1))
         .await
@@ -169,6 +176,7 @@ async fn overview(
         delivered_last_day,
         account_check: account.latest(),
         pause: delivery.pause(),
+        charts,
         now,
         host: request
             .headers

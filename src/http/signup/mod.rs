@@ -41,7 +41,7 @@ use crate::consent::ConfirmationMailer;
 use crate::delivery::DeliveryWorker;
 use crate::domain::{Intake, NewSignup};
 use crate::i18n::Language;
-use crate::signup::{SignupError, SignupWriter, body, consent, validate};
+use crate::signup::{RefusalCounter, SignupError, SignupWriter, body, consent, validate};
 use answer::Caller;
 pub use cors::preflight;
 
@@ -54,6 +54,7 @@ pub struct IntakeState {
     clock: SharedClock,
     delivery: DeliveryWorker,
     mailer: Option<ConfirmationMailer>,
+    refusals: RefusalCounter,
 }
 
 impl FromRef<AppState> for IntakeState {
@@ -65,6 +66,7 @@ impl FromRef<AppState> for IntakeState {
             clock: state.clock.clone(),
             delivery: state.delivery.clone(),
             mailer: state.mailer.clone(),
+            refusals: state.refusals.clone(),
         }
     }
 }
@@ -102,6 +104,9 @@ pub async fn accept(
         }
         Err(error) => {
             crate::metrics::signup_rejected(error.code);
+            state
+                .refusals
+                .count(form.map(|f| f.id.as_str()), error.code);
             let shown = form.map_or("-", |f| f.id.as_str());
             tracing::info!(
                 form = shown,

@@ -55,14 +55,6 @@ pub async fn wait_for_js(browser: &Client, expression: &str) -> Value {
     }
 }
 
-/// What the visitor saw, kept as a test artifact: `target/browser-screenshots/<name>.png`.
-async fn save_screenshot(browser: &Client, name: &str) {
-    let png = browser.screenshot().await.expect("a screenshot");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
-}
-
 /// Record every change of `#button`'s `disabled` in `window.busyLog` (from now on: the log starts
 /// empty again at each call).
 async fn log_busy_states(browser: &Client, button: &str) {

@@ -7,6 +7,7 @@
 //! tests print SKIPPED and pass, except under `CI=true`, where they fail and say what to install.
 
 mod accessibility;
+mod charts;
 mod embed;
 mod flows;
 mod visitor;
@@ -110,23 +111,28 @@ impl Browser {
     }
 
     pub async fn screenshot(&self, test: &str) {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
-        let path = dir.join(format!("{test}.png"));
-        match self.client.screenshot().await {
-            Ok(png) => {
-                let _ = std::fs::create_dir_all(&dir);
-                match std::fs::write(&path, png) {
-                    Ok(()) => eprintln!("screenshot of {test}: {}", path.display()),
-                    Err(e) => eprintln!("could not save {}: {e}", path.display()),
-                }
-            }
-            Err(e) => eprintln!("could not take a screenshot of {test}: {e}"),
-        }
+        save_screenshot(&self.client, test).await;
     }
 
     async fn stop(mut self) {
         let _ = self.client.close().await;
         let _ = self.driver.kill().await;
+    }
+}
+
+/// Save what `client` shows to `target/browser-screenshots/<test>.png` (a test artifact).
+pub async fn save_screenshot(client: &Client, test: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
+    let path = dir.join(format!("{test}.png"));
+    match client.screenshot().await {
+        Ok(png) => {
+            let _ = std::fs::create_dir_all(&dir);
+            match std::fs::write(&path, png) {
+                Ok(()) => eprintln!("screenshot of {test}: {}", path.display()),
+                Err(e) => eprintln!("could not save {}: {e}", path.display()),
+            }
+        }
+        Err(e) => eprintln!("could not take a screenshot of {test}: {e}"),
     }
 }
 

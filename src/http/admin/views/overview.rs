@@ -23,6 +23,8 @@ pub struct Overview {
     pub delivered_last_day: Option<u64>,
     pub account_check: Option<AccountCheck>,
     pub pause: Option<Pause>,
+    /// The pictures: signups per hour, the API budget, the token's timeline, the oldest waiting.
+    pub charts: super::super::charts::ChartsData,
     pub now: DateTime<Utc>,
     /// The `Host` the browser reached the console as.
     pub host: Option<String>,
@@ -137,6 +139,7 @@ pub fn overview(
         body.push_str("<p><small>Disconnect forgets the stored tokens; signups keep being accepted and wait for the next connection. To revoke ccbridge's access altogether, also remove the app in your Constant Contact account.</small></p>\n");
     }
 
+    body.push_str(&super::super::charts::section(&o.charts).into_string());
     body.push_str("<h2>Deliveries</h2>\n<dl>\n");
     let pause = match &o.pause {
         None => r#"<span class="ok">running</span>"#.to_owned(),
