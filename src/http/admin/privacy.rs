@@ -15,13 +15,14 @@ use chrono::{DateTime, Utc};
 
 use super::ConsoleError;
 use super::session::{Admin, CSRF_FIELD, CsrfForm};
-use super::views::page;
+use super::views::{Nav, page};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::domain::EmailAddress;
 use crate::http::AppState;
 use crate::http::pages::escape;
 use crate::store::{Erased, NOT_ERASED, PrivacyExport, SignupRecord, Store};
+use ccbridge_layout::PreEscaped;
 
 /// The confirmation checkbox of the erase form: erasure happens only with it ticked.
 pub const CONFIRM_FIELD: &str = "confirm";
@@ -74,9 +75,14 @@ pub(super) async fn page_for(
     let mut body = String::from(
         "<h1>Privacy requests</h1>\n<p>Show, download or erase everything ccbridge keeps about one address: its signups, consent records and mails. Each request is audited (a keyed hash of the address, who asked, when). Erasure does not touch the contact in Constant Contact.</p>\n",
     );
-    body.push_str(&lookup_form(&typed));
+    body.push_str(&lookup_form(&privacy.config, &typed));
     if typed.trim().is_empty() {
-        return Ok(admin.finish(page("Privacy requests", Some(&admin), &body)));
+        return Ok(admin.finish(shell(
+            &privacy.config,
+            "Privacy requests",
+            Some(&admin),
+            &body,
+        )));
     }
     let email = match EmailAddress::parse(&typed) {
         Ok(email) => email,
@@ -86,14 +92,19 @@ pub(super) async fn page_for(
                 "<p class=\"bad\" role=\"alert\">Not an email address: {}</p>",
                 escape(&error.to_string())
             );
-            let html = page("Privacy requests", Some(&admin), &body);
+            let html = shell(&privacy.config, "Privacy requests", Some(&admin), &body);
             return Ok(admin.finish((StatusCode::BAD_REQUEST, html)));
         }
     };
     let export = privacy.export(&email).await?;
-    body.push_str(&render_export(&export));
-    body.push_str(&erase_form(&admin, &email));
-    Ok(admin.finish(page("Privacy requests", Some(&admin), &body)))
+    body.push_str(&render_export(&privacy.config, &export));
+    body.push_str(&erase_form(&privacy.config, &admin, &email));
+    Ok(admin.finish(shell(
+        &privacy.config,
+        "Privacy requests",
+        Some(&admin),
+        &body,
+    )))
 }
 
 /// `GET /admin/privacy/export?email=…`: the same as one JSON document, as a download.
@@ -141,6 +152,7 @@ pub(super) async fn erase(
     let typed = field("email").unwrap_or_default();
     let Ok(email) = EmailAddress::parse(typed) else {
         return Ok(refusal(
+            &privacy.config,
             admin,
             typed,
             "That is not an email address. Nothing was erased.",
@@ -148,6 +160,7 @@ pub(super) async fn erase(
     };
     if field(CONFIRM_FIELD) != Some("yes") {
         return Ok(refusal(
+            &privacy.config,
             admin,
             typed,
             "Tick the box to confirm the erasure. Nothing was erased.",
@@ -163,47 +176,66 @@ pub(super) async fn erase(
         "an admin erased everything kept about one address (privacy request)"
     );
     let body = format!(
-        "<h1>Erased</h1>\n<p class=\"notice\" role=\"status\">Everything ccbridge kept about {} is erased.</p>\n{}<p><strong>{}</strong></p>\n<p><a href=\"/admin/privacy\">Another request</a></p>\n",
+        "<h1>Erased</h1>\n<p class=\"notice\" role=\"status\">Everything ccbridge kept about {} is erased.</p>\n{}<p><strong>{}</strong></p>\n<p><a href=\"{}\">Another request</a></p>\n",
         escape(email.as_str()),
         erased_table(&erased),
         escape(NOT_ERASED),
+        escape(&privacy.config.server.path("/admin/privacy")),
     );
-    Ok(admin.finish(page("Erased", Some(admin), &body)))
+    Ok(admin.finish(shell(&privacy.config, "Erased", Some(admin), &body)))
 }
 
-/// The erase form again, with why nothing happened (400: the request was incomplete).
-fn refusal(admin: &Admin, typed: &str, why: &str) -> Response {
-    let body = format!(
-        "<h1>Privacy requests</h1>\n<p class=\"bad\" role=\"alert\">{}</p>\n{}",
-        escape(why),
-        lookup_form(typed),
-    );
-    admin.finish((
-        StatusCode::BAD_REQUEST,
-        page("Privacy requests", Some(admin), &body),
-    ))
-}
-
-fn lookup_form(typed: &str) -> String {
-    format!(
-        r#"<form method="get" action="/admin/privacy"><label class="field">Email address<input type="email" name="email" value="{}" required autocomplete="off"></label><button type="submit" id="privacy-show">Show what is kept</button></form>
-"#,
-        escape(typed)
+/// A console page around a body built here (every value in it escaped).
+fn shell(
+    config: &Config,
+    title: &str,
+    admin: Option<&Admin>,
+    body: &str,
+) -> axum::response::Html<String> {
+    page(
+        config,
+        title,
+        admin,
+        Nav::Privacy,
+        PreEscaped(body.to_owned()),
     )
 }
 
-fn erase_form(admin: &Admin, email: &EmailAddress) -> String {
+/// The erase form again, with why nothing happened (400: the request was incomplete).
+fn refusal(config: &Config, admin: &Admin, typed: &str, why: &str) -> Response {
+    let body = format!(
+        "<h1>Privacy requests</h1>\n<p class=\"bad\" role=\"alert\">{}</p>\n{}",
+        escape(why),
+        lookup_form(config, typed),
+    );
+    admin.finish((
+        StatusCode::BAD_REQUEST,
+        shell(config, "Privacy requests", Some(admin), &body),
+    ))
+}
+
+fn lookup_form(config: &Config, typed: &str) -> String {
+    format!(
+        r#"<form method="get" action="{action}"><label class="field">Email address<input type="email" name="email" value="{}" required autocomplete="off"></label><button type="submit" id="privacy-show">Show what is kept</button></form>
+"#,
+        escape(typed),
+        action = escape(&config.server.path("/admin/privacy")),
+    )
+}
+
+fn erase_form(config: &Config, admin: &Admin, email: &EmailAddress) -> String {
     let Some(csrf) = &admin.csrf else {
         return String::new();
     };
     format!(
         r#"<h2>Erase</h2>
-<form method="post" action="/admin/privacy/erase"><input type="hidden" name="{CSRF_FIELD}" value="{csrf}"><input type="hidden" name="email" value="{email}">
+<form method="post" action="{action}"><input type="hidden" name="{CSRF_FIELD}" value="{csrf}"><input type="hidden" name="email" value="{email}">
 <p><label><input type="checkbox" name="{CONFIRM_FIELD}" value="yes"> Erase everything above about {email}, in one go. This cannot be undone, and it does not touch the contact in Constant Contact.</label></p>
 <button type="submit" id="privacy-erase">Erase</button></form>
 "#,
         csrf = escape(csrf),
         email = escape(email.as_str()),
+        action = escape(&config.server.path("/admin/privacy/erase")),
     )
 }
 
@@ -229,13 +261,14 @@ fn time(t: Option<DateTime<Utc>>) -> String {
 }
 
 /// Everything in the export, as tables (every value escaped).
-fn render_export(export: &PrivacyExport) -> String {
+fn render_export(config: &Config, export: &PrivacyExport) -> String {
     let link = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("email", &export.email)
         .finish();
     let mut out = format!(
-        "<h2>Kept about {}</h2>\n<p><a href=\"/admin/privacy/export?{}\" id=\"privacy-download\">Download JSON</a></p>\n",
+        "<h2>Kept about {}</h2>\n<p><a href=\"{}?{}\" id=\"privacy-download\">Download JSON</a></p>\n",
         escape(&export.email),
+        escape(&config.server.path("/admin/privacy/export")),
         escape(&link),
     );
     if export.is_empty() && export.unsubscribed.is_none() {
