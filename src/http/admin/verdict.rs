@@ -119,6 +119,8 @@ pub struct Facts {
     pub mail: Option<MailCounts>,
     pub missing_lists: usize,
     pub missing_custom_fields: usize,
+    /// Set-up items still to do (`Config::setup_warnings`), such as a form without origins.
+    pub setup_items: usize,
 }
 
 /// The verdict and its reasons, worst first.
@@ -169,6 +171,14 @@ pub fn verdict(f: &Facts) -> (Level, Vec<Reason>) {
             ),
             "/admin/forms",
             "Fix the forms",
+        );
+    }
+    if f.setup_items > 0 {
+        add(
+            Level::Attention,
+            format!("{} set-up item(s) still to do.", f.setup_items),
+            "/admin#setup",
+            "See the checklist",
         );
     }
     if f.failing.failed > 0 {
@@ -275,6 +285,10 @@ mod tests {
         let mut facts = healthy();
         facts.refresh_failures = 2;
         assert_eq!(verdict(&facts).0, Level::Attention);
+
+        let mut facts = healthy();
+        facts.setup_items = 1;
+        assert_eq!(verdict(&facts).1[0].link, "/admin#setup");
     }
 
     #[test]

@@ -56,6 +56,7 @@ impl Overview {
             mail: self.status.mail,
             missing_lists: check.map_or(0, |c| c.missing_lists.len()),
             missing_custom_fields: check.map_or(0, |c| c.missing_custom_fields.len()),
+            setup_items: config.setup_warnings().len(),
         }
     }
 

@@ -107,10 +107,10 @@ pub fn signups(admin: &Admin, config: &Config, p: &SignupsPage<'_>) -> Html<Stri
 
 fn row(admin: &Admin, config: &Config, s: &SignupRecord, now: DateTime<Utc>) -> Markup {
     let state_class = match s.state {
-        SignupState::Delivered => "ok",
-        SignupState::Dead => "bad",
-        SignupState::Failed => "warn",
-        _ => "",
+        SignupState::Delivered => Some("ok"),
+        SignupState::Dead => Some("bad"),
+        SignupState::Failed => Some("warn"),
+        _ => None,
     };
     let why = match s.state {
         SignupState::Spam => s.spam_reason.as_deref(),
@@ -122,7 +122,7 @@ fn row(admin: &Admin, config: &Config, s: &SignupRecord, now: DateTime<Utc>) -> 
             td.time { (short_time(s.created_at)) }
             td { (s.form_id) }
             td { @match &s.email { Some(email) => (email), None => em { "(erased after delivery)" } } }
-            td { span class=(state_class) { (s.state.as_str()) } @if let Some(why) = why { " (" (why) ")" } }
+            td { span class=[state_class] { (s.state.as_str()) } @if let Some(why) = why { " (" (why) ")" } }
             td.num { (s.attempts) }
             td.time {
                 @match s.state {
