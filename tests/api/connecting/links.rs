@@ -255,7 +255,7 @@ async fn a_link_to_another_account_holds_deliveries_until_an_admin_confirms(back
         || async {
             let overview = get_page(&app, "/admin", &session.cookie).await;
             overview
-                .contains("paused until an admin connects")
+                .contains("waiting for a connection")
                 .then_some(())
         },
     )
