@@ -6,6 +6,7 @@
 //! Without `/usr/bin/chromium` and `/usr/bin/chromedriver` (or `$CHROMIUM` / `$CHROMEDRIVER`) the
 //! tests print SKIPPED and pass, except under `CI=true`, where they fail and say what to install.
 
+mod console;
 mod flows;
 
 use std::future::Future;
@@ -107,23 +108,28 @@ impl Browser {
     }
 
     pub async fn screenshot(&self, test: &str) {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
-        let path = dir.join(format!("{test}.png"));
-        match self.client.screenshot().await {
-            Ok(png) => {
-                let _ = std::fs::create_dir_all(&dir);
-                match std::fs::write(&path, png) {
-                    Ok(()) => eprintln!("screenshot of {test}: {}", path.display()),
-                    Err(e) => eprintln!("could not save {}: {e}", path.display()),
-                }
-            }
-            Err(e) => eprintln!("could not take a screenshot of {test}: {e}"),
-        }
+        screenshot(&self.client, test).await;
     }
 
     async fn stop(mut self) {
         let _ = self.client.close().await;
         let _ = self.driver.kill().await;
+    }
+}
+
+/// Save what the browser shows to `target/browser-screenshots/<test>.png`.
+pub async fn screenshot(client: &Client, test: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
+    let path = dir.join(format!("{test}.png"));
+    match client.screenshot().await {
+        Ok(png) => {
+            let _ = std::fs::create_dir_all(&dir);
+            match std::fs::write(&path, png) {
+                Ok(()) => eprintln!("screenshot of {test}: {}", path.display()),
+                Err(e) => eprintln!("could not save {}: {e}", path.display()),
+            }
+        }
+        Err(e) => eprintln!("could not take a screenshot of {test}: {e}"),
     }
 }
 
