@@ -15,11 +15,13 @@ mod disconnect;
 mod errors;
 mod forms;
 mod overview;
+mod privacy;
 mod signups;
 
 pub use disconnect::disconnect_page;
 pub use forms::{FormsPage, forms};
 pub use overview::{Overview, overview};
+pub use privacy::{CONFIRM_FIELD, Lookup as PrivacyLookup, erased_page, privacy_page};
 pub use signups::{SignupsPage, signups};
 
 /// The console's pages in the navigation; `None` for pages outside it.
