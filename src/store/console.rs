@@ -19,6 +19,10 @@ pub struct Failing {
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// Pending or failed signups due now (nothing holds them back but the worker).
     pub due_now: u64,
+    /// Signups claimed by a worker right now (a delivery in flight).
+    pub in_flight: u64,
+    /// The earliest next attempt of a waiting signup not due yet (pending or failed).
+    pub next_due_at: Option<DateTime<Utc>>,
     /// When the oldest signup still waiting for delivery (pending or failed) arrived.
     pub oldest_waiting_since: Option<DateTime<Utc>>,
 }
@@ -93,13 +97,17 @@ pub struct AuditEntry {
 impl Store {
     /// Failing deliveries and the queue's pace at `now`.
     pub async fn failing(&self, now: DateTime<Utc>) -> Result<Failing, StoreError> {
-        let (failed, next, oldest, due): (i64, Option<i64>, Option<i64>, i64) = sqlx::query_as(
+        type Row = (i64, Option<i64>, Option<i64>, i64, i64, Option<i64>);
+        let (failed, next, oldest, due, in_flight, later): Row = sqlx::query_as(
             "select
                 coalesce(sum(case when state = 'failed' then 1 else 0 end), 0),
                 min(case when state = 'failed' then next_attempt_at end),
                 min(created_at),
                 coalesce(sum(case when next_attempt_at <= $1
-                    and (claimed_until is null or claimed_until <= $1) then 1 else 0 end), 0)
+                    and (claimed_until is null or claimed_until <= $1) then 1 else 0 end), 0),
+                coalesce(sum(case when claimed_until > $1 then 1 else 0 end), 0),
+                min(case when next_attempt_at > $1
+                    and (claimed_until is null or claimed_until <= $1) then next_attempt_at end)
              from signups where state in ('pending', 'failed') and email is not null",
         )
         .bind(now.timestamp_millis())
@@ -116,6 +124,8 @@ impl Store {
             last_error: last_error.and_then(|(e,)| e),
             next_attempt_at: next.map(from_millis),
             due_now: u64::try_from(due).unwrap_or(0),
+            in_flight: u64::try_from(in_flight).unwrap_or(0),
+            next_due_at: later.map(from_millis),
             oldest_waiting_since: oldest.map(from_millis),
         })
     }

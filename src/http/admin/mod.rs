@@ -26,6 +26,7 @@ use axum::extract::{FromRef, FromRequestParts as _, Request, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use ccbridge_layout::{Look, Shell, html};
 use secrecy::SecretString;
 use uuid::Uuid;
 
@@ -152,17 +153,22 @@ async fn admin_slash(State(config): State<Arc<Config>>) -> Response {
 }
 
 /// `GET /`: what this is, and where the admin goes. Nothing private.
-async fn landing(State(demo): State<DemoMode>) -> Html<String> {
-    let demo = if demo.enabled {
-        "<p>This is a demo: try the <a href=\"/demo\">demo signup form</a>.</p>\n"
-    } else {
-        ""
+async fn landing(State(demo): State<DemoMode>, State(config): State<Arc<Config>>) -> Html<String> {
+    let body = html! {
+        h1 { "ccbridge" }
+        p {
+            "This service receives signups from this site's forms and delivers them to the site \
+             owner's Constant Contact account."
+        }
+        @if demo.enabled {
+            p { "This is a demo: try the " a href=(config.server.path("/demo")) { "demo signup form" } "." }
+        }
+        p { "Administrators: " a href=(config.server.path("/admin")) { "admin console" } "." }
     };
-    pages::layout(
-        "ccbridge",
-        &format!(
-            "<h1>ccbridge</h1>\n<p>This service receives signups from this site's forms and delivers them to the site owner's Constant Contact account.</p>\n{demo}<p>Administrators: <a href=\"/admin\">admin console</a>.</p>"
-        ),
+    Html(
+        Shell::new(Look::Visitor, "en", "ccbridge")
+            .render(body)
+            .into_string(),
     )
 }
 

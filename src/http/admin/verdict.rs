@@ -53,8 +53,11 @@ pub enum WorkerState {
         until: DateTime<Utc>,
         reason: String,
     },
-    /// Only failed signups wait, none is due: the next attempt is at `until`.
+    /// Signups wait for their next attempt (after a failure), none is due: the next is at
+    /// `until`.
     BackingOff { until: DateTime<Utc> },
+    /// Single opt-in signups wait for the unsubscribes mirror (why, in words).
+    Gated(String),
     /// Signups are being delivered (or are due now).
     Running,
     /// Nothing to deliver.
@@ -67,7 +70,7 @@ pub fn worker_state(
     connection: &str,
     pause: Option<&Pause>,
     failing: &Failing,
-    pending: u64,
+    gate: Option<&str>,
 ) -> WorkerState {
     match connection {
         "not_connected" => {
@@ -95,12 +98,18 @@ pub fn worker_state(
         }
         None => {}
     }
-    if failing.due_now > 0 || pending > 0 {
+    if failing.in_flight > 0 {
         return WorkerState::Running;
     }
-    match (failing.failed, failing.next_attempt_at) {
-        (1.., Some(until)) => WorkerState::BackingOff { until },
-        _ => WorkerState::Idle,
+    if failing.due_now > 0 {
+        return match gate {
+            Some(why) => WorkerState::Gated(why.to_owned()),
+            None => WorkerState::Running,
+        };
+    }
+    match failing.next_due_at {
+        Some(until) => WorkerState::BackingOff { until },
+        None => WorkerState::Idle,
     }
 }
 
@@ -325,13 +334,18 @@ mod tests {
         };
         for connection in ["not_connected", "needs_reconnect"] {
             assert!(matches!(
-                worker_state(connection, None, &busy, 4),
+                worker_state(connection, None, &busy, None),
                 WorkerState::WaitingForConnection(_)
             ));
         }
         assert_eq!(
-            worker_state("connected", None, &busy, 4),
+            worker_state("connected", None, &busy, None),
             WorkerState::Running
+        );
+        // Due, but single opt-in signups wait for the unsubscribes list.
+        assert_eq!(
+            worker_state("connected", None, &busy, Some("the first sync")),
+            WorkerState::Gated("the first sync".into())
         );
     }
 
@@ -340,23 +354,32 @@ mod tests {
         let failing = Failing {
             failed: 3,
             next_attempt_at: Some(at(1_000)),
+            next_due_at: Some(at(1_000)),
             ..Failing::default()
         };
         assert_eq!(
-            worker_state("connected", None, &failing, 0),
+            worker_state("connected", None, &failing, None),
             WorkerState::BackingOff { until: at(1_000) }
         );
-        // One due now: running.
+        // One due now, or one in flight: running.
         let due = Failing {
             due_now: 1,
             ..failing.clone()
         };
         assert_eq!(
-            worker_state("connected", None, &due, 0),
+            worker_state("connected", None, &due, None),
+            WorkerState::Running
+        );
+        let in_flight = Failing {
+            in_flight: 1,
+            ..failing.clone()
+        };
+        assert_eq!(
+            worker_state("connected", None, &in_flight, None),
             WorkerState::Running
         );
         assert_eq!(
-            worker_state("connected", None, &Failing::default(), 0),
+            worker_state("connected", None, &Failing::default(), None),
             WorkerState::Idle
         );
         let pause = Pause::Until {
@@ -364,7 +387,7 @@ mod tests {
             reason: "quota".into(),
         };
         assert_eq!(
-            worker_state("connected", Some(&pause), &due, 0),
+            worker_state("connected", Some(&pause), &due, None),
             WorkerState::Paused {
                 until: at(5),
                 reason: "quota".into()

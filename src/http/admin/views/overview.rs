@@ -65,7 +65,10 @@ impl Overview {
             self.status.connection.state,
             self.pause.as_ref(),
             &self.failing.clone().unwrap_or_default(),
-            self.status.queue.map_or(0, |q| q.pending),
+            self.status
+                .unsubscribes
+                .as_ref()
+                .and_then(|u| u.waiting.as_deref()),
         )
     }
 }
@@ -205,7 +208,10 @@ fn deliveries(o: &Overview) -> Markup {
                     }
                     WorkerState::BackingOff { until } => {
                         span.warn { "backing off until " (time(until, o.now)) }
-                        " (failed signups wait for their next attempt; nothing is due before)"
+                        " (signups wait for their next attempt; nothing is due before)"
+                    }
+                    WorkerState::Gated(why) => {
+                        span.warn { "waiting" } " (single opt-in signups wait: " (why) ")"
                     }
                     WorkerState::Running => span.ok { "running" },
                     WorkerState::Idle => { span.ok { "idle" } " (nothing to deliver)" }

@@ -26,6 +26,8 @@ async fn every_console_link_action_and_redirect_keeps_the_public_urls_prefix(bac
     .spawn()
     .await;
 
+    let landing = app.client.get(app.url("/")).send().await.unwrap();
+    assert!(landing.text().await.unwrap().contains("href=\"/cc/admin\""));
     let stranger = app
         .client
         .get(app.url("/admin"))
