@@ -150,8 +150,8 @@ pub(super) fn post_button_with(
 pub(super) fn when(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let delta = t - now;
     let secs = delta.num_seconds().unsigned_abs();
-    // Minutes are precise enough past two of them.
-    let secs = if secs > 120 { secs / 60 * 60 } else { secs };
+    // Minutes (the nearest) are precise enough past two of them.
+    let secs = if secs > 120 { (secs + 30) / 60 * 60 } else { secs };
     let span = humantime::format_duration(Duration::from_secs(secs));
     let relative = if delta.num_seconds() >= 0 {
         format!("in {span}")

@@ -4,6 +4,7 @@
 //! `console`: the pages and buttons.
 
 mod console;
+mod overview;
 mod prefix;
 mod sessions;
 mod signups;
