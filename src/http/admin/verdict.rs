@@ -130,7 +130,12 @@ pub struct Facts {
     pub missing_custom_fields: usize,
     /// Set-up items still to do (`Config::setup_warnings`), such as a form without origins.
     pub setup_items: usize,
+    /// How long the oldest signup still waiting for delivery has waited.
+    pub oldest_waiting: Option<chrono::Duration>,
 }
+
+/// A signup waiting longer than this, while connected and not paused, needs attention.
+pub const SLOW_DELIVERY: chrono::Duration = chrono::Duration::hours(1);
 
 /// The verdict and its reasons, worst first.
 pub fn verdict(f: &Facts) -> (Level, Vec<Reason>) {
@@ -199,6 +204,21 @@ pub fn verdict(f: &Facts) -> (Level, Vec<Reason>) {
             ),
             "/admin/signups?state=failed",
             "See the failing signups",
+        );
+    }
+    let connected = matches!(f.connection, "connected" | "refreshing");
+    if let Some(age) = f.oldest_waiting.filter(|age| *age > SLOW_DELIVERY)
+        && connected
+        && f.pause.is_none()
+    {
+        add(
+            Level::Attention,
+            format!(
+                "The oldest signup waiting for delivery arrived {} hour(s) ago.",
+                age.num_hours()
+            ),
+            "/admin/signups?state=pending",
+            "See the waiting signups",
         );
     }
     if let Some(Pause::Until { reason, .. }) = &f.pause {
@@ -294,6 +314,12 @@ mod tests {
         let mut facts = healthy();
         facts.refresh_failures = 2;
         assert_eq!(verdict(&facts).0, Level::Attention);
+
+        let mut facts = healthy();
+        facts.oldest_waiting = Some(chrono::Duration::minutes(59));
+        assert_eq!(verdict(&facts).0, Level::Good, "a signup on its way");
+        facts.oldest_waiting = Some(chrono::Duration::hours(3));
+        assert!(verdict(&facts).1[0].text.contains("arrived 3 hour(s) ago"));
 
         let mut facts = healthy();
         facts.setup_items = 1;

@@ -151,7 +151,11 @@ pub(super) fn when(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let delta = t - now;
     let secs = delta.num_seconds().unsigned_abs();
     // Minutes (the nearest) are precise enough past two of them.
-    let secs = if secs > 120 { (secs + 30) / 60 * 60 } else { secs };
+    let secs = if secs > 120 {
+        (secs + 30) / 60 * 60
+    } else {
+        secs
+    };
     let span = humantime::format_duration(Duration::from_secs(secs));
     let relative = if delta.num_seconds() >= 0 {
         format!("in {span}")

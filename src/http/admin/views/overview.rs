@@ -57,6 +57,11 @@ impl Overview {
             missing_lists: check.map_or(0, |c| c.missing_lists.len()),
             missing_custom_fields: check.map_or(0, |c| c.missing_custom_fields.len()),
             setup_items: config.setup_warnings().len(),
+            oldest_waiting: self
+                .failing
+                .as_ref()
+                .and_then(|f| f.oldest_waiting_since)
+                .map(|since| self.now - since),
         }
     }
 
