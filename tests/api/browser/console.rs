@@ -80,6 +80,8 @@ async fn the_overview_tells_the_truth_when_healthy_failing_broken_and_disconnect
     .await;
 
     with_browser("console_states", |browser| async move {
+        // Tall enough that each screenshot holds the whole overview.
+        browser.set_window_size(1100, 1800).await.unwrap();
         log_in(&browser, &app).await;
 
         // Healthy: connected, delivered, nothing waiting.
@@ -125,6 +127,15 @@ async fn the_overview_tells_the_truth_when_healthy_failing_broken_and_disconnect
             .await
             .unwrap();
         assert_eq!(colour, "rgba(255, 245, 224, 1)");
+        // Dates do not wrap.
+        let wrap = browser
+            .find(Locator::Css("#next-attempt time"))
+            .await
+            .unwrap()
+            .css_value("white-space")
+            .await
+            .unwrap();
+        assert_eq!(wrap, "nowrap");
         screenshot(&browser, "console-failing").await;
 
         // Needs reconnect: the grant is revoked upstream.
@@ -219,6 +230,7 @@ async fn a_missing_list_is_action_needed_and_red_on_the_forms_page_and_signups_a
     .await;
 
     with_browser("console_missing_list", |browser| async move {
+        browser.set_window_size(1100, 1800).await.unwrap();
         log_in(&browser, &app).await;
         let page = reload_until(&browser, "<strong>Action needed</strong>").await;
         assert!(page.contains("1 list(s) and 0 custom field(s)"), "{page}");
