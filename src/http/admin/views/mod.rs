@@ -157,7 +157,9 @@ pub(super) fn when(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
         secs
     };
     let span = humantime::format_duration(Duration::from_secs(secs));
-    let relative = if delta.num_seconds() >= 0 {
+    let relative = if secs == 0 {
+        "now".to_owned()
+    } else if delta.num_seconds() >= 0 {
         format!("in {span}")
     } else {
         format!("{span} ago")

@@ -154,7 +154,10 @@ fn connection(admin: &Admin, config: &Config, o: &Overview) -> Markup {
                         (None, Some(next)) => {
                             "not yet — the first refresh is planned at " (time(next, o.now))
                         }
-                        (None, None) => "not yet since connecting",
+                        (None, None) if c.state == "needs_reconnect" => {
+                            "none since connecting; none is planned until a reconnect"
+                        }
+                        (None, None) => "none since connecting",
                     }
                 }
                 @if let (Some(_), Some(next)) = (c.last_refresh_at, o.next_refresh_at) {
