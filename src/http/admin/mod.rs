@@ -1,10 +1,13 @@
-//! The admin console under `/admin`: connection state and Connect / Reconnect / Disconnect, the
-//! queue and deliveries, dead signups with retry buttons, and a copy-paste snippet per form. Also
-//! the public landing page at `/`.
+//! The admin console under `/admin`: the overview (a status line with its reasons, the
+//! connection with Connect / Reconnect and Disconnect behind a confirmation page, the worker, the
+//! queue), the signups page (filters, search, retry and release with audit lines: `signups`), the
+//! forms page with a snippet per form, connect links and privacy requests. Also the public landing
+//! page at `/`.
 //!
 //! Who may see it and how its buttons are protected is `session`'s business (extractors in the
-//! handlers' signatures); what the pages look like is `views`'. Every route here but `/` is
-//! private (`Cache-Control: no-store`, set by the route table).
+//! handlers' signatures); what the pages look like is `views`'; the status line's verdict is
+//! `verdict`'s. Every route here but `/` is private (`Cache-Control: no-store`, set by the route
+//! table), and every link and redirect goes through `config.server.path`.
 
 mod checklist;
 mod consent_view;
