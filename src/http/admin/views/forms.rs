@@ -190,3 +190,71 @@ fn after(url: Option<&url::Url>) -> Markup {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_form_shows_its_captcha_timing_consent_refusals_and_copy_buttons() {
+        let config = Config::from_toml(
+            r#"
+            [smtp]
+            host = "mail.example.org"
+            from = "news@example.org"
+
+            [[forms]]
+            id = "news"
+            list_ids = ["0b8a2b2c-0000-4000-8000-000000000001", "0b8a2b2c-0000-4000-8000-000000000002"]
+            allowed_origins = ["https://www.example.org"]
+            min_submit_time = "3s"
+            consent = "double"
+            confirmed_url = "https://www.example.org/confirmed"
+            captcha = { provider = "turnstile", secret = "s3cret" }
+            "#,
+        )
+        .unwrap();
+        let known: Uuid = "0b8a2b2c-0000-4000-8000-000000000001".parse().unwrap();
+        let missing: Uuid = "0b8a2b2c-0000-4000-8000-000000000002".parse().unwrap();
+        let names = BTreeMap::from([(known, "Friends <& family>".to_owned())]);
+        let missing_lists = BTreeSet::from([missing]);
+        let refusals = BTreeMap::from([(
+            "news".to_owned(),
+            BTreeMap::from([
+                ("rate_limited".to_owned(), 4),
+                ("origin_not_allowed".to_owned(), 0),
+            ]),
+        )]);
+        let admin = Admin {
+            csrf: Some("t".into()),
+            session: None,
+            new_cookie: None,
+        };
+        let Html(page) = forms(
+            &admin,
+            &config,
+            &FormsPage {
+                list_names: &names,
+                missing_lists: Some(&missing_lists),
+                refusals: &refusals,
+            },
+        );
+        for needle in [
+            "Friends &lt;&amp; family&gt; (<code>0b8a2b2c-0000-4000-8000-000000000001</code>)",
+            "<span class=\"bad missing-list\"><strong>missing from the account</strong>: <code>0b8a2b2c-0000-4000-8000-000000000002</code>",
+            "<code>https://www.example.org</code>",
+            "<code>turnstile</code> (waits 5s for the provider; refuses signups when it cannot be asked)",
+            "faster than <code>3s</code> after the form was shown is kept as spam",
+            "double opt-in: held until the person confirms by mail; then lands on <code>https://www.example.org/confirmed</code>",
+            "<dd id=\"refusals-news\"><code>rate_limited</code> 4</dd>",
+            "<button type=\"button\" class=\"copy\" data-copy=\"snippet-news-plain\">Copy</button>",
+            "<script src=\"/assets/console-v1.js\" defer></script>",
+        ] {
+            assert!(page.contains(needle), "{needle} missing from {page}");
+        }
+        assert!(
+            !page.contains("s3cret"),
+            "the CAPTCHA secret is never shown"
+        );
+    }
+}
