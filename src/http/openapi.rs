@@ -125,7 +125,7 @@ fn console_operations() -> Vec<(Method, &'static str, Operation)> {
         page("/admin/", "Redirects to /admin"),
         page(
             "/admin/signups",
-            "Recent and dead signups with their upstream errors",
+            "Signups filtered by ?state=, ?form= and ?q= (part of the address), with their errors",
         ),
         page("/admin/forms", "Copy-paste HTML snippets for each form"),
         (
@@ -152,7 +152,31 @@ fn console_operations() -> Vec<(Method, &'static str, Operation)> {
             "/admin/disconnect",
             "Forget the token set; signups keep queueing",
         ),
-        action("/admin/signups/retry", "Requeue every dead signup"),
+        page(
+            "/admin/disconnect",
+            "What Disconnect does, with the button that does it",
+        ),
+        action(
+            "/admin/signups/retry",
+            "Requeue the failed and dead signups the filter (state, form, q) selects",
+        ),
+        action(
+            "/admin/signups/release",
+            "Release the spam signups the filter (state, form, q) selects",
+        ),
+        {
+            let (method, path, mut operation) =
+                action("/admin/signups/{id}/release", "Release one spam signup");
+            let id = ParameterBuilder::new()
+                .name("id")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some("The signup's id (a UUID, as the console lists it)"))
+                .schema(Some(string_schema()))
+                .build();
+            operation.parameters.get_or_insert_with(Vec::new).push(id);
+            (method, path, operation)
+        },
         {
             let (method, path, mut operation) =
                 action("/admin/signups/{id}/retry", "Requeue one signup");

@@ -30,6 +30,7 @@ mod backend;
 mod confirmations;
 mod connect;
 mod consent;
+mod console;
 mod delivery;
 mod mail_outbox;
 mod pace;
@@ -45,6 +46,7 @@ pub use backend::{Backend, DatabaseUrl, SingleProcessLock, warn_if_network_files
 pub use confirmations::{ConfirmLink, Confirmation, ConfirmedBy};
 pub use connect::{ConnectLink, LinkState, PageDeviceAuthorization};
 pub use consent::{ConsentRecord, PageContext, text_hash as consent_text_hash};
+pub use console::{AuditEntry, Failing, SignupFilter};
 pub use delivery::{RecentError, Settle};
 pub use mail_outbox::{ConfirmationPolicy, Held, MailCounts, MailSettle, QueuedMail};
 pub use pace::Slot;

@@ -3,20 +3,22 @@
 //! confirmation an admin gives when a link connected another account than before. Every action
 //! is a POST with the session's CSRF token and leaves an audit line in the log.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use axum::extract::{FromRef, Path, RawQuery, State};
 use axum::response::Response;
 
-use super::session::{Admin, CsrfForm, see_other};
-use super::views::{page, post_button, when};
-use super::{ConsoleError, Requeue};
+use ccbridge_layout::{Markup, html};
+
+use super::ConsoleError;
+use super::session::{Admin, CSRF_FIELD, CsrfForm, see_other};
+use super::views::{Nav, page, post_button, time};
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::delivery::DeliveryWorker;
 use crate::delivery::account_check::AccountChecker;
-use crate::http::{AppState, pages::escape};
+use crate::http::AppState;
 use crate::store::{LinkState, Store};
 use crate::tokens::TokenKeeper;
 use crate::tokens::links::{DEFAULT_LINK_LIFETIME, create_link};
@@ -61,64 +63,76 @@ pub(super) async fn list(
         .await
         .context("listing connect links")?;
     let now = links.clock.now();
-    let mut body = String::from(
-        "<h1>Connect links</h1>\n<p>A connect link lets the owner of the Constant Contact account connect ccbridge without the admin password: send it to them; they open it, press the button and log in at Constant Contact. A link works once and expires. Every connection made through a link raises an alert naming the account, and if it is another account than before, deliveries wait until you confirm the switch on the overview.</p>\n",
-    );
-    if query.as_deref() == Some("revoked") {
-        body.push_str("<p class=\"notice\" role=\"status\">The link is revoked.</p>\n");
-    }
-    body.push_str(&create_form(&admin));
-    if all.is_empty() {
-        body.push_str("<p>No connect links yet.</p>\n");
-    } else {
-        body.push_str("<table>\n<thead><tr><th>For</th><th>State</th><th>Created</th><th>Expires</th><th></th></tr></thead>\n<tbody>\n");
-        for link in &all {
-            let state = link.state(now);
-            let revoke = if state == LinkState::Active {
-                post_button(
-                    &admin,
-                    &format!("/admin/links/{}/revoke", link.id),
-                    "Revoke",
-                    &format!("revoke-{}", link.id),
-                )
-            } else {
-                String::new()
-            };
-            let _ = writeln!(
-                body,
-                "<tr id=\"link-{id}\"><td>{note}</td><td class=\"link-state\">{state}</td><td>{created}</td><td>{expires}</td><td>{revoke}</td></tr>",
-                id = escape(&link.id),
-                note = escape(link.note.as_deref().unwrap_or("(no note)")),
-                state = state.as_str(),
-                created = when(link.created_at, now),
-                expires = when(link.expires_at, now),
-            );
+    let config = &links.config;
+    let body = html! {
+        h1 { "Connect links" }
+        p {
+            "A connect link lets the owner of the Constant Contact account connect ccbridge \
+             without the admin password: send it to them; they open it, press the button and log \
+             in at Constant Contact. A link works once and expires. Every connection made through \
+             a link raises an alert naming the account, and if it is another account than before, \
+             deliveries wait until you confirm the switch on the overview."
         }
-        body.push_str("</tbody>\n</table>\n");
-    }
-    Ok(admin.finish(page("Connect links", Some(&admin), &body)))
+        @if query.as_deref() == Some("revoked") {
+            p.notice role="status" { "The link is revoked." }
+        }
+        (create_form(config, &admin))
+        @if all.is_empty() {
+            p { "No connect links yet." }
+        } @else {
+            table {
+                thead { tr { th { "For" } th { "State" } th { "Created" } th { "Expires" } th {} } }
+                tbody {
+                    @for link in &all {
+                        @let state = link.state(now);
+                        tr id={ "link-" (link.id) } {
+                            td { (link.note.as_deref().unwrap_or("(no note)")) }
+                            td.link-state { (state.as_str()) }
+                            td.time { (time(link.created_at, now)) }
+                            td.time { (time(link.expires_at, now)) }
+                            td {
+                                @if state == LinkState::Active {
+                                    (post_button(config, &admin,
+                                        &format!("/admin/links/{}/revoke", link.id),
+                                        "Revoke", &format!("revoke-{}", link.id)))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(admin.finish(page(
+        config,
+        "Connect links",
+        Some(&admin),
+        Nav::Links,
+        body,
+    )))
 }
 
-fn create_form(admin: &Admin) -> String {
-    let Some(csrf) = &admin.csrf else {
-        return String::new();
-    };
-    let options: String = LIFETIMES
-        .iter()
-        .map(|(value, label)| {
-            let selected = if *value == "24h" { " selected" } else { "" };
-            format!("<option value=\"{value}\"{selected}>{label}</option>")
-        })
-        .collect();
-    format!(
-        "<form method=\"post\" action=\"/admin/links\">\
-         <input type=\"hidden\" name=\"{field}\" value=\"{csrf}\">\
-         <p><label for=\"note\">For (shown on the link's page)</label> <input id=\"note\" name=\"note\" maxlength=\"100\"></p>\
-         <p><label for=\"expires\">Valid for</label> <select id=\"expires\" name=\"expires\">{options}</select></p>\
-         <p><button type=\"submit\" id=\"create-link\">Create a connect link</button></p></form>\n",
-        field = super::session::CSRF_FIELD,
-        csrf = escape(csrf),
-    )
+fn create_form(config: &Config, admin: &Admin) -> Markup {
+    html! {
+        @if let Some(csrf) = &admin.csrf {
+            form method="post" action=(config.server.path("/admin/links")) {
+                input type="hidden" name=(CSRF_FIELD) value=(csrf);
+                p {
+                    label for="note" { "For (shown on the link's page)" } " "
+                    input id="note" name="note" maxlength="100";
+                }
+                p {
+                    label for="expires" { "Valid for" } " "
+                    select id="expires" name="expires" {
+                        @for (value, label) in LIFETIMES {
+                            option value=(value) selected[value == "24h"] { (label) }
+                        }
+                    }
+                }
+                p { button type="submit" id="create-link" { "Create a connect link" } }
+            }
+        }
+    }
 }
 
 /// `POST /admin/links`: a new link, shown once.
@@ -148,16 +162,26 @@ pub(super) async fn create(
     .await
     .context("storing a connect link")?;
     tracing::info!(link = %new.link.id, expires_at = %new.link.expires_at, "an admin created a connect link");
-    let body = format!(
-        "<h1>Your connect link</h1>\n<p>Send this link to the owner of the Constant Contact account. It is shown only now; it works once and expires {expires}.</p>\n\
-         <p><label for=\"link-url\">Connect link</label><br><input id=\"link-url\" readonly size=\"80\" value=\"{url}\"></p>\n\
-         <p><a href=\"/admin/links\">Back to connect links</a></p>",
-        url = escape(new.url.as_str()),
-        expires = escape(&when(new.link.expires_at, links.clock.now())),
-    );
-    Ok(form
-        .admin
-        .finish(page("Connect link", Some(&form.admin), &body)))
+    let config = &links.config;
+    let body = html! {
+        h1 { "Your connect link" }
+        p {
+            "Send this link to the owner of the Constant Contact account. It is shown only now; \
+             it works once and expires " (time(new.link.expires_at, links.clock.now())) "."
+        }
+        p {
+            label for="link-url" { "Connect link" } br;
+            input id="link-url" readonly size="80" value=(new.url.as_str());
+        }
+        p { a href=(config.server.path("/admin/links")) { "Back to connect links" } }
+    };
+    Ok(form.admin.finish(page(
+        config,
+        "Connect link",
+        Some(&form.admin),
+        Nav::Links,
+        body,
+    )))
 }
 
 /// `POST /admin/links/{id}/revoke`.
@@ -175,13 +199,13 @@ pub(super) async fn revoke(
         return Err(ConsoleError::NotFound);
     }
     tracing::info!(link = %id, "an admin revoked a connect link");
-    Ok(see_other("/admin/links?revoked"))
+    Ok(see_other(&links.config.server.path("/admin/links?revoked")))
 }
 
 /// `POST /admin/connection/confirm-switch`: the admin accepts the account a link connected.
 pub(super) async fn confirm_switch(
     State(links): State<Links>,
-    State(requeue): State<Requeue>,
+    State(delivery): State<DeliveryWorker>,
     State(account): State<AccountChecker>,
     form: CsrfForm,
 ) -> Result<Response, ConsoleError> {
@@ -191,7 +215,7 @@ pub(super) async fn confirm_switch(
         .await
         .context("reading the connection")?;
     let Some(set) = set.filter(|s| s.switch_unconfirmed) else {
-        return Ok(see_other("/admin"));
+        return Ok(see_other(&links.config.server.path("/admin")));
     };
     let shown = form
         .fields
@@ -200,7 +224,9 @@ pub(super) async fn confirm_switch(
         .map(|(_, value)| value.as_str());
     if shown != Some(set.account_name.as_deref().unwrap_or_default()) {
         // Another link connection came between the page and the click: confirm nothing.
-        return Ok(see_other("/admin?switch-changed"));
+        return Ok(see_other(
+            &links.config.server.path("/admin?switch-changed"),
+        ));
     }
     links
         .store
@@ -217,7 +243,9 @@ pub(super) async fn confirm_switch(
         .confirm_account(set.account_id.as_deref(), set.account_name.as_deref())
         .await;
     links.keeper.announce_recovery(set.generation).await;
-    requeue.delivery.connection_made();
+    delivery.connection_made();
     account.check_soon();
-    Ok(see_other("/admin?switch-confirmed"))
+    Ok(see_other(
+        &links.config.server.path("/admin?switch-confirmed"),
+    ))
 }

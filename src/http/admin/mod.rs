@@ -1,10 +1,13 @@
-//! The admin console under `/admin`: connection state and Connect / Reconnect / Disconnect, the
-//! queue and deliveries, dead signups with retry buttons, and a copy-paste snippet per form. Also
-//! the public landing page at `/`.
+//! The admin console under `/admin`: the overview (a status line with its reasons, the
+//! connection with Connect / Reconnect and Disconnect behind a confirmation page, the worker, the
+//! queue), the signups page (filters, search, retry and release with audit lines: `signups`), the
+//! forms page with a snippet per form, connect links and privacy requests. Also the public landing
+//! page at `/`.
 //!
 //! Who may see it and how its buttons are protected is `session`'s business (extractors in the
-//! handlers' signatures); what the pages look like is `views`'. Every route here but `/` is
-//! private (`Cache-Control: no-store`, set by the route table).
+//! handlers' signatures); what the pages look like is `views`'; the status line's verdict is
+//! `verdict`'s. Every route here but `/` is private (`Cache-Control: no-store`, set by the route
+//! table), and every link and redirect goes through `config.server.path`.
 
 pub mod charts;
 mod checklist;
@@ -13,50 +16,67 @@ pub mod credentials;
 mod links;
 mod privacy;
 pub mod session;
+mod signups;
 mod snippet;
+mod verdict;
 mod views;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use axum::body::Bytes;
-use axum::extract::{FromRef, FromRequestParts as _, Path, RawQuery, Request, State};
+use axum::extract::{FromRef, FromRequestParts as _, Request, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use ccbridge_layout::{Look, Shell, html};
 use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::{AppState, DemoMode, Route, no_store, pages};
-use crate::alerts::{AlertKind, Alerts};
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::delivery::DeliveryWorker;
 use crate::delivery::account_check::AccountChecker;
-use crate::domain::SignupState;
+use crate::delivery::{DeliveryWorker, Pause};
 use crate::status::Status;
 use crate::store::Store;
 use crate::tokens::TokenKeeper;
 use session::{Admin, CsrfForm, Sessions, see_other};
 use views::Overview;
 
-/// How many signups the console lists.
-const LIST_LIMIT: u32 = 50;
-
 /// The landing page and the console's routes.
 pub fn routes() -> Vec<Route> {
     vec![
         Route::public(Method::GET, "/", landing),
         Route::private(Method::GET, "/admin", overview),
-        Route::private(Method::GET, "/admin/", || async { see_other("/admin") }),
+        Route::private(Method::GET, "/admin/", admin_slash),
         Route::private(Method::GET, "/admin/login", login_page),
         Route::private(Method::POST, "/admin/login", login),
         Route::private(Method::POST, "/admin/logout", logout),
+        Route::private(Method::GET, "/admin/disconnect", disconnect_page),
         Route::private(Method::POST, "/admin/disconnect", disconnect),
-        Route::private(Method::GET, "/admin/signups", signups),
-        Route::private(Method::POST, "/admin/signups/retry", retry_all),
-        Route::private(Method::POST, "/admin/signups/{id}/retry", retry_one),
+        Route::private(Method::GET, "/admin/signups", signups::page),
+        Route::private(
+            Method::POST,
+            "/admin/signups/retry",
+            signups::retry_selected,
+        ),
+        Route::private(
+            Method::POST,
+            "/admin/signups/{id}/retry",
+            signups::retry_one,
+        ),
+        Route::private(
+            Method::POST,
+            "/admin/signups/release",
+            signups::release_selected,
+        ),
+        Route::private(
+            Method::POST,
+            "/admin/signups/{id}/release",
+            signups::release_one,
+        ),
         Route::private(Method::GET, "/admin/forms", forms),
         Route::private(Method::GET, "/admin/links", links::list),
         Route::private(Method::POST, "/admin/links", links::create),
@@ -131,37 +151,70 @@ async fn behind_login(sessions: Sessions, request: Request, status: StatusCode) 
     }
 }
 
+/// `GET /admin/`: the overview's one address.
+async fn admin_slash(State(config): State<Arc<Config>>) -> Response {
+    see_other(&config.server.path("/admin"))
+}
+
 /// `GET /`: what this is, and where the admin goes. Nothing private.
-async fn landing(State(demo): State<DemoMode>) -> Html<String> {
-    let demo = if demo.enabled {
-        "<p>This is a demo: try the <a href=\"/demo\">demo signup form</a>.</p>\n"
-    } else {
-        ""
+async fn landing(State(demo): State<DemoMode>, State(config): State<Arc<Config>>) -> Html<String> {
+    let body = html! {
+        h1 { "ccbridge" }
+        p {
+            "This service receives signups from this site's forms and delivers them to the site \
+             owner's Constant Contact account."
+        }
+        @if demo.enabled {
+            p { "This is a demo: try the " a href=(config.server.path("/demo")) { "demo signup form" } "." }
+        }
+        p { "Administrators: " a href=(config.server.path("/admin")) { "admin console" } "." }
     };
-    pages::layout(
-        "ccbridge",
-        &format!(
-            "<h1>ccbridge</h1>\n<p>This service receives signups from this site's forms and delivers them to the site owner's Constant Contact account.</p>\n{demo}<p>Administrators: <a href=\"/admin\">admin console</a>.</p>"
-        ),
+    Html(
+        Shell::new(Look::Visitor, "en", "ccbridge")
+            .render(body)
+            .into_string(),
     )
 }
 
-// One extractor per substate, as the other handlers take them.
-#[allow(clippy::too_many_arguments)]
+/// What the overview reads of the application.
+#[derive(Clone)]
+struct Watch {
+    config: Arc<Config>,
+    store: Store,
+    clock: SharedClock,
+    account: AccountChecker,
+    delivery: DeliveryWorker,
+    keeper: TokenKeeper,
+}
+
+impl FromRef<AppState> for Watch {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            config: state.config.clone(),
+            store: state.store.clone(),
+            clock: state.clock.clone(),
+            account: state.account.clone(),
+            delivery: state.delivery.clone(),
+            keeper: state.keeper.clone(),
+        }
+    }
+}
+
 async fn overview(
     admin: Admin,
-    State(config): State<Arc<Config>>,
-    State(store): State<Store>,
-    State(clock): State<SharedClock>,
-    State(account): State<AccountChecker>,
-    State(delivery): State<DeliveryWorker>,
-    State(keeper): State<TokenKeeper>,
+    State(watch): State<Watch>,
     request: axum::http::request::Parts,
 ) -> Response {
+    let Watch {
+        config,
+        store,
+        clock,
+        account,
+        delivery,
+        keeper,
+    } = watch;
     let now = clock.now();
     let status = Status::gather(&config, &store, now, true).await;
-    let charts =
-        charts::ChartsData::gather(&store, &keeper, &status, config.delivery.max_age, now).await;
     let delivered_last_hour = store
         .delivered_since(now - chrono::Duration::hours(1))
         .await
@@ -170,13 +223,30 @@ async fn overview(
         .delivered_since(now - chrono::Duration::days(1))
         .await
         .ok();
+    let failing = store
+        .failing(now)
+        .await
+        .inspect_err(|error| tracing::warn!(%error, "failing deliveries unavailable"))
+        .ok();
+    let next_refresh_at = match store.token_set().await {
+        Ok(Some(set)) if set.state != "needs_reconnect" => Some(keeper.due_at(&set)),
+        _ => None,
+    };
+    // A pause that ran out is over, even before the worker looks again.
+    let pause = delivery
+        .pause()
+        .filter(|pause| !matches!(pause, Pause::Until { until, .. } if *until <= now));
+    let charts =
+        charts::ChartsData::gather(&store, &keeper, &status, config.delivery.max_age, now).await;
     let data = Overview {
+        charts: Some(charts::section(&charts)),
         status,
         delivered_last_hour,
         delivered_last_day,
         account_check: account.latest(),
-        pause: delivery.pause(),
-        charts,
+        pause,
+        failing,
+        next_refresh_at,
         now,
         host: request
             .headers
@@ -199,46 +269,70 @@ async fn overview(
     admin.finish(views::overview(&admin, &config, &data, notice))
 }
 
-async fn signups(
+/// `GET /admin/disconnect`: what Disconnect does, with the button that does it.
+async fn disconnect_page(
     admin: Admin,
+    State(config): State<Arc<Config>>,
     State(store): State<Store>,
-    RawQuery(query): RawQuery,
 ) -> Result<Response, ConsoleError> {
-    let dead = store
-        .recent_signups(Some(SignupState::Dead), LIST_LIMIT)
-        .await
-        .context("listing dead signups")?;
-    let recent = store
-        .recent_signups(None, LIST_LIMIT)
-        .await
-        .context("listing recent signups")?;
-    // `?requeued=N` after a retry button: only a number is ever shown.
-    let notice = query
-        .as_deref()
-        .and_then(|q| q.strip_prefix("requeued="))
-        .and_then(|n| n.parse::<u64>().ok())
-        .map(|n| format!("{n} signup(s) requeued for delivery."));
-    Ok(admin.finish(views::signups(&admin, &dead, &recent, notice.as_deref())))
+    let set = store.token_set().await.context("reading the connection")?;
+    let account = set.as_ref().and_then(|set| set.account_name.as_deref());
+    Ok(admin.finish(views::disconnect_page(&admin, &config, account)))
 }
 
 async fn forms(
     admin: Admin,
     State(config): State<Arc<Config>>,
+    State(store): State<Store>,
+    State(clock): State<SharedClock>,
     State(account): State<AccountChecker>,
 ) -> Response {
-    let list_names: BTreeMap<Uuid, String> = account
-        .latest()
-        .map(|check| check.list_names)
+    let latest = account.latest();
+    // This process's check knows the lists' names; a replica's stored one only what is missing.
+    let stored = match &latest {
+        Some(_) => None,
+        None => store.account_check().await.ok().flatten(),
+    };
+    let check = latest.as_ref().or(stored.as_ref());
+    let list_names: BTreeMap<Uuid, String> = latest
+        .as_ref()
+        .map(|check| check.list_names.clone())
         .unwrap_or_default();
-    admin.finish(views::forms(&admin, &config, &list_names))
+    let missing: Option<BTreeSet<Uuid>> =
+        check.map(|check| check.missing_lists.iter().copied().collect());
+    // Refused signups per form and reason since midnight UTC, from the per-hour counts (the
+    // refusal counter writes them once a minute); none shown when the database cannot say.
+    let midnight = clock
+        .now()
+        .date_naive()
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc();
+    let refusals = store
+        .refusals_by_form(midnight)
+        .await
+        .inspect_err(|error| tracing::warn!(%error, "refusal counts unavailable"))
+        .unwrap_or_default();
+    let page = views::FormsPage {
+        list_names: &list_names,
+        missing_lists: missing.as_ref(),
+        refusals: &refusals,
+    };
+    admin.finish(views::forms(&admin, &config, &page))
 }
 
-async fn login_page(State(sessions): State<Sessions>) -> Html<String> {
-    views::login(None, sessions.login_enabled())
+async fn login_page(
+    State(sessions): State<Sessions>,
+    State(config): State<Arc<Config>>,
+) -> Html<String> {
+    views::login(&config, None, sessions.login_enabled())
 }
 
 /// `POST /admin/login`: the admin's user name and password start a session.
-async fn login(State(sessions): State<Sessions>, body: Bytes) -> Result<Response, ConsoleError> {
+async fn login(
+    State(sessions): State<Sessions>,
+    State(config): State<Arc<Config>>,
+    body: Bytes,
+) -> Result<Response, ConsoleError> {
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     let field = |name: &str| {
         form.iter()
@@ -254,6 +348,7 @@ async fn login(State(sessions): State<Sessions>, body: Bytes) -> Result<Response
     if !verified {
         tracing::warn!("admin login failed");
         let page = views::login(
+            &config,
             Some("Wrong user name or password."),
             sessions.login_enabled(),
         );
@@ -264,24 +359,29 @@ async fn login(State(sessions): State<Sessions>, body: Bytes) -> Result<Response
     }
     let admin = sessions.start().await?;
     tracing::info!("admin logged in");
-    Ok(admin.finish(see_other("/admin")))
+    Ok(admin.finish(see_other(&config.server.path("/admin"))))
 }
 
 /// `POST /admin/logout`: end this session, or with `everywhere=1` every session (any browser,
 /// any replica).
-async fn logout(State(sessions): State<Sessions>, form: CsrfForm) -> Response {
+async fn logout(
+    State(sessions): State<Sessions>,
+    State(config): State<Arc<Config>>,
+    form: CsrfForm,
+) -> Response {
     let everywhere = form
         .fields
         .iter()
         .any(|(name, value)| name == "everywhere" && value == "1");
     let clear = sessions.end(&form.admin, everywhere).await;
-    let mut response = see_other("/admin/login");
+    let mut response = see_other(&config.server.path("/admin/login"));
     response.headers_mut().insert(SET_COOKIE, clear);
     response
 }
 
 /// `POST /admin/disconnect`: forget the token set. Signups keep being accepted and queued.
 async fn disconnect(
+    State(config): State<Arc<Config>>,
     State(store): State<Store>,
     State(account): State<AccountChecker>,
     _: CsrfForm,
@@ -294,57 +394,5 @@ async fn disconnect(
     tracing::warn!(
         "disconnected from Constant Contact by an admin; signups will wait for a new connection"
     );
-    Ok(see_other("/admin?disconnected"))
-}
-
-/// What a retry button needs of the application.
-#[derive(Clone)]
-struct Requeue {
-    store: Store,
-    clock: SharedClock,
-    delivery: DeliveryWorker,
-    alerts: Alerts,
-}
-
-impl FromRef<AppState> for Requeue {
-    fn from_ref(state: &AppState) -> Self {
-        Self {
-            store: state.store.clone(),
-            clock: state.clock.clone(),
-            delivery: state.delivery.clone(),
-            alerts: state.alerts.clone(),
-        }
-    }
-}
-
-async fn retry_one(
-    State(requeue): State<Requeue>,
-    Path(id): Path<String>,
-    _: CsrfForm,
-) -> Result<Response, ConsoleError> {
-    let id = Uuid::parse_str(&id).map_err(|_| ConsoleError::NotFound)?;
-    requeue.run(Some(id)).await
-}
-
-async fn retry_all(State(requeue): State<Requeue>, _: CsrfForm) -> Result<Response, ConsoleError> {
-    requeue.run(None).await
-}
-
-impl Requeue {
-    /// Requeue dead and failed signups (or one), wake the worker, and go back to the list.
-    async fn run(&self, id: Option<Uuid>) -> Result<Response, ConsoleError> {
-        let requeued = self
-            .store
-            .requeue(true, id, self.clock.now())
-            .await
-            .context("requeueing signups")?;
-        if requeued > 0 {
-            self.delivery.signup_queued();
-            self.alerts.raise(
-                AlertKind::DeadSignupsRequeued,
-                format!("An admin requeued {requeued} dead or failed signup(s) for delivery."),
-            );
-        }
-        Ok(see_other(&format!("/admin/signups?requeued={requeued}")))
-    }
+    Ok(see_other(&config.server.path("/admin?disconnected")))
 }

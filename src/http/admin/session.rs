@@ -143,7 +143,7 @@ where
                 .map_err(IntoResponse::into_response);
         }
         if wants_html(headers) && credentials::is_enabled(admin) {
-            return Err(see_other("/admin/login"));
+            return Err(see_other(&sessions.config.server.path("/admin/login")));
         }
         Err(credentials::unauthorized_for(admin))
     }

@@ -206,7 +206,7 @@ async fn a_dead_signup_retried_from_the_console_is_delivered(backend: Backend) {
         browser.refresh().await.unwrap();
         let page = wait_for_text(&browser, "<span class=\"ok\">delivered</span>").await;
         assert!(
-            !page.contains("id=\"dead-signups\""),
+            !page.contains("<span class=\"bad\">dead</span>"),
             "no dead signups left"
         );
         app.stop().await;

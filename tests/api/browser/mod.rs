@@ -8,6 +8,7 @@
 
 mod accessibility;
 mod charts;
+mod console;
 mod embed;
 mod flows;
 mod visitor;

@@ -1,33 +1,82 @@
-//! The overview: the connection, the worker, the queue, mails and the account check.
-
-use std::fmt::Write as _;
+//! The overview: one status line with its reasons, then the connection, the worker, failing
+//! deliveries, the queue, mails and the account check.
 
 use axum::response::Html;
-
-use super::{page, post_button, post_button_with, when};
-use crate::http::pages::escape;
+use ccbridge_layout::{Markup, html};
 use chrono::{DateTime, Utc};
 
 use super::super::session::Admin;
+use super::super::verdict::{self, Facts, Level, WorkerState};
 use super::super::{checklist, consent_view};
+use super::{Nav, errors, page, post_button, post_button_with, time};
 use crate::config::Config;
 use crate::delivery::Pause;
-use crate::delivery::account_check::AccountCheck;
-use crate::domain::SignupState;
+use crate::domain::{AccountCheck, SignupState};
 use crate::status::Status;
+use crate::store::Failing;
 
 /// What the overview shows.
 pub struct Overview {
     pub status: Status,
     pub delivered_last_hour: Option<u64>,
     pub delivered_last_day: Option<u64>,
+    /// This process's latest account check (it knows the lists' names).
     pub account_check: Option<AccountCheck>,
+    /// The worker's pause, if still on at `now`.
     pub pause: Option<Pause>,
-    /// The pictures: signups per hour, the API budget, the token's timeline, the oldest waiting.
-    pub charts: super::super::charts::ChartsData,
+    /// `None` when the database could not be read.
+    pub failing: Option<Failing>,
+    /// When the token keeper plans the next refresh.
+    pub next_refresh_at: Option<DateTime<Utc>>,
     pub now: DateTime<Utc>,
     /// The `Host` the browser reached the console as.
     pub host: Option<String>,
+    /// The pictures (`charts::section`): signups per hour, the API budget, the token's timeline,
+    /// the oldest waiting signup; nothing when `None`.
+    pub charts: Option<Markup>,
+}
+
+impl Overview {
+    /// The account check: this process's (with names), else the stored one.
+    fn check(&self) -> Option<&AccountCheck> {
+        self.account_check
+            .as_ref()
+            .or(self.status.account_check.as_ref())
+    }
+
+    /// What the verdict weighs.
+    pub fn facts(&self, config: &Config) -> Facts {
+        let check = self.check();
+        Facts {
+            connection: self.status.connection.state,
+            configured: config.constant_contact.is_configured(),
+            refresh_failures: self.status.connection.refresh_failures,
+            pause: self.pause.clone(),
+            queue: self.status.queue,
+            failing: self.failing.clone().unwrap_or_default(),
+            mail: self.status.mail,
+            missing_lists: check.map_or(0, |c| c.missing_lists.len()),
+            missing_custom_fields: check.map_or(0, |c| c.missing_custom_fields.len()),
+            setup_items: config.setup_warnings().len(),
+            oldest_waiting: self
+                .failing
+                .as_ref()
+                .and_then(|f| f.oldest_waiting_since)
+                .map(|since| self.now - since),
+        }
+    }
+
+    pub fn worker(&self) -> WorkerState {
+        verdict::worker_state(
+            self.status.connection.state,
+            self.pause.as_ref(),
+            &self.failing.clone().unwrap_or_default(),
+            self.status
+                .unsubscribes
+                .as_ref()
+                .and_then(|u| u.waiting.as_deref()),
+        )
+    }
 }
 
 pub fn overview(
@@ -37,16 +86,41 @@ pub fn overview(
     notice: Option<&str>,
 ) -> Html<String> {
     let c = &o.status.connection;
-    let mut body = String::from("<h1>Overview</h1>\n");
-    body.push_str(&checklist::host_warning(config, o.host.as_deref()));
-    body.push_str(&checklist::checklist(config, c.state != "not_connected"));
-    if let Some(notice) = notice {
-        let _ = writeln!(
-            body,
-            r#"<p class="notice" role="status">{}</p>"#,
-            escape(notice)
-        );
-    }
+    let path = |p: &str| config.server.path(p);
+    let (level, reasons) = verdict::verdict(&o.facts(config));
+    let body = html! {
+        h1 { "Overview" }
+        (checklist::host_warning(config, o.host.as_deref()))
+        @if let Some(notice) = notice {
+            p.notice role="status" { (notice) }
+        }
+        p class={ "status-line " (level.class()) } id="status-line" role="status" {
+            strong { (level.label()) }
+            @if level == Level::Good { ": connected, and every signup is on its way." }
+        }
+        @if !reasons.is_empty() {
+            ul #reasons {
+                @for reason in &reasons {
+                    li class=(reason.level.class()) {
+                        (reason.text) " "
+                        a href=(path(reason.link)) { (reason.link_text) }
+                    }
+                }
+            }
+        }
+        @if let Some(charts) = &o.charts { (charts) }
+        (checklist::checklist(config, c.state != "not_connected"))
+        (connection(admin, config, o))
+        (deliveries(o))
+        (queue(config, o))
+        (consent_view::overview(&o.status, o.now))
+        (account_check(config, o))
+    };
+    page(config, "Overview", Some(admin), Nav::Overview, body)
+}
+
+fn connection(admin: &Admin, config: &Config, o: &Overview) -> Markup {
+    let c = &o.status.connection;
     let (label, class) = match c.state {
         "connected" => ("Connected", "ok"),
         "refreshing" => ("Connected (refreshing the token now)", "ok"),
@@ -54,176 +128,185 @@ pub fn overview(
         "awaiting_confirmation" => ("Switched accounts: waiting for your confirmation", "bad"),
         _ => ("Not connected", "warn"),
     };
-    body.push_str("<h2>Constant Contact connection</h2>\n<dl>\n");
-    let _ = writeln!(
-        body,
-        r#"<dt>State</dt><dd><strong id="connection-state" class="{class}">{label}</strong>{}</dd>"#,
-        c.reason
-            .as_deref()
-            .map(|r| format!(" ({})", escape(r)))
-            .unwrap_or_default()
-    );
-    if let Some(account) = &c.account {
-        let _ = writeln!(
-            body,
-            "<dt>Account</dt><dd id=\"account\">{}</dd>",
-            escape(account)
-        );
-    }
-    if !c.scopes.is_empty() {
-        let _ = writeln!(
-            body,
-            "<dt>Scopes</dt><dd>{}</dd>",
-            escape(&c.scopes.join(" "))
-        );
-    }
-    if let Some(expires) = c.access_token_expires_at {
-        let _ = writeln!(
-            body,
-            "<dt>Access token expires</dt><dd>{}</dd>",
-            when(expires, o.now)
-        );
-    }
-    if c.state != "not_connected" {
-        let last = c
-            .last_refresh_at
-            .map_or("never (not since connecting)".to_owned(), |t| {
-                when(t, o.now)
-            });
-        let _ = writeln!(body, "<dt>Last refresh</dt><dd>{last}</dd>");
-        let class = if c.refresh_failures > 0 { "warn" } else { "ok" };
-        let _ = writeln!(
-            body,
-            r#"<dt>Refresh failures</dt><dd class="{class}">{}</dd>"#,
-            c.refresh_failures
-        );
-    }
-    body.push_str("</dl>\n<div class=\"actions\">");
-    if config.constant_contact.is_configured() {
-        let label = if c.state == "not_connected" {
-            "Connect"
-        } else {
-            "Reconnect"
-        };
-        if c.state == "awaiting_confirmation" {
-            // The account shown goes with the button: a switch to yet another account, made
-            // after the page was shown, is not confirmed by it.
-            body.push_str(&post_button_with(
-                admin,
-                "/admin/connection/confirm-switch",
-                "Confirm the switch",
-                "confirm-switch",
-                &[("account", c.account.as_deref().unwrap_or_default())],
-            ));
+    let connected = c.state != "not_connected";
+    html! {
+        h2 #connection { "Constant Contact connection" }
+        dl {
+            dt { "State" }
+            dd {
+                strong id="connection-state" class=(class) { (label) }
+                @if let Some(reason) = &c.reason { " (" (reason) ")" }
+            }
+            @if let Some(account) = &c.account {
+                dt { "Account" } dd #account { (account) }
+            }
+            @if !c.scopes.is_empty() {
+                dt { "Scopes" } dd { (c.scopes.join(" ")) }
+            }
+            @if let Some(expires) = c.access_token_expires_at {
+                dt { "Access token expires" } dd { (time(expires, o.now)) }
+            }
+            @if connected {
+                dt { "Last refresh" }
+                dd #last-refresh {
+                    @match (c.last_refresh_at, o.next_refresh_at) {
+                        (Some(at), _) => (time(at, o.now)),
+                        (None, Some(next)) => {
+                            "not yet — the first refresh is planned at " (time(next, o.now))
+                        }
+                        (None, None) if c.state == "needs_reconnect" => {
+                            "none since connecting; none is planned until a reconnect"
+                        }
+                        (None, None) => "none since connecting",
+                    }
+                }
+                @if let (Some(_), Some(next)) = (c.last_refresh_at, o.next_refresh_at) {
+                    dt { "Next refresh" } dd #next-refresh { "planned at " (time(next, o.now)) }
+                }
+                dt { "Refresh failures" }
+                dd class=(if c.refresh_failures > 0 { "warn" } else { "ok" }) { (c.refresh_failures) }
+            }
         }
-        body.push_str(&post_button(admin, "/connect", label, "connect"));
-        if c.state != "not_connected" {
-            body.push_str(&post_button(
-                admin,
-                "/admin/disconnect",
-                "Disconnect",
-                "disconnect",
-            ));
+        div.actions {
+            @if config.constant_contact.is_configured() {
+                @if c.state == "awaiting_confirmation" {
+                    // The account shown goes with the button: a switch to yet another account,
+                    // made after the page was shown, is not confirmed by it.
+                    (post_button_with(config, admin, "/admin/connection/confirm-switch",
+                        "Confirm the switch", "confirm-switch",
+                        &[("account", c.account.as_deref().unwrap_or_default())]))
+                }
+                (post_button(config, admin, "/connect",
+                    if connected { "Reconnect" } else { "Connect" }, "connect"))
+                @if connected {
+                    a.button #disconnect href=(config.server.path("/admin/disconnect")) { "Disconnect…" }
+                }
+            } @else {
+                p.warn {
+                    "Set "
+                    @for (i, key) in config.constant_contact.missing_keys().iter().enumerate() {
+                        @if i > 0 { " and " }
+                        code { (key) }
+                    }
+                    " to connect."
+                }
+            }
         }
-    } else {
-        let missing = config.constant_contact.missing_keys();
-        let _ = write!(
-            body,
-            "<p class=\"warn\">Set <code>{}</code> to connect.</p>",
-            missing.join("</code> and <code>")
-        );
+        p { small {
+            "Someone else logs in to Constant Contact? Send them a "
+            a href=(config.server.path("/admin/links")) { "connect link" } "."
+        } }
     }
-    body.push_str("</div>\n");
-    body.push_str("<p><small>Someone else logs in to Constant Contact? Send them a <a href=\"/admin/links\">connect link</a>.</small></p>\n");
-    if c.state != "not_connected" {
-        body.push_str("<p><small>Disconnect forgets the stored tokens; signups keep being accepted and wait for the next connection. To revoke ccbridge's access altogether, also remove the app in your Constant Contact account.</small></p>\n");
-    }
+}
 
-    body.push_str(&super::super::charts::section(&o.charts).into_string());
-    body.push_str("<h2>Deliveries</h2>\n<dl>\n");
-    let pause = match &o.pause {
-        None => r#"<span class="ok">running</span>"#.to_owned(),
-        Some(Pause::AwaitingConnection(reason)) => format!(
-            r#"<span class="warn">paused until an admin connects</span> ({})"#,
-            escape(reason)
-        ),
-        Some(Pause::Until { until, reason }) => format!(
-            r#"<span class="warn">paused until {}</span> ({})"#,
-            when(*until, o.now),
-            escape(reason)
-        ),
-    };
-    let _ = writeln!(
-        body,
-        "<dt>Worker</dt><dd id=\"delivery-state\">{pause}</dd>"
-    );
+fn deliveries(o: &Overview) -> Markup {
     let count = |n: Option<u64>| n.map_or("(unavailable)".to_owned(), |n| n.to_string());
-    let _ = writeln!(
-        body,
-        "<dt>Delivered, last hour</dt><dd>{}</dd>\n<dt>Delivered, last 24 hours</dt><dd>{}</dd>",
-        count(o.delivered_last_hour),
-        count(o.delivered_last_day)
-    );
     let u = &o.status.api_usage;
-    let _ = writeln!(
-        body,
-        r#"<dt>API calls today</dt><dd>{} of {} ({} UTC) <progress max="{}" value="{}"></progress></dd>"#,
-        u.used,
-        u.limit,
-        u.day,
-        u.limit,
-        u.used.min(u64::from(u.limit))
-    );
-    body.push_str("</dl>\n");
-
-    body.push_str("<h2>Queue</h2>\n");
-    match &o.status.queue {
-        Some(q) => {
-            body.push_str("<div class=\"wrap\"><table id=\"queue\"><tr>");
-            for state in SignupState::ALL {
-                let _ = write!(body, "<th class=\"num\">{}</th>", state.as_str());
+    html! {
+        h2 #deliveries { "Deliveries" }
+        dl {
+            dt { "Worker" }
+            dd #delivery-state {
+                @match o.worker() {
+                    WorkerState::WaitingForConnection(why) => {
+                        span.warn { "waiting for a connection" } " (" (why) ")"
+                    }
+                    WorkerState::Paused { until, reason } => {
+                        span.warn { "paused until " (time(until, o.now)) } " (" (reason) ")"
+                    }
+                    WorkerState::BackingOff { until } => {
+                        span.warn { "backing off until " (time(until, o.now)) }
+                        " (signups wait for their next attempt; nothing is due before)"
+                    }
+                    WorkerState::Gated(why) => {
+                        span.warn { "waiting" } " (single opt-in signups wait: " (why) ")"
+                    }
+                    WorkerState::Running => span.ok { "running" },
+                    WorkerState::Idle => { span.ok { "idle" } " (nothing to deliver)" }
+                }
             }
-            body.push_str("</tr><tr>");
-            for state in SignupState::ALL {
-                let _ = write!(body, "<td class=\"num\">{}</td>", q.get(state));
-            }
-            body.push_str("</tr></table></div>\n");
-            if q.dead > 0 {
-                let _ = writeln!(
-                    body,
-                    r#"<p class="bad">{} dead signup(s): <a href="/admin/signups#dead">see and retry them</a>.</p>"#,
-                    q.dead
-                );
+            dt { "Delivered, last hour" } dd { (count(o.delivered_last_hour)) }
+            dt { "Delivered, last 24 hours" } dd { (count(o.delivered_last_day)) }
+            dt { "API calls today" }
+            dd {
+                (u.used) " of " (u.limit) " (" (u.day.to_string()) " UTC) "
+                progress max=(u.limit) value=(u.used.min(u64::from(u.limit))) {}
             }
         }
-        None => body.push_str("<p class=\"bad\">The queue cannot be read right now.</p>\n"),
-    }
-    consent_view::overview(&mut body, &o.status, o.now);
-
-    body.push_str("<h2>Configured lists and custom fields</h2>\n");
-    match &o.account_check {
-        None => body.push_str("<p>Not checked yet: they are checked against the account when it is connected, then daily.</p>\n"),
-        Some(check) if check.ok() => {
-            let _ = writeln!(
-                body,
-                r#"<p class="ok" id="account-check">All configured lists and custom fields exist in the account (checked {}).</p>"#,
-                when(check.checked_at, o.now)
-            );
-        }
-        Some(check) => {
-            let _ = writeln!(
-                body,
-                r#"<p class="bad" id="account-check">Missing from the account (checked {}); signups naming them are refused upstream:</p><ul>"#,
-                when(check.checked_at, o.now)
-            );
-            for id in &check.missing_lists {
-                let _ = writeln!(body, "<li>list <code>{id}</code></li>");
+        @if let Some(f) = o.failing.as_ref().filter(|f| f.failed > 0) {
+            div.failing #failing role="status" {
+                p { strong { (f.failed) " signup(s) failing to deliver." } }
+                @if let Some(error) = &f.last_error {
+                    p #failing-error { "Last error: " (errors::in_words(error)) }
+                    details { summary { "The error as Constant Contact gave it" } code { (error) } }
+                }
+                @if let Some(next) = f.next_attempt_at {
+                    p #next-attempt { "Next attempt: " (time(next, o.now)) }
+                }
             }
-            for id in &check.missing_custom_fields {
-                let _ = writeln!(body, "<li>custom field <code>{id}</code></li>");
-            }
-            body.push_str("</ul>\n<p>Fix the ids in <code>[[forms]]</code>; <code>ccbridge lists</code> shows the account's lists.</p>\n");
         }
     }
-    page("Overview", Some(admin), &body)
+}
+
+fn queue(config: &Config, o: &Overview) -> Markup {
+    let linked = [
+        SignupState::Dead,
+        SignupState::Suppressed,
+        SignupState::Spam,
+    ];
+    html! {
+        h2 #queue { "Queue" }
+        @match &o.status.queue {
+            Some(q) => {
+                div.wrap { table #queue-counts {
+                    tr { @for state in SignupState::ALL { th.num { (state.as_str()) } } }
+                    tr { @for state in SignupState::ALL {
+                        td.num {
+                            @if linked.contains(&state) || (state == SignupState::Failed && q.failed > 0) {
+                                a id={ "count-" (state.as_str()) }
+                                    href=(config.server.path(&format!("/admin/signups?state={}", state.as_str()))) {
+                                    (q.get(state))
+                                }
+                            } @else {
+                                (q.get(state))
+                            }
+                        }
+                    } }
+                } }
+                @if let Some(since) = o.failing.as_ref().and_then(|f| f.oldest_waiting_since) {
+                    p #oldest-waiting { "The oldest signup waiting for delivery arrived " (time(since, o.now)) "." }
+                }
+            }
+            None => p.bad { "The queue cannot be read right now." },
+        }
+    }
+}
+
+fn account_check(config: &Config, o: &Overview) -> Markup {
+    html! {
+        h2 { "Configured lists and custom fields" }
+        @match o.check() {
+            None => p { "Not checked yet: they are checked against the account when it is connected, then daily." },
+            Some(check) if check.ok() => p.ok #account-check {
+                "All configured lists and custom fields exist in the account (checked "
+                (time(check.checked_at, o.now)) ")."
+            },
+            Some(check) => {
+                p.bad #account-check {
+                    "Missing from the account (checked " (time(check.checked_at, o.now))
+                    "); signups naming them are refused upstream:"
+                }
+                ul {
+                    @for id in &check.missing_lists { li { "list " code { (id) } } }
+                    @for id in &check.missing_custom_fields { li { "custom field " code { (id) } } }
+                }
+                p {
+                    "Fix the ids in " code { "[[forms]]" } " (the "
+                    a href=(config.server.path("/admin/forms")) { "Forms page" }
+                    " shows which form names them); " code { "ccbridge lists" }
+                    " shows the account's lists."
+                }
+            }
+        }
+    }
 }

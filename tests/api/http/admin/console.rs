@@ -51,9 +51,13 @@ async fn the_overview_shows_the_connection_queue_usage_and_account_check(backend
         "of 10000",
         "id=\"disconnect\"",
         ">Reconnect<",
-        "running",
+        // Everything delivered: nothing to do, nothing wrong.
+        "<span class=\"ok\">idle</span>",
+        // The forms lack allowed_origins: the status line says so, with the way to the list.
+        "<strong>Needs attention</strong>",
+        "set-up item(s) still to do. <a href=\"/admin#setup\">See the checklist</a>",
         // The test forms list no allowed_origins: the checklist says so, with the key.
-        "<section id=\"setup\"",
+        "id=\"setup\"",
         "form `newsletter` has no allowed_origins",
     ] {
         assert!(page.contains(needle), "{needle} missing from {page}");
@@ -107,6 +111,23 @@ async fn disconnect_forgets_the_tokens_and_signups_keep_queueing(backend: Backen
     )
     .await;
 
+    // The overview's Disconnect leads to a page that says what it does; that page's button
+    // disconnects.
+    let overview = get_page(&app, "/admin", &session.cookie).await;
+    assert!(
+        overview.contains("<a class=\"button\" id=\"disconnect\" href=\"/admin/disconnect\">"),
+        "{overview}"
+    );
+    let confirm = get_page(&app, "/admin/disconnect", &session.cookie).await;
+    assert!(
+        confirm.contains("Signups are still accepted and kept"),
+        "{confirm}"
+    );
+    assert!(confirm.contains("id=\"disconnect-confirm\""), "{confirm}");
+    assert!(
+        app.store.token_set().await.unwrap().is_some(),
+        "a GET changes nothing"
+    );
     let response = session
         .post(&app, "/admin/disconnect", Some(&session.csrf))
         .await;
@@ -121,6 +142,14 @@ async fn disconnect_forgets_the_tokens_and_signups_keep_queueing(backend: Backen
     let page = get_page(&app, "/admin?disconnected", &session.cookie).await;
     assert!(page.contains("Not connected"), "{page}");
     assert!(page.contains("Disconnected"), "{page}");
+    // Right after Disconnect, before the worker noticed anything: never "running".
+    assert!(
+        page.contains(
+            "<dd id=\"delivery-state\"><span class=\"warn\">waiting for a connection</span>"
+        ),
+        "{page}"
+    );
+    assert!(page.contains("<strong>Action needed</strong>"), "{page}");
     let signup = app
         .post_json("newsletter", &json!({ "email": "waiting@example.com" }))
         .await;
@@ -132,7 +161,10 @@ async fn disconnect_forgets_the_tokens_and_signups_keep_queueing(backend: Backen
         || async {
             let page = get_page(&app, "/admin", &session.cookie).await;
             let pending = app.store.queue_counts().await.ok()?.pending;
-            (page.contains("paused until an admin connects") && pending == 1).then_some(())
+            (page.contains("waiting for a connection")
+                && !page.contains(">running<")
+                && pending == 1)
+                .then_some(())
         },
     )
     .await;

@@ -4,7 +4,10 @@
 //! `console`: the pages and buttons.
 
 mod console;
+mod overview;
+mod prefix;
 mod sessions;
+mod signups;
 
 use ccbridge::domain::SignupState;
 use ccbridge_sandbox::Sandbox;
@@ -79,7 +82,12 @@ impl Session {
     }
 }
 
-const PAGES: [&str; 3] = ["/admin", "/admin/signups", "/admin/forms"];
+const PAGES: [&str; 4] = [
+    "/admin",
+    "/admin/signups",
+    "/admin/forms",
+    "/admin/disconnect",
+];
 
 fn posts(id: &str) -> Vec<String> {
     vec![
@@ -88,6 +96,8 @@ fn posts(id: &str) -> Vec<String> {
         "/admin/disconnect".into(),
         "/admin/signups/retry".into(),
         format!("/admin/signups/{id}/retry"),
+        "/admin/signups/release".into(),
+        format!("/admin/signups/{id}/release"),
     ]
 }
 
