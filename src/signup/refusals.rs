@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
@@ -22,6 +23,8 @@ type Counts = BTreeMap<DateTime<Utc>, HashMap<String, HashMap<&'static str, u64>
 #[derive(Clone)]
 pub struct RefusalCounter {
     counts: Arc<Mutex<Counts>>,
+    /// Told of every count, so the loop sleeps only while something waits to be written.
+    counted: Arc<Notify>,
     clock: SharedClock,
 }
 
@@ -37,6 +40,7 @@ impl RefusalCounter {
     pub fn new(clock: SharedClock) -> Self {
         Self {
             counts: Arc::default(),
+            counted: Arc::default(),
             clock,
         }
     }
@@ -53,6 +57,8 @@ impl RefusalCounter {
             None => forms.entry(form.to_owned()).or_default(),
         };
         *reasons.entry(reason).or_default() += 1;
+        drop(counts);
+        self.counted.notify_one();
     }
 
     /// Refusals counted and not written yet.
@@ -85,6 +91,9 @@ impl RefusalCounter {
             })
             .collect();
         let total = rows.iter().map(|row| row.n).sum();
+        if rows.is_empty() {
+            return Ok(0);
+        }
         match store.add_refusals(&rows).await {
             Ok(()) => Ok(total),
             Err(error) => {
@@ -108,10 +117,16 @@ impl RefusalCounter {
         }
     }
 
-    /// The background loop: flush once a minute (by the injected clock) until `shutdown`. The
-    /// last counts are flushed by the caller once requests have drained (see `startup`).
+    /// The background loop until `shutdown`: once a refusal is counted, wait a minute (by the
+    /// injected clock) and flush. An idle service neither wakes nor sleeps on the clock (a test
+    /// reading a manual clock's sleepers sees only the sleeps it is about). The last counts are
+    /// flushed by the caller once requests have drained (see `startup`).
     pub async fn run(self, store: Store, shutdown: CancellationToken) {
         loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = self.counted.notified() => {}
+            }
             let next = self.clock.now() + FLUSH_EVERY;
             tokio::select! {
                 () = shutdown.cancelled() => return,
@@ -119,6 +134,8 @@ impl RefusalCounter {
             }
             if let Err(error) = self.flush(&store).await {
                 tracing::warn!(%error, "refused signups could not be counted in the database; trying again in a minute");
+                // Try again a minute later even if nothing more is refused meanwhile.
+                self.counted.notify_one();
             }
         }
     }

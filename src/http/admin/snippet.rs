@@ -120,19 +120,6 @@ pub fn scripted_form(
     out
 }
 
-/// [`scripted_form`] for callers that hold the form's signup URL (`signup_url`): the public URL
-/// is what precedes its `/signup/{id}`.
-pub fn fetch_form(url: &str, form: &FormConfig, list_names: &BTreeMap<Uuid, String>) -> String {
-    let base = url
-        .strip_suffix(&format!("/signup/{}", form.id))
-        .unwrap_or(url);
-    match url::Url::parse(&format!("{base}/")) {
-        Ok(public_url) => scripted_form(&public_url, form, list_names),
-        // `url` came from `signup_url`, so it parses; a plain form is the safe answer anyway.
-        Err(_) => plain_form(url, form, list_names),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,9 +200,6 @@ mod tests {
         );
         // No inline script: the page's own CSP may forbid it, and nothing needs it.
         assert_eq!(scripted.matches("<script").count(), 1, "{scripted}");
-        // The forms page's callers hold the signup URL; the same snippet comes out.
-        let url = signup_url(&config.server.public_url, form);
-        assert_eq!(fetch_form(&url, form, &BTreeMap::new()), scripted);
     }
 
     #[test]

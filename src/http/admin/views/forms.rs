@@ -143,13 +143,15 @@ fn one(config: &Config, form: &FormConfig, p: &FormsPage<'_>) -> Markup {
         }
         (snippet_box(&format!("snippet-{id}-plain"), &format!("HTML for the {id} form"), 14,
             &snippet::plain_form(&url, form, p.list_names)))
-        h3 { "With fetch()" }
+        h3 { "With the embed script (recommended)" }
         p {
-            "Stays on the page and shows the answer in place. A page on another origin than this \
+            "The same form plus ccbridge's small script: the visitor stays on the page, errors \
+             appear next to their fields (announced to screen readers) and the success in place; \
+             without JavaScript it posts as the plain form. A page on another origin than this \
              service must be listed in the form's " code { "allowed_origins" } "."
         }
-        (snippet_box(&format!("snippet-{id}-fetch"), &format!("HTML and script for the {id} form"), 20,
-            &snippet::fetch_form(&url, form, p.list_names)))
+        (snippet_box(&format!("snippet-{id}-embed"), &format!("HTML and script for the {id} form"), 20,
+            &snippet::scripted_form(&config.server.public_url, form, p.list_names)))
     }
 }
 

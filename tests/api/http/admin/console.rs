@@ -253,7 +253,7 @@ async fn the_forms_page_gives_a_snippet_per_form_with_the_public_url_and_list_na
     for needle in [
         action.as_str(),
         "id=\"snippet-newsletter-plain\"",
-        "id=\"snippet-newsletter-fetch\"",
+        "id=\"snippet-newsletter-embed\"",
         "id=\"snippet-site-plain\"",
         "name=&quot;topic&quot;",
         "name=&quot;website&quot;",
