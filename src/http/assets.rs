@@ -99,7 +99,7 @@ mod tests {
         assert_released(
             EMBED_V1_PATH,
             EMBED_V1,
-            "sha384-kB0UWCFEENUJVYhahdM2Gkk+UOWR6r/1KDZhMzdxLy8k5epioB2nQyX6bwiMrkEF",
+            "sha384-etcFntbT+n3QmtJY/9ekkvcLIGsUEV+mVVkN81KSEFr+Wbt8EUroeBO6hQgxb5Yf",
         );
     }
 

@@ -90,6 +90,22 @@ impl<'a> Visitor<'a> {
         }
     }
 
+    /// The thank-you page's words as one sentence pair, for a script to show in place (the JSON
+    /// answer's `message`); the form's overrides apply as on the page.
+    pub fn thank_you_message(&self, consent: ConsentMode) -> String {
+        let t = &self.texts;
+        match consent {
+            ConsentMode::Single => {
+                format!("{} {}", t.get("thank-you-heading"), t.get("thank-you-text"))
+            }
+            ConsentMode::Double => format!(
+                "{} {}",
+                t.get("thank-you-double-title"),
+                t.get("thank-you-double-text")
+            ),
+        }
+    }
+
     /// A refused signup: the heading, what went wrong (announced to screen readers), and the
     /// request to correct the form only when the visitor can.
     pub fn signup_error(&self, message: &str, visitor_can_fix: bool) -> Html<String> {

@@ -8,6 +8,9 @@ use uuid::Uuid;
 use super::mail_outbox::ConfirmationPolicy;
 use super::{SignupRecord, SignupRow, SignupState, Store, StoreError, from_millis};
 
+/// The most spam signups one press of "release the selection" releases.
+pub const RELEASE_AT_ONCE: u32 = 500;
+
 /// Failing deliveries and the queue's pace, as the overview shows them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Failing {
@@ -102,7 +105,7 @@ impl Store {
             "select
                 coalesce(sum(case when state = 'failed' then 1 else 0 end), 0),
                 min(case when state = 'failed' then next_attempt_at end),
-                min(created_at),
+                min(coalesce(requeued_at, created_at)),
                 coalesce(sum(case when next_attempt_at <= $1
                     and (claimed_until is null or claimed_until <= $1) then 1 else 0 end), 0),
                 coalesce(sum(case when claimed_until > $1 then 1 else 0 end), 0),
@@ -168,8 +171,9 @@ impl Store {
         Ok(query.execute(&self.pool).await?.rows_affected())
     }
 
-    /// Release every spam signup the filter selects, one by one through `release_spam` (a double
-    /// opt-in one waits for its person's confirmation). Returns how many were released.
+    /// Release the spam signups the filter selects (at most [`RELEASE_AT_ONCE`]), one by one
+    /// through `release_spam` (a double opt-in one waits for its person's confirmation). Returns
+    /// how many were released.
     pub async fn release_selected(
         &self,
         filter: &SignupFilter,
@@ -184,7 +188,12 @@ impl Store {
             ..filter.clone()
         };
         let (clause, binds) = filter.clause(1);
-        let sql = format!("select id from signups where {clause} and email is not null");
+        // At most `RELEASE_AT_ONCE` a press, oldest first, so one press ends well within the
+        // request's deadline; the page shows what is left to release.
+        let sql = format!(
+            "select id from signups where {clause} and email is not null
+             order by created_at, id limit {RELEASE_AT_ONCE}"
+        );
         let mut query = sqlx::query_as::<_, (String,)>(&sql);
         for bind in binds {
             query = query.bind(bind);

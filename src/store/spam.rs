@@ -55,6 +55,17 @@ impl Store {
             if released.rows_affected() == 0 {
                 return Ok(None);
             }
+            // Spam is not counted as accepted when it arrives; released, it is accepted now (the
+            // charts' delivered never outgrows their accepted).
+            super::rollup::add(
+                tx.conn(),
+                now,
+                &form_id,
+                super::rollup::Kind::Accepted,
+                "",
+                1,
+            )
+            .await?;
             if mode == ConsentMode::Double.as_str() && confirmed_at.is_none() {
                 // Like a signup arriving now: it replaces an older one of the same address
                 // still waiting on the same form (one mail, one link, one signup waiting).

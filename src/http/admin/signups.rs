@@ -160,7 +160,7 @@ pub async fn retry_one(
         .requeue(true, Some(id), now)
         .await
         .context("requeueing a signup")?;
-    console.requeued(requeued, id.to_string(), now).await
+    console.requeued(requeued, id.to_string(), None, now).await
 }
 
 /// `POST /admin/signups/retry` with the filter's `state`, `form` and `q`: every failed and dead
@@ -174,12 +174,15 @@ pub async fn retry_selected(
         Err(refusal) => return Ok(*refusal),
     };
     let now = console.clock.now();
+    tracing::info!(target = %filter.describe(), "console action: retry the selection");
     let requeued = console
         .store
         .requeue_selected(&filter, now)
         .await
         .context("requeueing signups")?;
-    console.requeued(requeued, filter.describe(), now).await
+    console
+        .requeued(requeued, filter.describe(), Some(&filter), now)
+        .await
 }
 
 /// `POST /admin/signups/{id}/release`: a spam signup judged genuine goes to the queue (or, on a
@@ -197,7 +200,7 @@ pub async fn release_one(
         .await
         .context("releasing a spam signup")?;
     console
-        .released(u64::from(released.is_some()), id.to_string(), now)
+        .released(u64::from(released.is_some()), id.to_string(), None, now)
         .await
 }
 
@@ -211,12 +214,15 @@ pub async fn release_selected(
         Err(refusal) => return Ok(*refusal),
     };
     let now = console.clock.now();
+    tracing::info!(target = %filter.describe(), "console action: release the selection");
     let released = console
         .store
         .release_selected(&filter, now, &console.policy())
         .await
         .context("releasing spam signups")?;
-    console.released(released, filter.describe(), now).await
+    console
+        .released(released, filter.describe(), Some(&filter), now)
+        .await
 }
 
 impl Console {
@@ -257,6 +263,7 @@ impl Console {
         &self,
         requeued: u64,
         target: String,
+        filter: Option<&SignupFilter>,
         at: DateTime<Utc>,
     ) -> Result<Response, ConsoleError> {
         self.audit("retry", target, requeued, at).await?;
@@ -267,22 +274,41 @@ impl Console {
                 format!("An admin requeued {requeued} dead or failed signup(s) for delivery."),
             );
         }
-        let to = format!("/admin/signups?requeued={requeued}");
-        Ok(see_other(&self.config.server.path(&to)))
+        Ok(self.back_to_list(("requeued", requeued), filter))
     }
 
     async fn released(
         &self,
         released: u64,
         target: String,
+        filter: Option<&SignupFilter>,
         at: DateTime<Utc>,
     ) -> Result<Response, ConsoleError> {
         self.audit("release", target, released, at).await?;
         if released > 0 {
             self.delivery.signup_queued();
         }
-        let to = format!("/admin/signups?released={released}");
-        Ok(see_other(&self.config.server.path(&to)))
+        Ok(self.back_to_list(("released", released), filter))
+    }
+
+    /// Back to the list, saying how many were acted on, under the selection's filter if any.
+    fn back_to_list(&self, (what, n): (&str, u64), filter: Option<&SignupFilter>) -> Response {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair(what, &n.to_string());
+        if let Some(filter) = filter {
+            let pairs = [
+                ("state", filter.state.map(SignupState::as_str)),
+                ("form", filter.form.as_deref()),
+                ("q", filter.address.as_deref()),
+            ];
+            for (name, value) in pairs {
+                if let Some(value) = value.filter(|v| !v.is_empty()) {
+                    query.append_pair(name, value);
+                }
+            }
+        }
+        let to = format!("/admin/signups?{}", query.finish());
+        see_other(&self.config.server.path(&to))
     }
 }
 

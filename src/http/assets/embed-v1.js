@@ -72,9 +72,14 @@
       (form.getAttribute("method") || "").toLowerCase() === "post";
   };
 
-  const textsFor = (form) => {
+  // The form's language: its own or its nearest ancestor's `lang` ("" when none says).
+  const langOf = (form) => {
     const holder = form.closest("[lang]");
-    const tag = ((holder && holder.getAttribute("lang")) || "").toLowerCase().split("-")[0];
+    return ((holder && holder.getAttribute("lang")) || "").trim();
+  };
+
+  const textsFor = (form) => {
+    const tag = langOf(form).toLowerCase().split("-")[0];
     const texts = Object.assign({}, TEXTS[tag] || TEXTS.en);
     Object.keys(OVERRIDES).forEach((key) => {
       const own = form.dataset[OVERRIDES[key]];
@@ -148,7 +153,11 @@
     Array.prototype.forEach.call(form.children, (child) => {
       if (!child.contains(status)) child.hidden = true;
     });
-    status.textContent = answer && answer.confirmation === "mail" ? texts.confirm : texts.success;
+    // The script's own words when the page set them; else ccbridge's (the form's language and
+    // the operator's texts); else the script's defaults.
+    const own = form.dataset[OVERRIDES[answer && answer.confirmation === "mail" ? "confirm" : "success"]];
+    const fallback = answer && answer.confirmation === "mail" ? texts.confirm : texts.success;
+    status.textContent = own || (answer && answer.message) || fallback;
     status.setAttribute("tabindex", "-1");
     status.focus();
   };
@@ -172,17 +181,33 @@
     // A form with min_submit_time carries a signed "shown at" value in its hidden _ts field.
     const stamp = form.querySelector('input[name="' + TIMESTAMP_FIELD + '"]');
     let shown = null;
+    const tokenUrl = (() => {
+      const url = new URL(action);
+      url.pathname += "/token";
+      url.search = "";
+      return url.href;
+    })();
     const renewStamp = async (wait) => {
-      const token = await (await fetch(action + "/token", { credentials: "omit" })).json();
+      shown = null;
+      const response = await fetch(tokenUrl, { credentials: "omit" });
+      const token = response.ok ? await response.json() : null;
+      if (!token || typeof token.value !== "string" || typeof token.max_age_ms !== "number") {
+        throw new Error("no form timestamp");
+      }
       stamp.value = token.value;
       shown = { at: Date.now(), maxAge: token.max_age_ms, min: token.min_submit_time_ms || 0 };
       if (wait) await new Promise((done) => setTimeout(done, shown.min));
     };
     if (stamp) renewStamp(false).catch(() => {});
 
+    // The page's language goes along, so ccbridge's messages match the script's own words.
+    const headers = { Accept: "application/json" };
+    if (/^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$/.test(langOf(form))) {
+      headers["Accept-Language"] = langOf(form);
+    }
     const post = () => fetch(action, {
       method: "POST",
-      headers: { Accept: "application/json" },
+      headers,
       body: new FormData(form),
       credentials: "omit"
     });

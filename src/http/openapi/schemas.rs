@@ -39,10 +39,14 @@ pub(super) fn schemas() -> Vec<(&'static str, Schema)> {
             "SignupAccepted",
             json!({
                 "type": "object",
-                "required": ["status", "id"],
+                "required": ["status", "id", "message"],
                 "properties": {
                     "status": { "type": "string", "enum": ["accepted"] },
                     "id": { "type": "string", "format": "uuid" },
+                    "message": {
+                        "type": "string",
+                        "description": "What to tell the visitor (the thank-you page's words), in the visitor's language with the form's own texts"
+                    },
                     "confirmation": {
                         "type": "string",
                         "enum": ["mail"],

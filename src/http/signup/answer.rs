@@ -40,23 +40,30 @@ impl Caller {
 
     /// The success answer. Only ever called after the signup is committed (or deliberately dropped
     /// as spam, which must look the same to the sender). `thank_you` is the built-in page's
-    /// address (with the link back), for a form without `success_url`.
-    pub fn accepted(self, form: &FormConfig, id: Uuid, thank_you: &str) -> Response {
+    /// address (with the link back), for a form without `success_url`. A script gets the
+    /// thank-you page's words as `message`, in the visitor's language with the form's overrides.
+    pub fn accepted(
+        self,
+        form: &FormConfig,
+        id: Uuid,
+        thank_you: &str,
+        visitor: &Visitor<'_>,
+    ) -> Response {
         match self {
             // `confirmation: "mail"` tells a script to say "check your mail"; it is the same for
             // every signup of a double opt-in form, mailed or not (a cap may hold the mail).
-            Self::Script => match form.consent {
-                ConsentMode::Single => (
-                    StatusCode::ACCEPTED,
-                    Json(json!({ "status": "accepted", "id": id })),
-                )
-                    .into_response(),
-                ConsentMode::Double => (
-                    StatusCode::ACCEPTED,
-                    Json(json!({ "status": "accepted", "id": id, "confirmation": "mail" })),
-                )
-                    .into_response(),
-            },
+            Self::Script => {
+                let message = visitor.thank_you_message(form.consent);
+                let body = match form.consent {
+                    ConsentMode::Single => {
+                        json!({ "status": "accepted", "id": id, "message": message })
+                    }
+                    ConsentMode::Double => json!({
+                        "status": "accepted", "id": id, "confirmation": "mail", "message": message,
+                    }),
+                };
+                (StatusCode::ACCEPTED, Json(body)).into_response()
+            }
             Self::Browser => {
                 let target = form
                     .success_url

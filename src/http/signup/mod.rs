@@ -100,7 +100,8 @@ pub async fn accept(
     let (mut response, cors) = match outcome {
         Ok((form, id, cors)) => {
             let thank_you = thank_you_address(&state.config, form, back.as_ref());
-            (caller.accepted(form, id, &thank_you), cors)
+            let visitor = Visitor::new(texts(Some(form), language), None);
+            (caller.accepted(form, id, &thank_you, &visitor), cors)
         }
         Err(error) => {
             crate::metrics::signup_rejected(error.code);

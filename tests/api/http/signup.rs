@@ -32,6 +32,10 @@ async fn a_json_signup_is_stored_before_the_202(backend: Backend) {
     assert_eq!(response.status(), 202);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], "accepted");
+    assert_eq!(
+        body["message"],
+        "Thank you for signing up! Your subscription has been received."
+    );
     let id: uuid::Uuid = body["id"].as_str().unwrap().parse().unwrap();
     let stored = app
         .store

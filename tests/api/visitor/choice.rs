@@ -237,3 +237,45 @@ async fn the_chosen_language_is_kept_with_the_signup(backend: Backend) {
     assert_eq!(records[0].language.as_deref(), Some("de-ch"));
     app.stop().await;
 }
+
+// A script's success answer carries the thank-you page's words for the embed script to show in
+// place: in the visitor's language, with the form's own texts.
+backends!(a_scripts_success_message_speaks_the_visitors_language: sqlite, postgres);
+async fn a_scripts_success_message_speaks_the_visitors_language(backend: Backend) {
+    let app = spawn_app_with(backend, &visitor_forms(free_port())).await;
+    let http = Client::new();
+    for (i, language) in LANGUAGES.iter().enumerate() {
+        let answer: serde_json::Value = http
+            .post(app.url("/signup/deutsch"))
+            .header("accept-language", *language)
+            .json(&serde_json::json!({ "email": format!("ok{i}@example.org") }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        // The form's locale wins over the header.
+        let message = answer["message"].as_str().unwrap();
+        assert!(message.starts_with(THANKS[1]), "{language}: {message}");
+
+        let answer: serde_json::Value = http
+            .post(app.url("/signup/visit"))
+            .header("accept-language", *language)
+            .json(&serde_json::json!({ "email": format!("visit{i}@example.org") }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let message = answer["message"].as_str().unwrap();
+        let expected = match *language {
+            // The operator's German text for this form.
+            "de" => "Danke schön, bis bald!",
+            _ => THANKS[i],
+        };
+        assert!(message.starts_with(expected), "{language}: {message}");
+    }
+    app.stop().await;
+}

@@ -67,7 +67,8 @@ pub fn signups(admin: &Admin, config: &Config, p: &SignupsPage<'_>) -> Html<Stri
             code { "example.org" } " finds every address there). Showing the newest "
             (p.limit) " that match."
         } }
-        @if retryable || spam {
+        // No selection-wide button under a filter that was not understood: it would act on all.
+        @if (retryable || spam) && p.problem.is_none() {
             div.actions {
                 @if retryable {
                     (post_button_with(config, admin, "/admin/signups/retry",
