@@ -18,7 +18,8 @@ use std::sync::Arc;
 use axum::extract::{FromRef, RawQuery, State};
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
+use ccbridge_layout::{Markup, html};
 
 mod device;
 mod links;
@@ -26,13 +27,16 @@ mod links;
 pub use device::device_page;
 pub use links::{link_page, start_from_link};
 
+use super::AppState;
 use super::admin::session::{Admin, CSRF_FIELD, CsrfForm, cookie};
-use super::{AppState, pages};
+use super::admin::{Nav, console_page};
+use super::pages::{self, Visitor};
 use crate::clock::SharedClock;
 use crate::config::{Config, ConnectFlow};
 use crate::constant_contact::{ApiClient, DeviceError, OAuthError, TokenGrant};
 use crate::delivery::DeliveryWorker;
 use crate::delivery::account_check::AccountChecker;
+use crate::i18n::Language;
 use crate::password::random_token;
 use crate::store::{PendingAuthorization, Store, StoreError};
 use crate::tokens::{
@@ -90,22 +94,39 @@ impl Connector {
     }
 }
 
-/// The page after a completed connection, whichever way it was made.
-fn connected_page(connected: &Connected, console: bool) -> axum::response::Html<String> {
-    let account = pages::escape(connected.account());
-    let next = match &connected.switch {
-        AccountSwitch::None => "Queued signups will now be delivered; you can close this page.".to_owned(),
-        AccountSwitch::Unconfirmed { .. } => "This is not the account ccbridge was connected to before, so nothing is sent to it until the site's admin confirms the switch. You can close this page.".to_owned(),
+/// The page after a completed connection, whichever way it was made: in the console's look with
+/// the way back to it when the console started it, else in the visitor's look (an account owner
+/// through a connect link has no console to go back to).
+fn connected_page(config: &Config, connected: &Connected, console: bool) -> Html<String> {
+    let body = html! {
+        h1 { "Connected" }
+        p {
+            "ccbridge is connected to " strong { (connected.account()) } ". "
+            @match connected.switch {
+                AccountSwitch::None => {
+                    "Queued signups will now be delivered; you can close this page."
+                }
+                AccountSwitch::Unconfirmed { .. } => {
+                    "This is not the account ccbridge was connected to before, so nothing is "
+                    "sent to it until the site's admin confirms the switch. You can close this page."
+                }
+            }
+        }
+        @if console {
+            p { a href=(config.server.path("/admin")) { "Go to the admin console" } }
+        }
     };
-    let back = if console {
-        "\n<p><a href=\"/admin\">Go to the admin console</a></p>"
+    shell(config, console, "Connected", body)
+}
+
+/// A connect page around `body`: the console's look (no navigation: the browser may have come
+/// back from Constant Contact without the session cookie) or the visitor's.
+fn shell(config: &Config, console: bool, title: &str, body: Markup) -> Html<String> {
+    if console {
+        console_page(config, title, None, Nav::None, body)
     } else {
-        ""
-    };
-    let body = format!(
-        "<h1>Connected</h1>\n<p>ccbridge is connected to <strong>{account}</strong>. {next}</p>{back}"
-    );
-    pages::layout("Connected", &body)
+        Visitor::plain(Language::En).page(title, body)
+    }
 }
 
 /// `GET /connect`: the confirmation page, for an admin (console session, or HTTP Basic in a
@@ -116,14 +137,19 @@ pub async fn confirm(admin: Admin, State(connector): State<Connector>) -> Respon
             connector.config.constant_contact.missing_keys(),
         ));
     }
-    let Some(csrf) = &admin.csrf else {
+    if admin.csrf.is_none() {
         // A script with Basic credentials: it has no session, so no button would work for it.
+        let server = &connector.config.server;
         return page(
             StatusCode::OK,
             "Connect",
-            "Connecting happens in a browser: open /connect or the console (/admin) in one and press Connect.",
+            &format!(
+                "Connecting happens in a browser: open {} or the console ({}) in one and press Connect.",
+                server.path("/connect"),
+                server.path("/admin"),
+            ),
         );
-    };
+    }
     let current = match connector.store.token_set().await {
         Ok(Some(set)) => Some(
             set.account_name
@@ -132,36 +158,45 @@ pub async fn confirm(admin: Admin, State(connector): State<Connector>) -> Respon
         Ok(None) => None,
         Err(error) => return ConnectError::StateUnreadable(error).into_response(),
     };
-    let flow = connector.config.constant_contact.flow;
-    admin.finish(confirmation_page(csrf, current.as_deref(), flow))
+    admin.finish(confirmation_page(
+        &connector.config,
+        &admin,
+        current.as_deref(),
+    ))
 }
 
-/// The page with the one button that starts connecting (a POST with the session's CSRF token).
-fn confirmation_page(
-    csrf: &str,
-    current: Option<&str>,
-    flow: ConnectFlow,
-) -> axum::response::Html<String> {
-    let replaces = match current {
-        Some(account) => format!(
-            "<p>ccbridge is connected to <strong>{}</strong> now; connecting replaces that connection with the account you log in to at Constant Contact.</p>",
-            pages::escape(account)
-        ),
-        None => "<p>ccbridge is not connected yet.</p>".to_owned(),
+/// The page with the one button that starts connecting (a POST with the session's CSRF token),
+/// in the console.
+fn confirmation_page(config: &Config, admin: &Admin, current: Option<&str>) -> Html<String> {
+    let body = html! {
+        h1 { "Connect to Constant Contact" }
+        @if let Some(account) = current {
+            p {
+                "ccbridge is connected to " strong { (account) } " now; connecting replaces that "
+                "connection with the account you log in to at Constant Contact."
+            }
+        } @else {
+            p { "ccbridge is not connected yet." }
+        }
+        @match config.constant_contact.flow {
+            ConnectFlow::AuthorizationCode => p {
+                "You will be sent to Constant Contact to log in and approve ccbridge, then back here."
+            },
+            ConnectFlow::Device => p {
+                "ccbridge uses the device flow: press Connect to get a short code, then enter it "
+                "at Constant Contact (on any device) while logged in to the account. Or connect "
+                "from the command line on the server: " code { "ccbridge connect" } "."
+            },
+        }
+        @if let Some(csrf) = &admin.csrf {
+            form method="post" action=(config.server.path("/connect")) {
+                input type="hidden" name=(CSRF_FIELD) value=(csrf);
+                button type="submit" id="connect" { "Connect" }
+            }
+        }
+        p { a href=(config.server.path("/admin")) { "Back to the admin console" } }
     };
-    let body = format!(
-        "<h1>Connect to Constant Contact</h1>\n{replaces}\n{how}\n\
-         <form method=\"post\" action=\"/connect\"><input type=\"hidden\" name=\"{CSRF_FIELD}\" value=\"{csrf}\"><button type=\"submit\" id=\"connect\">Connect</button></form>\n\
-         <p><a href=\"/admin\">Back to the admin console</a></p>",
-        csrf = pages::escape(csrf),
-        how = match flow {
-            ConnectFlow::AuthorizationCode =>
-                "<p>You will be sent to Constant Contact to log in and approve ccbridge, then back here.</p>",
-            ConnectFlow::Device =>
-                "<p>ccbridge uses the device flow: press Connect to get a short code, then enter it at Constant Contact (on any device) while logged in to the account. Or connect from the command line on the server: <code>ccbridge connect</code>.</p>",
-        },
-    );
-    pages::layout("Connect", &body)
+    console_page(config, "Connect", Some(admin), Nav::None, body)
 }
 
 /// `POST /connect`: the console's Connect / Reconnect button and the confirmation page's: a
@@ -412,7 +447,7 @@ pub async fn callback(
                 "{BROWSER_COOKIE}=; Path={}; Max-Age=0; HttpOnly; SameSite=Lax",
                 callback_path(&state.config)
             );
-            let page = connected_page(&connected, console);
+            let page = connected_page(&state.config, &connected, console);
             ([(SET_COOKIE, header(&clear))], page).into_response()
         }
         Err(error) => error.into_response(),
