@@ -199,3 +199,37 @@ impl ConnectError {
         response.0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_waiting_page_shows_the_code_escaped_and_reloads_itself() {
+        let config = Config::from_toml("").unwrap();
+        let row = PageDeviceAuthorization {
+            id: "1".into(),
+            device_code: "sealed".into(),
+            user_code: "AB<CD".into(),
+            verification_uri: "https://cc.example/device?x=1&y=\"2\"".into(),
+            verification_uri_complete: None,
+            expires_at: "2026-12-03T17:40:00Z".parse().unwrap(),
+            link_id: Some("link".into()),
+            browser_key: "key".into(),
+            state: "pending".into(),
+            message: None,
+        };
+        let (headers, Html(page)) = waiting_page(&config, &row);
+        assert_eq!(headers["refresh"], RELOAD_EVERY.to_string());
+        assert!(
+            page.contains(r#"<p class="code" id="user_code"><strong>AB&lt;CD</strong>"#),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"href="https://cc.example/device?x=1&amp;y=&quot;2&quot;""#),
+            "{page}"
+        );
+        assert!(page.contains("expires 17:40 UTC"), "{page}");
+        assert!(page.contains("class=\"visitor\""), "a link's owner: {page}");
+    }
+}

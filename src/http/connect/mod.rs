@@ -18,30 +18,27 @@ use std::sync::Arc;
 use axum::extract::{FromRef, RawQuery, State};
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
-use ccbridge_layout::{Markup, html};
+use axum::response::{IntoResponse, Response};
 
 mod device;
 mod links;
+mod views;
 
 pub use device::device_page;
 pub use links::{link_page, start_from_link};
 
 use super::AppState;
-use super::admin::session::{Admin, CSRF_FIELD, CsrfForm, cookie};
-use super::admin::{Nav, console_page};
-use super::pages::{self, Visitor};
+use super::admin::session::{Admin, CsrfForm, cookie};
+use super::pages;
 use crate::clock::SharedClock;
 use crate::config::{Config, ConnectFlow};
 use crate::constant_contact::{ApiClient, DeviceError, OAuthError, TokenGrant};
 use crate::delivery::DeliveryWorker;
 use crate::delivery::account_check::AccountChecker;
-use crate::i18n::Language;
 use crate::password::random_token;
 use crate::store::{PendingAuthorization, Store, StoreError};
-use crate::tokens::{
-    AccountSwitch, AdoptError, AuthorizedVia, CipherError, Connected, TokenKeeper,
-};
+use crate::tokens::{AdoptError, AuthorizedVia, CipherError, Connected, TokenKeeper};
+use views::{confirmation_page, connected_page, shell};
 
 /// How long an authorization may take from `/connect` to the callback.
 const AUTHORIZATION_TTL: chrono::Duration = chrono::Duration::minutes(10);
@@ -94,41 +91,6 @@ impl Connector {
     }
 }
 
-/// The page after a completed connection, whichever way it was made: in the console's look with
-/// the way back to it when the console started it, else in the visitor's look (an account owner
-/// through a connect link has no console to go back to).
-fn connected_page(config: &Config, connected: &Connected, console: bool) -> Html<String> {
-    let body = html! {
-        h1 { "Connected" }
-        p {
-            "ccbridge is connected to " strong { (connected.account()) } ". "
-            @match connected.switch {
-                AccountSwitch::None => {
-                    "Queued signups will now be delivered; you can close this page."
-                }
-                AccountSwitch::Unconfirmed { .. } => {
-                    "This is not the account ccbridge was connected to before, so nothing is "
-                    "sent to it until the site's admin confirms the switch. You can close this page."
-                }
-            }
-        }
-        @if console {
-            p { a href=(config.server.path("/admin")) { "Go to the admin console" } }
-        }
-    };
-    shell(config, console, "Connected", body)
-}
-
-/// A connect page around `body`: the console's look (no navigation: the browser may have come
-/// back from Constant Contact without the session cookie) or the visitor's.
-fn shell(config: &Config, console: bool, title: &str, body: Markup) -> Html<String> {
-    if console {
-        console_page(config, title, None, Nav::None, body)
-    } else {
-        Visitor::plain(Language::En).page(title, body)
-    }
-}
-
 /// `GET /connect`: the confirmation page, for an admin (console session, or HTTP Basic in a
 /// browser, which gets a session here so that the button works). Changes nothing.
 pub async fn confirm(admin: Admin, State(connector): State<Connector>) -> Response {
@@ -163,40 +125,6 @@ pub async fn confirm(admin: Admin, State(connector): State<Connector>) -> Respon
         &admin,
         current.as_deref(),
     ))
-}
-
-/// The page with the one button that starts connecting (a POST with the session's CSRF token),
-/// in the console.
-fn confirmation_page(config: &Config, admin: &Admin, current: Option<&str>) -> Html<String> {
-    let body = html! {
-        h1 { "Connect to Constant Contact" }
-        @if let Some(account) = current {
-            p {
-                "ccbridge is connected to " strong { (account) } " now; connecting replaces that "
-                "connection with the account you log in to at Constant Contact."
-            }
-        } @else {
-            p { "ccbridge is not connected yet." }
-        }
-        @match config.constant_contact.flow {
-            ConnectFlow::AuthorizationCode => p {
-                "You will be sent to Constant Contact to log in and approve ccbridge, then back here."
-            },
-            ConnectFlow::Device => p {
-                "ccbridge uses the device flow: press Connect to get a short code, then enter it "
-                "at Constant Contact (on any device) while logged in to the account. Or connect "
-                "from the command line on the server: " code { "ccbridge connect" } "."
-            },
-        }
-        @if let Some(csrf) = &admin.csrf {
-            form method="post" action=(config.server.path("/connect")) {
-                input type="hidden" name=(CSRF_FIELD) value=(csrf);
-                button type="submit" id="connect" { "Connect" }
-            }
-        }
-        p { a href=(config.server.path("/admin")) { "Back to the admin console" } }
-    };
-    console_page(config, "Connect", Some(admin), Nav::None, body)
 }
 
 /// `POST /connect`: the console's Connect / Reconnect button and the confirmation page's: a
