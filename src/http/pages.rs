@@ -3,18 +3,16 @@
 //! maud (every value escaped). Each has the link back to the page the form was on, when that page
 //! is known and one of the form's allowed origins.
 //!
-//! `layout` and `notice` remain for the few English pages of other modules.
+//! `notice` remains for the few English pages of other modules.
 
 use axum::http::header::VARY;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use ccbridge_layout::{Look, Markup, PreEscaped, Shell, html};
+use ccbridge_layout::{Look, Markup, Shell, html};
 use url::Url;
 
 use crate::config::ConsentMode;
 use crate::i18n::{Language, Texts};
-
-pub use crate::domain::html::escape;
 
 /// Whom a visitor page is for: their language (with the form's words) and where to go back to.
 #[derive(Debug, Clone)]
@@ -155,13 +153,6 @@ pub fn vary_on_language(response: &mut Response) {
     response
         .headers_mut()
         .append(VARY, HeaderValue::from_static("Accept-Language"));
-}
-
-/// A complete English page around already-escaped `body` HTML, in the shared shell (for pages
-/// of other modules not yet written with maud).
-pub fn layout(title: &str, body: &str) -> Html<String> {
-    let shell = Shell::new(Look::Visitor, "en", title);
-    Html(shell.render(PreEscaped(body.to_owned())).into_string())
 }
 
 /// An English page with a heading and one paragraph of text.

@@ -44,6 +44,8 @@ use crate::store::Store;
 use crate::tokens::TokenKeeper;
 use session::{Admin, CsrfForm, Sessions, see_other};
 use views::Overview;
+/// The console's page shell, for the connect pages (`http::connect`).
+pub(super) use views::{Nav, page as console_page};
 
 /// The landing page and the console's routes.
 pub fn routes() -> Vec<Route> {

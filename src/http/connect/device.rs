@@ -8,12 +8,15 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::http::header::{LOCATION, SET_COOKIE};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
+use ccbridge_layout::html;
 use uuid::Uuid;
 
 use super::{
     ConnectError, Connector, browser_cookie, browser_key, connected_page, header, links, page,
+    shell,
 };
+use crate::config::Config;
 use crate::constant_contact::{DeviceAuthorization, DeviceError, wait_for_device};
 use crate::http::pages;
 use crate::password::random_token;
@@ -72,8 +75,7 @@ pub(super) async fn begin(
 }
 
 fn device_path(state: &Connector, id: &str) -> String {
-    let prefix = state.config.server.public_url.path().trim_end_matches('/');
-    format!("{prefix}/connect/device/{id}")
+    state.config.server.path(&format!("/connect/device/{id}"))
 }
 
 /// Poll until the person decides, then adopt the grant (consuming the link first, if any) and
@@ -99,7 +101,10 @@ async fn poll(
     }
     .await;
     let (row_state, message) = match outcome {
-        Ok(connected) => ("connected", connected_page(&connected, link_id.is_none()).0),
+        Ok(connected) => (
+            "connected",
+            connected_page(&state.config, &connected, link_id.is_none()).0,
+        ),
         Err(error) => {
             let message = error.message();
             error.log();
@@ -142,31 +147,33 @@ pub async fn device_page(
             "Not connected",
             "The code expired before it was approved. Nothing was changed; start again.",
         ),
-        _ => waiting_page(&row).into_response(),
+        _ => waiting_page(&state.config, &row).into_response(),
     }
 }
 
-fn waiting_page(row: &PageDeviceAuthorization) -> (HeaderMap, axum::response::Html<String>) {
+/// The code to enter, in the console's look when the console started it, else the visitor's.
+fn waiting_page(config: &Config, row: &PageDeviceAuthorization) -> (HeaderMap, Html<String>) {
     let link = row
         .verification_uri_complete
         .as_deref()
         .unwrap_or(&row.verification_uri);
-    let body = format!(
-        "<h1>Enter this code at Constant Contact</h1>\n\
-         <p class=\"code\" id=\"user_code\"><strong>{code}</strong></p>\n\
-         <p>Go to <a href=\"{link}\" target=\"_blank\" rel=\"noopener\">{uri}</a>, log in to the Constant Contact account to connect, enter the code and approve. This page updates by itself.</p>\n\
-         <p>The code expires {expires} UTC.</p>",
-        code = pages::escape(&row.user_code),
-        link = pages::escape(link),
-        uri = pages::escape(&row.verification_uri),
-        expires = row.expires_at.format("%H:%M"),
-    );
+    let body = html! {
+        h1 { "Enter this code at Constant Contact" }
+        p class="code" id="user_code" { strong { (row.user_code) } }
+        p {
+            "Go to " a href=(link) target="_blank" rel="noopener" { (row.verification_uri) }
+            ", log in to the Constant Contact account to connect, enter the code and approve. "
+            "This page updates by itself."
+        }
+        p { "The code expires " (row.expires_at.format("%H:%M").to_string()) " UTC." }
+    };
     let mut headers = HeaderMap::new();
     // A header, not a <meta>: it works the same and keeps the page free of anything but content.
     headers.insert("refresh", header(&RELOAD_EVERY.to_string()));
+    let console = row.link_id.is_none();
     (
         headers,
-        pages::layout("Waiting for Constant Contact", &body),
+        shell(config, console, "Waiting for Constant Contact", body),
     )
 }
 
@@ -190,5 +197,39 @@ impl ConnectError {
             other => pages::notice("Not connected", "Not connected", &other.parts().2),
         };
         response.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_waiting_page_shows_the_code_escaped_and_reloads_itself() {
+        let config = Config::from_toml("").unwrap();
+        let row = PageDeviceAuthorization {
+            id: "1".into(),
+            device_code: "sealed".into(),
+            user_code: "AB<CD".into(),
+            verification_uri: "https://cc.example/device?x=1&y=\"2\"".into(),
+            verification_uri_complete: None,
+            expires_at: "2026-12-03T17:40:00Z".parse().unwrap(),
+            link_id: Some("link".into()),
+            browser_key: "key".into(),
+            state: "pending".into(),
+            message: None,
+        };
+        let (headers, Html(page)) = waiting_page(&config, &row);
+        assert_eq!(headers["refresh"], RELOAD_EVERY.to_string());
+        assert!(
+            page.contains(r#"<p class="code" id="user_code"><strong>AB&lt;CD</strong>"#),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"href="https://cc.example/device?x=1&amp;y=&quot;2&quot;""#),
+            "{page}"
+        );
+        assert!(page.contains("expires 17:40 UTC"), "{page}");
+        assert!(page.contains("class=\"visitor\""), "a link's owner: {page}");
     }
 }

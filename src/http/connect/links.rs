@@ -8,8 +8,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use ccbridge_layout::html;
+
 use super::{ConnectError, Connector, is_cross_site, page, start_authorization};
-use crate::http::pages;
+use crate::config::ConnectFlow;
+use crate::http::pages::Visitor;
+use crate::i18n::Language;
 use crate::store::{ConnectLink, LinkState};
 use crate::tokens::links::find_link;
 
@@ -26,33 +30,37 @@ pub async fn link_page(State(state): State<Connector>, Path(secret): Path<String
         .host_str()
         .unwrap_or("this site")
         .to_owned();
-    let note = link
-        .note
-        .as_deref()
-        .map(|n| format!(" (for {})", pages::escape(n)))
-        .unwrap_or_default();
     let how = match state.config.constant_contact.flow {
-        crate::config::ConnectFlow::AuthorizationCode => {
+        ConnectFlow::AuthorizationCode => {
             "You will be sent to Constant Contact to log in to your account and approve, then back here."
         }
-        crate::config::ConnectFlow::Device => {
+        ConnectFlow::Device => {
             "You will get a short code to enter at Constant Contact while logged in to your account."
         }
     };
-    let body = format!(
-        "<h1>Connect your Constant Contact account</h1>\n\
-         <p>The admin of <strong>{site}</strong> asks you{note} to connect your Constant Contact account to ccbridge, which adds the people who sign up on the site's forms to your contact lists.</p>\n\
-         <p>{how} ccbridge gets access to your contacts and lists only; you can revoke it at Constant Contact at any time.</p>\n\
-         <form method=\"post\"><button type=\"submit\" id=\"connect\">Connect your Constant Contact account</button></form>\n\
-         <p>This link works once and expires {expires} UTC.</p>",
-        site = pages::escape(&site),
-        expires = link.expires_at.format("%Y-%m-%d %H:%M"),
-    );
-    (
-        StatusCode::OK,
-        pages::layout("Connect your Constant Contact account", &body),
-    )
-        .into_response()
+    let action = state.config.server.path(&format!("/connect/link/{secret}"));
+    let body = html! {
+        h1 { "Connect your Constant Contact account" }
+        p {
+            "The admin of " strong { (site) } " asks you"
+            @if let Some(note) = &link.note { " (for " (note) ")" }
+            " to connect your Constant Contact account to ccbridge, which adds the people who "
+            "sign up on the site's forms to your contact lists."
+        }
+        p {
+            (how) " ccbridge gets access to your contacts and lists only; you can revoke it at "
+            "Constant Contact at any time."
+        }
+        form method="post" action=(action) {
+            button type="submit" id="connect" { "Connect your Constant Contact account" }
+        }
+        p {
+            "This link works once and expires "
+            (link.expires_at.format("%Y-%m-%d %H:%M").to_string()) " UTC."
+        }
+    };
+    let page = Visitor::plain(Language::En).page("Connect your Constant Contact account", body);
+    (StatusCode::OK, page).into_response()
 }
 
 /// `POST /connect/link/{secret}`: the page's button.

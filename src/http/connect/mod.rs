@@ -22,12 +22,14 @@ use axum::response::{IntoResponse, Response};
 
 mod device;
 mod links;
+mod views;
 
 pub use device::device_page;
 pub use links::{link_page, start_from_link};
 
-use super::admin::session::{Admin, CSRF_FIELD, CsrfForm, cookie};
-use super::{AppState, pages};
+use super::AppState;
+use super::admin::session::{Admin, CsrfForm, cookie};
+use super::pages;
 use crate::clock::SharedClock;
 use crate::config::{Config, ConnectFlow};
 use crate::constant_contact::{ApiClient, DeviceError, OAuthError, TokenGrant};
@@ -35,9 +37,8 @@ use crate::delivery::DeliveryWorker;
 use crate::delivery::account_check::AccountChecker;
 use crate::password::random_token;
 use crate::store::{PendingAuthorization, Store, StoreError};
-use crate::tokens::{
-    AccountSwitch, AdoptError, AuthorizedVia, CipherError, Connected, TokenKeeper,
-};
+use crate::tokens::{AdoptError, AuthorizedVia, CipherError, Connected, TokenKeeper};
+use views::{confirmation_page, connected_page, shell};
 
 /// How long an authorization may take from `/connect` to the callback.
 const AUTHORIZATION_TTL: chrono::Duration = chrono::Duration::minutes(10);
@@ -90,24 +91,6 @@ impl Connector {
     }
 }
 
-/// The page after a completed connection, whichever way it was made.
-fn connected_page(connected: &Connected, console: bool) -> axum::response::Html<String> {
-    let account = pages::escape(connected.account());
-    let next = match &connected.switch {
-        AccountSwitch::None => "Queued signups will now be delivered; you can close this page.".to_owned(),
-        AccountSwitch::Unconfirmed { .. } => "This is not the account ccbridge was connected to before, so nothing is sent to it until the site's admin confirms the switch. You can close this page.".to_owned(),
-    };
-    let back = if console {
-        "\n<p><a href=\"/admin\">Go to the admin console</a></p>"
-    } else {
-        ""
-    };
-    let body = format!(
-        "<h1>Connected</h1>\n<p>ccbridge is connected to <strong>{account}</strong>. {next}</p>{back}"
-    );
-    pages::layout("Connected", &body)
-}
-
 /// `GET /connect`: the confirmation page, for an admin (console session, or HTTP Basic in a
 /// browser, which gets a session here so that the button works). Changes nothing.
 pub async fn confirm(admin: Admin, State(connector): State<Connector>) -> Response {
@@ -116,14 +99,19 @@ pub async fn confirm(admin: Admin, State(connector): State<Connector>) -> Respon
             connector.config.constant_contact.missing_keys(),
         ));
     }
-    let Some(csrf) = &admin.csrf else {
+    if admin.csrf.is_none() {
         // A script with Basic credentials: it has no session, so no button would work for it.
+        let server = &connector.config.server;
         return page(
             StatusCode::OK,
             "Connect",
-            "Connecting happens in a browser: open /connect or the console (/admin) in one and press Connect.",
+            &format!(
+                "Connecting happens in a browser: open {} or the console ({}) in one and press Connect.",
+                server.path("/connect"),
+                server.path("/admin"),
+            ),
         );
-    };
+    }
     let current = match connector.store.token_set().await {
         Ok(Some(set)) => Some(
             set.account_name
@@ -132,36 +120,11 @@ pub async fn confirm(admin: Admin, State(connector): State<Connector>) -> Respon
         Ok(None) => None,
         Err(error) => return ConnectError::StateUnreadable(error).into_response(),
     };
-    let flow = connector.config.constant_contact.flow;
-    admin.finish(confirmation_page(csrf, current.as_deref(), flow))
-}
-
-/// The page with the one button that starts connecting (a POST with the session's CSRF token).
-fn confirmation_page(
-    csrf: &str,
-    current: Option<&str>,
-    flow: ConnectFlow,
-) -> axum::response::Html<String> {
-    let replaces = match current {
-        Some(account) => format!(
-            "<p>ccbridge is connected to <strong>{}</strong> now; connecting replaces that connection with the account you log in to at Constant Contact.</p>",
-            pages::escape(account)
-        ),
-        None => "<p>ccbridge is not connected yet.</p>".to_owned(),
-    };
-    let body = format!(
-        "<h1>Connect to Constant Contact</h1>\n{replaces}\n{how}\n\
-         <form method=\"post\" action=\"/connect\"><input type=\"hidden\" name=\"{CSRF_FIELD}\" value=\"{csrf}\"><button type=\"submit\" id=\"connect\">Connect</button></form>\n\
-         <p><a href=\"/admin\">Back to the admin console</a></p>",
-        csrf = pages::escape(csrf),
-        how = match flow {
-            ConnectFlow::AuthorizationCode =>
-                "<p>You will be sent to Constant Contact to log in and approve ccbridge, then back here.</p>",
-            ConnectFlow::Device =>
-                "<p>ccbridge uses the device flow: press Connect to get a short code, then enter it at Constant Contact (on any device) while logged in to the account. Or connect from the command line on the server: <code>ccbridge connect</code>.</p>",
-        },
-    );
-    pages::layout("Connect", &body)
+    admin.finish(confirmation_page(
+        &connector.config,
+        &admin,
+        current.as_deref(),
+    ))
 }
 
 /// `POST /connect`: the console's Connect / Reconnect button and the confirmation page's: a
@@ -412,7 +375,7 @@ pub async fn callback(
                 "{BROWSER_COOKIE}=; Path={}; Max-Age=0; HttpOnly; SameSite=Lax",
                 callback_path(&state.config)
             );
-            let page = connected_page(&connected, console);
+            let page = connected_page(&state.config, &connected, console);
             ([(SET_COOKIE, header(&clear))], page).into_response()
         }
         Err(error) => error.into_response(),

@@ -320,3 +320,134 @@ async fn a_public_url_with_a_path_prefix_still_connects(backend: Backend) {
         "https://example.org/forms/oauth/callback"
     );
 }
+
+/// `server.public_url` with a path prefix (the proxy strips it, so the requests here go without).
+fn under_cc(config: &mut ccbridge::Config) {
+    let prefixed = format!("{}cc/", config.server.public_url);
+    config.server.public_url = prefixed.parse().unwrap();
+}
+
+backends!(the_connect_page_keeps_the_public_urls_path_prefix: sqlite, postgres);
+async fn the_connect_page_keeps_the_public_urls_path_prefix(backend: Backend) {
+    let sandbox = fast_sandbox().await;
+    let app = AppOptions::against(backend, &sandbox, "")
+        .configure(under_cc)
+        .spawn()
+        .await;
+
+    let confirm = app
+        .client
+        .get(app.url("/connect"))
+        .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(confirm.status(), 200);
+    let session = cookie_pair(&confirm);
+    let page = confirm.text().await.unwrap();
+    assert!(
+        page.contains(r#"<form method="post" action="/cc/connect">"#),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"<a href="/cc/admin">Back to the admin console</a>"#),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"href="/cc/admin/signups""#),
+        "the console's nav"
+    );
+    for unprefixed in ["href=\"/admin", "action=\"/admin", "action=\"/connect"] {
+        assert!(!page.contains(unprefixed), "{unprefixed} in {page}");
+    }
+    let button = app
+        .client
+        .post(app.url("/connect"))
+        .header("cookie", session)
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("csrf", csrf_in(&page))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(button.status(), 303);
+    let cookie = button.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("Path=/cc/oauth/callback;"), "{cookie}");
+    app.stop().await;
+}
+
+backends!(the_device_flows_page_keeps_the_public_urls_path_prefix: sqlite, postgres);
+async fn the_device_flows_page_keeps_the_public_urls_path_prefix(backend: Backend) {
+    let sandbox = crate::connecting::realtime_device_sandbox().await;
+    let app = AppOptions::against(backend, &sandbox, "")
+        .configure(|config| {
+            crate::connecting::device_flow(config);
+            under_cc(config);
+        })
+        .spawn()
+        .await;
+
+    let start = start_connect(&app.client, &app.url("")).await;
+
+    assert_eq!(start.status(), 303);
+    let location = start.headers()["location"].to_str().unwrap().to_owned();
+    let id = location
+        .strip_prefix("/cc/connect/device/")
+        .unwrap_or_else(|| panic!("the prefix is kept: {location}"));
+    let cookie = start.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains(&format!("Path={location};")), "{cookie}");
+    let waiting = app
+        .client
+        .get(app.url(&format!("/connect/device/{id}")))
+        .header("cookie", cookie_pair(&start))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(waiting.status(), 200);
+    let page = waiting.text().await.unwrap();
+    assert!(page.contains(r#"id="user_code"><strong>"#), "{page}");
+    app.stop().await;
+}
+
+backends!(the_providers_error_and_description_are_shown_escaped: sqlite, postgres);
+async fn the_providers_error_and_description_are_shown_escaped(backend: Backend) {
+    let sandbox = sandbox().await;
+    let app = AppOptions::against(backend, &sandbox, "").spawn().await;
+    let (cookie, callback) = authorize(&app).await;
+    let state = url::Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+
+    let denied = app
+        .client
+        .get(app.url("/oauth/callback"))
+        .query(&[
+            ("error", "<b>access_denied</b>"),
+            ("error_description", "<script>alert(\"no\")</script> & more"),
+            ("state", state.as_str()),
+        ])
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(denied.status(), 403);
+    let page = denied.text().await.unwrap();
+    assert!(
+        page.contains(
+            "&lt;b&gt;access_denied&lt;/b&gt;: &lt;script&gt;alert(&quot;no&quot;)&lt;/script&gt; &amp; more"
+        ),
+        "{page}"
+    );
+    assert!(
+        !page.contains("<script>") && !page.contains("<b>"),
+        "{page}"
+    );
+    assert!(app.store.token_set().await.unwrap().is_none());
+    app.stop().await;
+}
