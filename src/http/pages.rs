@@ -96,11 +96,7 @@ impl<'a> Visitor<'a> {
             ConsentMode::Single => {
                 format!("{} {}", t.get("thank-you-heading"), t.get("thank-you-text"))
             }
-            ConsentMode::Double => format!(
-                "{} {}",
-                t.get("thank-you-double-title"),
-                t.get("thank-you-double-text")
-            ),
+            ConsentMode::Double => t.get("thank-you-double-text"),
         }
     }
 

@@ -187,7 +187,11 @@ async fn retry_and_release_act_on_one_signup_or_the_filtered_selection_and_leave
         .send()
         .await
         .unwrap();
-    assert_eq!(selection.headers()["location"], "/admin/signups?requeued=2");
+    // Back to the list under the same filter.
+    assert_eq!(
+        selection.headers()["location"],
+        "/admin/signups?requeued=2&state=dead&form=site"
+    );
     assert_eq!(state_of("site.one@example.net").await, "pending");
 
     // One spam signup, then the rest of the spam matching `spam.`.
@@ -224,7 +228,10 @@ async fn retry_and_release_act_on_one_signup_or_the_filtered_selection_and_leave
         .send()
         .await
         .unwrap();
-    assert_eq!(rest.headers()["location"], "/admin/signups?released=1");
+    assert_eq!(
+        rest.headers()["location"],
+        "/admin/signups?released=1&state=spam&q=SPAM."
+    );
     assert_eq!(state_of("spam.two@example.net").await, "pending");
 
     // A filter the page never offers changes nothing.
