@@ -164,36 +164,8 @@ fn console_operations() -> Vec<(Method, &'static str, Operation)> {
             "/admin/signups/release",
             "Release the spam signups the filter (state, form, q) selects",
         ),
-        {
-            let (method, path, mut operation) =
-                action("/admin/signups/{id}/release", "Release one spam signup");
-            let id = ParameterBuilder::new()
-                .name("id")
-                .parameter_in(ParameterIn::Path)
-                .required(Required::True)
-                .description(Some("The signup's id (a UUID, as the console lists it)"))
-                .schema(Some(string_schema()))
-                .build();
-            operation.parameters.get_or_insert_with(Vec::new).push(id);
-            (method, path, operation)
-        },
-        {
-            let (method, path, mut operation) =
-                action("/admin/signups/{id}/retry", "Requeue one signup");
-            let id = ParameterBuilder::new()
-                .name("id")
-                .parameter_in(ParameterIn::Path)
-                .required(Required::True)
-                .description(Some("The signup's id (a UUID, as the console lists it)"))
-                .schema(Some(string_schema()))
-                .build();
-            operation.parameters.get_or_insert_with(Vec::new).push(id);
-            operation.responses.responses.insert(
-                "404".to_owned(),
-                RefOr::T(html("no such signup (or not a UUID)")),
-            );
-            (method, path, operation)
-        },
+        one_signup_action("/admin/signups/{id}/release", "Release one spam signup"),
+        one_signup_action("/admin/signups/{id}/retry", "Requeue one signup"),
         (
             Method::GET,
             "/metrics",
@@ -207,6 +179,24 @@ fn console_operations() -> Vec<(Method, &'static str, Operation)> {
                 .build(),
         ),
     ]
+}
+
+/// A console button acting on one signup, named by its id in the path.
+fn one_signup_action(path: &'static str, summary: &str) -> (Method, &'static str, Operation) {
+    let (method, path, mut operation) = action(path, summary);
+    let id = ParameterBuilder::new()
+        .name("id")
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some("The signup's id (a UUID, as the console lists it)"))
+        .schema(Some(string_schema()))
+        .build();
+    operation.parameters.get_or_insert_with(Vec::new).push(id);
+    operation.responses.responses.insert(
+        "404".to_owned(),
+        RefOr::T(html("no such signup (or not a UUID)")),
+    );
+    (method, path, operation)
 }
 
 /// A console page: HTML behind the admin credentials.

@@ -96,7 +96,12 @@ impl<'a> Visitor<'a> {
             ConsentMode::Single => {
                 format!("{} {}", t.get("thank-you-heading"), t.get("thank-you-text"))
             }
-            ConsentMode::Double => t.get("thank-you-double-text"),
+            // "Almost done: please check your mail. We have sent you a mail with a link …"
+            ConsentMode::Double => format!(
+                "{}. {}",
+                t.get("thank-you-double-title").trim_end_matches('.'),
+                t.get("thank-you-double-text")
+            ),
         }
     }
 

@@ -160,7 +160,9 @@ pub async fn retry_one(
         .requeue(true, Some(id), now)
         .await
         .context("requeueing a signup")?;
-    console.requeued(requeued, id.to_string(), None, now).await
+    console
+        .acted(Action::Retry, requeued, id.to_string(), None, now)
+        .await
 }
 
 /// `POST /admin/signups/retry` with the filter's `state`, `form` and `q`: every failed and dead
@@ -169,20 +171,7 @@ pub async fn retry_selected(
     State(console): State<Console>,
     form: CsrfForm,
 ) -> Result<Response, ConsoleError> {
-    let filter = match console.filter_of(&form) {
-        Ok(filter) => filter,
-        Err(refusal) => return Ok(*refusal),
-    };
-    let now = console.clock.now();
-    tracing::info!(target = %filter.describe(), "console action: retry the selection");
-    let requeued = console
-        .store
-        .requeue_selected(&filter, now)
-        .await
-        .context("requeueing signups")?;
-    console
-        .requeued(requeued, filter.describe(), Some(&filter), now)
-        .await
+    console.on_selection(Action::Retry, &form).await
 }
 
 /// `POST /admin/signups/{id}/release`: a spam signup judged genuine goes to the queue (or, on a
@@ -200,7 +189,13 @@ pub async fn release_one(
         .await
         .context("releasing a spam signup")?;
     console
-        .released(u64::from(released.is_some()), id.to_string(), None, now)
+        .acted(
+            Action::Release,
+            u64::from(released.is_some()),
+            id.to_string(),
+            None,
+            now,
+        )
         .await
 }
 
@@ -209,20 +204,34 @@ pub async fn release_selected(
     State(console): State<Console>,
     form: CsrfForm,
 ) -> Result<Response, ConsoleError> {
-    let filter = match console.filter_of(&form) {
-        Ok(filter) => filter,
-        Err(refusal) => return Ok(*refusal),
-    };
-    let now = console.clock.now();
-    tracing::info!(target = %filter.describe(), "console action: release the selection");
-    let released = console
-        .store
-        .release_selected(&filter, now, &console.policy())
-        .await
-        .context("releasing spam signups")?;
-    console
-        .released(released, filter.describe(), Some(&filter), now)
-        .await
+    console.on_selection(Action::Release, &form).await
+}
+
+/// What a console button does to signups.
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    /// Failed and dead signups back to the queue.
+    Retry,
+    /// Spam signups judged genuine to the queue (or to their confirmation).
+    Release,
+}
+
+impl Action {
+    /// Its name in the audit lines.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Retry => "retry",
+            Self::Release => "release",
+        }
+    }
+
+    /// The list's query parameter saying how many it acted on.
+    fn done(self) -> &'static str {
+        match self {
+            Self::Retry => "requeued",
+            Self::Release => "released",
+        }
+    }
 }
 
 impl Console {
@@ -259,36 +268,57 @@ impl Console {
         Ok(())
     }
 
-    async fn requeued(
+    /// A selection's button: the filter it carries (a bad one changes nothing), the action on
+    /// every signup it selects, then the audit line and the list under the same filter.
+    async fn on_selection(
         &self,
-        requeued: u64,
-        target: String,
-        filter: Option<&SignupFilter>,
-        at: DateTime<Utc>,
+        action: Action,
+        form: &CsrfForm,
     ) -> Result<Response, ConsoleError> {
-        self.audit("retry", target, requeued, at).await?;
-        if requeued > 0 {
-            self.delivery.signup_queued();
-            self.alerts.raise(
-                AlertKind::DeadSignupsRequeued,
-                format!("An admin requeued {requeued} dead or failed signup(s) for delivery."),
-            );
-        }
-        Ok(self.back_to_list(("requeued", requeued), filter))
+        let filter = match self.filter_of(form) {
+            Ok(filter) => filter,
+            Err(refusal) => return Ok(*refusal),
+        };
+        let now = self.clock.now();
+        // Logged before it acts, so an action cut short still has its line.
+        tracing::info!(action = action.name(), target = %filter.describe(), "console action on a selection");
+        let done = match action {
+            Action::Retry => self
+                .store
+                .requeue_selected(&filter, now)
+                .await
+                .context("requeueing signups")?,
+            Action::Release => self
+                .store
+                .release_selected(&filter, now, &self.policy())
+                .await
+                .context("releasing spam signups")?,
+        };
+        self.acted(action, done, filter.describe(), Some(&filter), now)
+            .await
     }
 
-    async fn released(
+    /// After an action on `done` signups: the audit line, the worker woken (and an alert for a
+    /// retry), back to the list.
+    async fn acted(
         &self,
-        released: u64,
+        action: Action,
+        done: u64,
         target: String,
         filter: Option<&SignupFilter>,
         at: DateTime<Utc>,
     ) -> Result<Response, ConsoleError> {
-        self.audit("release", target, released, at).await?;
-        if released > 0 {
+        self.audit(action.name(), target, done, at).await?;
+        if done > 0 {
             self.delivery.signup_queued();
+            if let Action::Retry = action {
+                self.alerts.raise(
+                    AlertKind::DeadSignupsRequeued,
+                    format!("An admin requeued {done} dead or failed signup(s) for delivery."),
+                );
+            }
         }
-        Ok(self.back_to_list(("released", released), filter))
+        Ok(self.back_to_list((action.done(), done), filter))
     }
 
     /// Back to the list, saying how many were acted on, under the selection's filter if any.
