@@ -164,8 +164,11 @@ fn console_operations() -> Vec<(Method, &'static str, Operation)> {
             "/admin/signups/release",
             "Release the spam signups the filter (state, form, q) selects",
         ),
-        one_signup_action("/admin/signups/{id}/release", "Release one spam signup"),
-        one_signup_action("/admin/signups/{id}/retry", "Requeue one signup"),
+        for_one_signup(action(
+            "/admin/signups/{id}/release",
+            "Release one spam signup",
+        )),
+        for_one_signup(action("/admin/signups/{id}/retry", "Requeue one signup")),
         (
             Method::GET,
             "/metrics",
@@ -181,9 +184,10 @@ fn console_operations() -> Vec<(Method, &'static str, Operation)> {
     ]
 }
 
-/// A console button acting on one signup, named by its id in the path.
-fn one_signup_action(path: &'static str, summary: &str) -> (Method, &'static str, Operation) {
-    let (method, path, mut operation) = action(path, summary);
+/// A console button made to act on one signup, named by its id in the path.
+fn for_one_signup(
+    (method, path, mut operation): (Method, &'static str, Operation),
+) -> (Method, &'static str, Operation) {
     let id = ParameterBuilder::new()
         .name("id")
         .parameter_in(ParameterIn::Path)
