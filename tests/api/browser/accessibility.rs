@@ -133,7 +133,8 @@ async fn the_visitor_pages_pass_axe(backend: Backend) {
     let accepted = app
         .post_form("double", &[("email", "careful@example.com")])
         .await;
-    assert_eq!(accepted.status(), 303);
+    let status = accepted.status();
+    assert_eq!(status, 303, "{}", accepted.text().await.unwrap_or_default());
 
     with_browser("accessibility_visitor_pages", |browser| async move {
         browser
@@ -177,16 +178,7 @@ async fn the_visitor_pages_pass_axe(backend: Backend) {
         assert_accessible(&browser, "the not-found page").await;
 
         // The double opt-in confirmation: the mailed link's page, then the confirmed page.
-        let link = eventually(PATIENCE, "the confirmation mail in the mailbox", || async {
-            let mail = sandbox
-                .mailbox()
-                .into_iter()
-                .find(|m| m.to.iter().any(|to| to == "careful@example.com"))?;
-            let text = mail.text?;
-            let start = text.find(&app.url("/confirm/"))?;
-            Some(text[start..].split_whitespace().next()?.to_owned())
-        })
-        .await;
+        let link = mailed_confirmation_link(&sandbox, &app, "careful@example.com").await;
         browser.goto(&link).await.unwrap();
         wait_for_text(&browser, "Confirm your subscription").await;
         assert_accessible(&browser, "the confirmation link's page").await;

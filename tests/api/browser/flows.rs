@@ -349,16 +349,7 @@ async fn a_visitor_confirms_a_double_opt_in_signup_from_the_mailed_link(backend:
         click(&browser, "double-submit").await;
         wait_for_text(&browser, "please check your mail").await;
 
-        let link = eventually(PATIENCE, "the confirmation mail in the mailbox", || async {
-            let mail = sandbox
-                .mailbox()
-                .into_iter()
-                .find(|m| m.to.iter().any(|to| to == "browser.careful@example.com"))?;
-            let text = mail.text?;
-            let start = text.find(&app.url("/confirm/"))?;
-            Some(text[start..].split_whitespace().next()?.to_owned())
-        })
-        .await;
+        let link = mailed_confirmation_link(&sandbox, &app, "browser.careful@example.com").await;
         browser.goto(&link).await.unwrap();
         wait_for_text(&browser, "Confirm your subscription").await;
         assert!(

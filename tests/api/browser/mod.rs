@@ -236,6 +236,21 @@ pub async fn log_in(browser: &Client, app: &TestApp) {
     wait_for_text(browser, "Overview").await;
 }
 
+/// The confirmation link of the double opt-in mail the sandbox's mailbox received for `to`.
+pub async fn mailed_confirmation_link(sandbox: &Sandbox, app: &TestApp, to: &str) -> String {
+    let prefix = app.url("/confirm/");
+    eventually(PATIENCE, "the confirmation mail in the mailbox", || async {
+        let mail = sandbox
+            .mailbox()
+            .into_iter()
+            .find(|m| m.to.iter().any(|address| address == to))?;
+        let text = mail.text?;
+        let start = text.find(&prefix)?;
+        Some(text[start..].split_whitespace().next()?.to_owned())
+    })
+    .await
+}
+
 pub async fn fast_sandbox(consent: bool) -> Sandbox {
     start_sandbox(
         SandboxConfig {
