@@ -120,8 +120,11 @@ pub fn chart(hours: &[HourlySignups], now: DateTime<Utc>) -> Markup {
                         text x=(num(LEFT)) y=(num(panel.top - 4.0)) fill=(panel.colour) font-weight="600" {
                             (panel.title) ": " (panel.total(hours))
                         }
-                        text x=(num(LEFT - 3.0)) y=(num(panel.top + 7.0)) text-anchor="end" fill=(INK) {
-                            (panel.max)
+                        // An empty panel has one label, its "0": a top label would repeat it.
+                        @if panel.max > 0 {
+                            text x=(num(LEFT - 3.0)) y=(num(panel.top + 7.0)) text-anchor="end" fill=(INK) {
+                                (panel.max)
+                            }
                         }
                         text x=(num(LEFT - 3.0)) y=(num(panel.top + PANEL)) text-anchor="end" fill=(INK) { "0" }
                         line x1=(num(LEFT)) x2=(num(WIDTH)) y1=(num(panel.top + PANEL))
@@ -262,6 +265,8 @@ mod tests {
         assert!(svg.contains("role=\"img\""));
         assert!(svg.contains("aria-labelledby=\"signups-title\""));
         assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
+        // Each of the three panels labels its axis once: "0", never "0" at the top as well.
+        assert_eq!(svg.matches(">0</text>").count(), 3, "{svg}");
     }
 
     #[test]
