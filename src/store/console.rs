@@ -118,7 +118,7 @@ impl Store {
         .await?;
         let last_error: Option<(Option<String>,)> = sqlx::query_as(
             "select last_error from signups where state = 'failed'
-             order by next_attempt_at desc, id desc limit 1",
+             order by coalesce(last_attempt_at, created_at) desc, id desc limit 1",
         )
         .fetch_optional(&self.pool)
         .await?;

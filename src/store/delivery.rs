@@ -54,8 +54,8 @@ async fn settle_one(
             contact_id,
             created,
         } => sqlx::query(
-            "update signups set state = 'delivered', delivered_at = $1, contact_id = $2,
-                created_contact = $3, attempts = attempts + 1, last_error = null,
+            "update signups set state = 'delivered', delivered_at = $1, last_attempt_at = $1,
+                contact_id = $2, created_contact = $3, attempts = attempts + 1, last_error = null,
                 claimed_by = null, claimed_until = null
              where id = $4 and claimed_by = $5",
         )
@@ -67,17 +67,20 @@ async fn settle_one(
             next_attempt_at,
         } => sqlx::query(
             "update signups set state = 'failed', last_error = $1, next_attempt_at = $2,
+                last_attempt_at = $3, attempts = attempts + 1, claimed_by = null,
+                claimed_until = null
+             where id = $4 and claimed_by = $5",
+        )
+        .bind(*error)
+        .bind(next_attempt_at.timestamp_millis())
+        .bind(now.timestamp_millis()),
+        Settle::Dead { error } => sqlx::query(
+            "update signups set state = 'dead', last_error = $1, last_attempt_at = $2,
                 attempts = attempts + 1, claimed_by = null, claimed_until = null
              where id = $3 and claimed_by = $4",
         )
         .bind(*error)
-        .bind(next_attempt_at.timestamp_millis()),
-        Settle::Dead { error } => sqlx::query(
-            "update signups set state = 'dead', last_error = $1, attempts = attempts + 1,
-                claimed_by = null, claimed_until = null
-             where id = $2 and claimed_by = $3",
-        )
-        .bind(*error),
+        .bind(now.timestamp_millis()),
         Settle::Release { next_attempt_at } => sqlx::query(
             "update signups set next_attempt_at = $1, claimed_by = null, claimed_until = null
              where id = $2 and claimed_by = $3",
@@ -237,7 +240,8 @@ impl Store {
         Ok(query.execute(&self.pool).await?.rows_affected())
     }
 
-    /// The latest upstream errors of failed and dead signups, newest first.
+    /// The latest upstream errors of failed and dead signups (and why suppressed ones are held),
+    /// the most recently tried first.
     pub async fn recent_errors(&self, limit: u32) -> Result<Vec<RecentError>, StoreError> {
         let rows: Vec<(String, String, String)> = sqlx::query_as(
             "select id, state,
@@ -245,7 +249,7 @@ impl Store {
              from signups
              where (state in ('failed', 'dead') and last_error is not null)
                 or (state = 'suppressed' and hold_reason is not null)
-             order by id desc limit $1",
+             order by coalesce(last_attempt_at, created_at) desc, id desc limit $1",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)

@@ -267,11 +267,12 @@ async fn divert_one(
         }
         Divert::Suppress(reason) => {
             sqlx::query(
-                "update signups set state = 'suppressed', hold_reason = $1,
+                "update signups set state = 'suppressed', hold_reason = $1, last_attempt_at = $2,
                     claimed_by = null, claimed_until = null
-                 where id = $2",
+                 where id = $3",
             )
             .bind(*reason)
+            .bind(now.timestamp_millis())
             .bind(id.to_string())
             .execute(&mut *conn)
             .await?;

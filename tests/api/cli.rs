@@ -143,7 +143,7 @@ async fn migrate_creates_the_database(backend: Backend) {
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert_eq!(versions, 13, "every migration applied");
+    assert_eq!(versions, 14, "every migration applied");
     pool.close().await;
 }
 

@@ -3,13 +3,17 @@
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use ccbridge::clock::{Clock as _, ManualClock, SharedClock};
+use ccbridge::delivery::Delivery;
+use ccbridge_sandbox::Faults;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{get_page, login};
 use crate::database::Backend;
-use crate::helpers::{AppOptions, fast_sandbox_on};
+use crate::helpers::{AppOptions, eventually, fast_sandbox_on};
 
 backends!(the_worker_state_follows_the_queue_and_the_clock: sqlite, postgres);
 async fn the_worker_state_follows_the_queue_and_the_clock(backend: Backend) {
@@ -73,5 +77,85 @@ async fn the_worker_state_follows_the_queue_and_the_clock(backend: Backend) {
     clock.advance(chrono::Duration::minutes(11));
     let page = overview().await;
     assert!(page.contains("<span class=\"ok\">running</span>"), "{page}");
+    app.stop().await;
+}
+
+backends!(the_last_error_is_the_most_recently_tried_signups: sqlite, postgres);
+async fn the_last_error_is_the_most_recently_tried_signups(backend: Backend) {
+    let clock = ManualClock::new(Utc::now());
+    let shared: SharedClock = Arc::new(clock.clone());
+    let sandbox = fast_sandbox_on(shared.clone()).await;
+    let app = AppOptions::against(
+        backend,
+        &sandbox,
+        "[constant_contact]\nrequests_per_second = 1000",
+    )
+    .clock(shared)
+    .without_background_delivery()
+    .spawn()
+    .await;
+    app.connect_ok().await;
+    // The account check and the first sync are API calls: done before faults are set for deliveries.
+    eventually(Duration::from_secs(10), "the account check", || async {
+        (!app.readyz().await["account_check"].is_null()).then_some(())
+    })
+    .await;
+    app.unsubscribes.sync_now().await.unwrap();
+    let fail_once = |faults: Faults| {
+        sandbox.set_faults(faults);
+        async { app.delivery.deliver_next().await.unwrap() }
+    };
+
+    // The old signup fails three times on 503s: its next attempt is pushed far out (10 s or more).
+    let accepted = app
+        .post_json("newsletter", &json!({ "email": "old@example.com" }))
+        .await;
+    assert_eq!(accepted.status(), 202);
+    for attempt in 0..3 {
+        if attempt > 0 {
+            // Past the wait so far (at most 10 s), well inside the 5-minute sync interval.
+            clock.advance(chrono::Duration::seconds(30));
+        }
+        let outcome = fail_once(Faults {
+            fail_next: 1,
+            ..Faults::default()
+        })
+        .await;
+        assert!(
+            matches!(outcome, Some(Delivery::Retrying { .. })),
+            "{outcome:?}"
+        );
+    }
+    // Now the new one is tried last and fails differently; its first retry comes sooner (5 s or
+    // less), so "the failed signup retried last" would name the old one's 503.
+    let accepted = app
+        .post_json("newsletter", &json!({ "email": "new@example.com" }))
+        .await;
+    assert_eq!(accepted.status(), 202);
+    let outcome = fail_once(Faults {
+        drop_next: 1,
+        ..Faults::default()
+    })
+    .await;
+    assert!(
+        matches!(outcome, Some(Delivery::Retrying { .. })),
+        "{outcome:?}"
+    );
+    sandbox.set_faults(Faults::default());
+
+    let session = login(&app).await;
+    let page = get_page(&app, "/admin", &session.cookie).await;
+    assert!(
+        page.contains("<strong>2 signup(s) failing to deliver.</strong>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Last error: Constant Contact did not answer in time"),
+        "the newest error is the dropped connection: {page}"
+    );
+    let recent = app.store.recent_errors(5).await.unwrap();
+    assert_eq!(recent.len(), 2, "{recent:?}");
+    assert!(!recent[0].error.contains("503"), "newest first: {recent:?}");
+    assert!(recent[1].error.contains("503"), "{recent:?}");
     app.stop().await;
 }
