@@ -248,7 +248,13 @@ async fn a_page_of_an_allowed_site_loads_the_pinned_script_and_speaks_its_langua
         // Nothing answers: a status in the page's language (overridden here), the button back.
         fill(&browser, "down-email", "leser2@example.com").await;
         click(&browser, "down-submit").await;
-        wait_for_text(&browser, "Server nicht erreichbar.").await;
+        // The status line, not the page source: the override's text is in the form's attribute
+        // from the start.
+        wait_for_js(
+            &browser,
+            "document.querySelector('#down [data-ccbridge-status]').textContent === 'Server nicht erreichbar.'",
+        )
+        .await;
         let button = browser.find(Locator::Id("down-submit")).await.unwrap();
         assert!(
             button.is_enabled().await.unwrap(),
