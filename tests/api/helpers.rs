@@ -332,6 +332,15 @@ impl TestApp {
         assert!(page.contains("connected"), "{page}");
     }
 
+    /// Connecting starts the account check (API calls, in the background): wait until its result
+    /// is in, so a test's faults or clock jumps meet only the calls it makes itself.
+    pub async fn account_checked(&self) {
+        eventually(Duration::from_secs(10), "the account check", || async {
+            (!self.readyz().await["account_check"].is_null()).then_some(())
+        })
+        .await;
+    }
+
     /// The full status from `/readyz`, asked as the admin (an anonymous caller gets only
     /// ready / not ready).
     pub async fn readyz(&self) -> Value {

@@ -56,11 +56,7 @@ async fn stepped_app(backend: Backend) -> (ManualClock, Sandbox, TestApp) {
 /// Connecting starts a check of lists and fields and the first sync of unsubscribed addresses (API
 /// calls): let both finish before faults are set.
 async fn wait_account_check(app: &TestApp) {
-    eventually(Duration::from_secs(10), "the account check", || async {
-        let status = app.readyz().await;
-        (!status["account_check"].is_null()).then_some(())
-    })
-    .await;
+    app.account_checked().await;
     app.unsubscribes
         .sync_now()
         .await

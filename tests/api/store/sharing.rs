@@ -148,10 +148,7 @@ async fn a_claim_is_kept_alive_while_its_delivery_takes_longer_than_the_lease(ba
     .await;
     app.connect_ok().await;
     // Connecting starts the account check (API calls): let it finish before faults are set.
-    crate::helpers::eventually(Duration::from_secs(10), "the account check", || async {
-        (!app.readyz().await["account_check"].is_null()).then_some(())
-    })
-    .await;
+    app.account_checked().await;
     app.unsubscribes
         .sync_now()
         .await

@@ -133,10 +133,7 @@ async fn the_keeper_refreshes_ahead_of_expiry_over_many_lifetimes(backend: Backe
     app.connect_ok().await;
     // Connecting starts the account check in the background; its calls must not straddle the
     // clock jumps below (a call that took its token before a jump would arrive expired).
-    eventually(Duration::from_secs(10), "the account check", || async {
-        (!app.readyz().await["account_check"].is_null()).then_some(())
-    })
-    .await;
+    app.account_checked().await;
 
     for lifetime in 1..=6u64 {
         let due = app

@@ -16,7 +16,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use crate::database::Backend;
-use crate::helpers::{AppOptions, TestApp, eventually, fast_sandbox_on, raw_pool, start_sandbox};
+use crate::helpers::{AppOptions, TestApp, fast_sandbox_on, raw_pool, start_sandbox};
 
 const FAST: &str = "[constant_contact]\nrequests_per_second = 1000\nrequest_timeout = \"5s\"\n[delivery]\nretry_base = \"50ms\"\nretry_max = \"500ms\"";
 
@@ -41,10 +41,7 @@ async fn stepped_with(
         .spawn()
         .await;
     app.connect_ok().await;
-    eventually(Duration::from_secs(10), "the account check", || async {
-        (!app.readyz().await["account_check"].is_null()).then_some(())
-    })
-    .await;
+    app.account_checked().await;
     (clock, sandbox, app)
 }
 
@@ -346,10 +343,7 @@ async fn the_sync_follows_every_page_inside_the_budget(backend: Backend) {
         .spawn()
         .await;
     app.connect_ok().await;
-    eventually(Duration::from_secs(10), "the account check", || async {
-        (!app.readyz().await["account_check"].is_null()).then_some(())
-    })
-    .await;
+    app.account_checked().await;
     for i in 0..1_100 {
         sandbox.add_contact(&format!("left{i}@example.com"), Permission::Unsubscribed);
     }

@@ -3,20 +3,19 @@
 
 use std::sync::Arc;
 
-use std::time::Duration;
-
 use ccbridge::clock::{Clock as _, ManualClock, SharedClock};
 use ccbridge::delivery::Delivery;
-use ccbridge_sandbox::Faults;
+use ccbridge_sandbox::{Faults, Sandbox};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{get_page, login};
 use crate::database::Backend;
-use crate::helpers::{AppOptions, eventually, fast_sandbox_on};
+use crate::helpers::{AppOptions, TestApp, fast_sandbox_on};
 
-backends!(the_worker_state_follows_the_queue_and_the_clock: sqlite, postgres);
-async fn the_worker_state_follows_the_queue_and_the_clock(backend: Backend) {
+/// The service on a manual clock, delivering only when a test says so, connected, with the
+/// connection's own API calls (the account check, the first sync of unsubscribes) done.
+async fn stepped(backend: Backend) -> (ManualClock, Sandbox, TestApp) {
     let clock = ManualClock::new(Utc::now());
     let shared: SharedClock = Arc::new(clock.clone());
     let sandbox = fast_sandbox_on(shared.clone()).await;
@@ -30,7 +29,14 @@ async fn the_worker_state_follows_the_queue_and_the_clock(backend: Backend) {
     .spawn()
     .await;
     app.connect_ok().await;
+    app.account_checked().await;
     app.unsubscribes.sync_now().await.unwrap();
+    (clock, sandbox, app)
+}
+
+backends!(the_worker_state_follows_the_queue_and_the_clock: sqlite, postgres);
+async fn the_worker_state_follows_the_queue_and_the_clock(backend: Backend) {
+    let (clock, _sandbox, app) = stepped(backend).await;
     let session = login(&app).await;
     let overview = || get_page(&app, "/admin", &session.cookie);
 
@@ -82,25 +88,7 @@ async fn the_worker_state_follows_the_queue_and_the_clock(backend: Backend) {
 
 backends!(the_last_error_is_the_most_recently_tried_signups: sqlite, postgres);
 async fn the_last_error_is_the_most_recently_tried_signups(backend: Backend) {
-    let clock = ManualClock::new(Utc::now());
-    let shared: SharedClock = Arc::new(clock.clone());
-    let sandbox = fast_sandbox_on(shared.clone()).await;
-    let app = AppOptions::against(
-        backend,
-        &sandbox,
-        "[constant_contact]\nrequests_per_second = 1000",
-    )
-    .clock(shared)
-    .without_background_delivery()
-    .spawn()
-    .await;
-    app.connect_ok().await;
-    // The account check and the first sync are API calls: done before faults are set for deliveries.
-    eventually(Duration::from_secs(10), "the account check", || async {
-        (!app.readyz().await["account_check"].is_null()).then_some(())
-    })
-    .await;
-    app.unsubscribes.sync_now().await.unwrap();
+    let (clock, sandbox, app) = stepped(backend).await;
     let fail_once = |faults: Faults| {
         sandbox.set_faults(faults);
         async { app.delivery.deliver_next().await.unwrap() }
