@@ -332,6 +332,13 @@ impl TestApp {
         assert!(page.contains("connected"), "{page}");
     }
 
+    /// `GET path` answered 200 with JSON: the document.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
     /// Connecting starts the account check (API calls, in the background): wait until its result
     /// is in, so a test's faults or clock jumps meet only the calls it makes itself.
     pub async fn account_checked(&self) {

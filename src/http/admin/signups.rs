@@ -153,16 +153,7 @@ pub async fn retry_one(
     Path(id): Path<String>,
     _: CsrfForm,
 ) -> Result<Response, ConsoleError> {
-    let id = Uuid::parse_str(&id).map_err(|_| ConsoleError::NotFound)?;
-    let now = console.clock.now();
-    let requeued = console
-        .store
-        .requeue(true, Some(id), now)
-        .await
-        .context("requeueing a signup")?;
-    console
-        .acted(Action::Retry, requeued, id.to_string(), None, now)
-        .await
+    console.on_one(Action::Retry, &id).await
 }
 
 /// `POST /admin/signups/retry` with the filter's `state`, `form` and `q`: every failed and dead
@@ -181,22 +172,7 @@ pub async fn release_one(
     Path(id): Path<String>,
     _: CsrfForm,
 ) -> Result<Response, ConsoleError> {
-    let id = Uuid::parse_str(&id).map_err(|_| ConsoleError::NotFound)?;
-    let now = console.clock.now();
-    let released = console
-        .store
-        .release_spam(id, now, &console.policy())
-        .await
-        .context("releasing a spam signup")?;
-    console
-        .acted(
-            Action::Release,
-            u64::from(released.is_some()),
-            id.to_string(),
-            None,
-            now,
-        )
-        .await
+    console.on_one(Action::Release, &id).await
 }
 
 /// `POST /admin/signups/release` with the filter's fields: every spam signup it selects.
@@ -266,6 +242,29 @@ impl Console {
             .await
             .context("keeping the audit line")?;
         Ok(())
+    }
+
+    /// One signup's button: the action on it (an id that is no UUID is 404; one that matches
+    /// nothing acts on none), then the audit line and the list.
+    async fn on_one(&self, action: Action, id: &str) -> Result<Response, ConsoleError> {
+        let id = Uuid::parse_str(id).map_err(|_| ConsoleError::NotFound)?;
+        let now = self.clock.now();
+        // Logged before it acts, as a selection's is.
+        tracing::info!(action = action.name(), target = %id, "console action on a signup");
+        let done = match action {
+            Action::Retry => self
+                .store
+                .requeue(true, Some(id), now)
+                .await
+                .context("requeueing a signup")?,
+            Action::Release => self
+                .store
+                .release_spam(id, now, &self.policy())
+                .await
+                .context("releasing a spam signup")?
+                .map_or(0, |_| 1),
+        };
+        self.acted(action, done, id.to_string(), None, now).await
     }
 
     /// A selection's button: the filter it carries (a bad one changes nothing), the action on

@@ -97,15 +97,7 @@ async fn a_timestamp_older_than_max_submit_age_is_refused_as_expired_not_kept_as
         .clock(Arc::new(clock.clone()))
         .spawn()
         .await;
-    let token: Value = app
-        .client
-        .get(app.url("/signup/timed/token"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token: Value = app.get_json("/signup/timed/token").await;
     assert_eq!(token["max_age_ms"], 2 * 3600 * 1000, "the default max age");
     let shown = token["value"].as_str().unwrap().to_owned();
     let post_json = |email: &str| {
@@ -140,15 +132,7 @@ async fn a_timestamp_older_than_max_submit_age_is_refused_as_expired_not_kept_as
     );
 
     // A fresh value, used after the minimum time, passes.
-    let fresh: Value = app
-        .client
-        .get(app.url("/signup/timed/token"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let fresh: Value = app.get_json("/signup/timed/token").await;
     clock.advance(chrono::Duration::seconds(4));
     let again = app
         .client

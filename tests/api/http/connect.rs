@@ -164,6 +164,17 @@ async fn authorize(app: &TestApp) -> (String, String) {
     )
 }
 
+/// The value of `name` in `url`'s query string.
+fn query_value(url: &str, name: &str) -> String {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .unwrap_or_else(|| panic!("{name} missing from {url}"))
+        .1
+        .into_owned()
+}
+
 backends!(a_wrong_reused_or_foreign_state_is_refused_and_nothing_is_stored: sqlite, postgres);
 async fn a_wrong_reused_or_foreign_state_is_refused_and_nothing_is_stored(backend: Backend) {
     let sandbox = sandbox().await;
@@ -248,13 +259,7 @@ async fn a_refusal_by_the_provider_shows_a_clear_page_and_stores_nothing(backend
     let sandbox = sandbox().await;
     let app = AppOptions::against(backend, &sandbox, "").spawn().await;
     let (cookie, callback) = authorize(&app).await;
-    let state = url::Url::parse(&callback)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state = query_value(&callback, "state");
 
     let denied = app
         .client
@@ -415,13 +420,7 @@ async fn the_providers_error_and_description_are_shown_escaped(backend: Backend)
     let sandbox = sandbox().await;
     let app = AppOptions::against(backend, &sandbox, "").spawn().await;
     let (cookie, callback) = authorize(&app).await;
-    let state = url::Url::parse(&callback)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state = query_value(&callback, "state");
 
     let denied = app
         .client

@@ -46,15 +46,7 @@ async fn the_embed_script_is_served_to_any_site_cached_for_a_year(backend: Backe
     // The pinned release (the unit test in src/http/assets.rs names the value) is what is served.
     assert_eq!(sha384(&body), embed_v1_integrity());
     // And the API document says what comes back.
-    let document: serde_json::Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document: serde_json::Value = app.get_json("/openapi.json").await;
     for path in ["/embed/v1.js", "/assets/console-v1.js"] {
         let content = &document["paths"][path]["get"]["responses"]["200"]["content"];
         assert!(content["text/javascript"].is_object(), "{path}: {content}");

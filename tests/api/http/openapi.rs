@@ -28,15 +28,7 @@ async fn the_openapi_document_is_served(backend: Backend) {
 backends!(every_path_parameter_is_declared_and_sampled_answers_are_documented: sqlite, postgres);
 async fn every_path_parameter_is_declared_and_sampled_answers_are_documented(backend: Backend) {
     let app = spawn_app(backend).await;
-    let document: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document: Value = app.get_json("/openapi.json").await;
 
     for (path, item) in document["paths"].as_object().unwrap() {
         let templated: Vec<&str> = path

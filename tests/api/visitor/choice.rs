@@ -244,31 +244,24 @@ backends!(a_scripts_success_message_speaks_the_visitors_language: sqlite, postgr
 async fn a_scripts_success_message_speaks_the_visitors_language(backend: Backend) {
     let app = spawn_app_with(backend, &visitor_forms(free_port())).await;
     let http = Client::new();
+    let success = |form: &str, language: &str, email: String| {
+        let request = http
+            .post(app.url(&format!("/signup/{form}")))
+            .header("accept-language", language)
+            .json(&serde_json::json!({ "email": email }));
+        async move {
+            let answer = request.send().await.unwrap();
+            assert_eq!(answer.status(), 202);
+            answer.json::<serde_json::Value>().await.unwrap()
+        }
+    };
     for (i, language) in LANGUAGES.iter().enumerate() {
-        let answer: serde_json::Value = http
-            .post(app.url("/signup/deutsch"))
-            .header("accept-language", *language)
-            .json(&serde_json::json!({ "email": format!("ok{i}@example.org") }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let answer = success("deutsch", language, format!("ok{i}@example.org")).await;
         // The form's locale wins over the header.
         let message = answer["message"].as_str().unwrap();
         assert!(message.starts_with(THANKS[1]), "{language}: {message}");
 
-        let answer: serde_json::Value = http
-            .post(app.url("/signup/visit"))
-            .header("accept-language", *language)
-            .json(&serde_json::json!({ "email": format!("visit{i}@example.org") }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let answer = success("visit", language, format!("visit{i}@example.org")).await;
         let message = answer["message"].as_str().unwrap();
         let expected = match *language {
             // The operator's German text for this form.

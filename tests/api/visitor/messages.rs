@@ -417,15 +417,7 @@ async fn a_form_left_open_too_long_asks_for_a_reload_in_each_language(backend: B
         .clock(Arc::new(clock.clone()))
         .spawn()
         .await;
-    let token: Value = app
-        .client
-        .get(app.url("/signup/timed/token"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token: Value = app.get_json("/signup/timed/token").await;
     let shown = token["value"].as_str().unwrap().to_owned();
     clock.advance(chrono::Duration::hours(24));
     let reloads = [

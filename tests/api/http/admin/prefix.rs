@@ -58,21 +58,7 @@ async fn every_console_link_action_and_redirect_keeps_the_public_urls_prefix(bac
         .unwrap();
     assert_eq!(login.headers()["location"], "/cc/admin");
     let cookie = crate::helpers::cookie_pair(&login);
-    let get = |path: &'static str| {
-        let app = &app;
-        let cookie = cookie.clone();
-        async move {
-            let response = app
-                .client
-                .get(app.url(path))
-                .header("cookie", cookie)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 200, "{path}");
-            response.text().await.unwrap()
-        }
-    };
+    let get = |path: &'static str| super::get_page(&app, path, &cookie);
 
     let mut csrf = String::new();
     for path in [
