@@ -148,18 +148,6 @@ async fn the_demo_form_shows_an_error_next_to_its_field_then_the_success_in_plac
     .await;
 }
 
-/// A site's page on another origin, served by a tiny server of the test's own.
-async fn serve_site(listener: tokio::net::TcpListener, page: String) {
-    let router = axum::Router::new().route(
-        "/",
-        axum::routing::get(move || {
-            let page = page.clone();
-            async move { axum::response::Html(page) }
-        }),
-    );
-    axum::serve(listener, router).await.unwrap();
-}
-
 // SQLite only: the browser tests are about pages, and one backend is enough for them.
 backends!(a_page_of_an_allowed_site_loads_the_pinned_script_and_speaks_its_language: sqlite);
 async fn a_page_of_an_allowed_site_loads_the_pinned_script_and_speaks_its_language(
@@ -225,7 +213,7 @@ async fn a_page_of_an_allowed_site_loads_the_pinned_script_and_speaks_its_langua
         de = app.url("/signup/site-de"),
         fr = app.url("/signup/site-fr"),
     );
-    tokio::spawn(serve_site(site, page));
+    tokio::spawn(serve_site(site, vec![("/", page)]));
 
     with_browser("embed_on_another_site", |browser| async move {
         browser.goto(&site_url).await.unwrap();
@@ -338,7 +326,7 @@ async fn the_consoles_snippet_on_a_site_fills_in_the_signed_timestamp_of_a_timed
     let page = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><title>Newsletter</title></head><body>\n{snippet}</body></html>"
     );
-    tokio::spawn(serve_site(site, page));
+    tokio::spawn(serve_site(site, vec![("/", page)]));
 
     with_browser("embed_console_snippet_timed", |browser| async move {
         browser.goto(&site_url).await.unwrap();

@@ -262,3 +262,19 @@ pub async fn fast_sandbox(consent: bool) -> Sandbox {
     )
     .await
 }
+
+/// A site's pages on another origin, served by a tiny server of the test's own: each path with
+/// its HTML.
+pub async fn serve_site(listener: tokio::net::TcpListener, pages: Vec<(&'static str, String)>) {
+    let mut router = axum::Router::new();
+    for (path, page) in pages {
+        router = router.route(
+            path,
+            axum::routing::get(move || {
+                let page = page.clone();
+                async move { axum::response::Html(page) }
+            }),
+        );
+    }
+    axum::serve(listener, router).await.unwrap();
+}
